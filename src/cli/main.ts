@@ -1,0 +1,46 @@
+// The Deno entry point of `npx shardit <command>` (bin/shardit.cjs runs it with the local deno).
+// Any error prints one line naming what is wrong and exits non-zero; --verbose adds the stack.
+import { parseArgs, UsageError } from "./args.ts";
+
+const USAGE = `usage: shardit <command> [flags]
+  selftest [--filter S]                run every kernel against its Float64 reference on this adapter
+  plan --latent F,H,W --devices N --shard sequence|frame [--weights w1,...]
+  forward --model DIR --input FILE --out FILE [--devices N] [--shard sequence|frame] [--weights w1,...]
+          [--gpus auto|ID,...] [--precision f32|f16] [--report FILE]
+  generate [--model DIR] [--text FILE] [--negative-text FILE] [--steps N] [--guidance G] [--shift S]
+           [--seed N] [--devices N] [--shard sequence|frame] [--precision f32|f16] [--out DIR]
+  (--verbose on any command prints stack traces)`;
+
+/** Each command lives in its own module, loaded on use; it returns the exit status. */
+type Command = (argv: string[]) => Promise<number>;
+
+const commands: Record<string, Command> = {
+  selftest: async (argv) => {
+    const p = parseArgs(argv, ["verbose"]);
+    const { selftest } = await import("./selftest.ts");
+    return await selftest(typeof p.flags.get("filter") === "string" ? p.flags.get("filter") as string : "");
+  },
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "help" || name === "--help" || name === "-h") {
+    console.log(USAGE);
+    return name ? 0 : 2;
+  }
+  const command = commands[name];
+  if (!command) throw new UsageError(`unknown command "${name}"\n${USAGE}`);
+  return await command(rest);
+}
+
+if (import.meta.main) {
+  const verbose = Deno.args.includes("--verbose");
+  try {
+    Deno.exit(await main(Deno.args.filter((a) => a !== "--verbose")));
+  } catch (e) {
+    const err = e as Error;
+    console.error(`shardit: ${err?.message ?? String(e)}`);
+    if (verbose && err?.stack) console.error(err.stack);
+    Deno.exit(e instanceof UsageError ? 2 : 1);
+  }
+}

@@ -1,0 +1,470 @@
+// The WebGPU runtime: one Gpu per GPUDevice. It acquires the adapter and device (asking for the limits
+// the adapter can give), checks once and loudly what shardit needs, owns the buffer pool, the pipeline
+// cache, the uniform ring and the command batch, and times ops with timestamp queries when present.
+// The same code runs in Deno, a browser page and a Web Worker: it touches only `navigator.gpu`.
+
+import { preprocessShader, shaderSource } from "./shaders.ts";
+import { parseUniformStruct, type UniformPacker } from "./uniforms.ts";
+import { type DType, dtypeBytes, type Tensor } from "./tensor.ts";
+
+/** What shardit cannot run without; checked once in Gpu.create. */
+export const REQUIRED_LIMITS = {
+  maxComputeWorkgroupStorageSize: 16384,
+  maxComputeInvocationsPerWorkgroup: 256,
+  maxStorageBuffersPerShaderStage: 6,
+  maxStorageBufferBindingSize: 16 << 20,
+} as const;
+
+/** Limits we ask for at the adapter's maximum (defaults are far below what GPUs offer). */
+const REQUESTED_LIMITS = [
+  "maxStorageBufferBindingSize",
+  "maxBufferSize",
+  "maxComputeWorkgroupStorageSize",
+  "maxComputeInvocationsPerWorkgroup",
+  "maxComputeWorkgroupSizeX",
+  "maxComputeWorkgroupSizeY",
+  "maxComputeWorkgroupsPerDimension",
+  "maxStorageBuffersPerShaderStage",
+] as const;
+
+export interface GpuOptions {
+  powerPreference?: GPUPowerPreference;
+  /** Fail at start-up if the adapter has no shader-f16 (for --precision f16). */
+  requireF16?: boolean;
+  /** Turn on per-dispatch timestamp queries (profiling; costs one compute pass per dispatch). */
+  profile?: boolean;
+  /** Names this device in every error (e.g. "device 2"). */
+  label?: string;
+}
+
+export interface GpuFeatures {
+  f16: boolean;
+  timestamps: boolean;
+  subgroups: boolean;
+}
+
+export interface BindingRange {
+  buffer: GPUBuffer;
+  offset?: number;
+  size?: number;
+}
+export type Binding = GPUBuffer | BindingRange | Tensor;
+
+export interface Kernel {
+  /** Op name, used in error scopes and timing. */
+  op: string;
+  pipeline: GPUComputePipeline;
+  /** Packs the shader's `Params` struct (binding 0), or null if it has none. */
+  params: UniformPacker | null;
+}
+
+export class GpuError extends Error {}
+
+const UNIFORM_SLOT = 256; // >= minUniformBufferOffsetAlignment on every adapter (spec maximum is 256)
+const UNIFORM_RING_SLOTS = 1024;
+
+export class Gpu {
+  readonly device: GPUDevice;
+  readonly adapterInfo: GPUAdapterInfo;
+  readonly features: GpuFeatures;
+  readonly limits: GPUSupportedLimits;
+  readonly label: string;
+  /** Set when the device is lost; every later call throws it. */
+  lost: string | null = null;
+
+  private pipelines = new Map<string, Kernel>();
+  private pool = new Map<number, GPUBuffer[]>();
+  private live = new Set<GPUBuffer>();
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private uniformRing: GPUBuffer;
+  private uniformStaging = new Uint8Array(UNIFORM_SLOT * UNIFORM_RING_SLOTS);
+  private uniformUsed = 0;
+  private profiling: boolean;
+  private querySet: GPUQuerySet | null = null;
+  private queryResolve: GPUBuffer | null = null;
+  private queryOps: string[] = [];
+  /** Accumulated GPU milliseconds per op name while profiling. */
+  readonly opTimes = new Map<string, { ms: number; count: number }>();
+
+  private constructor(device: GPUDevice, info: GPUAdapterInfo, features: GpuFeatures, opts: GpuOptions) {
+    this.device = device;
+    this.adapterInfo = info;
+    this.features = features;
+    this.limits = device.limits;
+    this.label = opts.label ?? "device 0";
+    this.profiling = !!opts.profile && features.timestamps;
+    this.uniformRing = device.createBuffer({
+      label: `${this.label} uniforms`,
+      size: this.uniformStaging.byteLength,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+    device.lost.then((info) => {
+      if (info.reason !== "destroyed") this.lost = `${this.label} was lost: ${info.message || info.reason}`;
+    });
+  }
+
+  static async create(opts: GpuOptions = {}): Promise<Gpu> {
+    const label = opts.label ?? "device 0";
+    if (typeof navigator === "undefined" || !navigator.gpu) {
+      throw new GpuError(`${label}: WebGPU is not available here (navigator.gpu is missing)`);
+    }
+    const adapter = await navigator.gpu.requestAdapter({ powerPreference: opts.powerPreference });
+    if (!adapter) throw new GpuError(`${label}: no WebGPU adapter was found`);
+    for (const [name, need] of Object.entries(REQUIRED_LIMITS)) {
+      const have = adapter.limits[name as keyof GPUSupportedLimits] as number;
+      if (have < need) {
+        throw new GpuError(`${label}: adapter "${describeAdapter(adapter.info)}" limit ${name} is ${have}, shardit needs at least ${need}`);
+      }
+    }
+    const has = (f: string) => adapter.features.has(f as GPUFeatureName);
+    if (opts.requireF16 && !has("shader-f16")) {
+      throw new GpuError(`${label}: adapter "${describeAdapter(adapter.info)}" has no shader-f16 feature; use --precision f32`);
+    }
+    const features: GpuFeatures = { f16: has("shader-f16"), timestamps: has("timestamp-query"), subgroups: has("subgroups") };
+    const requiredFeatures: GPUFeatureName[] = [];
+    if (features.f16) requiredFeatures.push("shader-f16");
+    if (features.timestamps) requiredFeatures.push("timestamp-query");
+    if (features.subgroups) requiredFeatures.push("subgroups" as GPUFeatureName);
+    const requiredLimits: Record<string, number> = {};
+    for (const name of REQUESTED_LIMITS) requiredLimits[name] = adapter.limits[name] as number;
+    const device = await adapter.requestDevice({ label, requiredFeatures, requiredLimits });
+    return new Gpu(device, adapter.info, features, opts);
+  }
+
+  /** Adapter name, backend hints, features and granted limits, for selftest and reports. */
+  describe(): Record<string, unknown> {
+    const l = this.limits;
+    return {
+      adapter: describeAdapter(this.adapterInfo),
+      vendor: this.adapterInfo.vendor,
+      architecture: this.adapterInfo.architecture,
+      fallback: (this.adapterInfo as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false,
+      features: this.features,
+      limits: Object.fromEntries(REQUESTED_LIMITS.map((n) => [n, l[n]])),
+    };
+  }
+
+  // ---------------------------------------------------------------- pipelines
+
+  /**
+   * The compiled kernel for shader `op` with compile-time `defines` (dtype, tile sizes, head dim...).
+   * Cached by exactly those: shapes and offsets go in uniforms, never here.
+   */
+  kernel(op: string, defines: Record<string, string | number | boolean> = {}): Kernel {
+    const key = op + JSON.stringify(Object.entries(defines).sort());
+    const hit = this.pipelines.get(key);
+    if (hit) return hit;
+    this.checkAlive();
+    const code = preprocessShader(shaderSource(op), defines);
+    if (defines.f16 && !this.features.f16) {
+      throw new GpuError(`${this.label}: ${op} in f16 needs the shader-f16 feature, which this adapter lacks`);
+    }
+    this.device.pushErrorScope("validation");
+    const module = this.device.createShaderModule({ label: op, code });
+    const pipeline = this.device.createComputePipeline({ label: op, layout: "auto", compute: { module, entryPoint: "main" } });
+    const err = this.device.popErrorScope();
+    const params = parseUniformStruct(code, "Params");
+    const kernel: Kernel = { op, pipeline, params };
+    this.pipelines.set(key, kernel);
+    // Compilation errors surface asynchronously; record them against the op so the next sync names it.
+    err.then((e) => {
+      if (e) this.deferredError ??= `${this.label}: shader ${op} ${JSON.stringify(defines)} failed to compile: ${e.message}`;
+    });
+    return kernel;
+  }
+
+  private deferredError: string | null = null;
+
+  // ---------------------------------------------------------------- buffers
+
+  /** A storage buffer of at least `bytes` from the pool (sizes rounded to buckets so reuse hits). */
+  acquire(bytes: number, label = "buffer"): GPUBuffer {
+    const size = bucketSize(Math.max(bytes, 16));
+    if (size > this.limits.maxBufferSize) {
+      throw new GpuError(`${this.label}: ${label} needs ${size} bytes, over the adapter's maxBufferSize ${this.limits.maxBufferSize}`);
+    }
+    const free = this.pool.get(size);
+    const buf = free?.pop() ?? this.createStorage(size, label);
+    this.live.add(buf);
+    return buf;
+  }
+
+  /** Returns a buffer to the pool. Safe to call while queued work still uses it (the queue orders). */
+  release(buf: GPUBuffer): void {
+    if (!this.live.delete(buf)) return;
+    const list = this.pool.get(buf.size) ?? [];
+    list.push(buf);
+    this.pool.set(buf.size, list);
+  }
+
+  private createStorage(size: number, label: string): GPUBuffer {
+    this.checkAlive();
+    return this.device.createBuffer({
+      label: `${this.label} ${label}`,
+      size,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+    });
+  }
+
+  /** A tensor of `shape` and `dtype`, pooled. */
+  empty(shape: readonly number[], dtype: DType, label = "tensor"): Tensor {
+    const bytes = shape.reduce((a, b) => a * b, 1) * dtypeBytes(dtype);
+    this.checkBinding(bytes, label);
+    return { buffer: this.acquire(bytes, label), shape: [...shape], dtype, offset: 0 };
+  }
+
+  /** Uploads f32 values as a tensor of `dtype` (converted to f16 on the way when asked). */
+  upload(data: Float32Array, shape: readonly number[], dtype: DType = "f32", label = "tensor"): Tensor {
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (data.length !== n) throw new GpuError(`${this.label}: ${label} has ${data.length} values, shape [${shape}] needs ${n}`);
+    const t = this.empty(shape, dtype, label);
+    this.write(t, data);
+    return t;
+  }
+
+  /** Writes f32 values into a tensor, converting to its dtype. */
+  write(t: Tensor, data: Float32Array, elementOffset = 0): void {
+    this.checkAlive();
+    const bytes = dtypeBytes(t.dtype);
+    const src = t.dtype === "f16" ? new Float16Array(data) : data;
+    // writeBuffer needs a byte length that is a multiple of 4: pad an odd f16 count by one element.
+    const padded = src.byteLength % 4 === 0 ? src : copyPadded(src);
+    this.device.queue.writeBuffer(t.buffer, t.offset + elementOffset * bytes, padded.buffer, padded.byteOffset, padded.byteLength);
+  }
+
+  /** Reads a tensor back as f32 (flushes pending work first). */
+  async read(t: Tensor): Promise<Float32Array> {
+    const n = t.shape.reduce((a, b) => a * b, 1);
+    const bytes = n * dtypeBytes(t.dtype);
+    const raw = await this.readBytes(t.buffer, t.offset, bytes);
+    return t.dtype === "f16" ? Float32Array.from(new Float16Array(raw, 0, n)) : new Float32Array(raw, 0, n);
+  }
+
+  async readBytes(buffer: GPUBuffer, offset: number, bytes: number): Promise<ArrayBuffer> {
+    const size = Math.ceil(bytes / 4) * 4;
+    const staging = this.device.createBuffer({ label: `${this.label} readback`, size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    this.flush();
+    const enc = this.device.createCommandEncoder();
+    enc.copyBufferToBuffer(buffer, offset, staging, 0, size);
+    this.device.queue.submit([enc.finish()]);
+    await this.sync();
+    try {
+      await staging.mapAsync(GPUMapMode.READ);
+    } catch (e) {
+      this.checkAlive();
+      throw new GpuError(`${this.label}: reading back ${bytes} bytes failed: ${(e as Error).message}`);
+    }
+    const out = staging.getMappedRange().slice(0);
+    staging.destroy();
+    return out;
+  }
+
+  freeTensor(t: Tensor): void {
+    this.release(t.buffer);
+  }
+
+  /** Throws if a storage binding of `bytes` exceeds the adapter's limit, naming what and the limit. */
+  checkBinding(bytes: number, what: string): void {
+    const max = this.limits.maxStorageBufferBindingSize;
+    if (bytes > max) {
+      throw new GpuError(`${this.label}: ${what} needs a ${bytes}-byte storage binding, over the adapter's maxStorageBufferBindingSize ${max}`);
+    }
+  }
+
+  // ---------------------------------------------------------------- dispatch
+
+  /**
+   * Records one dispatch of `kernel`. `params` fills the shader's uniform struct (binding 0);
+   * `bindings[i]` goes to @binding(i + 1). Work is batched until flush()/sync()/read().
+   */
+  dispatch(kernel: Kernel, params: Record<string, number>, bindings: Binding[], workgroups: [number, number?, number?]): void {
+    this.checkAlive();
+    const [x, y = 1, z = 1] = workgroups;
+    const maxWg = this.limits.maxComputeWorkgroupsPerDimension;
+    if (x > maxWg || y > maxWg || z > maxWg) {
+      throw new GpuError(`${this.label}: ${kernel.op} dispatch [${x},${y},${z}] exceeds maxComputeWorkgroupsPerDimension ${maxWg}`);
+    }
+    if (x === 0 || y === 0 || z === 0) return;
+    if (this.uniformUsed === UNIFORM_RING_SLOTS) this.flush();
+    const entries: GPUBindGroupEntry[] = [];
+    if (kernel.params) {
+      const slot = this.uniformUsed++;
+      kernel.params.pack(params, this.uniformStaging, slot * UNIFORM_SLOT, kernel.op);
+      entries.push({ binding: 0, resource: { buffer: this.uniformRing, offset: slot * UNIFORM_SLOT, size: kernel.params.size } });
+    }
+    bindings.forEach((b, i) => entries.push({ binding: i + 1, resource: asBufferBinding(b) }));
+    const bindGroup = this.device.createBindGroup({ label: kernel.op, layout: kernel.pipeline.getBindGroupLayout(0), entries });
+    const pass = this.beginPass(kernel.op);
+    pass.setPipeline(kernel.pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, y, z);
+    if (this.profiling) this.endPass();
+  }
+
+  /** Copies bytes between buffers inside the current batch (ordered with the dispatches). */
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    this.endPass();
+    this.ensureEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  }
+
+  private ensureEncoder(): GPUCommandEncoder {
+    this.encoder ??= this.device.createCommandEncoder({ label: this.label });
+    return this.encoder;
+  }
+
+  private beginPass(op: string): GPUComputePassEncoder {
+    if (this.pass) return this.pass;
+    const enc = this.ensureEncoder();
+    if (this.profiling) {
+      if (!this.querySet || this.queryOps.length * 2 + 2 > this.querySet.count) this.flushQueries();
+      this.querySet ??= this.device.createQuerySet({ type: "timestamp", count: 4096 });
+      const i = this.queryOps.length;
+      this.queryOps.push(op);
+      this.pass = enc.beginComputePass({ timestampWrites: { querySet: this.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
+    } else {
+      this.pass = enc.beginComputePass({ label: this.label });
+    }
+    return this.pass;
+  }
+
+  private endPass(): void {
+    this.pass?.end();
+    this.pass = null;
+  }
+
+  /** Submits everything recorded so far. */
+  flush(): void {
+    this.endPass();
+    if (this.uniformUsed > 0) {
+      this.device.queue.writeBuffer(this.uniformRing, 0, this.uniformStaging, 0, this.uniformUsed * UNIFORM_SLOT);
+      this.uniformUsed = 0;
+    }
+    if (this.profiling && this.queryOps.length) this.flushQueries();
+    if (this.encoder) {
+      this.device.queue.submit([this.encoder.finish()]);
+      this.encoder = null;
+    }
+  }
+
+  private pendingTimings: Promise<void>[] = [];
+
+  private flushQueries(): void {
+    if (!this.querySet || this.queryOps.length === 0) return;
+    const n = this.queryOps.length * 2;
+    const ops = this.queryOps;
+    this.queryOps = [];
+    this.queryResolve ??= this.device.createBuffer({ size: 4096 * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    const staging = this.device.createBuffer({ size: n * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const enc = this.ensureEncoder();
+    this.endPass();
+    enc.resolveQuerySet(this.querySet, 0, n, this.queryResolve, 0);
+    enc.copyBufferToBuffer(this.queryResolve, 0, staging, 0, n * 8);
+    this.device.queue.submit([enc.finish()]);
+    this.encoder = null;
+    this.pendingTimings.push(
+      staging.mapAsync(GPUMapMode.READ).then(() => {
+        const t = new BigInt64Array(staging.getMappedRange());
+        ops.forEach((op, i) => {
+          const ms = Number(t[2 * i + 1] - t[2 * i]) / 1e6;
+          const acc = this.opTimes.get(op) ?? { ms: 0, count: 0 };
+          acc.ms += ms > 0 && ms < 1e6 ? ms : 0;
+          acc.count++;
+          this.opTimes.set(op, acc);
+        });
+        staging.destroy();
+      }),
+    );
+  }
+
+  /** Submits and waits until the GPU has finished; throws the first recorded error, naming the op. */
+  async sync(): Promise<void> {
+    this.flush();
+    this.device.pushErrorScope("validation");
+    this.device.pushErrorScope("out-of-memory");
+    const done = this.device.queue.onSubmittedWorkDone();
+    const oom = this.device.popErrorScope();
+    const val = this.device.popErrorScope();
+    await done;
+    await Promise.all(this.pendingTimings);
+    this.pendingTimings = [];
+    const [e1, e2] = await Promise.all([oom, val]);
+    this.checkAlive();
+    if (this.deferredError) throw new GpuError(this.deferredError);
+    if (e1) throw new GpuError(`${this.label}: out of GPU memory: ${e1.message}`);
+    if (e2) throw new GpuError(`${this.label}: ${e2.message}`);
+  }
+
+  /**
+   * Runs `record` (which records dispatches) inside validation and out-of-memory error scopes, then
+   * syncs; an error names `op`. Use around a whole op or model stage, not per dispatch in hot loops.
+   */
+  async checked<T>(op: string, record: () => T): Promise<T> {
+    this.checkAlive();
+    this.device.pushErrorScope("validation");
+    this.device.pushErrorScope("out-of-memory");
+    let result: T;
+    try {
+      result = record();
+      this.flush();
+    } finally {
+      const oom = await this.device.popErrorScope();
+      const val = await this.device.popErrorScope();
+      if (oom) throw new GpuError(`${this.label}: ${op}: out of GPU memory: ${oom.message}`);
+      if (val) throw new GpuError(`${this.label}: ${op}: ${val.message}`);
+    }
+    await this.sync();
+    return result;
+  }
+
+  /** GPU time per op (profile mode), sorted by time. */
+  opTimeTable(): { op: string; ms: number; count: number }[] {
+    return [...this.opTimes].map(([op, v]) => ({ op, ...v })).sort((a, b) => b.ms - a.ms);
+  }
+
+  checkAlive(): void {
+    if (this.lost) throw new GpuError(this.lost);
+  }
+
+  destroy(): void {
+    this.encoder = null;
+    this.pass = null;
+    for (const list of this.pool.values()) for (const b of list) b.destroy();
+    for (const b of this.live) b.destroy();
+    this.pool.clear();
+    this.live.clear();
+    this.uniformRing.destroy();
+    this.querySet?.destroy();
+    this.queryResolve?.destroy();
+    this.device.destroy();
+  }
+}
+
+export function describeAdapter(info: GPUAdapterInfo): string {
+  return info.description || [info.vendor, info.architecture, info.device].filter(Boolean).join(" ") || "unknown adapter";
+}
+
+function asBufferBinding(b: Binding): GPUBufferBinding {
+  if ("usage" in b) return { buffer: b as GPUBuffer };
+  if ("shape" in b) {
+    const t = b as Tensor;
+    const bytes = t.shape.reduce((a, c) => a * c, 1) * dtypeBytes(t.dtype);
+    return { buffer: t.buffer, offset: t.offset, size: Math.max(4, Math.ceil(bytes / 4) * 4) };
+  }
+  const r = b as BindingRange;
+  return { buffer: r.buffer, offset: r.offset ?? 0, size: r.size };
+}
+
+/** Pool buckets: powers of two up to 1 MiB, then steps of 1/8 of the power of two (<= 12.5% waste). */
+function bucketSize(bytes: number): number {
+  const p = 2 ** Math.ceil(Math.log2(bytes));
+  if (p <= 1 << 20) return p;
+  const step = p / 16;
+  return Math.ceil(bytes / step) * step;
+}
+
+function copyPadded(src: Float16Array | Float32Array): Uint8Array {
+  const out = new Uint8Array(Math.ceil(src.byteLength / 4) * 4);
+  out.set(new Uint8Array(src.buffer, src.byteOffset, src.byteLength));
+  return out;
+}

@@ -1,0 +1,35 @@
+// Shader sources (embedded from shaders/*.wgsl by tools/embed-shaders.ts, so Deno, Vite, workers and
+// single-file bundles all see the same text) and their variants through wgsl-preprocessor.
+// In a .wgsl file, `${name}` is a compile-time define: `#if ${f16}` selects a branch, and any other
+// `${name}` is replaced by the value (tile sizes, head dim). The `T` alias is f16 or f32 by `f16`.
+
+// @ts-types="../types/wgsl-preprocessor.d.ts"
+import { wgsl } from "wgsl-preprocessor/wgsl-preprocessor.js";
+import { SHADERS } from "./shaders.gen.ts";
+
+export function shaderSource(op: string): string {
+  const src = SHADERS[op];
+  if (src === undefined) throw new Error(`no shader named ${op} (known: ${Object.keys(SHADERS).join(", ")})`);
+  return src;
+}
+
+export function shaderNames(): string[] {
+  return Object.keys(SHADERS);
+}
+
+export function preprocessShader(source: string, defines: Record<string, string | number | boolean>): string {
+  const parts = source.split(/\$\{(\w+)\}/);
+  const strings: string[] = [];
+  const values: unknown[] = [];
+  for (let i = 0; i < parts.length; i++) {
+    if (i % 2 === 0) strings.push(parts[i]);
+    else {
+      const name = parts[i];
+      if (name === "f16" && !(name in defines)) values.push(false);
+      else if (!(name in defines)) throw new Error(`shader define \${${name}} has no value (given: ${Object.keys(defines).join(", ") || "none"})`);
+      else values.push(defines[name]);
+    }
+  }
+  const raw = Object.assign([...strings], { raw: strings }) as unknown as TemplateStringsArray;
+  return wgsl(raw, ...values);
+}

@@ -1,0 +1,116 @@
+// The one test harness shared by both hosts: test files register cases with `test`, and
+// test/run-deno.ts (Deno, lavapipe) and test/browser/main.ts (Chromium, SwiftShader) run the same list.
+// Kernel tests are one-liners through `withGpu` (a fresh device per test, everything destroyed after)
+// and `expectClose` (relative L2 against a Float64 reference, with a useful failure message).
+
+import { Gpu, type GpuOptions } from "../src/gpu/device.ts";
+
+export type Host = "deno" | "browser";
+export interface TestCase {
+  name: string;
+  fn: () => Promise<void> | void;
+  /** Run only on these hosts (default: both). */
+  hosts?: Host[];
+  /** Per-test timeout in ms (default 120 s: software adapters are slow). */
+  timeoutMs?: number;
+}
+
+const cases: TestCase[] = [];
+
+export function test(name: string, fn: () => Promise<void> | void, opts: Omit<TestCase, "name" | "fn"> = {}): void {
+  cases.push({ name, fn, ...opts });
+}
+
+export function registeredTests(): readonly TestCase[] {
+  return cases;
+}
+
+/** Thrown to mark a test skipped (e.g. the adapter lacks shader-f16); counted as skipped, never passed. */
+export class SkipError extends Error {}
+export function skip(reason: string): never {
+  throw new SkipError(reason);
+}
+
+/** Runs `fn` with a fresh Gpu and destroys it afterwards, whatever happens. */
+export async function withGpu<T>(fn: (gpu: Gpu) => Promise<T>, opts: GpuOptions = {}): Promise<T> {
+  const gpu = await Gpu.create(opts);
+  try {
+    return await fn(gpu);
+  } finally {
+    gpu.destroy();
+  }
+}
+
+/** Like withGpu, but skips the test when the adapter has no shader-f16. */
+export async function withGpuF16<T>(fn: (gpu: Gpu) => Promise<T>): Promise<T | void> {
+  return await withGpu(async (gpu) => {
+    if (!gpu.features.f16) skip("adapter has no shader-f16");
+    return await fn(gpu);
+  });
+}
+
+/**
+ * Tolerances on relative L2 error ||got - ref|| / ||ref||, named once.
+ * - elementwise f32: one or two roundings per element, plus f32 transcendental error.
+ * - matmul f32: sums of K products accumulate ~sqrt(K) ulp of rounding.
+ * - f16: 11-bit mantissa storage of inputs and outputs dominates (~5e-4 per value, more through exp/tanh).
+ */
+export const TOL = {
+  elementwise: { f32: 1e-5, f16: 1e-2 },
+  matmul: { f32: 1e-4, f16: 1e-2 },
+} as const;
+
+export function relL2(got: ArrayLike<number>, ref: ArrayLike<number>): number {
+  let num = 0, den = 0;
+  for (let i = 0; i < ref.length; i++) {
+    num += (got[i] - ref[i]) ** 2;
+    den += ref[i] ** 2;
+  }
+  return Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-300);
+}
+
+/** Throws unless got ≈ ref within `tol` relative L2; the message gives count, worst index and samples. */
+export function expectClose(what: string, got: ArrayLike<number>, ref: ArrayLike<number>, tol: number): void {
+  if (got.length !== ref.length) throw new Error(`${what}: got ${got.length} values, reference has ${ref.length}`);
+  let nonFinite = 0;
+  for (let i = 0; i < got.length; i++) if (!Number.isFinite(got[i])) nonFinite++;
+  const err = relL2(got, ref);
+  if (nonFinite === 0 && err <= tol) return;
+  let worst = 0, worstDiff = -1, bad = 0;
+  for (let i = 0; i < ref.length; i++) {
+    const d = Math.abs(got[i] - ref[i]);
+    if (!(d <= tol * (Math.abs(ref[i]) + 1e-3))) bad++;
+    if (!(d <= worstDiff) || Number.isNaN(d)) [worst, worstDiff] = [i, Number.isNaN(d) ? Infinity : d];
+  }
+  const samples = [worst, 0, 1, ref.length - 1]
+    .filter((i, k, a) => i < ref.length && a.indexOf(i) === k)
+    .map((i) => `[${i}] got ${got[i]} expected ${ref[i]}`)
+    .join("; ");
+  throw new Error(
+    `${what}: relative L2 error ${err.toExponential(3)} > ${tol} (${bad} of ${ref.length} elements off, ${nonFinite} non-finite); worst ${samples}`,
+  );
+}
+
+/** Deterministic values in [-scale, scale) (a 32-bit LCG hash), so failures reproduce. */
+export function randomArray(n: number, seed: number, scale = 1): Float32Array {
+  const out = new Float32Array(n);
+  let s = (seed * 2654435761) >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    let h = s ^ (s >>> 15);
+    h = Math.imul(h, 0x2c1b3c6d) >>> 0;
+    h ^= h >>> 12;
+    out[i] = ((h >>> 0) / 4294967296 * 2 - 1) * scale;
+  }
+  return out;
+}
+
+/** Float64 copy of a Float32Array (references take f64; inputs were rounded to f32 already). */
+export function f64(a: ArrayLike<number>): Float64Array {
+  return Float64Array.from(a);
+}
+
+/** Values rounded through f16 then widened, so an f16 kernel is compared on what it actually received. */
+export function roundF16(a: Float32Array): Float32Array {
+  return Float32Array.from(new Float16Array(a));
+}

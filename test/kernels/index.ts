@@ -1,0 +1,2 @@
+// Every kernel test file: run by both test hosts and by `npx shardit selftest`.
+import "./rms_norm.test.ts";

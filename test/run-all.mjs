@@ -1,0 +1,32 @@
+// `npm test`: the Deno suite (lavapipe), the browser suite (Chromium + SwiftShader) and the end-to-end
+// suites, then one line `N passed, N failed, N skipped` over everything that ran.
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const dir = mkdtempSync(join(tmpdir(), "shardit-test-"));
+const env = { XDG_RUNTIME_DIR: "/tmp", ...process.env };
+const suites = [
+  ["deno", ["bin/deno.cjs", "run", "-A", "test/run-deno.ts", "--json", join(dir, "deno.json")]],
+  ["browser", ["test/run-browser.mjs", "--json", join(dir, "browser.json")]],
+  ...(existsSync("test/e2e/run-e2e.mjs") ? [["e2e", ["test/e2e/run-e2e.mjs", "--json", join(dir, "e2e.json")]]] : []),
+];
+
+const shaders = spawnSync("node", ["bin/deno.cjs", "run", "-A", "tools/embed-shaders.ts", "--check"], { stdio: "inherit", env });
+let passed = 0, failed = shaders.status === 0 ? 0 : 1, skipped = 0;
+for (const [name, args] of suites) {
+  console.log(`\n=== ${name} suite ===`);
+  const r = spawnSync("node", args, { stdio: "inherit", env });
+  const json = join(dir, `${name}.json`);
+  if (existsSync(json)) {
+    const s = JSON.parse(readFileSync(json, "utf8"));
+    passed += s.passed; failed += s.failed; skipped += s.skipped;
+    if (r.status !== 0 && s.failed === 0) failed++; // crashed after writing its summary
+  } else {
+    console.error(`${name} suite exited with status ${r.status} without a summary`);
+    failed++;
+  }
+}
+console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,13 @@
+// Runs the registered tests under Deno (WebGPU through the local Vulkan adapter: lavapipe in CI).
+// Usage: deno run -A test/run-deno.ts [--filter substring] [--json out.json]
+import "./suites.ts";
+import { registeredTests } from "./harness.ts";
+import { runTests } from "./runner.ts";
+
+const args = Deno.args;
+const filter = args.includes("--filter") ? args[args.indexOf("--filter") + 1] : "";
+const jsonPath = args.includes("--json") ? args[args.indexOf("--json") + 1] : "";
+const summary = await runTests(registeredTests(), "deno", filter, (line) => console.log(line));
+if (jsonPath) Deno.writeTextFileSync(jsonPath, JSON.stringify(summary));
+console.log(`deno: ${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped`);
+Deno.exit(summary.failed ? 1 : 0);

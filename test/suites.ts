@@ -1,0 +1,2 @@
+// Every test file, imported statically so Deno and Vite (the browser suite) load the same list.
+import "./kernels/index.ts";
