@@ -20,6 +20,7 @@ const commands: Record<string, Command> = {
     const { selftest } = await import("./selftest.ts");
     return await selftest(typeof p.flags.get("filter") === "string" ? p.flags.get("filter") as string : "");
   },
+  plan: async (argv) => (await import("./plan.ts")).plan(argv),
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -1,0 +1,161 @@
+// Shard plans: which device computes which tokens of the flattened video sequence.
+// Pure functions (no GPU, no Deno, no DOM), so workers, the browser and the CLI share them.
+//
+// Tokens are ordered f slowest, w fastest: g = f*H'*W' + h*W' + w over the token grid F' x H' x W'
+// (H' = H/2, W' = W/2 of the latent). Two modes:
+// - "sequence": contiguous ranges of the real tokens [0, L), no padding. Sizes differ by at most one
+//   (the first L % N shards get one more), or follow per-device weights by largest remainder.
+//   Every device gets at least one token: N > L, or weights that round a device to 0, is an error
+//   (a device with nothing to compute would still have to join every all-gather; ask for fewer devices).
+// - "frame": the older SGLang mode, kept for comparison. F' is padded up to F_pad = ceil(F'/N)*N and
+//   each device gets F_pad/N whole frames; the padding frames sit at the tail, so the computed index
+//   space is [0, F_pad*H'*W') and indices >= L are padding. N > F' is allowed (the last devices then
+//   compute only padding). Weights are not supported in this mode.
+
+export type ShardMode = "sequence" | "frame";
+export const SHARD_MODES: readonly ShardMode[] = ["sequence", "frame"];
+
+export interface Grid {
+  F: number;
+  H: number;
+  W: number;
+}
+
+/** One device's range in the COMPUTED token index space: [start, end), padTokens of them beyond L. */
+export interface Shard {
+  device: number;
+  start: number;
+  end: number;
+  tokens: number;
+  padTokens: number;
+}
+
+export interface ShardPlan {
+  mode: ShardMode;
+  devices: number;
+  /** The token grid F', H', W'. */
+  grid: Grid;
+  /** Real tokens L = F'*H'*W'. */
+  tokens: number;
+  /** Tokens actually computed: L in sequence mode, F_pad*H'*W' in frame mode. */
+  computedTokens: number;
+  /** computedTokens - tokens. */
+  padTokens: number;
+  shards: Shard[];
+}
+
+function checkDim(what: string, v: number): void {
+  if (!Number.isInteger(v) || v < 1) throw new Error(`${what} must be an integer >= 1, got ${v}`);
+}
+
+/** Latent F x H x W (after the VAE) -> token grid F' = F, H' = H/2, W' = W/2 (2x2 spatial patches). */
+export function tokenGridFromLatent(latent: Grid): Grid {
+  checkDim("latent F", latent.F);
+  checkDim("latent H", latent.H);
+  checkDim("latent W", latent.W);
+  if (latent.H % 2 || latent.W % 2) {
+    throw new Error(`latent H and W must be even (2x2 patches), got ${latent.F},${latent.H},${latent.W}`);
+  }
+  return { F: latent.F, H: latent.H / 2, W: latent.W / 2 };
+}
+
+/**
+ * Splits `total` into weights.length integer parts >= 0 proportional to the weights, summing to total
+ * exactly: floors of the quotas, then one more to the largest fractional parts (ties: lower index).
+ */
+export function largestRemainder(total: number, weights: readonly number[]): number[] {
+  const sum = weights.reduce((a, b) => a + b, 0);
+  const quotas = weights.map((w) => (total * w) / sum);
+  const sizes = quotas.map((q) => Math.floor(q));
+  let left = total - sizes.reduce((a, b) => a + b, 0);
+  const order = quotas
+    .map((q, i) => ({ i, frac: q - Math.floor(q) }))
+    .sort((a, b) => b.frac - a.frac || a.i - b.i);
+  for (let k = 0; left > 0; k = (k + 1) % order.length, left--) sizes[order[k].i]++;
+  return sizes;
+}
+
+/** The shard plan of a token grid over `devices` devices. Throws a one-line Error on bad input. */
+export function planShards(grid: Grid, devices: number, mode: ShardMode, weights?: readonly number[]): ShardPlan {
+  checkDim("grid F", grid.F);
+  checkDim("grid H", grid.H);
+  checkDim("grid W", grid.W);
+  if (!Number.isInteger(devices) || devices < 1) throw new Error(`devices must be an integer >= 1, got ${devices}`);
+  if (!SHARD_MODES.includes(mode)) throw new Error(`shard mode must be one of ${SHARD_MODES.join("|")}, got ${mode}`);
+  const frame = grid.H * grid.W;
+  const L = grid.F * frame;
+  const shards: Shard[] = [];
+
+  if (mode === "sequence") {
+    if (devices > L) throw new Error(`${devices} devices for ${L} tokens: sequence sharding needs at least one token per device`);
+    let sizes: number[];
+    if (weights !== undefined) {
+      if (weights.length !== devices) throw new Error(`weights: expected ${devices} (one per device), got ${weights.length}`);
+      weights.forEach((w, d) => {
+        if (!(Number.isFinite(w) && w > 0)) throw new Error(`weights: weight of device ${d} must be a positive number, got ${w}`);
+      });
+      sizes = largestRemainder(L, weights);
+      const empty = sizes.indexOf(0);
+      if (empty >= 0) {
+        throw new Error(`weights ${weights.join(",")} give device ${empty} no tokens of ${L}: every device needs at least one (raise its weight or use fewer devices)`);
+      }
+    } else {
+      const base = Math.floor(L / devices), extra = L % devices;
+      sizes = Array.from({ length: devices }, (_, d) => base + (d < extra ? 1 : 0));
+    }
+    let start = 0;
+    for (let d = 0; d < devices; d++) {
+      shards.push({ device: d, start, end: start + sizes[d], tokens: sizes[d], padTokens: 0 });
+      start += sizes[d];
+    }
+    return { mode, devices, grid: { ...grid }, tokens: L, computedTokens: L, padTokens: 0, shards };
+  }
+
+  // frame mode
+  if (weights !== undefined) throw new Error("weights are not supported with --shard frame (whole frames per device); use --shard sequence");
+  const perDevice = Math.ceil(grid.F / devices); // frames per device
+  const fPad = perDevice * devices;
+  const computed = fPad * frame;
+  for (let d = 0; d < devices; d++) {
+    const start = d * perDevice * frame, end = start + perDevice * frame;
+    shards.push({ device: d, start, end, tokens: end - start, padTokens: end - Math.max(start, Math.min(end, L)) });
+  }
+  return { mode, devices, grid: { ...grid }, tokens: L, computedTokens: computed, padTokens: computed - L, shards };
+}
+
+/** The device whose shard holds computed-space index g (binary search over the contiguous shards). */
+export function shardOfToken(plan: ShardPlan, g: number): number {
+  if (!Number.isInteger(g) || g < 0 || g >= plan.computedTokens) {
+    throw new Error(`token ${g} is outside the computed range [0, ${plan.computedTokens})`);
+  }
+  let lo = 0, hi = plan.shards.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (plan.shards[mid].start <= g) lo = mid;
+    else hi = mid - 1;
+  }
+  return plan.shards[lo].device;
+}
+
+/** Whether computed-space index g is padding (only in frame mode: g >= L). */
+export function isPadToken(plan: ShardPlan, g: number): boolean {
+  if (!Number.isInteger(g) || g < 0 || g >= plan.computedTokens) {
+    throw new Error(`token ${g} is outside the computed range [0, ${plan.computedTokens})`);
+  }
+  return g >= plan.tokens;
+}
+
+/** One human-readable line per shard, e.g. `device 1: tokens [8190, 16380) 8190 tokens, 0 padding, frames 5..10`. */
+export function describePlan(plan: ShardPlan): string[] {
+  const frame = plan.grid.H * plan.grid.W;
+  return plan.shards.map((s) => {
+    const frames = s.tokens ? `frames ${Math.floor(s.start / frame)}..${Math.floor((s.end - 1) / frame)}` : "no frames";
+    return `device ${s.device}: tokens [${s.start}, ${s.end}) ${s.tokens} tokens, ${s.padTokens} padding, ${frames}`;
+  });
+}
+
+/** The plan as DESIGN.md's `plan` command prints it (no grid). */
+export function planJson(plan: ShardPlan): object {
+  const { mode, devices, tokens, computedTokens, padTokens, shards } = plan;
+  return { mode, devices, tokens, computedTokens, padTokens, shards: shards.map(({ device, start, end, tokens, padTokens }) => ({ device, start, end, tokens, padTokens })) };
+}
