@@ -230,7 +230,17 @@ export class Gpu {
     const src = t.dtype === "f16" ? new Float16Array(data) : data;
     // writeBuffer needs a byte length that is a multiple of 4: pad an odd f16 count by one element.
     const padded = src.byteLength % 4 === 0 ? src : copyPadded(src);
-    this.device.queue.writeBuffer(t.buffer, t.offset + elementOffset * bytes, padded.buffer, padded.byteOffset, padded.byteLength);
+    this.writeBytes(t.buffer, t.offset + elementOffset * bytes, padded.buffer, padded.byteOffset, padded.byteLength);
+  }
+
+  /**
+   * queue.writeBuffer, ordered after everything recorded so far: writeBuffer runs ahead of commands that
+   * are recorded but not yet submitted, and a pooled buffer may still be read by such commands.
+   */
+  writeBytes(buffer: GPUBuffer, offset: number, data: ArrayBufferLike, dataOffset: number, size: number): void {
+    this.checkAlive();
+    if (this.encoder) this.flush();
+    this.device.queue.writeBuffer(buffer, offset, data as ArrayBuffer, dataOffset, size);
   }
 
   /** Reads a tensor back as f32 (flushes pending work first). */

@@ -1,0 +1,61 @@
+// Messages between the coordinator (WorkerPool) and each device worker: discriminated unions,
+// handled by exhaustive switches on both sides.
+import type { DType } from "../gpu/tensor.ts";
+import type { WanConfig } from "../model/config.ts";
+import type { ShardView } from "../model/wan.ts";
+import type { SharedTree } from "./shared_weights.ts";
+
+export interface RunBuffers {
+  /** Barrier control words (see barrier.ts). */
+  control: Int32Array;
+  /** Self-attention K and V of every computed token, two layer slots: [2][2][computed, d] of the run dtype. */
+  kv: SharedArrayBuffer;
+  /** The latent [C, F, H, W] f32. */
+  latent: SharedArrayBuffer;
+  /** Projected output tokens [L, 4 * Cout] f32, written by each device for its real tokens. */
+  tokensOut: SharedArrayBuffer;
+  /** Final output [Cout, F, H, W] f32 (unpatchified by device 0). */
+  out: SharedArrayBuffer;
+}
+
+export type ToWorker =
+  | { type: "init"; device: number; label: string; driPrime?: string; precision: DType; profile: boolean; powerPreference?: GPUPowerPreference }
+  | { type: "load"; config: WanConfig; weights: SharedTree }
+  | { type: "text"; key: string; text: Float32Array; textTokens: number }
+  | {
+    type: "forward";
+    runId: number;
+    timestep: number;
+    textKey: string;
+    latentDims: { C: number; F: number; H: number; W: number };
+    shard: ShardView;
+    devices: number;
+    buffers: RunBuffers;
+    timeoutMs: number;
+    deviceNames: string[];
+  }
+  /** Test hook: the worker throws from its message handler, as a crashing worker would. */
+  | { type: "crash"; message: string }
+  | { type: "dispose" };
+
+export interface DeviceStats {
+  device: number;
+  tokens: number;
+  padTokens: number;
+  /** Wall time of this device's forward, exchange included. */
+  ms: number;
+  /** Time in K/V all-gathers (readback, barrier wait, upload). */
+  exchangeMs: number;
+  /** Bytes this device moved through shared memory (written + read). */
+  bytesExchanged: number;
+  /** GPU time per op (profile mode only). */
+  opTimes?: { op: string; ms: number; count: number }[];
+}
+
+export type FromWorker =
+  | { type: "ready"; device: number; adapter: string; f16: boolean; describe: Record<string, unknown> }
+  | { type: "loaded"; device: number; ms: number }
+  | { type: "textReady"; device: number; key: string }
+  | { type: "done"; device: number; runId: number; stats: DeviceStats }
+  | { type: "disposed"; device: number }
+  | { type: "error"; device: number; message: string; runId?: number };
