@@ -21,6 +21,7 @@ const commands: Record<string, Command> = {
     return await selftest(typeof p.flags.get("filter") === "string" ? p.flags.get("filter") as string : "");
   },
   plan: async (argv) => (await import("./plan.ts")).plan(argv),
+  forward: async (argv) => (await import("./forward.ts")).forwardCommand(argv),
 };
 
 async function main(argv: string[]): Promise<number> {

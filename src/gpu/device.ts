@@ -240,7 +240,8 @@ export class Gpu {
   writeBytes(buffer: GPUBuffer, offset: number, data: ArrayBufferLike, dataOffset: number, size: number): void {
     this.checkAlive();
     if (this.encoder) this.flush();
-    this.device.queue.writeBuffer(buffer, offset, data as ArrayBuffer, dataOffset, size);
+    // A view, not the buffer: Deno's writeBuffer refuses a bare SharedArrayBuffer but takes a view of one.
+    this.device.queue.writeBuffer(buffer, offset, new Uint8Array(data, dataOffset, size), 0, size);
   }
 
   /** Reads a tensor back as f32 (flushes pending work first). */
@@ -390,6 +391,7 @@ export class Gpu {
   /** Submits and waits until the GPU has finished; throws the first recorded error, naming the op. */
   async sync(): Promise<void> {
     this.flush();
+    this.device.queue.submit([]); // wgpu stages writeBuffer until a submit; make onSubmittedWorkDone cover it
     this.device.pushErrorScope("validation");
     this.device.pushErrorScope("out-of-memory");
     const done = this.device.queue.onSubmittedWorkDone();

@@ -1,0 +1,133 @@
+// `shardit forward`: one DiT forward of a diffusers Wan2.1 checkpoint on an input file, sharded over
+// --devices workers (DESIGN.md, "Command line"). Writes `output` [1, Cout, F, H, W] F32 and a report.
+import { allowFlags, int, oneOf, parseArgs, str, UsageError } from "./args.ts";
+import { progressBar } from "./progress.ts";
+import { denoFileSource, openCheckpointDir } from "../io/fs_deno.ts";
+import { Checkpoint, encodeSafetensors } from "../io/safetensors.ts";
+import { loadWanWeights } from "../model/checkpoint.ts";
+import { parseWanConfig, type WanConfig } from "../model/config.ts";
+import { planShards, type ShardMode, type ShardPlan, tokenGridFromLatent } from "../parallel/plan.ts";
+import { type ForwardResult, WorkerPool } from "../parallel/pool.ts";
+import { placeDevices } from "../parallel/gpus.ts";
+
+const FLAGS = ["model", "input", "out", "devices", "shard", "weights", "gpus", "precision", "report", "profile", "timeout"];
+
+export interface ForwardInputs {
+  latent: Float32Array;
+  latentDims: { C: number; F: number; H: number; W: number };
+  text: Float32Array;
+  textTokens: number;
+  timestep: number;
+}
+
+/** Reads and validates the forward's input file against the config (names, shapes, dtypes). */
+export async function readForwardInputs(path: string, cfg: WanConfig): Promise<ForwardInputs> {
+  const io = await Checkpoint.open([await denoFileSource(path)]);
+  const need = (name: string, rank: number) => {
+    if (!io.has(name)) throw new Error(`${path}: tensor ${name} not found (found: ${io.names().join(", ")})`);
+    const info = io.info(name);
+    if (info.shape.length !== rank) throw new Error(`${path}: tensor ${name} has shape [${info.shape}], expected rank ${rank}`);
+    return info.shape;
+  };
+  const [b, C, F, H, W] = need("hidden_states", 5);
+  if (b !== 1) throw new Error(`${path}: hidden_states batch is ${b}, only batch 1 is supported`);
+  if (C !== cfg.inChannels) throw new Error(`${path}: hidden_states has ${C} channels, the model expects in_channels ${cfg.inChannels}`);
+  if (H % 2 || W % 2) throw new Error(`${path}: hidden_states H and W must be even (2x2 patches), found ${H}x${W}`);
+  const [tb, Lt, textDim] = need("encoder_hidden_states", 3);
+  if (tb !== 1 || textDim !== cfg.textDim) throw new Error(`${path}: encoder_hidden_states has shape [${tb},${Lt},${textDim}], expected [1, Lt, ${cfg.textDim}]`);
+  const ts = need("timestep", 1);
+  if (ts[0] !== 1) throw new Error(`${path}: timestep has shape [${ts}], expected [1]`);
+  const timestep = (await io.readF32("timestep"))[0];
+  if (!Number.isFinite(timestep)) throw new Error(`${path}: timestep is ${timestep}`);
+  return { latent: await io.readF32("hidden_states"), latentDims: { C, F, H, W }, text: await io.readF32("encoder_hidden_states"), textTokens: Lt, timestep };
+}
+
+export function parseWeights(raw: string | undefined, devices: number): number[] | undefined {
+  if (raw === undefined) return undefined;
+  const w = raw.split(",").map(Number);
+  if (w.length !== devices || w.some((x) => !(x > 0))) throw new UsageError(`--weights needs ${devices} positive numbers, got "${raw}"`);
+  return w;
+}
+
+export interface ForwardReport {
+  model: string;
+  precision: string;
+  tokens: number;
+  computedTokens: number;
+  devices: number;
+  shard: ShardMode;
+  padTokens: number;
+  totalMs: number;
+  loadMs: number;
+  perDevice: { device: number; adapter: string; start: number; end: number; tokens: number; padTokens: number; ms: number; exchangeMs: number; bytesExchanged: number }[];
+}
+
+export function buildReport(model: string, precision: string, plan: ShardPlan, pool: WorkerPool, r: ForwardResult, loadMs: number): ForwardReport {
+  return {
+    model,
+    precision,
+    tokens: plan.tokens,
+    computedTokens: plan.computedTokens,
+    devices: plan.devices,
+    shard: plan.mode,
+    padTokens: plan.padTokens,
+    totalMs: r.ms,
+    loadMs,
+    perDevice: r.stats.map((s) => ({
+      device: s.device,
+      adapter: pool.adapters()[s.device],
+      start: plan.shards[s.device].start,
+      end: plan.shards[s.device].end,
+      tokens: s.tokens,
+      padTokens: s.padTokens,
+      ms: s.ms,
+      exchangeMs: s.exchangeMs,
+      bytesExchanged: s.bytesExchanged,
+    })),
+  };
+}
+
+export async function forwardCommand(argv: string[]): Promise<number> {
+  const p = parseArgs(argv, ["profile"]);
+  allowFlags(p, "forward", FLAGS);
+  const modelDir = str(p, "model"), inputPath = str(p, "input"), outPath = str(p, "out");
+  const devices = int(p, "devices", 1);
+  const mode = oneOf(p, "shard", ["sequence", "frame"] as const, "sequence");
+  const precision = oneOf(p, "precision", ["f32", "f16"] as const, "f32");
+  const weightsRaw = p.flags.get("weights");
+  const weights = parseWeights(typeof weightsRaw === "string" ? weightsRaw : undefined, devices);
+  const gpusRaw = p.flags.get("gpus");
+
+  const ckpt = await openCheckpointDir(modelDir);
+  const cfg = parseWanConfig(JSON.parse(await Deno.readTextFile(`${modelDir}/config.json`)), `${modelDir}/config.json`);
+  const inputs = await readForwardInputs(inputPath, cfg);
+  const plan = planShards(tokenGridFromLatent(inputs.latentDims), devices, mode, weights);
+
+  const t0 = performance.now();
+  const weightsF32 = await loadWanWeights(ckpt, cfg, progressBar(`loading ${modelDir}`));
+  const pool = await WorkerPool.create({
+    devices,
+    precision,
+    gpus: placeDevices(typeof gpusRaw === "string" ? gpusRaw : undefined, devices),
+    profile: p.flags.has("profile"),
+    barrierTimeoutMs: int(p, "timeout", 60, 1) * 1000,
+  });
+  try {
+    await pool.load(cfg, weightsF32);
+    await pool.setText("text", inputs.text, inputs.textTokens);
+    const loadMs = performance.now() - t0;
+    const result = await pool.forward({ ...inputs, textKey: "text", plan });
+    const [C, F, H, W] = [cfg.outChannels, inputs.latentDims.F, inputs.latentDims.H, inputs.latentDims.W];
+    await Deno.writeFile(outPath, encodeSafetensors({ output: { dtype: "F32", shape: [1, C, F, H, W], data: result.out } }));
+    const report = buildReport(modelDir, precision, plan, pool, result, loadMs);
+    const reportRaw = p.flags.get("report");
+    if (typeof reportRaw === "string") await Deno.writeTextFile(reportRaw, JSON.stringify(report, null, 2) + "\n");
+    console.log(`forward: ${plan.tokens} tokens on ${devices} device(s), ${mode} mode, ${plan.padTokens} pad tokens, ${result.ms.toFixed(0)} ms -> ${outPath}`);
+    for (const d of report.perDevice) {
+      console.log(`  device ${d.device} [${d.start}, ${d.end}) ${d.tokens} tokens (+${d.padTokens} pad) ${d.ms.toFixed(0)} ms, exchange ${d.exchangeMs.toFixed(0)} ms / ${(d.bytesExchanged / 2 ** 20).toFixed(1)} MiB, ${d.adapter}`);
+    }
+    return 0;
+  } finally {
+    await pool.close();
+  }
+}

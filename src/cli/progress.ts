@@ -1,0 +1,20 @@
+// A one-line progress bar on stderr (only when stderr is a terminal; otherwise a line per 10%).
+export function progressBar(label: string): (done: number, total: number) => void {
+  const tty = Deno.stderr.isTerminal();
+  let lastDecile = -1;
+  const enc = new TextEncoder();
+  return (done, total) => {
+    const f = total > 0 ? Math.min(1, done / total) : 1;
+    if (tty) {
+      const width = 30, fill = Math.round(f * width);
+      const text = `\r${label} [${"#".repeat(fill)}${".".repeat(width - fill)}] ${(100 * f).toFixed(0).padStart(3)}% ${(done / 2 ** 20).toFixed(1)}/${(total / 2 ** 20).toFixed(1)} MiB`;
+      Deno.stderr.writeSync(enc.encode(text + (f >= 1 ? "\n" : "")));
+    } else {
+      const decile = Math.floor(f * 10);
+      if (decile !== lastDecile) {
+        lastDecile = decile;
+        Deno.stderr.writeSync(enc.encode(`${label}: ${decile * 10}%\n`));
+      }
+    }
+  };
+}

@@ -1,0 +1,33 @@
+// Placement of device workers on physical GPUs (Deno on Linux): Mesa's device-select Vulkan layer
+// gives a process the GPU whose PCI id is in DRI_PRIME at its first requestAdapter, so each worker
+// sets DRI_PRIME before creating its device. In a browser, power preference is the only lever.
+
+/** Display-class PCI devices (class 0x03xxxx) as DRI_PRIME ids, e.g. "pci-0000_00_06_0". */
+export function listGpuPciIds(): string[] {
+  const ids: string[] = [];
+  let entries: Iterable<{ name: string }>;
+  try {
+    entries = Deno.readDirSync("/sys/bus/pci/devices");
+  } catch {
+    return ids;
+  }
+  for (const e of entries) {
+    try {
+      const cls = Deno.readTextFileSync(`/sys/bus/pci/devices/${e.name}/class`).trim();
+      if (cls.startsWith("0x03")) ids.push("pci-" + e.name.replace(/[:.]/g, "_"));
+    } catch { /* unreadable entry: skip */ }
+  }
+  return ids.sort();
+}
+
+/**
+ * Resolves --gpus into one DRI_PRIME value (or none) per device: "auto" spreads devices round-robin
+ * over the host's GPUs when it has more than one; a list pins device i to list[i % list.length].
+ */
+export function placeDevices(spec: string | undefined, devices: number): (string | undefined)[] {
+  if (!spec) return new Array(devices).fill(undefined);
+  const ids = spec === "auto" ? listGpuPciIds() : spec.split(",").map((s) => s.trim()).filter(Boolean);
+  if (spec !== "auto" && ids.length === 0) throw new Error(`--gpus: no ids in "${spec}"`);
+  if (spec === "auto" && ids.length < 2) return new Array(devices).fill(undefined);
+  return Array.from({ length: devices }, (_, d) => ids[d % ids.length]);
+}

@@ -1,0 +1,298 @@
+// The coordinator: N device workers (Web Workers, one GPUDevice each), the shared memory of a run,
+// and failure handling. Never blocks its thread (it may be a browser's main thread): it only posts
+// messages, awaits replies, and aborts runs through the shared control words.
+//
+// A worker that errors, is terminated or loses its device fails the pending request within
+// moments, with an error naming that device; the next request restarts it (weights and texts are
+// replayed), so the pool stays usable.
+
+import type { DType } from "../gpu/tensor.ts";
+import type { WanConfig } from "../model/config.ts";
+import type { WanWeights } from "../model/checkpoint.ts";
+import { abortRun, controlBuffer } from "./barrier.ts";
+import type { DeviceStats, FromWorker, RunBuffers, ToWorker } from "./messages.ts";
+import type { ShardPlan } from "./plan.ts";
+import { kvBufferBytes } from "./sab_exchange.ts";
+import { type SharedTree, shareTree } from "./shared_weights.ts";
+
+export interface PoolOptions {
+  devices: number;
+  precision: DType;
+  /** Per device, a DRI_PRIME value (Linux PCI id, e.g. pci-0000_00_06_0) choosing its GPU in Deno. */
+  gpus?: (string | undefined)[];
+  powerPreference?: GPUPowerPreference;
+  profile?: boolean;
+  /** Longest wait at a K/V or output barrier before the run fails naming the late device. */
+  barrierTimeoutMs?: number;
+  /** Longest a whole request (load, text, forward) may take before it fails naming the silent devices. */
+  requestTimeoutMs?: number;
+}
+
+export interface ForwardRequest {
+  latent: Float32Array; // [C, F, H, W]
+  latentDims: { C: number; F: number; H: number; W: number };
+  timestep: number;
+  textKey: string;
+  plan: ShardPlan;
+}
+
+export interface ForwardResult {
+  out: Float32Array; // [Cout, F, H, W]
+  stats: DeviceStats[];
+  ms: number;
+}
+
+interface Slot {
+  worker: Worker;
+  alive: boolean;
+  adapter: string;
+  describe: Record<string, unknown>;
+}
+
+interface Pending {
+  type: FromWorker["type"];
+  waiting: Set<number>;
+  replies: Map<number, FromWorker>;
+  resolve: (r: Map<number, FromWorker>) => void;
+  reject: (e: Error) => void;
+  onFailure?: (device: number) => void;
+}
+
+export class PoolError extends Error {}
+
+export class WorkerPool {
+  private slots: Slot[] = [];
+  private pending: Pending | null = null;
+  private loaded: { config: WanConfig; weights: SharedTree } | null = null;
+  private texts = new Map<string, { text: Float32Array; textTokens: number }>();
+  private runId = 0;
+  private kv: SharedArrayBuffer | null = null;
+  readonly opts: Required<Omit<PoolOptions, "gpus" | "powerPreference">> & Pick<PoolOptions, "gpus" | "powerPreference">;
+
+  private constructor(opts: PoolOptions) {
+    if (!Number.isInteger(opts.devices) || opts.devices < 1) throw new PoolError(`devices must be a positive integer, got ${opts.devices}`);
+    if (typeof SharedArrayBuffer === "undefined") {
+      throw new PoolError("SharedArrayBuffer is not available: the page must be cross-origin isolated (COOP same-origin, COEP require-corp)");
+    }
+    this.opts = { profile: false, barrierTimeoutMs: 60_000, requestTimeoutMs: 30 * 60_000, ...opts };
+  }
+
+  static async create(opts: PoolOptions): Promise<WorkerPool> {
+    const pool = new WorkerPool(opts);
+    try {
+      for (let d = 0; d < opts.devices; d++) await pool.start(d); // one after the other: DRI_PRIME is per process
+    } catch (e) {
+      pool.dispose();
+      throw e;
+    }
+    return pool;
+  }
+
+  get devices(): number {
+    return this.opts.devices;
+  }
+
+  deviceName(d: number): string {
+    const a = this.slots[d]?.adapter;
+    return a ? `device ${d} (${a})` : `device ${d}`;
+  }
+
+  adapters(): string[] {
+    return this.slots.map((s) => s.adapter);
+  }
+
+  describe(d: number): Record<string, unknown> {
+    return this.slots[d].describe;
+  }
+
+  private async start(d: number): Promise<void> {
+    const worker = new Worker(new URL("./worker.ts", import.meta.url), { type: "module", name: `shardit device ${d}` });
+    const slot: Slot = { worker, alive: true, adapter: "", describe: {} };
+    this.slots[d] = slot;
+    worker.onmessage = (e: MessageEvent<FromWorker>) => this.onMessage(d, e.data);
+    worker.onerror = (e: ErrorEvent) => {
+      e.preventDefault?.();
+      this.fail(d, `${this.deviceName(d)} worker crashed: ${e.message || "uncaught error"}`);
+    };
+    worker.onmessageerror = () => this.fail(d, `${this.deviceName(d)} sent a message that could not be read`);
+    const ready = await this.request("ready", [d], () =>
+      this.post(d, {
+        type: "init",
+        device: d,
+        label: `device ${d}`,
+        driPrime: this.opts.gpus?.[d],
+        precision: this.opts.precision,
+        profile: this.opts.profile,
+        powerPreference: this.opts.powerPreference,
+      }));
+    const r = ready.get(d) as Extract<FromWorker, { type: "ready" }>;
+    slot.adapter = r.adapter;
+    slot.describe = r.describe;
+  }
+
+  private post(d: number, msg: ToWorker): void {
+    this.slots[d].worker.postMessage(msg);
+  }
+
+  private onMessage(d: number, msg: FromWorker): void {
+    const p = this.pending;
+    if (msg.type === "error") {
+      this.fail(d, `${this.deviceName(d)}: ${msg.message}`, false);
+      return;
+    }
+    if (!p || msg.type !== p.type || !p.waiting.has(d)) return;
+    p.waiting.delete(d);
+    p.replies.set(d, msg);
+    if (p.waiting.size === 0) {
+      this.pending = null;
+      p.resolve(p.replies);
+    }
+  }
+
+  /** Fails the pending request because of device d; a crashed worker is terminated and restarted later. */
+  private fail(d: number, message: string, dead = true): void {
+    if (dead && this.slots[d]) {
+      this.slots[d].alive = false;
+      this.slots[d].worker.terminate();
+    }
+    const p = this.pending;
+    if (!p) return;
+    this.pending = null;
+    p.onFailure?.(d);
+    p.reject(new PoolError(message));
+  }
+
+  /** Sends via `send` and waits for one `type` reply from each device in `devices`, with a timeout. */
+  private request(type: FromWorker["type"], devices: number[], send: () => void, onFailure?: (d: number) => void): Promise<Map<number, FromWorker>> {
+    if (this.pending) return Promise.reject(new PoolError("the pool is busy with another request"));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const silent = [...(this.pending?.waiting ?? [])].map((d) => this.deviceName(d)).join(", ");
+        if (this.pending) this.fail(this.pending.waiting.values().next().value ?? 0, `${silent} did not answer "${type}" within ${this.opts.requestTimeoutMs} ms`, false);
+      }, this.opts.requestTimeoutMs);
+      this.pending = {
+        type,
+        waiting: new Set(devices),
+        replies: new Map(),
+        resolve: (r) => {
+          clearTimeout(timer);
+          resolve(r);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+        onFailure,
+      };
+      try {
+        send();
+      } catch (e) {
+        this.pending = null;
+        clearTimeout(timer);
+        reject(e);
+      }
+    });
+  }
+
+  private all(): number[] {
+    return this.slots.map((_, d) => d);
+  }
+
+  /** Restarts crashed workers and replays the weights and texts they had. */
+  private async heal(): Promise<void> {
+    for (let d = 0; d < this.slots.length; d++) {
+      if (this.slots[d].alive) continue;
+      await this.start(d);
+      if (this.loaded) await this.request("loaded", [d], () => this.post(d, { type: "load", ...this.loaded! }));
+      for (const [key, t] of this.texts) await this.request("textReady", [d], () => this.post(d, { type: "text", key, ...t }));
+    }
+  }
+
+  /** Shares the weights (one SharedArrayBuffer, parsed once) and uploads them on every device. */
+  async load(config: WanConfig, weights: WanWeights): Promise<number[]> {
+    await this.heal();
+    this.loaded = { config, weights: shareTree(weights) };
+    this.texts.clear();
+    const r = await this.request("loaded", this.all(), () => this.all().forEach((d) => this.post(d, { type: "load", ...this.loaded! })));
+    return this.all().map((d) => (r.get(d) as Extract<FromWorker, { type: "loaded" }>).ms);
+  }
+
+  /** Encodes a text ([Lt, text_dim]) on every device into per-block cross-attention K/V, kept under `key`. */
+  async setText(key: string, text: Float32Array, textTokens: number): Promise<void> {
+    await this.heal();
+    this.texts.set(key, { text, textTokens });
+    await this.request("textReady", this.all(), () => this.all().forEach((d) => this.post(d, { type: "text", key, text, textTokens })));
+  }
+
+  /** One sharded forward: every device computes its plan range; returns the gathered output. */
+  async forward(req: ForwardRequest): Promise<ForwardResult> {
+    await this.heal();
+    if (!this.loaded) throw new PoolError("forward before load");
+    const { plan, latentDims } = req;
+    const cfg = this.loaded.config;
+    if (plan.devices !== this.devices) throw new PoolError(`the plan has ${plan.devices} devices, the pool ${this.devices}`);
+    if (!this.texts.has(req.textKey)) throw new PoolError(`text "${req.textKey}" was not set`);
+    const d = cfg.heads * cfg.headDim;
+    const kvBytes = kvBufferBytes(plan.computedTokens, d, this.opts.precision);
+    if (this.devices > 1 && (this.kv?.byteLength ?? -1) < kvBytes) this.kv = new SharedArrayBuffer(kvBytes);
+    const latent = new SharedArrayBuffer(req.latent.byteLength);
+    new Float32Array(latent).set(req.latent);
+    const buffers: RunBuffers = {
+      control: controlBuffer(this.devices),
+      kv: this.kv ?? new SharedArrayBuffer(0),
+      latent,
+      tokensOut: new SharedArrayBuffer(plan.tokens * 4 * cfg.outChannels * 4),
+      out: new SharedArrayBuffer(cfg.outChannels * latentDims.F * latentDims.H * latentDims.W * 4),
+    };
+    const runId = ++this.runId;
+    const deviceNames = this.all().map((i) => this.deviceName(i));
+    const t0 = performance.now();
+    const replies = await this.request(
+      "done",
+      this.all(),
+      () =>
+        plan.shards.forEach((s) =>
+          this.post(s.device, {
+            type: "forward",
+            runId,
+            timestep: req.timestep,
+            textKey: req.textKey,
+            latentDims,
+            shard: { start: s.start, count: s.end - s.start, tokens: plan.tokens, computedTokens: plan.computedTokens, grid: plan.grid },
+            devices: this.devices,
+            buffers,
+            timeoutMs: this.opts.barrierTimeoutMs,
+            deviceNames,
+          })
+        ),
+      (failed) => abortRun(buffers.control, failed),
+    );
+    const ms = performance.now() - t0;
+    const stats = this.all().map((i) => (replies.get(i) as Extract<FromWorker, { type: "done" }>).stats);
+    return { out: new Float32Array(buffers.out).slice(), stats, ms };
+  }
+
+  /** Test hook: makes device d's worker throw, as a crashing worker would. */
+  crash(d: number, message = "simulated crash"): void {
+    this.post(d, { type: "crash", message });
+  }
+
+  /** Test hook: terminates device d's worker from outside, as if its thread died. */
+  terminate(d: number): void {
+    this.fail(d, `${this.deviceName(d)} was terminated`);
+  }
+
+  /** Destroys every device and ends the workers. */
+  async close(): Promise<void> {
+    const alive = this.all().filter((d) => this.slots[d]?.alive);
+    try {
+      if (!this.pending) await this.request("disposed", alive, () => alive.forEach((d) => this.post(d, { type: "dispose" })));
+    } catch { /* a worker that cannot dispose is terminated below */ }
+    this.dispose();
+  }
+
+  private dispose(): void {
+    for (const s of this.slots) s?.worker.terminate();
+    this.slots = [];
+  }
+}

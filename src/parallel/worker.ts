@@ -1,0 +1,139 @@
+// One device worker: owns one GPUDevice and the model's weights on it, and runs its shard of each
+// forward. Started by WorkerPool (Deno or browser) as an ES-module Web Worker.
+/// <reference lib="webworker" />
+
+import { Gpu } from "../gpu/device.ts";
+import type { Tensor } from "../gpu/tensor.ts";
+import { localExchange, type TextState, type TimeState, WanModel } from "../model/wan.ts";
+import { uploadWanWeights } from "../model/weights_gpu.ts";
+import type { WanWeights } from "../model/checkpoint.ts";
+import { abortRun, RunAborted, ShardBarrier } from "./barrier.ts";
+import type { DeviceStats, FromWorker, ToWorker } from "./messages.ts";
+import { SabExchange } from "./sab_exchange.ts";
+import { unshareTree } from "./shared_weights.ts";
+
+declare const Deno: { env: { set(k: string, v: string): void } } | undefined;
+
+let device = -1;
+let gpu: Gpu | null = null;
+let model: WanModel | null = null;
+let precision: Tensor["dtype"] = "f32";
+const texts = new Map<string, TextState>();
+let time: { t: number; state: TimeState } | null = null;
+
+const post = (m: FromWorker) => (self as unknown as Worker).postMessage(m);
+
+async function handle(msg: ToWorker): Promise<void> {
+  switch (msg.type) {
+    case "init": {
+      device = msg.device;
+      precision = msg.precision;
+      // Mesa's device-select layer picks the GPU whose PCI id is in DRI_PRIME at the first requestAdapter.
+      if (msg.driPrime && typeof Deno !== "undefined") Deno.env.set("DRI_PRIME", msg.driPrime);
+      gpu = await Gpu.create({ label: msg.label, requireF16: msg.precision === "f16", profile: msg.profile, powerPreference: msg.powerPreference });
+      gpu.device.lost.then((info) => {
+        if (info.reason !== "destroyed") post({ type: "error", device, message: `${msg.label} was lost: ${info.message || info.reason}` });
+      });
+      const d = gpu.describe();
+      post({ type: "ready", device, adapter: String(d.adapter), f16: gpu.features.f16, describe: d });
+      return;
+    }
+    case "load": {
+      const t0 = performance.now();
+      const g = need(gpu, "init");
+      const weights = unshareTree<WanWeights>(msg.weights);
+      model = new WanModel(g, msg.config, uploadWanWeights(g, msg.config, weights, precision), precision);
+      await g.sync();
+      post({ type: "loaded", device, ms: performance.now() - t0 });
+      return;
+    }
+    case "text": {
+      const m = need(model, "load");
+      const old = texts.get(msg.key);
+      if (old) m.freeText(old);
+      texts.set(msg.key, m.encodeText(msg.text, msg.textTokens));
+      await m.gpu.sync();
+      post({ type: "textReady", device, key: msg.key });
+      return;
+    }
+    case "forward": {
+      const m = need(model, "load");
+      try {
+        const stats = await forward(m, msg);
+        post({ type: "done", device, runId: msg.runId, stats });
+      } catch (e) {
+        if (!(e instanceof RunAborted)) abortRun(msg.buffers.control, device);
+        throw e;
+      }
+      return;
+    }
+    case "crash":
+      throw new Error(msg.message);
+    case "dispose":
+      for (const t of texts.values()) model?.freeText(t);
+      texts.clear();
+      gpu?.destroy();
+      gpu = null;
+      model = null;
+      post({ type: "disposed", device });
+      return;
+  }
+}
+
+async function forward(m: WanModel, msg: Extract<ToWorker, { type: "forward" }>): Promise<DeviceStats> {
+  const t0 = performance.now();
+  const { shard, buffers, latentDims, devices } = msg;
+  const text = texts.get(msg.textKey);
+  if (!text) throw new Error(`${m.gpu.label}: text "${msg.textKey}" was not encoded on this device`);
+  if (time?.t !== msg.timestep) {
+    if (time) m.freeTime(time.state);
+    time = { t: msg.timestep, state: m.embedTimestep(msg.timestep) };
+  }
+  const barrier = new ShardBarrier(buffers.control, devices, device, msg.timeoutMs, (d) => msg.deviceNames[d] ?? `device ${d}`);
+  const latent = m.gpu.upload(new Float32Array(buffers.latent), [latentDims.C, latentDims.F, latentDims.H, latentDims.W], "f32", "latent");
+  const exchange = devices > 1 ? new SabExchange(m.gpu, buffers.kv, shard, m.d, precision, barrier, 0) : localExchange;
+  const y = await m.forwardTokens(latent, time.state, text, shard, exchange);
+  m.gpu.freeTensor(latent);
+
+  // Gather: real output tokens into the shared [L, 4*Cout] rows; then device 0 unpatchifies them all.
+  const real = Math.max(0, Math.min(shard.start + shard.count, shard.tokens) - shard.start);
+  const width = y.shape[1];
+  if (real > 0) {
+    const rows = await m.gpu.read({ ...y, shape: [real, width] });
+    new Float32Array(buffers.tokensOut, shard.start * width * 4, real * width).set(rows);
+  }
+  m.gpu.freeTensor(y);
+  if (devices > 1) barrier.arrive(m.w.blocks.length + 1, "the output gather");
+  if (device === 0) {
+    const all = m.gpu.upload(new Float32Array(buffers.tokensOut), [shard.tokens, width], "f32", "output tokens");
+    const out = m.gpu.empty([m.cfg.outChannels, latentDims.F, latentDims.H, latentDims.W], "f32", "output");
+    m.unpatchifyInto(all, { ...shard, start: 0, count: shard.tokens }, latentDims, out);
+    new Float32Array(buffers.out).set(await m.gpu.read(out));
+    m.gpu.freeTensor(all);
+    m.gpu.freeTensor(out);
+  }
+  const ex = exchange instanceof SabExchange ? exchange : null;
+  return {
+    device,
+    tokens: real,
+    padTokens: shard.count - real,
+    ms: performance.now() - t0,
+    exchangeMs: ex?.exchangeMs ?? 0,
+    bytesExchanged: ex?.bytes ?? 0,
+    opTimes: m.gpu.opTimes.size ? m.gpu.opTimeTable() : undefined,
+  };
+}
+
+function need<T>(v: T | null, step: string): T {
+  if (v === null) throw new Error(`worker ${device}: "${step}" has not run yet`);
+  return v;
+}
+
+self.onmessage = (e: MessageEvent<ToWorker>) => {
+  const msg = e.data;
+  handle(msg).catch((err) => {
+    const runId = msg.type === "forward" ? msg.runId : undefined;
+    post({ type: "error", device, message: (err as Error)?.message ?? String(err), runId });
+    if (msg.type === "crash") throw err; // a real uncaught failure: the pool sees the worker's error event
+  });
+};
