@@ -1,2 +1,4 @@
 // Every kernel test file: run by both test hosts and by `npx shardit selftest`.
 import "./rms_norm.test.ts";
+import "./gemm.test.ts";
+import "./attention.test.ts";

@@ -1,0 +1,188 @@
+// gemm: linear layers, Y[M, N] = epilogue(X[M, K] · W[N, K]^T + b[N]) (nn.Linear layout), see shaders/gemm.wgsl.
+// A weight whose [N, K] exceeds one storage binding is split into row chunks (one buffer each); each chunk
+// is one dispatch writing its own output columns. A missing bias compiles the bias binding out (no dummy
+// buffer). Tile sizes are compile-time defines; `pickTile` chooses by the output size unless told.
+import type { Gpu } from "../gpu/device.ts";
+import { type DType, dtypeBytes, numel, type Tensor } from "../gpu/tensor.ts";
+
+export type GemmEpilogue = "none" | "gelu_tanh" | "residual" | "residual_gate";
+
+/** A linear layer on the GPU; weight rows split into chunks when [N,K] exceeds one storage binding. */
+export interface Linear {
+  /** Each [n_i, K], consecutive row ranges of W (n_i a multiple of 128 except the last). */
+  chunks: Tensor[];
+  /** [N] */
+  bias: Tensor | null;
+  outFeatures: number;
+  inFeatures: number;
+  /** The name given to uploadLinear, used in errors. */
+  name?: string;
+}
+
+/** Block tile BM x BN, K step BK, per-invocation micro-tile TM x TN (all compile-time). */
+export interface GemmTile {
+  BM: number;
+  BN: number;
+  BK: number;
+  TM: number;
+  TN: number;
+}
+
+/** Named tile configurations (the bench sweeps these by name). */
+export const GEMM_TILES: Record<string, GemmTile> = {
+  "128x128x16": { BM: 128, BN: 128, BK: 16, TM: 8, TN: 8 },
+  "128x128x8": { BM: 128, BN: 128, BK: 8, TM: 8, TN: 8 },
+  "128x64x16": { BM: 128, BN: 64, BK: 16, TM: 8, TN: 4 },
+  "64x128x16": { BM: 64, BN: 128, BK: 16, TM: 4, TN: 8 },
+  "64x64x16": { BM: 64, BN: 64, BK: 16, TM: 4, TN: 4 },
+  "32x64x16": { BM: 32, BN: 64, BK: 16, TM: 4, TN: 4 },
+};
+
+/**
+ * Default tile: the big 128x128 tile once it still gives enough workgroups to fill a large GPU
+ * (>= 264, two per SM on a 132-SM H100), else 128x64 / 64x64, and a 32-row tile for M <= 32
+ * (time embeddings, text context) where most rows of a bigger tile would be wasted.
+ */
+export function pickTile(M: number, N: number): GemmTile {
+  const tiles = (bm: number, bn: number) => Math.ceil(M / bm) * Math.ceil(N / bn);
+  if (M <= 32) return GEMM_TILES["32x64x16"];
+  if (tiles(128, 128) >= 264) return GEMM_TILES["128x128x16"];
+  if (tiles(128, 64) >= 264) return GEMM_TILES["128x64x16"];
+  return GEMM_TILES["64x64x16"];
+}
+
+/** Chunk rows are multiples of this, so a chunk's byte offset within W stays 256-byte aligned. */
+const CHUNK_ROW_ALIGN = 128;
+
+/**
+ * Uploads W [N, K] (and b [N]) as `dtype`. Rows are split so each chunk fits
+ * `maxChunkBytes` (default: the adapter's maxStorageBufferBindingSize); tests pass a tiny value to
+ * exercise the chunked path.
+ */
+export function uploadLinear(
+  gpu: Gpu,
+  weight: Float32Array,
+  shape: [number, number],
+  bias: Float32Array | null,
+  dtype: DType,
+  name: string,
+  maxChunkBytes?: number,
+): Linear {
+  const [N, K] = shape;
+  if (!(N > 0 && K > 0 && Number.isInteger(N) && Number.isInteger(K))) throw new Error(`${name}: bad weight shape [${shape}]`);
+  if (weight.length !== N * K) throw new Error(`${name}: weight has ${weight.length} values, shape [${N}, ${K}] needs ${N * K}`);
+  if (bias && bias.length !== N) throw new Error(`${name}: bias has ${bias.length} values, expected ${N} (out features)`);
+  const rowBytes = K * dtypeBytes(dtype);
+  const maxBytes = Math.min(maxChunkBytes ?? Infinity, gpu.limits.maxStorageBufferBindingSize);
+  let rows = N;
+  if (N * rowBytes > maxBytes) {
+    rows = Math.floor(maxBytes / rowBytes / CHUNK_ROW_ALIGN) * CHUNK_ROW_ALIGN;
+    if (rows === 0) {
+      throw new Error(`${name}: ${CHUNK_ROW_ALIGN} weight rows of ${K} ${dtype} (${CHUNK_ROW_ALIGN * rowBytes} bytes) exceed one storage binding (${maxBytes} bytes)`);
+    }
+  }
+  const chunks: Tensor[] = [];
+  for (let r0 = 0; r0 < N; r0 += rows) {
+    const n = Math.min(rows, N - r0);
+    chunks.push(gpu.upload(weight.subarray(r0 * K, (r0 + n) * K), [n, K], dtype, `${name}.weight[${r0}:${r0 + n}]`));
+  }
+  const b = bias ? gpu.upload(bias, [N], dtype, `${name}.bias`) : null;
+  return { chunks, bias: b, outFeatures: N, inFeatures: K, name };
+}
+
+export function freeLinear(gpu: Gpu, l: Linear): void {
+  for (const c of l.chunks) gpu.freeTensor(c);
+  if (l.bias) gpu.freeTensor(l.bias);
+  l.chunks = [];
+  l.bias = null;
+}
+
+export interface GemmOptions {
+  epilogue?: GemmEpilogue;
+  /** residual_gate: Y += (acc + b) * gate.tensor[gate.offset + n] (offset in elements). */
+  gate?: { tensor: Tensor; offset: number };
+  /** Force a tile configuration (bench, tests); default pickTile(M, N). */
+  tile?: GemmTile;
+}
+
+/** The defines of one gemm pipeline (exported for the bench, which reports them). */
+export function gemmDefines(dtype: DType, K: number, tile: GemmTile, epilogue: GemmEpilogue, hasBias: boolean): Record<string, number | boolean> {
+  const { BM, BN, BK, TM, TN } = tile;
+  const WGX = BN / TN, WGY = BM / TM, THREADS = WGX * WGY;
+  const LOADS_A = (BM * BK) / 4 / THREADS, LOADS_B = (BN * BK) / 4 / THREADS;
+  const ok = [BK, TM, TN].every((v) => v % 4 === 0) && BM % TM === 0 && BN % TN === 0 && Number.isInteger(LOADS_A) &&
+    Number.isInteger(LOADS_B) && LOADS_A >= 1 && LOADS_B >= 1 && THREADS <= 1024;
+  if (!ok) throw new Error(`gemm: invalid tile ${JSON.stringify(tile)}`);
+  const epiGate = epilogue === "residual_gate";
+  return {
+    f16: dtype === "f16",
+    vec: K % 4 === 0,
+    BM, BN, BK, TM, TN, WGX, WGY, THREADS, LOADS_A, LOADS_B,
+    A_SMEM: (2 * BK * (BM + 4)) / 4,
+    B_SMEM: (2 * BK * (BN + 4)) / 4,
+    ACC: (TM * TN) / 4,
+    TM4: TM / 4,
+    TN4: TN / 4,
+    hasBias,
+    epiGelu: epilogue === "gelu_tanh",
+    epiResidual: epilogue === "residual" || epiGate,
+    epiGate,
+    gateBinding: 4,
+    biasBinding: epiGate ? 5 : 4,
+  };
+}
+
+/**
+ * out[M, N] = epilogue(x[M, K] · W^T + b). x and out may be views (256-byte aligned offsets) of bigger
+ * buffers. "residual" and "residual_gate" read out (the residual stream) and add into it in place.
+ */
+export function gemm(gpu: Gpu, x: Tensor, layer: Linear, out: Tensor, opts: GemmOptions = {}): void {
+  const name = layer.name ?? "linear";
+  const epilogue = opts.epilogue ?? "none";
+  const N = layer.outFeatures, K = layer.inFeatures;
+  if (layer.chunks.length === 0) throw new Error(`${name}: layer was freed`);
+  const dtype = layer.chunks[0].dtype;
+  if (x.shape.length !== 2 || x.shape[1] !== K) throw new Error(`${name}: expected input x [M, ${K}], found [${x.shape}]`);
+  const M = x.shape[0];
+  if (x.dtype !== dtype) throw new Error(`${name}: expected input x of dtype ${dtype}, found ${x.dtype}`);
+  if (out.shape.length !== 2 || out.shape[0] !== M || out.shape[1] !== N) {
+    throw new Error(`${name}: expected output [${M}, ${N}], found [${out.shape}]`);
+  }
+  if (out.dtype !== dtype) throw new Error(`${name}: expected output of dtype ${dtype}, found ${out.dtype}`);
+  const align = gpu.limits.minStorageBufferOffsetAlignment;
+  for (const [what, t] of [["input x", x], ["output", out]] as const) {
+    if (t.offset % align !== 0) throw new Error(`${name}: ${what} offset ${t.offset} is not a multiple of ${align}`);
+  }
+  if (out.buffer === x.buffer) throw new Error(`${name}: input and output share a buffer (WebGPU forbids a read and a read_write binding of one buffer in a dispatch)`);
+  const gate = opts.gate;
+  if (epilogue === "residual_gate") {
+    if (!gate) throw new Error(`${name}: epilogue residual_gate needs opts.gate`);
+    if (gate.tensor.dtype !== dtype) throw new Error(`${name}: expected gate of dtype ${dtype}, found ${gate.tensor.dtype}`);
+    const n = numel(gate.tensor.shape);
+    if (!(Number.isInteger(gate.offset) && gate.offset >= 0 && gate.offset + N <= n)) {
+      throw new Error(`${name}: gate offset ${gate.offset} + ${N} columns exceeds the gate tensor's ${n} elements [${gate.tensor.shape}]`);
+    }
+  } else if (gate) {
+    throw new Error(`${name}: opts.gate given with epilogue ${epilogue} (only residual_gate uses it)`);
+  }
+  if (M === 0) return;
+
+  const tile = opts.tile ?? pickTile(M, N);
+  const kernel = gpu.kernel("gemm", gemmDefines(dtype, K, tile, epilogue, layer.bias !== null));
+  const extra: Tensor[] = [];
+  if (gate) extra.push(gate.tensor);
+  if (layer.bias) extra.push(layer.bias);
+  const gy = Math.ceil(M / tile.BM);
+  let n0 = 0;
+  for (const w of layer.chunks) {
+    const ni = w.shape[0];
+    gpu.dispatch(kernel, { M, N: ni, K, n0, ldo: N, gateOffset: gate?.offset ?? 0 }, [x, w, out, ...extra], [Math.ceil(ni / tile.BN), gy]);
+    n0 += ni;
+  }
+  if (n0 !== N) throw new Error(`${name}: weight chunks cover ${n0} rows, expected ${N}`);
+}
+
+/** FLOPs of one gemm (2 M N K), for benchmarks. */
+export function gemmFlops(M: number, N: number, K: number): number {
+  return 2 * M * N * K;
+}

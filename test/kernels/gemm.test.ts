@@ -1,0 +1,128 @@
+import { freeLinear, gemm, type GemmEpilogue, GEMM_TILES, type GemmTile, uploadLinear } from "../../src/ops/gemm.ts";
+import { gemmRef } from "../reference/gemm.ts";
+import { expectClose, f64, randomArray, roundF16, test, TOL, withGpu, withGpuF16 } from "../harness.ts";
+import type { Gpu } from "../../src/gpu/device.ts";
+import type { DType, Tensor } from "../../src/gpu/tensor.ts";
+
+interface Case {
+  M: number;
+  N: number;
+  K: number;
+  epilogue?: GemmEpilogue;
+  bias?: boolean;
+  /** Split the weight into chunks of this many bytes at most (uploadLinear's maxChunkBytes). */
+  maxChunkBytes?: number;
+  tile?: string;
+  /** Bind x and out as views at these row offsets of bigger buffers. */
+  viewRows?: number;
+}
+
+/** A view of `rows` rows starting at row `r0` of a [R, cols] tensor (offset kept 256-byte aligned by the caller). */
+function rowView(t: Tensor, r0: number, rows: number): Tensor {
+  const cols = t.shape[1];
+  return { ...t, shape: [rows, cols], offset: t.offset + r0 * cols * (t.dtype === "f16" ? 2 : 4) };
+}
+
+async function check(gpu: Gpu, c: Case, dtype: DType) {
+  const { M, N, K, epilogue = "none", bias = true } = c;
+  const round = dtype === "f16" ? roundF16 : (a: Float32Array) => a;
+  const seed = M * 7919 + N * 31 + K;
+  const x = round(randomArray(M * K, seed, 1));
+  const w = round(randomArray(N * K, seed + 1, 1 / Math.sqrt(K)));
+  const b = bias ? round(randomArray(N, seed + 2, 0.5)) : null;
+  const y0 = round(randomArray(M * N, seed + 3, 1));
+  const gateRows = 3, gateRow = 1;
+  const gateAll = round(randomArray(gateRows * N, seed + 4, 1));
+  const layer = uploadLinear(gpu, w, [N, K], b, dtype, `test${M}x${N}x${K}`, c.maxChunkBytes);
+  if (c.maxChunkBytes) {
+    const rows = layer.chunks.map((t) => t.shape[0]);
+    if (rows.length < 2) throw new Error(`expected a chunked weight, got chunks of rows [${rows}]`);
+  }
+  const residual = epilogue === "residual" || epilogue === "residual_gate";
+  // Views: rows [v, v + M) of [v + M + 1, .] buffers, v chosen so the byte offsets are 256-aligned.
+  const v = c.viewRows ?? 0;
+  const xBig = gpu.empty([v + M + 1, K], dtype, "x");
+  const outBig = gpu.empty([v + M + 1, N], dtype, "out");
+  const xt = rowView(xBig, v, M), out = rowView(outBig, v, M);
+  gpu.write(xt, x);
+  gpu.write(out, residual ? y0 : new Float32Array(M * N).fill(NaN));
+  const gate = gpu.upload(gateAll, [gateRows, N], dtype, "gate");
+  const tile: GemmTile | undefined = c.tile ? GEMM_TILES[c.tile] : undefined;
+  gemm(gpu, xt, layer, out, { epilogue, tile, gate: epilogue === "residual_gate" ? { tensor: gate, offset: gateRow * N } : undefined });
+  const ref = gemmRef(f64(x), f64(w), b && f64(b), M, N, K, epilogue, f64(y0), f64(gateAll.subarray(gateRow * N, gateRow * N + N)));
+  expectClose(`gemm ${M}x${N}x${K} ${dtype} ${epilogue}${bias ? "" : " no bias"}`, await gpu.read(out), ref, TOL.matmul[dtype]);
+  freeLinear(gpu, layer);
+}
+
+const cases: Case[] = [
+  // awkward shapes, default tile choice
+  { M: 1, N: 24, K: 12 },
+  { M: 45, N: 96, K: 64 },
+  { M: 210, N: 1000, K: 100 },
+  { M: 130, N: 257, K: 256 },
+  { M: 1, N: 1000, K: 256 },
+  { M: 45, N: 257, K: 12 },
+  { M: 210, N: 24, K: 256, bias: false },
+  { M: 130, N: 96, K: 100 },
+  // K % 4 != 0: the scalar-load path
+  { M: 45, N: 96, K: 13 },
+  { M: 130, N: 257, K: 37, bias: false },
+  // every epilogue
+  { M: 45, N: 96, K: 64, epilogue: "gelu_tanh" },
+  { M: 130, N: 257, K: 100, epilogue: "gelu_tanh", bias: false },
+  { M: 45, N: 96, K: 64, epilogue: "residual" },
+  { M: 210, N: 257, K: 37, epilogue: "residual", bias: false },
+  { M: 45, N: 96, K: 64, epilogue: "residual_gate" },
+  { M: 130, N: 257, K: 100, epilogue: "residual_gate", bias: false },
+  // every tile configuration on an edge-heavy shape
+  ...Object.keys(GEMM_TILES).map((tile) => ({ M: 130, N: 257, K: 100, tile })),
+  { M: 210, N: 1000, K: 13, tile: "128x128x8" },
+  // chunked weights (128-row chunks) writing columns [n0, n0 + n_i), with each epilogue
+  { M: 45, N: 257, K: 64, maxChunkBytes: 128 * 64 * 4 },
+  { M: 130, N: 1000, K: 12, maxChunkBytes: 300 * 12 * 4, epilogue: "gelu_tanh" },
+  { M: 45, N: 257, K: 64, maxChunkBytes: 128 * 64 * 4, epilogue: "residual" },
+  { M: 130, N: 257, K: 100, maxChunkBytes: 128 * 100 * 4, epilogue: "residual_gate", tile: "128x128x16" },
+  // x and out as views at row offsets of bigger buffers (offsets 256-aligned: 64 rows of >= 12 elements)
+  { M: 45, N: 96, K: 64, viewRows: 64, epilogue: "residual" },
+  { M: 130, N: 257, K: 100, viewRows: 128, maxChunkBytes: 128 * 100 * 4, epilogue: "residual_gate" },
+];
+
+for (const c of cases) {
+  const label = `gemm ${c.M}x${c.N}x${c.K} ${c.epilogue ?? "none"}${c.bias === false ? " nobias" : ""}` +
+    `${c.tile ? " tile " + c.tile : ""}${c.maxChunkBytes ? " chunked" : ""}${c.viewRows ? " views" : ""}`;
+  test(`${label} f32`, () => withGpu((gpu) => check(gpu, c, "f32")));
+  // f16 chunk sizes: half the bytes per row, so halve maxChunkBytes to keep the same row split.
+  const c16 = c.maxChunkBytes ? { ...c, maxChunkBytes: c.maxChunkBytes / 2 } : c;
+  test(`${label} f16`, () => withGpuF16((gpu) => check(gpu, c16, "f16")));
+}
+
+test("gemm gelu_tanh stays finite for huge inputs", () =>
+  withGpu(async (gpu) => {
+    const K = 4, N = 8, M = 1;
+    const x = new Float32Array([1, 1, 1, 1]);
+    const w = Float32Array.from({ length: N * K }, (_, i) => [1e4, -1e4, 30, -30, 1e20, -1e20, 0, 5][i >> 2] / 4);
+    const layer = uploadLinear(gpu, w, [N, K], null, "f32", "gelu_huge");
+    const out = gpu.empty([M, N], "f32");
+    gemm(gpu, gpu.upload(x, [M, K]), layer, out, { epilogue: "gelu_tanh" });
+    const got = await gpu.read(out);
+    const ref = gemmRef(f64(x), f64(w), null, M, N, K, "gelu_tanh");
+    for (let i = 0; i < N; i++) {
+      if (!Number.isFinite(got[i]) || Math.abs(got[i] - ref[i]) > 1e-4 * Math.abs(ref[i]) + 1e-6) {
+        throw new Error(`gelu_tanh(${[1e4, -1e4, 30, -30, 1e20, -1e20, 0, 5][i]}) = ${got[i]}, expected ${ref[i]}`);
+      }
+    }
+  }));
+
+test("gemm errors name the layer and the shapes", () =>
+  withGpu(async (gpu) => {
+    const layer = uploadLinear(gpu, new Float32Array(8 * 4), [8, 4], null, "f32", "blocks.0.ffn.0");
+    const x = gpu.empty([3, 5], "f32");
+    const out = gpu.empty([3, 8], "f32");
+    let msg = "";
+    try {
+      gemm(gpu, x, layer, out);
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    if (!msg.includes("blocks.0.ffn.0") || !msg.includes("[M, 4]") || !msg.includes("[3,5]")) throw new Error(`unhelpful error: "${msg}"`);
+  }));
