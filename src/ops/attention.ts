@@ -1,0 +1,97 @@
+// attention: fused flash attention per head, O = softmax(Q K^T / sqrt(D)) V over keys < validKeys.
+// q [Lq, N, D], k and v [Lk, N, D], out [Lq, N, D] (token-major, as the projections write them).
+// The tile config (BQ queries x BK keys per step, D chunk DC) is compiled in; the default is the
+// largest config that fits the adapter's workgroup memory (see ATTENTION_CONFIGS).
+import type { Gpu } from "../gpu/device.ts";
+import { expectShape, tensorBytes, type Tensor } from "../gpu/tensor.ts";
+
+export interface AttentionConfig {
+  /** Queries per workgroup. */
+  BQ: number;
+  /** Keys per tile. */
+  BK: number;
+  /** Query rows per thread (multiple of 4). */
+  TM: number;
+  /** Head-dim chunk for staging Q and K (multiple of 4). */
+  DC: number;
+}
+
+/** Named configs, best first on a big GPU; the bench sweeps them. */
+export const ATTENTION_CONFIGS: Record<string, AttentionConfig> = {
+  "64x64": { BQ: 64, BK: 64, TM: 4, DC: 32 }, // 256 threads, ~37 KiB
+  "64x32": { BQ: 64, BK: 32, TM: 4, DC: 32 }, // 128 threads, ~23 KiB
+  "32x64": { BQ: 32, BK: 64, TM: 4, DC: 32 }, // 128 threads, ~22.5 KiB
+  "32x32": { BQ: 32, BK: 32, TM: 4, DC: 32 }, //  64 threads, ~13.5 KiB (fits the 16 KiB minimum)
+  "64x64d16": { BQ: 64, BK: 64, TM: 4, DC: 16 }, // 256 threads, ~29 KiB
+};
+
+const DEFAULT_ORDER = ["64x64", "64x32", "32x32"];
+
+export interface AttentionPlan {
+  defines: Record<string, number | boolean>;
+  threads: number;
+  workgroupBytes: number;
+}
+
+/** Defines, thread count and workgroup memory of `cfg` at head dim D. */
+export function attentionPlan(cfg: AttentionConfig, D: number, f16: boolean): AttentionPlan {
+  const { BQ, BK, TM, DC } = cfg;
+  if (D % 4 !== 0 || D <= 0) throw new Error(`attention: head dim ${D} must be a positive multiple of 4`);
+  if (TM % 4 !== 0 || BQ % TM !== 0 || BK % 4 !== 0 || DC % 4 !== 0) throw new Error(`attention: bad config ${JSON.stringify(cfg)}`);
+  const TX = BK / 4;
+  const threads = (BQ / TM) * TX;
+  const DV = Math.ceil(D / (4 * TX)) * 4 * TX;
+  const qkVec4 = (DC * (BQ + BK)) / 4;
+  // Keys per V chunk: the most (a multiple of 4 dividing BK) whose [VK, DV] fits in the Q/K staging region.
+  let VK = BK;
+  while (VK > 4 && (VK * DV) / 4 > qkVec4) VK /= 2;
+  if (BK % VK !== 0 || VK % 4 !== 0) throw new Error(`attention: no V chunk fits config ${JSON.stringify(cfg)} at D=${D}`);
+  const SA4 = Math.max(qkVec4, (VK * DV) / 4);
+  const SP4 = BQ * (BK / 4 + 1);
+  const SRED = BQ * TX;
+  return {
+    defines: { f16, D, BQ, BK, TM, DC, DV, VK, SA4, SP4, SRED, WG: threads },
+    threads,
+    workgroupBytes: 16 * (SA4 + SP4) + 4 * SRED,
+  };
+}
+
+/** The first default config that fits the adapter's workgroup memory and invocation limits. */
+export function pickAttentionConfig(gpu: Gpu, D: number, f16: boolean): AttentionConfig {
+  for (const name of DEFAULT_ORDER) {
+    const cfg = ATTENTION_CONFIGS[name];
+    const plan = attentionPlan(cfg, D, f16);
+    if (plan.workgroupBytes <= gpu.limits.maxComputeWorkgroupStorageSize && plan.threads <= gpu.limits.maxComputeInvocationsPerWorkgroup) return cfg;
+  }
+  throw new Error(`attention: no tile config fits maxComputeWorkgroupStorageSize ${gpu.limits.maxComputeWorkgroupStorageSize}`);
+}
+
+export function attention(gpu: Gpu, q: Tensor, k: Tensor, v: Tensor, out: Tensor, opts?: { validKeys?: number }): void {
+  const D = q.shape[2];
+  attentionWith(gpu, q, k, v, out, opts?.validKeys, pickAttentionConfig(gpu, D, q.dtype === "f16"));
+}
+
+/** attention with an explicit tile config (tests and bench). */
+export function attentionWith(gpu: Gpu, q: Tensor, k: Tensor, v: Tensor, out: Tensor, validKeys: number | undefined, cfg: AttentionConfig): void {
+  // 1. validate
+  if (q.shape.length !== 3) throw new Error(`attention: q must be [Lq, N, D], found [${q.shape}]`);
+  const [Lq, N, D] = q.shape;
+  if (k.shape.length !== 3) throw new Error(`attention: k must be [Lk, N, D], found [${k.shape}]`);
+  const Lk = k.shape[0];
+  expectShape("attention k", k, [Lk, N, D], q.dtype);
+  expectShape("attention v", v, [Lk, N, D], q.dtype);
+  expectShape("attention out", out, [Lq, N, D], q.dtype);
+  const nValid = validKeys ?? Lk;
+  if (!Number.isInteger(nValid) || nValid < 0 || nValid > Lk) throw new Error(`attention: validKeys ${validKeys} must be an integer in [0, ${Lk}]`);
+  for (const [name, t] of [["q", q], ["k", k], ["v", v], ["out", out]] as const) gpu.checkBinding(tensorBytes(t), `attention ${name}`);
+  if (N > gpu.limits.maxComputeWorkgroupsPerDimension) throw new Error(`attention: ${N} heads exceed maxComputeWorkgroupsPerDimension`);
+  // 2. pipeline key: dtype, head dim and tile config
+  const plan = attentionPlan(cfg, D, q.dtype === "f16");
+  if (plan.workgroupBytes > gpu.limits.maxComputeWorkgroupStorageSize) {
+    throw new Error(`attention: config ${JSON.stringify(cfg)} needs ${plan.workgroupBytes} bytes of workgroup memory, over the adapter's ${gpu.limits.maxComputeWorkgroupStorageSize}`);
+  }
+  const kernel = gpu.kernel("attention", plan.defines);
+  // 3. uniforms  4. dispatch: one workgroup per (BQ queries, head)
+  const qscale = Math.LOG2E / Math.sqrt(D);
+  gpu.dispatch(kernel, { Lq, Lk, N, validKeys: nValid, qscale }, [q, k, v, out], [Math.ceil(Lq / cfg.BQ), N]);
+}
