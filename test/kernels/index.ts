@@ -3,3 +3,4 @@ import "./rms_norm.test.ts";
 import "./gemm.test.ts";
 import "./attention.test.ts";
 import "./layer_norm.test.ts";
+import "./rope3d.test.ts";
