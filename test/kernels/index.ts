@@ -4,3 +4,5 @@ import "./gemm.test.ts";
 import "./attention.test.ts";
 import "./layer_norm.test.ts";
 import "./rope3d.test.ts";
+import "./activation.test.ts";
+import "./add.test.ts";
