@@ -1,0 +1,96 @@
+// Shared helpers of the Deno benches (bench/*.ts): environment line, GPU timing, a printed table, JSON.
+// Timing is wall clock around gpu.sync(): after warm-up, `iters` calls are recorded and submitted, then
+// one sync; that batch is repeated and the best batch mean is reported (the others are kept too).
+import type { Gpu } from "../src/gpu/device.ts";
+import { allowFlags, parseArgs } from "../src/cli/args.ts";
+
+export interface BenchEnv {
+  adapter: string;
+  vendor: string;
+  architecture: string;
+  deno: string;
+  v8: string;
+  date: string;
+  f16: boolean;
+}
+
+export function benchEnv(gpu: Gpu): BenchEnv {
+  const d = gpu.describe();
+  return {
+    adapter: String(d.adapter),
+    vendor: String(d.vendor ?? ""),
+    architecture: String(d.architecture ?? ""),
+    deno: Deno.version.deno,
+    v8: Deno.version.v8,
+    date: new Date().toISOString(),
+    f16: gpu.features.f16,
+  };
+}
+
+export function printEnv(env: BenchEnv): void {
+  console.log(`adapter: ${env.adapter} (${env.vendor} ${env.architecture}), shader-f16: ${env.f16}; deno ${env.deno}; ${env.date}`);
+}
+
+export interface Timing {
+  /** Best batch mean, ms per call. */
+  ms: number;
+  /** Mean ms per call of every batch. */
+  batches: number[];
+  iters: number;
+}
+
+/**
+ * Times `fn` (which records GPU work on `gpu`): `warmup` calls and a sync, then `repeats` batches of
+ * `iters` calls each followed by one sync. Returns the best batch's ms per call.
+ */
+export async function timeGpu(gpu: Gpu, fn: () => void, iters = 10, opts: { warmup?: number; repeats?: number } = {}): Promise<Timing> {
+  const warmup = opts.warmup ?? 2, repeats = opts.repeats ?? 3;
+  for (let i = 0; i < warmup; i++) fn();
+  await gpu.sync();
+  const batches: number[] = [];
+  for (let r = 0; r < repeats; r++) {
+    const t0 = performance.now();
+    for (let i = 0; i < iters; i++) fn();
+    await gpu.sync();
+    batches.push((performance.now() - t0) / iters);
+  }
+  return { ms: Math.min(...batches), batches, iters };
+}
+
+/** Prints rows as an aligned table (columns from the first row's keys unless given). */
+export function printTable(rows: Record<string, unknown>[], columns?: string[]): void {
+  if (rows.length === 0) return;
+  const cols = columns ?? Object.keys(rows[0]);
+  const cell = (v: unknown) => (typeof v === "number" ? (Number.isInteger(v) ? String(v) : v.toPrecision(4)) : String(v ?? ""));
+  const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
+  console.log(cols.map((c, i) => c.padEnd(widths[i])).join("  "));
+  for (const r of rows) console.log(cols.map((c, i) => cell(r[c]).padEnd(widths[i])).join("  "));
+}
+
+/** Prints one row as `key value` pairs on a line (for progress while a long bench runs). */
+export function printRow(row: Record<string, unknown>): void {
+  console.log(Object.entries(row).map(([k, v]) => `${k} ${typeof v === "number" && !Number.isInteger(v) ? v.toPrecision(4) : v}`).join("  "));
+}
+
+export function writeJson(path: string, value: unknown): void {
+  Deno.writeTextFileSync(path, JSON.stringify(value, null, 2) + "\n");
+  console.log(`wrote ${path}`);
+}
+
+/** `--name value` / boolean flags, as the CLI parses them; unknown flags (not in `allowed`) are errors. */
+export function benchArgs(
+  command: string,
+  allowed: readonly string[],
+  booleans: readonly string[] = [],
+): { get(name: string): string | undefined; has(name: string): boolean } {
+  const parsed = parseArgs(Deno.args, booleans);
+  allowFlags(parsed, command, allowed);
+  const flags = parsed.flags;
+  return {
+    get: (n) => {
+      const v = flags.get(n);
+      return typeof v === "string" ? v : undefined;
+    },
+    has: (n) => flags.has(n),
+  };
+}

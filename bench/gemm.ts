@@ -1,0 +1,133 @@
+// GEMM bench: Y[M, N] = X[M, K] · W[N, K]^T + b on this adapter, f32 and f16, per tile variant.
+// First checks 256 sampled outputs (32 rows x 8 columns) against a Float64 dot product of the values the
+// GPU holds, then times (warm-up, batches of --iters calls, sync) and prints ms and TFLOP/s (2 M N K).
+// Shape keys are "MxKxN" (X [M, K], W [N, K]), the same as bench/torch_gemm.py writes, so the two JSONs
+// join on (shape, precision).
+//
+//   deno run -A bench/gemm.ts [--small] [--shapes 4096x4096x4096,...] [--precision f32,f16]
+//                             [--variants auto|all|128x128x16,64x64x16,...] [--iters 10] [--json out.json]
+//
+// X or Y larger than one storage binding is processed in row chunks (as the model does), each chunk one
+// gemm call on views of the big buffers; a timed call is the whole product.
+import { Gpu } from "../src/gpu/device.ts";
+import { type DType, dtypeBytes, type Tensor } from "../src/gpu/tensor.ts";
+import { freeLinear, gemm, GEMM_TILES, type GemmTile, pickTile, uploadLinear } from "../src/ops/gemm.ts";
+import { randomArray } from "../test/harness.ts";
+import { benchArgs, benchEnv, printEnv, printRow, printTable, timeGpu, writeJson } from "./common.ts";
+
+const args = benchArgs("bench/gemm.ts", ["small", "shapes", "precision", "variants", "iters", "json"], ["small"]);
+const FULL = ["4096x4096x4096", "32760x1536x8960", "32760x8960x1536"];
+const SMALL = ["256x128x192", "130x100x257", "64x64x64"];
+const shapes = (args.get("shapes")?.split(",") ?? (args.has("small") ? SMALL : FULL)).map((s) => {
+  const [M, K, N] = s.split("x").map(Number);
+  if (![M, K, N].every((v) => Number.isInteger(v) && v > 0)) throw new Error(`bad shape ${s}: expected MxKxN`);
+  return { key: `${M}x${K}x${N}`, M, K, N };
+});
+const precisions = (args.get("precision") ?? "f32,f16").split(",") as DType[];
+const variantArg = args.get("variants") ?? "auto";
+const variantNames = variantArg === "all" ? Object.keys(GEMM_TILES) : variantArg.split(",");
+for (const v of variantNames) if (v !== "auto" && !GEMM_TILES[v]) throw new Error(`unknown variant ${v} (known: auto, ${Object.keys(GEMM_TILES)})`);
+const iters = Number(args.get("iters") ?? (args.has("small") ? 3 : 10));
+
+const gpu = await Gpu.create({ label: "bench" });
+const env = benchEnv(gpu);
+printEnv(env);
+const maxBinding = gpu.limits.maxStorageBufferBindingSize;
+console.log(`maxStorageBufferBindingSize ${maxBinding}, maxBufferSize ${gpu.limits.maxBufferSize}`);
+
+interface Result {
+  shape: string;
+  M: number;
+  K: number;
+  N: number;
+  precision: DType;
+  variant: string;
+  tile: string;
+  ms: number;
+  tflops: number;
+  relErr: number;
+  ok: boolean;
+  batches: number[];
+}
+const results: Result[] = [];
+
+function tileName(t: GemmTile): string {
+  return Object.entries(GEMM_TILES).find(([, v]) => v === t)?.[0] ?? JSON.stringify(t);
+}
+
+for (const { key, M, K, N } of shapes) {
+  // Host data once per shape (f16 runs get the same values, rounded on upload).
+  const x = randomArray(M * K, 1, 1);
+  const w = randomArray(N * K, 2, 1 / Math.sqrt(K));
+  const b = randomArray(N, 3, 0.5);
+  for (const dtype of precisions) {
+    if (dtype === "f16" && !gpu.features.f16) {
+      console.log(`${key} f16: skipped (no shader-f16)`);
+      continue;
+    }
+    const bytes = dtypeBytes(dtype);
+    const layer = uploadLinear(gpu, w, [N, K], b, dtype, `bench ${key}`);
+    // Row chunks so each x / out view fits one binding, offsets 256-aligned (rows a multiple of 256).
+    const rowsPerChunk = Math.min(M, Math.max(256, Math.floor(maxBinding / (Math.max(K, N) * bytes) / 256) * 256));
+    const xBuf = gpu.acquire(M * K * bytes, "bench x");
+    const yBuf = gpu.acquire(M * N * bytes, "bench y");
+    const view = (buf: GPUBuffer, cols: number, r0: number, rows: number): Tensor => ({ buffer: buf, shape: [rows, cols], dtype, offset: r0 * cols * bytes });
+    for (let r0 = 0; r0 < M; r0 += rowsPerChunk) {
+      const rows = Math.min(rowsPerChunk, M - r0);
+      gpu.write(view(xBuf, K, r0, rows), x.subarray(r0 * K, (r0 + rows) * K));
+    }
+    // What the GPU holds (f16-rounded for f16), for the reference.
+    const xs = dtype === "f16" ? new Float16Array(x) : x, ws = dtype === "f16" ? new Float16Array(w) : w, bs = dtype === "f16" ? new Float16Array(b) : b;
+
+    for (const vname of variantNames) {
+      const tile = vname === "auto" ? pickTile(Math.min(M, rowsPerChunk), N) : GEMM_TILES[vname];
+      const run = () => {
+        for (let r0 = 0; r0 < M; r0 += rowsPerChunk) {
+          const rows = Math.min(rowsPerChunk, M - r0);
+          gemm(gpu, view(xBuf, K, r0, rows), layer, view(yBuf, N, r0, rows), { tile });
+        }
+      };
+      // Correctness on 32 sampled rows x 8 sampled columns.
+      run();
+      let num = 0, den = 0;
+      const rs = randomArray(32, 11, 1), cs = randomArray(8, 12, 1);
+      for (let i = 0; i < 32; i++) {
+        const m = Math.min(M - 1, Math.floor((rs[i] * 0.5 + 0.5) * M));
+        // copyBufferToBuffer needs 4-byte aligned offsets: an odd f16 row starts 2 bytes into the read.
+        const start = m * N * bytes, at = start % 4;
+        const row = await gpu.readBytes(yBuf, start - at, N * bytes + at);
+        const got = dtype === "f16" ? new Float16Array(row, at, N) : new Float32Array(row, 0, N);
+        for (let j = 0; j < 8; j++) {
+          const n = Math.min(N - 1, Math.floor((cs[j] * 0.5 + 0.5) * N));
+          let s = Number(bs[n]);
+          for (let k = 0; k < K; k++) s += Number(xs[m * K + k]) * Number(ws[n * K + k]);
+          num += (Number(got[n]) - s) ** 2;
+          den += s * s;
+        }
+      }
+      const relErr = Math.sqrt(num / Math.max(den, 1e-300));
+      const ok = relErr <= (dtype === "f16" ? 1e-2 : 1e-4);
+      const t = await timeGpu(gpu, run, iters);
+      const r: Result = {
+        shape: key, M, K, N, precision: dtype, variant: vname, tile: tileName(tile), ms: t.ms,
+        tflops: (2 * M * N * K) / (t.ms * 1e-3) / 1e12, relErr, ok, batches: t.batches,
+      };
+      results.push(r);
+      printRow({ shape: key, precision: dtype, variant: vname, tile: r.tile, ms: r.ms, "TFLOP/s": r.tflops, relErr: r.relErr, ok });
+    }
+    freeLinear(gpu, layer);
+    gpu.release(xBuf);
+    gpu.release(yBuf);
+    await gpu.sync();
+  }
+}
+
+console.log("");
+printTable(results.map((r) => ({ shape: r.shape, precision: r.precision, variant: r.variant, tile: r.tile, ms: r.ms, "TFLOP/s": r.tflops, relErr: r.relErr, ok: r.ok })));
+const jsonPath = args.get("json");
+if (jsonPath) writeJson(jsonPath, { bench: "gemm", env, iters, results });
+gpu.destroy();
+if (results.some((r) => !r.ok)) {
+  console.error("gemm bench: some results were wrong (relErr over tolerance)");
+  Deno.exit(1);
+}
