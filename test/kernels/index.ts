@@ -6,3 +6,6 @@ import "./layer_norm.test.ts";
 import "./rope3d.test.ts";
 import "./activation.test.ts";
 import "./add.test.ts";
+import "./timestep_embedding.test.ts";
+import "./patchify.test.ts";
+import "./unpatchify.test.ts";
