@@ -1,2 +1,3 @@
 // Every test file, imported statically so Deno and Vite (the browser suite) load the same list.
 import "./kernels/index.ts";
+import "./parallel/plan.test.ts";
