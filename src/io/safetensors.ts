@@ -1,0 +1,479 @@
+// Safetensors reader and writer over an abstract byte source, for Deno files (src/io/fs_deno.ts),
+// fetch responses (Range requests when the server allows them), browser File objects and memory.
+// Format: u64 little-endian header length n, n bytes of UTF-8 JSON
+// {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__"?: {string: string}}, then the data
+// section; offsets are relative to the data section. Nothing in a header is trusted before it is checked:
+// every violation is an error naming the file and the tensor or field.
+
+/** Random access to the bytes of one file. `read` returns exactly `length` bytes or throws. */
+export interface ByteSource {
+  name: string;
+  size: number;
+  read(offset: number, length: number): Promise<Uint8Array>;
+  /** Releases an OS handle, where there is one (Deno files). */
+  close?(): void;
+}
+
+export type StDType = "F32" | "F16" | "BF16";
+export const DTYPE_BYTES: Record<StDType, number> = { F32: 4, F16: 2, BF16: 2 };
+const OTHER_DTYPES = ["F64", "I64", "U64", "I32", "U32", "I16", "U16", "I8", "U8", "BOOL", "F8_E4M3", "F8_E5M2", "F8_E8M0", "F4", "F6_E2M3", "F6_E3M2", "C64"];
+/** Largest header accepted (the safetensors library's own limit). */
+export const MAX_HEADER_BYTES = 100_000_000;
+
+export interface TensorInfo {
+  name: string;
+  dtype: StDType;
+  shape: number[];
+  /** Absolute byte offsets in `source` (header included), end exclusive. */
+  begin: number;
+  end: number;
+  source: ByteSource;
+}
+
+/** The last path component of a source name (URL query/fragment removed): how index files name shards. */
+export function baseName(name: string): string {
+  const clean = name.replace(/[?#].*$/, "");
+  const parts = clean.split(/[\\/]/);
+  return parts[parts.length - 1];
+}
+
+function checkRead(src: ByteSource, offset: number, length: number, got: Uint8Array): Uint8Array {
+  if (got.length !== length) {
+    throw new Error(`${src.name}: read of ${length} bytes at offset ${offset} returned ${got.length} (file truncated or changed while reading?)`);
+  }
+  return got;
+}
+
+function checkRange(src: { name: string; size: number }, offset: number, length: number): void {
+  if (!(Number.isSafeInteger(offset) && Number.isSafeInteger(length) && offset >= 0 && length >= 0 && offset + length <= src.size)) {
+    throw new Error(`${src.name}: read of ${length} bytes at offset ${offset} is outside the file (${src.size} bytes)`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Byte sources
+
+export function bytesSource(name: string, bytes: Uint8Array): ByteSource {
+  const src: ByteSource = {
+    name,
+    size: bytes.length,
+    read(offset, length) {
+      try {
+        checkRange(src, offset, length);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      return Promise.resolve(bytes.subarray(offset, offset + length));
+    },
+  };
+  return src;
+}
+
+/** A browser File or Blob: each read is a slice, so a multi-GB file is never held whole. */
+export function fileObjectSource(file: Blob & { name?: string }): ByteSource {
+  const name = file.name ?? "blob";
+  const src: ByteSource = {
+    name,
+    size: file.size,
+    async read(offset, length) {
+      checkRange(src, offset, length);
+      return checkRead(src, offset, length, new Uint8Array(await file.slice(offset, offset + length).arrayBuffer()));
+    },
+  };
+  return src;
+}
+
+function resolveUrl(url: string | URL): URL {
+  if (url instanceof URL) return url;
+  const base = typeof location !== "undefined" ? location.href : undefined;
+  return new URL(url, base);
+}
+
+async function fetchAll(u: URL): Promise<ByteSource> {
+  const res = await fetch(u);
+  if (!res.ok) throw new Error(`${u}: HTTP ${res.status} ${res.statusText}`);
+  return bytesSource(u.href, new Uint8Array(await res.arrayBuffer()));
+}
+
+/**
+ * A file behind a URL. Over http(s), a HEAD request that reports `Accept-Ranges: bytes` and a length
+ * (and no content encoding) gives a source that fetches each read with a Range request; otherwise, or
+ * if the server later answers a Range request with the whole body, the body is downloaded once and
+ * kept in memory. Other schemes (file:, blob:, data:) are read whole.
+ */
+export async function urlSource(url: string | URL): Promise<ByteSource> {
+  const u = resolveUrl(url);
+  if (u.protocol !== "http:" && u.protocol !== "https:") return await fetchAll(u);
+  let head: Response | undefined;
+  try {
+    head = await fetch(u, { method: "HEAD" });
+  } catch {
+    head = undefined; // e.g. HEAD blocked: fall back to one GET
+  }
+  const size = Number(head?.headers.get("content-length") ?? NaN);
+  const ranges = head?.ok && /\bbytes\b/i.test(head.headers.get("accept-ranges") ?? "") && !head.headers.get("content-encoding") &&
+    Number.isSafeInteger(size) && size >= 0;
+  if (!ranges) return await fetchAll(u);
+  let whole: Uint8Array | undefined; // set if the server turns out to ignore Range
+  const src: ByteSource = {
+    name: u.href,
+    size,
+    async read(offset, length) {
+      checkRange(src, offset, length);
+      if (length === 0) return new Uint8Array(0);
+      if (whole) return whole.subarray(offset, offset + length);
+      const res = await fetch(u, { headers: { Range: `bytes=${offset}-${offset + length - 1}` } });
+      if (res.status === 206) return checkRead(src, offset, length, new Uint8Array(await res.arrayBuffer()));
+      if (res.status === 200) {
+        const all = new Uint8Array(await res.arrayBuffer());
+        if (all.length !== size) throw new Error(`${u}: body has ${all.length} bytes, HEAD said ${size}`);
+        whole = all;
+        return whole.subarray(offset, offset + length);
+      }
+      throw new Error(`${u}: HTTP ${res.status} ${res.statusText} for bytes ${offset}-${offset + length - 1}`);
+    },
+  };
+  return src;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Header parsing and validation
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+function isCount(v: unknown): v is number {
+  return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+}
+
+export function numel(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+export class SafetensorsFile {
+  private constructor(
+    readonly source: ByteSource,
+    readonly tensors: Map<string, TensorInfo>,
+    readonly metadata: Record<string, string>,
+    /** Bytes of header (8 + n): where the data section starts. */
+    readonly dataStart: number,
+  ) {}
+
+  static async open(src: ByteSource): Promise<SafetensorsFile> {
+    const f = src.name;
+    if (src.size < 8) throw new Error(`${f}: file is ${src.size} bytes, too short for a safetensors header (truncated?)`);
+    const lenBytes = await src.read(0, 8);
+    const dv = new DataView(lenBytes.buffer, lenBytes.byteOffset, 8);
+    const lo = dv.getUint32(0, true), hi = dv.getUint32(4, true);
+    const n = hi * 2 ** 32 + lo;
+    if (hi !== 0 || n > MAX_HEADER_BYTES) {
+      throw new Error(`${f}: header length ${hi ? `${hi}*2^32+${lo}` : n} bytes is larger than the ${MAX_HEADER_BYTES}-byte limit (not a safetensors file?)`);
+    }
+    if (8 + n > src.size) throw new Error(`${f}: header length ${n} bytes runs past the end of the file (${src.size} bytes; truncated?)`);
+    let json: unknown;
+    try {
+      json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(await src.read(8, n)));
+    } catch (e) {
+      throw new Error(`${f}: header is not valid UTF-8 JSON: ${(e as Error).message}`);
+    }
+    if (!isObject(json)) throw new Error(`${f}: header JSON is ${Array.isArray(json) ? "an array" : typeof json}, expected an object`);
+
+    const dataStart = 8 + n, dataSize = src.size - dataStart;
+    const metadata: Record<string, string> = {};
+    const tensors = new Map<string, TensorInfo>();
+    for (const [name, entry] of Object.entries(json)) {
+      if (name === "__metadata__") {
+        if (!isObject(entry)) throw new Error(`${f}: __metadata__ must be an object of strings`);
+        for (const [k, v] of Object.entries(entry)) {
+          if (typeof v !== "string") throw new Error(`${f}: __metadata__ field "${k}" is ${typeof v}, expected a string`);
+          metadata[k] = v;
+        }
+        continue;
+      }
+      const t = `${f}: tensor "${name}"`;
+      if (!isObject(entry)) throw new Error(`${t}: header entry is not an object`);
+      const { dtype, shape, data_offsets: offs } = entry;
+      if (typeof dtype !== "string") throw new Error(`${t}: field "dtype" is missing or not a string`);
+      if (!(dtype in DTYPE_BYTES)) {
+        const known = OTHER_DTYPES.includes(dtype) ? "unsupported" : "unknown";
+        throw new Error(`${t}: ${known} dtype "${dtype}" (shardit reads F32, F16 and BF16)`);
+      }
+      if (!Array.isArray(shape) || !shape.every(isCount)) throw new Error(`${t}: field "shape" must be an array of non-negative integers, found ${JSON.stringify(shape)}`);
+      if (!Array.isArray(offs) || offs.length !== 2 || !offs.every(isCount)) {
+        throw new Error(`${t}: field "data_offsets" must be [begin, end] with non-negative integers, found ${JSON.stringify(offs)}`);
+      }
+      const [b, e] = offs as number[];
+      if (e < b) throw new Error(`${t}: data_offsets [${b}, ${e}] end before they begin`);
+      if (e > dataSize) {
+        throw new Error(`${t}: data_offsets [${b}, ${e}] run past the data section (${dataSize} bytes; file truncated?)`);
+      }
+      const want = numel(shape as number[]) * DTYPE_BYTES[dtype as StDType];
+      if (e - b !== want) {
+        throw new Error(`${t}: data_offsets [${b}, ${e}] hold ${e - b} bytes, but ${dtype} [${shape}] needs ${want}`);
+      }
+      tensors.set(name, { name, dtype: dtype as StDType, shape: shape as number[], begin: dataStart + b, end: dataStart + e, source: src });
+    }
+    // No two tensors may share bytes (empty tensors share nothing).
+    const sorted = [...tensors.values()].filter((x) => x.end > x.begin).sort((x, y) => x.begin - y.begin);
+    for (let i = 1; i < sorted.length; i++) {
+      const p = sorted[i - 1], c = sorted[i];
+      if (c.begin < p.end) {
+        throw new Error(`${f}: tensor "${c.name}" (data_offsets [${c.begin - dataStart}, ${c.end - dataStart}]) overlaps tensor "${p.name}" ([${p.begin - dataStart}, ${p.end - dataStart}])`);
+      }
+    }
+    return new SafetensorsFile(src, tensors, metadata, dataStart);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Element conversions (little-endian hosts: every WebGPU platform)
+
+let f16Table: Float32Array | undefined;
+/** f32 value of every f16 bit pattern (subnormals, ±0, ±inf and NaN exact): 256 KiB, built once. */
+function f16ToF32Table(): Float32Array {
+  if (f16Table) return f16Table;
+  const bits = new Uint32Array(65536);
+  for (let h = 0; h < 65536; h++) {
+    const sign = (h & 0x8000) << 16, exp = (h >>> 10) & 0x1f;
+    let m = h & 0x3ff;
+    if (exp === 0) {
+      if (m === 0) bits[h] = sign;
+      else { // subnormal: normalise into an f32 exponent
+        let e = 113;
+        while (!(m & 0x400)) { m <<= 1; e--; }
+        bits[h] = sign | (e << 23) | ((m & 0x3ff) << 13);
+      }
+    } else if (exp === 31) bits[h] = sign | 0x7f800000 | (m << 13);
+    else bits[h] = sign | ((exp + 112) << 23) | (m << 13);
+  }
+  return (f16Table = new Float32Array(bits.buffer));
+}
+
+/** f32 bits -> f16 bits, round to nearest even; overflow to inf, NaN stays NaN. */
+export function f32ToF16Bits(b: number): number {
+  const sign = (b >>> 16) & 0x8000, exp = (b >>> 23) & 0xff;
+  const mant = b & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 | (mant >>> 13) : 0);
+  const e = exp - 112; // f16 biased exponent
+  if (e >= 31) return sign | 0x7c00;
+  if (e <= 0) { // f16 subnormal (or zero): drop 14 - e bits of the 24-bit significand
+    if (e < -10) return sign;
+    const m = mant | 0x800000, shift = 14 - e, half = 1 << (shift - 1);
+    const rem = m & ((1 << shift) - 1);
+    let q = m >>> shift;
+    if (rem > half || (rem === half && (q & 1))) q++; // q = 0x400 is the smallest normal: still correct
+    return sign | q;
+  }
+  let h = sign | (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++; // a carry into the exponent (even to inf) is right
+  return h;
+}
+
+/** f32 bits -> bf16 bits, round to nearest even; NaN stays (quiet) NaN. */
+export function f32ToBf16Bits(b: number): number {
+  if ((b & 0x7fffffff) > 0x7f800000) return ((b >>> 16) | 0x40) & 0xffff;
+  return ((b + 0x7fff + ((b >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
+/** Raw little-endian bytes of `dtype` -> f32. `bytes` need not be aligned. */
+export function decodeToF32(dtype: StDType, bytes: Uint8Array): Float32Array {
+  const n = bytes.length / DTYPE_BYTES[dtype];
+  // An aligned private copy (reads may return views into shared buffers at any offset).
+  const copy = bytes.slice();
+  if (dtype === "F32") return new Float32Array(copy.buffer, 0, n);
+  const u16 = new Uint16Array(copy.buffer, 0, n);
+  const out = new Float32Array(n);
+  if (dtype === "F16") {
+    const table = f16ToF32Table();
+    for (let i = 0; i < n; i++) out[i] = table[u16[i]];
+  } else {
+    const o32 = new Uint32Array(out.buffer);
+    for (let i = 0; i < n; i++) o32[i] = u16[i] << 16;
+  }
+  return out;
+}
+
+/** f32 values -> raw little-endian bytes of `dtype` (F16/BF16 rounded to nearest even). */
+export function encodeFromF32(dtype: StDType, data: Float32Array): Uint8Array {
+  if (dtype === "F32") return new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+  const bits = new Uint32Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+  const out = new Uint16Array(data.length);
+  const conv = dtype === "F16" ? f32ToF16Bits : f32ToBf16Bits;
+  for (let i = 0; i < bits.length; i++) out[i] = conv(bits[i]);
+  return new Uint8Array(out.buffer);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writer
+
+export interface TensorSpec { name: string; dtype: StDType; shape: number[] }
+
+/**
+ * The header of a safetensors file holding `specs` in order, padded with spaces to a multiple of 8
+ * bytes (so the data section is aligned), and each tensor's offset in the data section. Lets a tool
+ * stream tensors to disk one at a time after writing the header.
+ */
+export function safetensorsHeader(specs: readonly TensorSpec[], metadata?: Record<string, string>): { header: Uint8Array; offsets: number[]; dataBytes: number } {
+  const json: Record<string, unknown> = {};
+  if (metadata && Object.keys(metadata).length) json.__metadata__ = metadata;
+  const offsets: number[] = [];
+  let at = 0;
+  for (const s of specs) {
+    if (s.name === "__metadata__" || s.name in json) throw new Error(`safetensors writer: duplicate or reserved tensor name "${s.name}"`);
+    if (!(s.dtype in DTYPE_BYTES)) throw new Error(`safetensors writer: tensor "${s.name}": unsupported dtype "${s.dtype}"`);
+    const bytes = numel(s.shape) * DTYPE_BYTES[s.dtype];
+    json[s.name] = { dtype: s.dtype, shape: s.shape, data_offsets: [at, at + bytes] };
+    offsets.push(at);
+    at += bytes;
+  }
+  const text = new TextEncoder().encode(JSON.stringify(json));
+  const n = Math.ceil(text.length / 8) * 8;
+  const header = new Uint8Array(8 + n).fill(0x20, 8);
+  const dv = new DataView(header.buffer);
+  dv.setUint32(0, n % 2 ** 32, true);
+  dv.setUint32(4, Math.floor(n / 2 ** 32), true);
+  header.set(text, 8);
+  return { header, offsets, dataBytes: at };
+}
+
+/** A whole safetensors file in memory (outputs, tests, small checkpoints). */
+export function encodeSafetensors(
+  tensors: Record<string, { dtype: StDType; shape: number[]; data: Float32Array }>,
+  metadata?: Record<string, string>,
+): Uint8Array {
+  const entries = Object.entries(tensors);
+  for (const [name, t] of entries) {
+    if (t.data.length !== numel(t.shape)) throw new Error(`safetensors writer: tensor "${name}" has ${t.data.length} values, shape [${t.shape}] needs ${numel(t.shape)}`);
+  }
+  const { header, offsets, dataBytes } = safetensorsHeader(entries.map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape })), metadata);
+  const out = new Uint8Array(header.length + dataBytes);
+  out.set(header);
+  entries.forEach(([, t], i) => out.set(encodeFromF32(t.dtype, t.data), header.length + offsets[i]));
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checkpoint: one file, or several with an index json
+
+export type Progress = (bytesDone: number, bytesTotal: number) => void;
+
+export class Checkpoint {
+  private constructor(
+    readonly files: SafetensorsFile[],
+    private readonly tensors: Map<string, TensorInfo>,
+    /** Sum of every tensor's bytes, as stored. */
+    readonly totalBytes: number,
+  ) {}
+
+  /**
+   * Opens `files` (shards; basenames must be unique). With `index` (model.safetensors.index.json:
+   * {"weight_map": {tensor: file}}), each file it names must be among `files` and hold the tensor it
+   * maps there; without it, a tensor name appearing in two files is an error.
+   */
+  static async open(files: ByteSource[], index?: ByteSource): Promise<Checkpoint> {
+    if (files.length === 0) throw new Error(`checkpoint: no safetensors files given${index ? ` (index ${index.name})` : ""}`);
+    const byBase = new Map<string, SafetensorsFile>();
+    const opened: SafetensorsFile[] = [];
+    for (const src of files) {
+      const base = baseName(src.name);
+      if (byBase.has(base)) throw new Error(`checkpoint: two files named "${base}" (${byBase.get(base)!.source.name}, ${src.name})`);
+      const st = await SafetensorsFile.open(src);
+      byBase.set(base, st);
+      opened.push(st);
+    }
+    const tensors = new Map<string, TensorInfo>();
+    if (index) {
+      const weightMap = await readIndex(index);
+      for (const file of new Set(Object.values(weightMap))) {
+        if (!byBase.has(baseName(file))) {
+          throw new Error(`${index.name}: names file "${file}", which was not given (files: ${[...byBase.keys()].join(", ")})`);
+        }
+      }
+      for (const [name, file] of Object.entries(weightMap)) {
+        const st = byBase.get(baseName(file))!;
+        const info = st.tensors.get(name);
+        if (!info) throw new Error(`${index.name}: maps tensor "${name}" to ${st.source.name}, which has no such tensor`);
+        tensors.set(name, info);
+      }
+      // Tensors present in a shard but absent from the index are still readable (first file wins).
+      for (const st of opened) for (const [name, info] of st.tensors) if (!tensors.has(name)) tensors.set(name, info);
+    } else {
+      for (const st of opened) {
+        for (const [name, info] of st.tensors) {
+          const prev = tensors.get(name);
+          if (prev) throw new Error(`checkpoint: tensor "${name}" is in both ${prev.source.name} and ${st.source.name} (give an index json to choose)`);
+          tensors.set(name, info);
+        }
+      }
+    }
+    let total = 0;
+    for (const t of tensors.values()) total += t.end - t.begin;
+    return new Checkpoint(opened, tensors, total);
+  }
+
+  /** File names, for messages. */
+  describe(): string {
+    return this.files.map((f) => f.source.name).join(", ");
+  }
+  has(name: string): boolean {
+    return this.tensors.has(name);
+  }
+  info(name: string): TensorInfo {
+    const t = this.tensors.get(name);
+    if (!t) throw new Error(`tensor "${name}" not found in ${this.describe()}`);
+    return t;
+  }
+  names(): string[] {
+    return [...this.tensors.keys()];
+  }
+  /** The tensor's bytes as stored. */
+  async readBytes(name: string): Promise<Uint8Array> {
+    const t = this.info(name);
+    return await t.source.read(t.begin, t.end - t.begin);
+  }
+  /** Reads a tensor converted to f32 (F16/BF16 widened). */
+  async readF32(name: string): Promise<Float32Array> {
+    return decodeToF32(this.info(name).dtype, await this.readBytes(name));
+  }
+  /**
+   * Reads every named tensor (all of them by default) as f32, a few at a time, calling
+   * onProgress(bytesDone, bytesTotal) in stored bytes after each.
+   */
+  async readAllF32(names: readonly string[] = this.names(), onProgress?: Progress, concurrency = 4): Promise<Map<string, Float32Array>> {
+    const infos = names.map((n) => this.info(n));
+    const total = infos.reduce((a, t) => a + t.end - t.begin, 0);
+    const out = new Map<string, Float32Array>();
+    let next = 0, done = 0;
+    onProgress?.(0, total);
+    const worker = async () => {
+      while (next < infos.length) {
+        const t = infos[next++];
+        out.set(t.name, await this.readF32(t.name));
+        done += t.end - t.begin;
+        onProgress?.(done, total);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, infos.length)) }, worker));
+    return out;
+  }
+  close(): void {
+    for (const f of this.files) f.source.close?.();
+  }
+}
+
+async function readIndex(index: ByteSource): Promise<Record<string, string>> {
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(await index.read(0, index.size)));
+  } catch (e) {
+    throw new Error(`${index.name}: index is not valid JSON: ${(e as Error).message}`);
+  }
+  if (!isObject(json) || !isObject(json.weight_map)) throw new Error(`${index.name}: index has no "weight_map" object`);
+  for (const [k, v] of Object.entries(json.weight_map)) {
+    if (typeof v !== "string") throw new Error(`${index.name}: weight_map entry "${k}" is ${typeof v}, expected a file name`);
+  }
+  return json.weight_map as Record<string, string>;
+}
