@@ -3,44 +3,15 @@
 import { allowFlags, int, oneOf, parseArgs, str, UsageError } from "./args.ts";
 import { progressBar } from "./progress.ts";
 import { denoFileSource, openCheckpointDir } from "../io/fs_deno.ts";
-import { Checkpoint, encodeSafetensors } from "../io/safetensors.ts";
+import { encodeSafetensors } from "../io/safetensors.ts";
 import { loadWanWeights } from "../model/checkpoint.ts";
-import { parseWanConfig, type WanConfig } from "../model/config.ts";
+import { readForwardInputs } from "../model/inputs.ts";
+import { parseWanConfig } from "../model/config.ts";
 import { planShards, type ShardMode, type ShardPlan, tokenGridFromLatent } from "../parallel/plan.ts";
 import { type ForwardResult, WorkerPool } from "../parallel/pool.ts";
 import { placeDevices } from "../parallel/gpus.ts";
 
 const FLAGS = ["model", "input", "out", "devices", "shard", "weights", "gpus", "precision", "report", "profile", "timeout"];
-
-export interface ForwardInputs {
-  latent: Float32Array;
-  latentDims: { C: number; F: number; H: number; W: number };
-  text: Float32Array;
-  textTokens: number;
-  timestep: number;
-}
-
-/** Reads and validates the forward's input file against the config (names, shapes, dtypes). */
-export async function readForwardInputs(path: string, cfg: WanConfig): Promise<ForwardInputs> {
-  const io = await Checkpoint.open([await denoFileSource(path)]);
-  const need = (name: string, rank: number) => {
-    if (!io.has(name)) throw new Error(`${path}: tensor ${name} not found (found: ${io.names().join(", ")})`);
-    const info = io.info(name);
-    if (info.shape.length !== rank) throw new Error(`${path}: tensor ${name} has shape [${info.shape}], expected rank ${rank}`);
-    return info.shape;
-  };
-  const [b, C, F, H, W] = need("hidden_states", 5);
-  if (b !== 1) throw new Error(`${path}: hidden_states batch is ${b}, only batch 1 is supported`);
-  if (C !== cfg.inChannels) throw new Error(`${path}: hidden_states has ${C} channels, the model expects in_channels ${cfg.inChannels}`);
-  if (H % 2 || W % 2) throw new Error(`${path}: hidden_states H and W must be even (2x2 patches), found ${H}x${W}`);
-  const [tb, Lt, textDim] = need("encoder_hidden_states", 3);
-  if (tb !== 1 || textDim !== cfg.textDim) throw new Error(`${path}: encoder_hidden_states has shape [${tb},${Lt},${textDim}], expected [1, Lt, ${cfg.textDim}]`);
-  const ts = need("timestep", 1);
-  if (ts[0] !== 1) throw new Error(`${path}: timestep has shape [${ts}], expected [1]`);
-  const timestep = (await io.readF32("timestep"))[0];
-  if (!Number.isFinite(timestep)) throw new Error(`${path}: timestep is ${timestep}`);
-  return { latent: await io.readF32("hidden_states"), latentDims: { C, F, H, W }, text: await io.readF32("encoder_hidden_states"), textTokens: Lt, timestep };
-}
 
 export function parseWeights(raw: string | undefined, devices: number): number[] | undefined {
   if (raw === undefined) return undefined;
@@ -100,7 +71,7 @@ export async function forwardCommand(argv: string[]): Promise<number> {
 
   const ckpt = await openCheckpointDir(modelDir);
   const cfg = parseWanConfig(JSON.parse(await Deno.readTextFile(`${modelDir}/config.json`)), `${modelDir}/config.json`);
-  const inputs = await readForwardInputs(inputPath, cfg);
+  const inputs = await readForwardInputs(await denoFileSource(inputPath), cfg);
   const plan = planShards(tokenGridFromLatent(inputs.latentDims), devices, mode, weights);
 
   const t0 = performance.now();

@@ -1,0 +1,40 @@
+// One whole forward on one device, in this thread (no workers): the single-device reference path
+// that tests, benchmarks and `forward --devices 1`-style callers use. The sharded path (workers) runs
+// the same WanModel per shard.
+import type { Tensor } from "../gpu/tensor.ts";
+import type { ForwardInputs } from "./inputs.ts";
+import { localExchange, type ShardView, type WanModel } from "./wan.ts";
+
+/** The whole token range of a latent as one shard. */
+export function wholeShard(dims: { F: number; H: number; W: number }): ShardView {
+  const grid = { F: dims.F, H: dims.H / 2, W: dims.W / 2 };
+  const tokens = grid.F * grid.H * grid.W;
+  return { start: 0, count: tokens, tokens, computedTokens: tokens, grid };
+}
+
+export interface ForwardHooks {
+  /** Called with the hidden states [L, d] after each block (for locating an error). */
+  afterBlock?: (i: number, h: Tensor) => Promise<void>;
+}
+
+/** Runs the model on `inputs`; returns output [Cout, F, H, W] f32. */
+export async function forwardOnDevice(model: WanModel, inputs: ForwardInputs, hooks: ForwardHooks = {}): Promise<Float32Array> {
+  const { gpu, cfg } = model;
+  const { C, F, H, W } = inputs.latentDims;
+  const shard = wholeShard(inputs.latentDims);
+  const text = model.encodeText(inputs.text, inputs.textTokens);
+  const time = model.embedTimestep(inputs.timestep);
+  const latent = gpu.upload(inputs.latent, [C, F, H, W], "f32", "latent");
+  const out = gpu.empty([cfg.outChannels, F, H, W], "f32", "output");
+  try {
+    const y = await model.forwardTokens(latent, time, text, shard, localExchange, hooks.afterBlock);
+    model.unpatchifyInto(y, shard, inputs.latentDims, out);
+    gpu.freeTensor(y);
+    return await gpu.read(out);
+  } finally {
+    model.freeText(text);
+    model.freeTime(time);
+    gpu.freeTensor(latent);
+    gpu.freeTensor(out);
+  }
+}

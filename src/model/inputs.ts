@@ -1,0 +1,42 @@
+// The forward's inputs (DESIGN.md "Command line"): hidden_states [1, C, F, H, W], encoder_hidden_states
+// [1, Lt, text_dim], timestep [1], all F32, read from a safetensors (the fixtures' io.safetensors) and
+// validated against the model config.
+import { Checkpoint, type ByteSource } from "../io/safetensors.ts";
+import type { WanConfig } from "./config.ts";
+
+export interface LatentDims {
+  C: number;
+  F: number;
+  H: number;
+  W: number;
+}
+
+export interface ForwardInputs {
+  latent: Float32Array; // [C, F, H, W]
+  latentDims: LatentDims;
+  text: Float32Array; // [Lt, text_dim]
+  textTokens: number;
+  timestep: number;
+}
+
+export async function readForwardInputs(source: ByteSource, cfg: WanConfig): Promise<ForwardInputs> {
+  const io = await Checkpoint.open([source]);
+  const file = source.name;
+  const need = (name: string, rank: number) => {
+    if (!io.has(name)) throw new Error(`${file}: tensor ${name} not found (found: ${io.names().join(", ")})`);
+    const info = io.info(name);
+    if (info.shape.length !== rank) throw new Error(`${file}: tensor ${name} has shape [${info.shape}], expected rank ${rank}`);
+    return info.shape;
+  };
+  const [b, C, F, H, W] = need("hidden_states", 5);
+  if (b !== 1) throw new Error(`${file}: hidden_states has batch ${b}, only batch 1 is supported`);
+  if (C !== cfg.inChannels) throw new Error(`${file}: hidden_states has ${C} channels, the model's in_channels is ${cfg.inChannels}`);
+  if (H % 2 || W % 2) throw new Error(`${file}: hidden_states H and W must be even (2x2 patches), found ${H}x${W}`);
+  const [tb, Lt, textDim] = need("encoder_hidden_states", 3);
+  if (tb !== 1 || textDim !== cfg.textDim) throw new Error(`${file}: encoder_hidden_states has shape [${tb}, ${Lt}, ${textDim}], expected [1, Lt, ${cfg.textDim}]`);
+  const ts = need("timestep", 1);
+  if (ts[0] !== 1) throw new Error(`${file}: timestep has shape [${ts}], expected [1]`);
+  const timestep = (await io.readF32("timestep"))[0];
+  if (!Number.isFinite(timestep)) throw new Error(`${file}: timestep is ${timestep}`);
+  return { latent: await io.readF32("hidden_states"), latentDims: { C, F, H, W }, text: await io.readF32("encoder_hidden_states"), textTokens: Lt, timestep };
+}
