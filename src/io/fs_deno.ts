@@ -61,10 +61,16 @@ async function listDir(dir: string): Promise<string[]> {
  * Opens the checkpoint in `dir`: exactly one *.safetensors.index.json with the shards it names, or
  * (no index) exactly one .safetensors file. Anything else is an error naming the folder and what it holds.
  */
+/** diffusers' and our own single-file weight names. */
+const WEIGHT_FILE_NAMES = ["diffusion_pytorch_model.safetensors", "model.safetensors"];
+
 export async function openCheckpointDir(dir: string): Promise<Checkpoint> {
   const names = await listDir(dir);
   const indexes = names.filter((n) => n.endsWith(".safetensors.index.json"));
-  const shards = names.filter((n) => n.endsWith(".safetensors"));
+  // Known weight-file names win over other .safetensors beside them (the fixtures keep io.safetensors there).
+  const all = names.filter((n) => n.endsWith(".safetensors"));
+  const known = all.filter((n) => WEIGHT_FILE_NAMES.includes(n));
+  const shards = known.length === 1 ? known : all;
   const found = `found ${names.length ? names.join(", ") : "no files"}`;
   if (indexes.length > 1) throw new Error(`${dir}: more than one index json (${indexes.join(", ")}); expected one`);
   if (indexes.length === 1) {

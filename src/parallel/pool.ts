@@ -244,6 +244,8 @@ export class WorkerPool {
       tokensOut: new SharedArrayBuffer(plan.tokens * 4 * cfg.outChannels * 4),
       out: new SharedArrayBuffer(cfg.outChannels * latentDims.F * latentDims.H * latentDims.W * 4),
     };
+    // Frame mode computes whole padding frames past F': their RoPE positions continue the frame axis.
+    const computedGrid = { ...plan.grid, F: plan.computedTokens / (plan.grid.H * plan.grid.W) };
     const runId = ++this.runId;
     const deviceNames = this.all().map((i) => this.deviceName(i));
     const t0 = performance.now();
@@ -258,7 +260,7 @@ export class WorkerPool {
             timestep: req.timestep,
             textKey: req.textKey,
             latentDims,
-            shard: { start: s.start, count: s.end - s.start, tokens: plan.tokens, computedTokens: plan.computedTokens, grid: plan.grid },
+            shard: { start: s.start, count: s.end - s.start, tokens: plan.tokens, computedTokens: plan.computedTokens, grid: computedGrid },
             devices: this.devices,
             buffers,
             timeoutMs: this.opts.barrierTimeoutMs,
