@@ -1,3 +1,5 @@
 // Every test file, imported statically so Deno and Vite (the browser suite) load the same list.
 import "./kernels/index.ts";
 import "./parallel/plan.test.ts";
+import "./sampler/flow_match.test.ts";
+import "./io/index.ts";
