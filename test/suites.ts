@@ -2,4 +2,3 @@
 import "./kernels/index.ts";
 import "./parallel/plan.test.ts";
 import "./sampler/flow_match.test.ts";
-import "./io/index.ts";
