@@ -110,19 +110,20 @@ export function gemmDefines(dtype: DType, K: number, tile: GemmTile, epilogue: G
   const { BM, BN, BK, TM, TN } = tile;
   const WGX = BN / TN, WGY = BM / TM, THREADS = WGX * WGY;
   const LOADS_A = (BM * BK) / 4 / THREADS, LOADS_B = (BN * BK) / 4 / THREADS;
-  const ok = [BK, TM, TN].every((v) => v % 4 === 0) && BM % TM === 0 && BN % TN === 0 && Number.isInteger(LOADS_A) &&
-    Number.isInteger(LOADS_B) && LOADS_A >= 1 && LOADS_B >= 1 && THREADS <= 1024;
-  if (!ok) throw new Error(`gemm: invalid tile ${JSON.stringify(tile)}`);
+  const ok = [4, 8].includes(TM) && [4, 8].includes(TN) && BK % 4 === 0 && BM % TM === 0 && BN % TN === 0 &&
+    [1, 2].includes(LOADS_A) && [1, 2].includes(LOADS_B) && THREADS <= 1024 && (BM * BK) % (4 * THREADS) === 0;
+  if (!ok) throw new Error(`gemm: unsupported tile ${JSON.stringify(tile)} (TM, TN in {4, 8}; 1 or 2 vec4 loads of X and W per invocation)`);
   const epiGate = epilogue === "residual_gate";
   return {
     f16: dtype === "f16",
     vec: K % 4 === 0,
-    BM, BN, BK, TM, TN, WGX, WGY, THREADS, LOADS_A, LOADS_B,
+    BM, BN, BK, TM, TN, WGX, WGY, THREADS,
+    tm8: TM === 8,
+    tn8: TN === 8,
+    la2: LOADS_A === 2,
+    lb2: LOADS_B === 2,
     A_SMEM: (2 * BK * (BM + 4)) / 4,
     B_SMEM: (2 * BK * (BN + 4)) / 4,
-    ACC: (TM * TN) / 4,
-    TM4: TM / 4,
-    TN4: TN / 4,
     hasBias,
     epiGelu: epilogue === "gelu_tanh",
     epiResidual: epilogue === "residual" || epiGate,
