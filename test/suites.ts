@@ -2,3 +2,4 @@
 import "./kernels/index.ts";
 import "./parallel/plan.test.ts";
 import "./sampler/flow_match.test.ts";
+import "./io/index.ts";

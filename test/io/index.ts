@@ -1,0 +1,4 @@
+// Checkpoint I/O, config and synthetic weights: pure CPU tests (fs_deno.test.ts runs in Deno only).
+import "./safetensors.test.ts";
+import "./model.test.ts";
+import "./fs_deno.test.ts";
