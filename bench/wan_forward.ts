@@ -1,0 +1,165 @@
+// Whole-model bench: Wan2.1-1.3B dims (d = 1536, 12 x 128, ffn 8960, text 512 x 4096) with synthetic
+// weights from the fixtures' deterministic rule, at a latent of --latent F,H,W (480p/81 frames:
+// 21,60,104 = 32,760 tokens), through --layers blocks (scaled to --scale-to for the whole model).
+//
+// Correctness first: the golden wan-small fixture is run through the same path (single device or the
+// worker pool) and must be within 1e-4 (f32) / 1e-2 (f16) of diffusers' float64 output.
+//
+//   deno run -A bench/wan_forward.ts [--mode single|pool] [--devices 1,2,4] [--shard sequence,frame]
+//      [--latent 21,60,104] [--layers 2] [--scale-to 30] [--precision f32,f16] [--profile] [--iters 2]
+//      [--gpus auto|ID,...] [--small] [--json out.json]
+//
+// single: one device in this thread; --profile adds per-op GPU times (timestamp queries).
+// pool: the sharded forward through WorkerPool for each device count and shard mode; per-device
+// compute and exchange times come from the workers.
+import { Gpu } from "../src/gpu/device.ts";
+import type { DType } from "../src/gpu/tensor.ts";
+import { bytesSource, Checkpoint } from "../src/io/safetensors.ts";
+import { loadWanWeights } from "../src/model/checkpoint.ts";
+import { parseWanConfig, presetConfig, type WanConfig } from "../src/model/config.ts";
+import { forwardOnDevice } from "../src/model/forward.ts";
+import { type ForwardInputs, readForwardInputs } from "../src/model/inputs.ts";
+import { syntheticInputs, syntheticWeights } from "../src/model/synthetic.ts";
+import { WanModel } from "../src/model/wan.ts";
+import { uploadWanWeights } from "../src/model/weights_gpu.ts";
+import { placeDevices } from "../src/parallel/gpus.ts";
+import { planShards, type ShardMode, tokenGridFromLatent } from "../src/parallel/plan.ts";
+import { WorkerPool } from "../src/parallel/pool.ts";
+import { relL2 } from "../test/harness.ts";
+import { benchArgs, benchEnv, printEnv, printTable, writeJson } from "./common.ts";
+
+const args = benchArgs("bench/wan_forward.ts", ["mode", "devices", "shard", "latent", "layers", "scale-to", "precision", "profile", "iters", "gpus", "small", "json", "text"], ["profile", "small"]);
+const small = args.has("small");
+const mode = args.get("mode") ?? "single";
+const [F, H, W] = (args.get("latent") ?? (small ? "3,8,8" : "21,60,104")).split(",").map(Number);
+const layers = Number(args.get("layers") ?? 2);
+const scaleTo = Number(args.get("scale-to") ?? 30);
+const textLen = Number(args.get("text") ?? (small ? 16 : 512));
+const precisions = (args.get("precision") ?? "f32").split(",") as DType[];
+const deviceCounts = (args.get("devices") ?? "1").split(",").map(Number);
+const shardModes = (args.get("shard") ?? "sequence").split(",") as ShardMode[];
+const iters = Number(args.get("iters") ?? 2);
+const tol = { f32: 1e-4, f16: 1e-2 };
+
+const base = small ? presetConfig("wan-small") : presetConfig("wan2.1-t2v-1.3b");
+const cfg: WanConfig = { ...base, numLayers: layers };
+const latent = { F, H, W };
+const grid = tokenGridFromLatent(latent);
+const L = grid.F * grid.H * grid.W;
+
+const t0 = performance.now();
+const weights = syntheticWeights(cfg);
+const syn = syntheticInputs(cfg, latent, textLen, 999);
+const inputs: ForwardInputs = {
+  latent: syn.hiddenStates,
+  latentDims: { C: cfg.inChannels, F, H, W },
+  text: syn.encoderHiddenStates,
+  textTokens: textLen,
+  timestep: 999,
+};
+console.log(`synthetic ${layers}-layer weights (d ${cfg.dim}, ffn ${cfg.ffnDim}) and inputs in ${((performance.now() - t0) / 1000).toFixed(1)} s; latent ${F}x${H}x${W} = ${L} tokens, text ${textLen}`);
+
+// The golden fixture, for the correctness check of each path.
+async function golden(): Promise<{ cfg: WanConfig; weights: Awaited<ReturnType<typeof loadWanWeights>>; inputs: ForwardInputs; expected: Float32Array }> {
+  const dir = new URL("../test/fixtures/wan-small/", import.meta.url);
+  const gcfg = parseWanConfig(JSON.parse(await Deno.readTextFile(new URL("config.json", dir))), "wan-small/config.json");
+  const ckpt = await Checkpoint.open([bytesSource("wan-small/model.safetensors", await Deno.readFile(new URL("model.safetensors", dir)))]);
+  const io = bytesSource("wan-small/io.safetensors", await Deno.readFile(new URL("io.safetensors", dir)));
+  return { cfg: gcfg, weights: await loadWanWeights(ckpt, gcfg), inputs: await readForwardInputs(io, gcfg), expected: await (await Checkpoint.open([io])).readF32("expected") };
+}
+const gold = await golden();
+
+function checkGolden(what: string, out: Float32Array, dtype: DType): number {
+  const err = relL2(out, gold.expected);
+  const ok = err <= tol[dtype];
+  console.log(`correctness (${what}, wan-small golden, ${dtype}): relative L2 ${err.toExponential(2)} ${ok ? "ok" : "FAILED"}`);
+  if (!ok) Deno.exit(1);
+  return err;
+}
+
+const results: Record<string, unknown>[] = [];
+let env: ReturnType<typeof benchEnv> | null = null;
+
+if (mode === "single") {
+  for (const dtype of precisions) {
+    const gpu = await Gpu.create({ label: "bench", profile: args.has("profile"), requireF16: dtype === "f16" });
+    env ??= benchEnv(gpu);
+    printEnv(env);
+    const gm = new WanModel(gpu, gold.cfg, uploadWanWeights(gpu, gold.cfg, gold.weights, dtype), dtype);
+    checkGolden("single device", await forwardOnDevice(gm, gold.inputs), dtype);
+    const model = new WanModel(gpu, cfg, uploadWanWeights(gpu, cfg, weights, dtype), dtype);
+    await forwardOnDevice(model, inputs); // warm-up (pipelines, pool buffers)
+    gpu.opTimes.clear();
+    const times: number[] = [];
+    let out = new Float32Array();
+    for (let i = 0; i < iters; i++) {
+      const s = performance.now();
+      out = await forwardOnDevice(model, inputs);
+      times.push(performance.now() - s);
+    }
+    const nonFinite = out.reduce((n, v) => n + (Number.isFinite(v) ? 0 : 1), 0);
+    const ms = Math.min(...times);
+    const row = { mode, precision: dtype, tokens: L, layers, ms, msPerLayer: ms / layers, msScaled: (ms / layers) * scaleTo, nonFinite };
+    results.push(row);
+    printTable([row]);
+    if (args.has("profile")) {
+      const table = gpu.opTimeTable();
+      const total = table.reduce((a, r) => a + r.ms, 0);
+      const shares = table.map((r) => ({ op: r.op, ms: r.ms / (iters), share: `${((100 * r.ms) / total).toFixed(1)}%`, dispatches: r.count / iters }));
+      console.log(`GPU time per op (per forward, ${layers} layers; sum ${(total / iters).toFixed(0)} ms):`);
+      printTable(shares);
+      (row as Record<string, unknown>).ops = shares;
+    }
+    gpu.destroy();
+  }
+} else {
+  const gpus = args.get("gpus");
+  for (const dtype of precisions) {
+    for (const n of deviceCounts) {
+      const pool = await WorkerPool.create({ devices: n, precision: dtype, gpus: placeDevices(gpus, n) });
+      try {
+        console.log(`pool of ${n}: ${pool.adapters().map((a, i) => `${i}: ${a}${placeDevices(gpus, n)[i] ? " @" + placeDevices(gpus, n)[i] : ""}`).join("; ")}`);
+        // Correctness first: the golden fixture through the same pool.
+        await pool.load(gold.cfg, gold.weights);
+        await pool.setText("gold", gold.inputs.text, gold.inputs.textTokens);
+        const gplan = planShards(tokenGridFromLatent(gold.inputs.latentDims), n, "sequence");
+        checkGolden(`pool of ${n}`, (await pool.forward({ ...gold.inputs, textKey: "gold", plan: gplan })).out, dtype);
+        await pool.load(cfg, weights);
+        await pool.setText("text", inputs.text, inputs.textTokens);
+        for (const shard of shardModes) {
+          const plan = planShards(grid, n, shard);
+          await pool.forward({ ...inputs, textKey: "text", plan }); // warm-up
+          let best: Awaited<ReturnType<typeof pool.forward>> | null = null;
+          for (let i = 0; i < iters; i++) {
+            const r = await pool.forward({ ...inputs, textKey: "text", plan });
+            if (!best || r.ms < best.ms) best = r;
+          }
+          const r = best!;
+          const row = {
+            mode: "pool",
+            precision: dtype,
+            devices: n,
+            shard,
+            tokens: L,
+            computed: plan.computedTokens,
+            layers,
+            ms: r.ms,
+            msScaled: (r.ms / layers) * scaleTo,
+            maxExchangeMs: Math.max(...r.stats.map((s) => s.exchangeMs)),
+            exchangeMiB: r.stats.reduce((a, s) => a + s.bytesExchanged, 0) / 2 ** 20,
+            perDevice: r.stats.map((s) => `${s.tokens}+${s.padTokens}:${s.ms.toFixed(0)}/${s.exchangeMs.toFixed(0)}`).join(" "),
+          };
+          results.push(row);
+          printTable([row]);
+        }
+      } finally {
+        await pool.close();
+      }
+    }
+  }
+}
+
+console.log(`\nsummary (${layers} of ${scaleTo} layers run; msScaled = ms / layers * ${scaleTo}):`);
+printTable(results.map((r) => Object.fromEntries(Object.entries(r).filter(([k]) => k !== "ops"))));
+const json = args.get("json");
+if (json) writeJson(json, { env, config: { dim: cfg.dim, heads: cfg.heads, headDim: cfg.headDim, ffn: cfg.ffnDim, layers, scaleTo, latent, tokens: L, textLen }, results });
