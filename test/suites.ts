@@ -3,3 +3,4 @@ import "./kernels/index.ts";
 import "./parallel/plan.test.ts";
 import "./sampler/flow_match.test.ts";
 import "./io/index.ts";
+import "./model/forward.test.ts";

@@ -1,0 +1,32 @@
+// Loads a golden fixture (config, weights, inputs, expected output and intermediates) through the
+// product's own readers, for the model and sharding tests in both hosts.
+import { bytesSource, Checkpoint } from "../../src/io/safetensors.ts";
+import { loadWanWeights, type WanWeights } from "../../src/model/checkpoint.ts";
+import { parseWanConfig, type WanConfig } from "../../src/model/config.ts";
+import { type ForwardInputs, readForwardInputs } from "../../src/model/inputs.ts";
+import { fixtureBytes, type FixtureName } from "../fixtures.ts";
+
+export interface Golden {
+  cfg: WanConfig;
+  weights: WanWeights;
+  inputs: ForwardInputs;
+  io: Checkpoint;
+  expected: Float32Array;
+}
+
+const cache = new Map<FixtureName, Promise<Golden>>();
+
+export function loadGolden(name: FixtureName): Promise<Golden> {
+  let p = cache.get(name);
+  if (!p) {
+    p = (async () => {
+      const cfg = parseWanConfig(JSON.parse(new TextDecoder().decode(await fixtureBytes(name, "config.json"))), `${name}/config.json`);
+      const ckpt = await Checkpoint.open([bytesSource(`${name}/model.safetensors`, await fixtureBytes(name, "model.safetensors"))]);
+      const ioSrc = bytesSource(`${name}/io.safetensors`, await fixtureBytes(name, "io.safetensors"));
+      const io = await Checkpoint.open([ioSrc]);
+      return { cfg, weights: await loadWanWeights(ckpt, cfg), inputs: await readForwardInputs(ioSrc, cfg), io, expected: await io.readF32("expected") };
+    })();
+    cache.set(name, p);
+  }
+  return p;
+}
