@@ -6,8 +6,10 @@
 //   f16            storage type T = f16 (else f32)
 //   vec            K % 4 == 0: X and W are read as vec4<T> (else scalar reads with per-element checks)
 //   BM BN BK TM TN block tile BM x BN, K step BK, per-invocation micro-tile TM x TN (TM, TN in {4, 8});
-//                  (BM/TM) * (BN/TN) invocations, each loads 1 or 2 vec4s of X and of W per K step
-//   tm8 tn8        TM == 8, TN == 8;  la2 lb2: two vec4 loads of X / W per invocation per step
+//                  (BM/TM) * (BN/TN) invocations, each loads 1 or 2 vec4s of X and of W per K step (or
+//                  half of them load 1)
+//   tm8 tn8        TM == 8, TN == 8;  la2 lb2: two vec4 loads of X / W per invocation per step;
+//   ahalf bhalf    only invocations tid < THREADS / 2 load X / W
 //   hasBias        bias binding present (absent: no binding at all, b = 0)
 //   epiGelu        Y = gelu_tanh(acc + b)
 //   epiResidual    Y += ...   (Y is read back: in place on the residual stream)
@@ -76,6 +78,8 @@ const LDA: u32 = BM + 4u;            // padded row of the transposed tiles, in f
 const LDB: u32 = BN + 4u;
 const AV: u32 = LDA / 4u;            // ... in vec4s
 const BV: u32 = LDB / 4u;
+const A_HALF: bool = ${ahalf};       // only half the invocations load X (BM * BK / 4 == THREADS / 2)
+const B_HALF: bool = ${bhalf};
 
 var<workgroup> As: array<vec4<f32>, ${A_SMEM}>;  // 2 * BK * LDA / 4
 var<workgroup> Bs: array<vec4<f32>, ${B_SMEM}>;  // 2 * BK * LDB / 4
@@ -138,10 +142,11 @@ fn store(m: u32, j: u32, acc: f32) {
   y[idx] = T(r);
 }
 
-// Outer product of a column piece (4 rows of X) and a row piece (4 columns of W): column i of the result
-// is row i of the 4x4 block.
-fn outer(a: vec4<f32>, b: vec4<f32>) -> mat4x4<f32> {
-  return mat4x4<f32>(b * a.x, b * a.y, b * a.z, b * a.w);
+// Adds the outer product of a column piece (4 rows of X) and a row piece (4 columns of W): column i of
+// the accumulator is row i of the 4x4 block.
+// acc + outer(a, b) with explicit fma, so each element is one FFMA whatever the compiler's contraction rules.
+fn outer(acc: mat4x4<f32>, a: vec4<f32>, b: vec4<f32>) -> mat4x4<f32> {
+  return mat4x4<f32>(fma(b, vec4<f32>(a.x), acc[0]), fma(b, vec4<f32>(a.y), acc[1]), fma(b, vec4<f32>(a.z), acc[2]), fma(b, vec4<f32>(a.w), acc[3]));
 }
 
 // Stores one register into the transposed tile: value v = element (row r, k) of the tile.
@@ -191,6 +196,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   let aq0 = tid % KV;
   let ar1 = (tid + THREADS) / KV;
   let aq1 = (tid + THREADS) % KV;
+  let useA = !A_HALF || ar0 < BM;  // constant true unless half
+  let useB = !B_HALF || ar0 < BN;
 
   var m00 = mat4x4<f32>();
 #if ${tn8}
@@ -206,19 +213,21 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   let nt = (p.K + BK - 1u) / BK;
 
   // Tile 0 into buffer 0.
-  var xa0 = loadX(m0 + ar0, aq0);
+  var xa0 = vec4<f32>(0.0);
+  if (useA) { xa0 = loadX(m0 + ar0, aq0); }
 #if ${la2}
   var xa1 = loadX(m0 + ar1, aq1);
 #endif
-  var wb0 = loadW(n0 + ar0, aq0);
+  var wb0 = vec4<f32>(0.0);
+  if (useB) { wb0 = loadW(n0 + ar0, aq0); }
 #if ${lb2}
   var wb1 = loadW(n0 + ar1, aq1);
 #endif
-  storeA(0u, ar0, aq0, xa0);
+  if (useA) { storeA(0u, ar0, aq0, xa0); }
 #if ${la2}
   storeA(0u, ar1, aq1, xa1);
 #endif
-  storeB(0u, ar0, aq0, wb0);
+  if (useB) { storeB(0u, ar0, aq0, wb0); }
 #if ${lb2}
   storeB(0u, ar1, aq1, wb1);
 #endif
@@ -229,11 +238,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     let more = t + 1u < nt;
     if (more) {
       let kq0 = (t + 1u) * KV;
-      xa0 = loadX(m0 + ar0, kq0 + aq0);
+      if (useA) { xa0 = loadX(m0 + ar0, kq0 + aq0); }
 #if ${la2}
       xa1 = loadX(m0 + ar1, kq0 + aq1);
 #endif
-      wb0 = loadW(n0 + ar0, kq0 + aq0);
+      if (useB) { wb0 = loadW(n0 + ar0, kq0 + aq0); }
 #if ${lb2}
       wb1 = loadW(n0 + ar1, kq0 + aq1);
 #endif
@@ -244,16 +253,16 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     for (var k = 0u; k < BK; k++) {
       let a0 = As[ai];
       let b0 = Bs[bi];
-      m00 += outer(a0, b0);
+      m00 = outer(m00, a0, b0);
 #if ${tn8}
       let b1 = Bs[bi + WGX];
-      m01 += outer(a0, b1);
+      m01 = outer(m01, a0, b1);
 #endif
 #if ${tm8}
       let a1 = As[ai + WGY];
-      m10 += outer(a1, b0);
+      m10 = outer(m10, a1, b0);
 #if ${tn8}
-      m11 += outer(a1, b1);
+      m11 = outer(m11, a1, b1);
 #endif
 #endif
       ai += AV;
@@ -262,11 +271,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
 
     if (more) {
       let nxt = 1u - cur;
-      storeA(nxt, ar0, aq0, xa0);
+      if (useA) { storeA(nxt, ar0, aq0, xa0); }
 #if ${la2}
       storeA(nxt, ar1, aq1, xa1);
 #endif
-      storeB(nxt, ar0, aq0, wb0);
+      if (useB) { storeB(nxt, ar0, aq0, wb0); }
 #if ${lb2}
       storeB(nxt, ar1, aq1, wb1);
 #endif

@@ -33,6 +33,9 @@ export const GEMM_TILES: Record<string, GemmTile> = {
   "128x128x16": { BM: 128, BN: 128, BK: 16, TM: 8, TN: 8 },
   "128x128x8": { BM: 128, BN: 128, BK: 8, TM: 8, TN: 8 },
   "128x64x16": { BM: 128, BN: 64, BK: 16, TM: 8, TN: 4 },
+  "128x64x8": { BM: 128, BN: 64, BK: 8, TM: 8, TN: 4 },
+  "64x128x8": { BM: 64, BN: 128, BK: 8, TM: 4, TN: 8 },
+  "64x64x8": { BM: 64, BN: 64, BK: 8, TM: 4, TN: 4 },
   "64x128x16": { BM: 64, BN: 128, BK: 16, TM: 4, TN: 8 },
   "64x64x16": { BM: 64, BN: 64, BK: 16, TM: 4, TN: 4 },
   "32x64x16": { BM: 32, BN: 64, BK: 16, TM: 4, TN: 4 },
@@ -111,8 +114,8 @@ export function gemmDefines(dtype: DType, K: number, tile: GemmTile, epilogue: G
   const WGX = BN / TN, WGY = BM / TM, THREADS = WGX * WGY;
   const LOADS_A = (BM * BK) / 4 / THREADS, LOADS_B = (BN * BK) / 4 / THREADS;
   const ok = [4, 8].includes(TM) && [4, 8].includes(TN) && BK % 4 === 0 && BM % TM === 0 && BN % TN === 0 &&
-    [1, 2].includes(LOADS_A) && [1, 2].includes(LOADS_B) && THREADS <= 1024 && (BM * BK) % (4 * THREADS) === 0;
-  if (!ok) throw new Error(`gemm: unsupported tile ${JSON.stringify(tile)} (TM, TN in {4, 8}; 1 or 2 vec4 loads of X and W per invocation)`);
+    [0.5, 1, 2].includes(LOADS_A) && [0.5, 1, 2].includes(LOADS_B) && THREADS <= 1024 && THREADS % 64 === 0;
+  if (!ok) throw new Error(`gemm: unsupported tile ${JSON.stringify(tile)} (TM, TN in {4, 8}; 1/2, 1 or 2 vec4 loads of X and W per invocation)`);
   const epiGate = epilogue === "residual_gate";
   return {
     f16: dtype === "f16",
@@ -122,6 +125,8 @@ export function gemmDefines(dtype: DType, K: number, tile: GemmTile, epilogue: G
     tn8: TN === 8,
     la2: LOADS_A === 2,
     lb2: LOADS_B === 2,
+    ahalf: LOADS_A === 0.5,
+    bhalf: LOADS_B === 0.5,
     A_SMEM: (2 * BK * (BM + 4)) / 4,
     B_SMEM: (2 * BK * (BN + 4)) / 4,
     hasBias,
