@@ -4,3 +4,4 @@ import "./parallel/plan.test.ts";
 import "./sampler/flow_match.test.ts";
 import "./io/index.ts";
 import "./model/forward.test.ts";
+import "./parallel/sharded.test.ts";

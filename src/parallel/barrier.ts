@@ -13,7 +13,10 @@ export function controlBuffer(devices: number): Int32Array {
   return ctrl;
 }
 
+/** This device stopped because another device failed: that device's error is the one to report. */
 export class RunAborted extends Error {}
+/** A barrier wait ran out: names the devices that never arrived. */
+export class BarrierTimeout extends Error {}
 
 /** Marks the run failed because of `device` and wakes every waiting worker (never blocks). */
 export function abortRun(ctrl: Int32Array, device: number): void {
@@ -56,7 +59,7 @@ export class ShardBarrier {
         const late = [];
         for (let d = 0; d < this.devices; d++) if (Atomics.load(this.ctrl, ARRIVED + d) < seq) late.push(this.deviceName(d));
         abortRun(this.ctrl, this.device);
-        throw new RunAborted(`${late.join(", ") || "a device"} did not reach ${what} within ${this.timeoutMs} ms`);
+        throw new BarrierTimeout(`${late.join(", ") || "a device"} did not reach ${what} within ${this.timeoutMs} ms`);
       }
       Atomics.wait(this.ctrl, COUNT, count, left);
       this.checkAbort();

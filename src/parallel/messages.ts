@@ -58,4 +58,5 @@ export type FromWorker =
   | { type: "textReady"; device: number; key: string }
   | { type: "done"; device: number; runId: number; stats: DeviceStats }
   | { type: "disposed"; device: number }
-  | { type: "error"; device: number; message: string; runId?: number };
+  /** `aborted`: this device stopped because another one failed (its error is the one to report). */
+  | { type: "error"; device: number; message: string; runId?: number; aborted?: boolean };

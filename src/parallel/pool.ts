@@ -44,7 +44,8 @@ export interface ForwardResult {
 
 interface Slot {
   worker: Worker;
-  alive: boolean;
+  /** ok; failed: reported an error (its device state is suspect, restart it); dead: the worker crashed. */
+  state: "ok" | "failed" | "dead";
   adapter: string;
   describe: Record<string, unknown>;
 }
@@ -59,6 +60,9 @@ interface Pending {
 }
 
 export class PoolError extends Error {}
+
+/** How long a report of "aborted because another device failed" waits for that device's own error. */
+const ABORTED_GRACE_MS = 2000;
 
 export class WorkerPool {
   private slots: Slot[] = [];
@@ -107,14 +111,17 @@ export class WorkerPool {
 
   private async start(d: number): Promise<void> {
     const worker = new Worker(new URL("./worker.ts", import.meta.url), { type: "module", name: `shardit device ${d}` });
-    const slot: Slot = { worker, alive: true, adapter: "", describe: {} };
+    const slot: Slot = { worker, state: "ok", adapter: "", describe: {} };
     this.slots[d] = slot;
-    worker.onmessage = (e: MessageEvent<FromWorker>) => this.onMessage(d, e.data);
+    const current = () => this.slots[d]?.worker === worker; // ignore events of a replaced worker
+    worker.onmessage = (e: MessageEvent<FromWorker>) => current() && this.onMessage(d, e.data);
     worker.onerror = (e: ErrorEvent) => {
       e.preventDefault?.();
+      if (!current()) return;
+      slot.state = "dead";
       this.fail(d, `${this.deviceName(d)} worker crashed: ${e.message || "uncaught error"}`);
     };
-    worker.onmessageerror = () => this.fail(d, `${this.deviceName(d)} sent a message that could not be read`);
+    worker.onmessageerror = () => current() && this.fail(d, `${this.deviceName(d)} sent a message that could not be read`);
     const ready = await this.request("ready", [d], () =>
       this.post(d, {
         type: "init",
@@ -137,7 +144,14 @@ export class WorkerPool {
   private onMessage(d: number, msg: FromWorker): void {
     const p = this.pending;
     if (msg.type === "error") {
-      this.fail(d, `${this.deviceName(d)}: ${msg.message}`, false);
+      const message = `${this.deviceName(d)}: ${msg.message}`;
+      // A device aborted because another failed: give the failing device a moment to report its own
+      // error (the cause), then fall back to this one.
+      if (msg.aborted && p) setTimeout(() => this.pending === p && this.fail(d, message), ABORTED_GRACE_MS);
+      else {
+        if (this.slots[d].state === "ok") this.slots[d].state = "failed";
+        this.fail(d, message);
+      }
       return;
     }
     if (!p || msg.type !== p.type || !p.waiting.has(d)) return;
@@ -149,12 +163,8 @@ export class WorkerPool {
     }
   }
 
-  /** Fails the pending request because of device d; a crashed worker is terminated and restarted later. */
-  private fail(d: number, message: string, dead = true): void {
-    if (dead && this.slots[d]) {
-      this.slots[d].alive = false;
-      this.slots[d].worker.terminate();
-    }
+  /** Fails the pending request because of device d (restarted by the next request if it failed). */
+  private fail(d: number, message: string): void {
     const p = this.pending;
     if (!p) return;
     this.pending = null;
@@ -168,7 +178,7 @@ export class WorkerPool {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         const silent = [...(this.pending?.waiting ?? [])].map((d) => this.deviceName(d)).join(", ");
-        if (this.pending) this.fail(this.pending.waiting.values().next().value ?? 0, `${silent} did not answer "${type}" within ${this.opts.requestTimeoutMs} ms`, false);
+        if (this.pending) this.fail(this.pending.waiting.values().next().value ?? 0, `${silent} did not answer "${type}" within ${this.opts.requestTimeoutMs} ms`);
       }, this.opts.requestTimeoutMs);
       this.pending = {
         type,
@@ -198,10 +208,14 @@ export class WorkerPool {
     return this.slots.map((_, d) => d);
   }
 
-  /** Restarts crashed workers and replays the weights and texts they had. */
+  /** Restarts failed or crashed workers and replays the weights and texts they had. */
   private async heal(): Promise<void> {
     for (let d = 0; d < this.slots.length; d++) {
-      if (this.slots[d].alive) continue;
+      const slot = this.slots[d];
+      if (slot.state === "ok") continue;
+      // A live worker destroys its device before it goes (Deno aborts on terminating a worker that holds one).
+      if (slot.state === "failed") await this.request("disposed", [d], () => this.post(d, { type: "dispose" })).catch(() => {});
+      slot.worker.terminate();
       await this.start(d);
       if (this.loaded) await this.request("loaded", [d], () => this.post(d, { type: "load", ...this.loaded! }));
       for (const [key, t] of this.texts) await this.request("textReady", [d], () => this.post(d, { type: "text", key, ...t }));
@@ -279,14 +293,9 @@ export class WorkerPool {
     this.post(d, { type: "crash", message });
   }
 
-  /** Test hook: terminates device d's worker from outside, as if its thread died. */
-  terminate(d: number): void {
-    this.fail(d, `${this.deviceName(d)} was terminated`);
-  }
-
   /** Destroys every device and ends the workers. */
   async close(): Promise<void> {
-    const alive = this.all().filter((d) => this.slots[d]?.alive);
+    const alive = this.all().filter((d) => this.slots[d]?.state !== "dead");
     try {
       if (!this.pending) await this.request("disposed", alive, () => alive.forEach((d) => this.post(d, { type: "dispose" })));
     } catch { /* a worker that cannot dispose is terminated below */ }

@@ -133,7 +133,7 @@ self.onmessage = (e: MessageEvent<ToWorker>) => {
   const msg = e.data;
   handle(msg).catch((err) => {
     const runId = msg.type === "forward" ? msg.runId : undefined;
-    post({ type: "error", device, message: (err as Error)?.message ?? String(err), runId });
+    post({ type: "error", device, message: (err as Error)?.message ?? String(err), runId, aborted: err instanceof RunAborted });
     if (msg.type === "crash") throw err; // a real uncaught failure: the pool sees the worker's error event
   });
 };

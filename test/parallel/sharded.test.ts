@@ -1,0 +1,93 @@
+// The product's promise: sharded output == single-device output (and == diffusers' golden output)
+// within the f32 tolerance, for any device count, token count, shard mode and weights; and a device
+// that dies fails the run with an error naming it, never a hang, leaving the pool usable.
+import { planShards, type ShardMode, tokenGridFromLatent } from "../../src/parallel/plan.ts";
+import { WorkerPool } from "../../src/parallel/pool.ts";
+import { expectClose, test, withGpu } from "../harness.ts";
+import { forwardOnDevice } from "../../src/model/forward.ts";
+import { WanModel } from "../../src/model/wan.ts";
+import { uploadWanWeights } from "../../src/model/weights_gpu.ts";
+import type { FixtureName } from "../fixtures.ts";
+import { loadGolden } from "../model/util.ts";
+import { ODD_CASES, oddCaseData } from "../model/configs.ts";
+import { wanForwardRef } from "../reference/wan.ts";
+
+const TOL_F32 = 1e-4; // DESIGN.md: sharded vs single device, and vs the float64 golden, in f32
+
+async function withPool<T>(devices: number, fn: (pool: WorkerPool) => Promise<T>): Promise<T> {
+  const pool = await WorkerPool.create({ devices, precision: "f32", barrierTimeoutMs: 20_000 });
+  try {
+    return await fn(pool);
+  } finally {
+    await pool.close();
+  }
+}
+
+/** The single-device result of the same model, in this thread (no workers). */
+function singleDevice(g: Awaited<ReturnType<typeof loadGolden>>): Promise<Float32Array> {
+  return withGpu((gpu) => forwardOnDevice(new WanModel(gpu, g.cfg, uploadWanWeights(gpu, g.cfg, g.weights, "f32"), "f32"), g.inputs));
+}
+
+async function shardedVsSingle(name: FixtureName, devices: number, modes: ShardMode[], weights?: number[]) {
+  const g = await loadGolden(name);
+  const single = await singleDevice(g);
+  await withPool(devices, async (pool) => {
+    await pool.load(g.cfg, g.weights);
+    await pool.setText("text", g.inputs.text, g.inputs.textTokens);
+    for (const mode of modes) {
+      const plan = planShards(tokenGridFromLatent(g.inputs.latentDims), devices, mode, mode === "sequence" ? weights : undefined);
+      const what = `${name} ${mode} on ${devices} devices${weights ? ` weights ${weights}` : ""}`;
+      const r = await pool.forward({ ...g.inputs, textKey: "text", plan });
+      expectClose(`${what} vs single device`, r.out, single, TOL_F32);
+      expectClose(`${what} vs diffusers`, r.out, g.expected, TOL_F32);
+    }
+  });
+}
+
+for (const name of ["wan-tiny", "wan-small"] as const) {
+  for (let n = 1; n <= 5; n++) {
+    test(`sharded ${name} on ${n} device(s), sequence and frame, == single device == golden`, () => shardedVsSingle(name, n, ["sequence", "frame"]), { timeoutMs: 300_000 });
+  }
+}
+test("sharded wan-tiny (45 tokens) on 3 devices with weights 1,2,3 == single device == golden", () => shardedVsSingle("wan-tiny", 3, ["sequence"], [1, 2, 3]));
+test("sharded wan-small on 2 devices with weights 5,1 == single device == golden", () => shardedVsSingle("wan-small", 2, ["sequence"], [5, 1]));
+
+// Odd configs: sharded over 3 devices (frame mode: 7 frames over 3 devices pads 2 frames) vs Float64.
+for (const c of ODD_CASES) {
+  test(`sharded ${c.name} on 3 devices, both modes, vs Float64 reference`, async () => {
+    const { weights, inputs } = oddCaseData(c);
+    const ref = wanForwardRef(c.cfg, weights, inputs);
+    await withPool(3, async (pool) => {
+      await pool.load(c.cfg, weights);
+      await pool.setText("t", inputs.text, inputs.textTokens);
+      for (const mode of ["sequence", "frame"] as const) {
+        const plan = planShards(tokenGridFromLatent(inputs.latentDims), 3, mode);
+        expectClose(`${c.name} ${mode} x3`, (await pool.forward({ ...inputs, textKey: "t", plan })).out, ref, TOL_F32);
+      }
+    });
+  }, { timeoutMs: 300_000 });
+}
+
+// A worker that crashes mid-run fails the run within seconds, naming its device; the pool recovers.
+test("sharded: a worker crashing mid-run fails the run naming its device, and the pool recovers", async () => {
+  const g = await loadGolden("wan-small");
+  await withPool(3, async (pool) => {
+    await pool.load(g.cfg, g.weights);
+    await pool.setText("text", g.inputs.text, g.inputs.textTokens);
+    const plan = planShards(tokenGridFromLatent(g.inputs.latentDims), 3, "sequence");
+    const t0 = performance.now();
+    const run = pool.forward({ ...g.inputs, textKey: "text", plan });
+    setTimeout(() => pool.crash(1, "simulated device failure"), 20);
+    let message = "";
+    try {
+      await run;
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    const ms = performance.now() - t0;
+    if (!/device 1\b/.test(message) || !/simulated device failure/.test(message)) throw new Error(`expected an error naming device 1, got "${message || "success"}"`);
+    if (ms > 15_000) throw new Error(`the failure took ${ms.toFixed(0)} ms to surface`);
+    // The pool restarts the dead worker and gives the right answer again.
+    expectClose("after recovery", (await pool.forward({ ...g.inputs, textKey: "text", plan })).out, g.expected, TOL_F32);
+  });
+}, { timeoutMs: 300_000 });
