@@ -9,14 +9,16 @@
 //   3 v   read       array<vec4<T>>  [Lk, N, D]
 //   4 o   read_write array<vec4<T>>  [Lq, N, D]
 // Dispatch: (ceil(Lq / BQ), N, 1). A workgroup owns BQ queries of one head, like a GEMM block:
-//   threads (ty, tx), ty < BQ/TM (row group: TM query rows), tx < TX = BK/4.
+//   threads (ty, tx), ty < BQ/4 (row group: TM = 4 query rows), tx < TX = BK/4.
 //   S = Q K^T tile [BQ x BK]: thread owns rows ty*TM.. x keys 4tx..4tx+3 (registers), accumulated over D
 //     in chunks of DC: Q^T and K^T chunks staged in workgroup memory (region sa).
 //   row max: partial maxima of the TX threads of a row meet in sred; row sums stay per thread (every thread
 //     of a row rescales by the same factor) and are reduced once at the end.
 //   P [BQ x BK] goes to sp; O [BQ x DV] += P V with V staged VK keys at a time in sa (reused);
 //     thread owns rows ty*TM.. x vec4 columns tx + j*TX (j < TD4) of O in registers.
-// Defines: D (head dim), BQ, BK, TM (multiple of 4), DC (D chunk), DV (D rounded up to 4*TX),
+// Registers are named variables, not arrays (dynamically indexed private arrays go to local memory):
+//   s0..s3 (S rows), a{i}{j} (O rows i < 4, vec4 columns j < TD4 <= 4; unused ones fold away).
+// Defines: D (head dim), BQ, BK, DC (D chunk), DV (D rounded up to 4*TX, DV/(4 TX) <= 4),
 //   VK (keys per V chunk), SA4 (vec4 size of sa). Chosen on the host (src/ops/attention.ts).
 
 #if ${f16}
@@ -44,8 +46,7 @@ const D: u32 = ${D}u;
 const D4: u32 = D / 4u;
 const BQ: u32 = ${BQ}u;
 const BK: u32 = ${BK}u;
-const TM: u32 = ${TM}u;
-const TM4: u32 = TM / 4u;
+const TM: u32 = 4u;          // query rows per thread (fixed: the register tiles below are spelled out)
 const TX: u32 = BK / 4u;
 const RG: u32 = BQ / TM;
 const WG: u32 = RG * TX;
@@ -53,7 +54,7 @@ const DC: u32 = ${DC}u;
 const DC4: u32 = DC / 4u;
 const DV: u32 = ${DV}u;
 const DV4: u32 = DV / 4u;
-const TD4: u32 = DV4 / TX;
+const TD4: u32 = DV4 / TX;     // 1..4
 const VK: u32 = ${VK}u;
 const QS: u32 = BQ / 4u;       // vec4 stride of a d row of Q^T in sa
 const KS: u32 = BK / 4u;       // vec4 stride of a d row of K^T in sa
@@ -74,19 +75,35 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let rs4 = p.N * D4;        // vec4 stride of a token row
   let hoff = head * D4;
   let nvalid = min(p.validKeys, p.Lk);
+  let r0 = ty * TM;          // first of this thread's rows in the block
 
-  var acc: array<vec4<f32>, TM * TD4>;
-  var m: array<f32, TM>;
-  var l: array<f32, TM>;
-  for (var i = 0u; i < TM; i++) { m[i] = NEG; l[i] = 0.0; }
-  for (var i = 0u; i < TM * TD4; i++) { acc[i] = vec4<f32>(0.0); }
+  var a00 = vec4<f32>(0.0);
+  var a01 = vec4<f32>(0.0);
+  var a02 = vec4<f32>(0.0);
+  var a03 = vec4<f32>(0.0);
+  var a10 = vec4<f32>(0.0);
+  var a11 = vec4<f32>(0.0);
+  var a12 = vec4<f32>(0.0);
+  var a13 = vec4<f32>(0.0);
+  var a20 = vec4<f32>(0.0);
+  var a21 = vec4<f32>(0.0);
+  var a22 = vec4<f32>(0.0);
+  var a23 = vec4<f32>(0.0);
+  var a30 = vec4<f32>(0.0);
+  var a31 = vec4<f32>(0.0);
+  var a32 = vec4<f32>(0.0);
+  var a33 = vec4<f32>(0.0);
+  var m = vec4<f32>(NEG);    // running row maxima of rows r0..r0+3 (log2 units)
+  var l = vec4<f32>(0.0);    // this thread's partial row sums
 
   let ntiles = (nvalid + BK - 1u) / BK;
   for (var t = 0u; t < ntiles; t++) {
     let kt0 = t * BK;
-    // ---- S = (Q * qscale) K^T over D chunks
-    var s: array<vec4<f32>, TM>;
-    for (var i = 0u; i < TM; i++) { s[i] = vec4<f32>(0.0); }
+    // ---- S = (Q * qscale) K^T over D chunks; s{i} = row r0+i, keys kt0 + 4tx .. +3
+    var s0 = vec4<f32>(0.0);
+    var s1 = vec4<f32>(0.0);
+    var s2 = vec4<f32>(0.0);
+    var s3 = vec4<f32>(0.0);
     for (var dc = 0u; dc < D; dc += DC) {
       workgroupBarrier();
       // Q^T chunk: sa[d * QS + row/4][row%4]; consecutive threads take consecutive rows (conflict-free stores)
@@ -122,39 +139,66 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       workgroupBarrier();
       for (var d = 0u; d < DC; d++) {
         let kv = sa[KOFF + d * KS + tx];
-        for (var m4 = 0u; m4 < TM4; m4++) {
-          let qv = sa[d * QS + ty * TM4 + m4];
-          s[m4 * 4u + 0u] += qv.x * kv;
-          s[m4 * 4u + 1u] += qv.y * kv;
-          s[m4 * 4u + 2u] += qv.z * kv;
-          s[m4 * 4u + 3u] += qv.w * kv;
-        }
+        let qv = sa[d * QS + ty];
+        s0 += qv.x * kv;
+        s1 += qv.y * kv;
+        s2 += qv.z * kv;
+        s3 += qv.w * kv;
       }
     }
     // ---- mask keys >= validKeys (only the last tile can hold any)
     if (kt0 + BK > nvalid) {
-      for (var j = 0u; j < 4u; j++) {
-        if (kt0 + tx * 4u + j >= nvalid) {
-          for (var i = 0u; i < TM; i++) { s[i][j] = NEG; }
-        }
-      }
+      let kb = kt0 + tx * 4u;
+      let keep = vec4<bool>(kb < nvalid, kb + 1u < nvalid, kb + 2u < nvalid, kb + 3u < nvalid);
+      let neg = vec4<f32>(NEG);
+      s0 = select(neg, s0, keep);
+      s1 = select(neg, s1, keep);
+      s2 = select(neg, s2, keep);
+      s3 = select(neg, s3, keep);
     }
-    // ---- row maxima across the TX threads of each row
-    for (var i = 0u; i < TM; i++) {
-      let sv = s[i];
-      sred[(ty * TM + i) * TX + tx] = max(max(sv.x, sv.y), max(sv.z, sv.w));
-    }
+    // ---- row maxima across the TX threads of each row (sred[row * TX + tx])
+    sred[(r0 + 0u) * TX + tx] = max(max(s0.x, s0.y), max(s0.z, s0.w));
+    sred[(r0 + 1u) * TX + tx] = max(max(s1.x, s1.y), max(s1.z, s1.w));
+    sred[(r0 + 2u) * TX + tx] = max(max(s2.x, s2.y), max(s2.z, s2.w));
+    sred[(r0 + 3u) * TX + tx] = max(max(s3.x, s3.y), max(s3.z, s3.w));
     workgroupBarrier();
-    for (var i = 0u; i < TM; i++) {
-      var mx = m[i];
-      for (var u = 0u; u < TX; u++) { mx = max(mx, sred[(ty * TM + i) * TX + u]); }
-      let alpha = exp2(m[i] - mx);
-      m[i] = mx;
-      let pv = exp2(s[i] - vec4<f32>(mx));
-      l[i] = l[i] * alpha + (pv.x + pv.y) + (pv.z + pv.w);
-      for (var j = 0u; j < TD4; j++) { acc[i * TD4 + j] *= alpha; }
-      sp[(ty * TM + i) * PS + tx] = pv;
+    var mx = m;
+    for (var u = 0u; u < TX; u++) {
+      mx = max(mx, vec4<f32>(sred[r0 * TX + u], sred[(r0 + 1u) * TX + u], sred[(r0 + 2u) * TX + u], sred[(r0 + 3u) * TX + u]));
     }
+    let alpha4 = exp2(m - mx);
+    m = mx;
+    let p0 = exp2(s0 - vec4<f32>(mx.x));
+    let p1 = exp2(s1 - vec4<f32>(mx.y));
+    let p2 = exp2(s2 - vec4<f32>(mx.z));
+    let p3 = exp2(s3 - vec4<f32>(mx.w));
+    l = l * alpha4 + vec4<f32>(dot(p0, vec4<f32>(1.0)), dot(p1, vec4<f32>(1.0)), dot(p2, vec4<f32>(1.0)), dot(p3, vec4<f32>(1.0)));
+    {
+      var alpha = alpha4.x;
+      a00 *= alpha;
+      if (TD4 > 1u) { a01 *= alpha; }
+      if (TD4 > 2u) { a02 *= alpha; }
+      if (TD4 > 3u) { a03 *= alpha; }
+      alpha = alpha4.y;
+      a10 *= alpha;
+      if (TD4 > 1u) { a11 *= alpha; }
+      if (TD4 > 2u) { a12 *= alpha; }
+      if (TD4 > 3u) { a13 *= alpha; }
+      alpha = alpha4.z;
+      a20 *= alpha;
+      if (TD4 > 1u) { a21 *= alpha; }
+      if (TD4 > 2u) { a22 *= alpha; }
+      if (TD4 > 3u) { a23 *= alpha; }
+      alpha = alpha4.w;
+      a30 *= alpha;
+      if (TD4 > 1u) { a31 *= alpha; }
+      if (TD4 > 2u) { a32 *= alpha; }
+      if (TD4 > 3u) { a33 *= alpha; }
+    }
+    sp[(r0 + 0u) * PS + tx] = p0;
+    sp[(r0 + 1u) * PS + tx] = p1;
+    sp[(r0 + 2u) * PS + tx] = p2;
+    sp[(r0 + 3u) * PS + tx] = p3;
     // ---- O += P V, V staged VK keys at a time in sa
     for (var kc = 0u; kc < BK; kc += VK) {
       workgroupBarrier();
@@ -170,14 +214,121 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       }
       workgroupBarrier();
       for (var k4 = 0u; k4 < VK / 4u; k4++) {
-        var pr: array<vec4<f32>, TM>;
-        for (var i = 0u; i < TM; i++) { pr[i] = sp[(ty * TM + i) * PS + kc / 4u + k4]; }
-        for (var kk = 0u; kk < 4u; kk++) {
-          for (var j = 0u; j < TD4; j++) {
-            let vv = sa[(k4 * 4u + kk) * DV4 + tx + j * TX];
-            for (var i = 0u; i < TM; i++) {
-              acc[i * TD4 + j] += pr[i][kk] * vv;
-            }
+        // P of rows r0..r0+3 at keys kc + 4 k4 .. +3
+        let p0 = sp[(r0 + 0u) * PS + kc / 4u + k4];
+        let p1 = sp[(r0 + 1u) * PS + kc / 4u + k4];
+        let p2 = sp[(r0 + 2u) * PS + kc / 4u + k4];
+        let p3 = sp[(r0 + 3u) * PS + kc / 4u + k4];
+        {
+          let v0 = sa[(k4 * 4u + 0u) * DV4 + tx + 0u * TX];
+          a00 += p0.x * v0;
+          a10 += p1.x * v0;
+          a20 += p2.x * v0;
+          a30 += p3.x * v0;
+          if (TD4 > 1u) {
+            let v1 = sa[(k4 * 4u + 0u) * DV4 + tx + 1u * TX];
+            a01 += p0.x * v1;
+            a11 += p1.x * v1;
+            a21 += p2.x * v1;
+            a31 += p3.x * v1;
+          }
+          if (TD4 > 2u) {
+            let v2 = sa[(k4 * 4u + 0u) * DV4 + tx + 2u * TX];
+            a02 += p0.x * v2;
+            a12 += p1.x * v2;
+            a22 += p2.x * v2;
+            a32 += p3.x * v2;
+          }
+          if (TD4 > 3u) {
+            let v3 = sa[(k4 * 4u + 0u) * DV4 + tx + 3u * TX];
+            a03 += p0.x * v3;
+            a13 += p1.x * v3;
+            a23 += p2.x * v3;
+            a33 += p3.x * v3;
+          }
+        }
+        {
+          let v0 = sa[(k4 * 4u + 1u) * DV4 + tx + 0u * TX];
+          a00 += p0.y * v0;
+          a10 += p1.y * v0;
+          a20 += p2.y * v0;
+          a30 += p3.y * v0;
+          if (TD4 > 1u) {
+            let v1 = sa[(k4 * 4u + 1u) * DV4 + tx + 1u * TX];
+            a01 += p0.y * v1;
+            a11 += p1.y * v1;
+            a21 += p2.y * v1;
+            a31 += p3.y * v1;
+          }
+          if (TD4 > 2u) {
+            let v2 = sa[(k4 * 4u + 1u) * DV4 + tx + 2u * TX];
+            a02 += p0.y * v2;
+            a12 += p1.y * v2;
+            a22 += p2.y * v2;
+            a32 += p3.y * v2;
+          }
+          if (TD4 > 3u) {
+            let v3 = sa[(k4 * 4u + 1u) * DV4 + tx + 3u * TX];
+            a03 += p0.y * v3;
+            a13 += p1.y * v3;
+            a23 += p2.y * v3;
+            a33 += p3.y * v3;
+          }
+        }
+        {
+          let v0 = sa[(k4 * 4u + 2u) * DV4 + tx + 0u * TX];
+          a00 += p0.z * v0;
+          a10 += p1.z * v0;
+          a20 += p2.z * v0;
+          a30 += p3.z * v0;
+          if (TD4 > 1u) {
+            let v1 = sa[(k4 * 4u + 2u) * DV4 + tx + 1u * TX];
+            a01 += p0.z * v1;
+            a11 += p1.z * v1;
+            a21 += p2.z * v1;
+            a31 += p3.z * v1;
+          }
+          if (TD4 > 2u) {
+            let v2 = sa[(k4 * 4u + 2u) * DV4 + tx + 2u * TX];
+            a02 += p0.z * v2;
+            a12 += p1.z * v2;
+            a22 += p2.z * v2;
+            a32 += p3.z * v2;
+          }
+          if (TD4 > 3u) {
+            let v3 = sa[(k4 * 4u + 2u) * DV4 + tx + 3u * TX];
+            a03 += p0.z * v3;
+            a13 += p1.z * v3;
+            a23 += p2.z * v3;
+            a33 += p3.z * v3;
+          }
+        }
+        {
+          let v0 = sa[(k4 * 4u + 3u) * DV4 + tx + 0u * TX];
+          a00 += p0.w * v0;
+          a10 += p1.w * v0;
+          a20 += p2.w * v0;
+          a30 += p3.w * v0;
+          if (TD4 > 1u) {
+            let v1 = sa[(k4 * 4u + 3u) * DV4 + tx + 1u * TX];
+            a01 += p0.w * v1;
+            a11 += p1.w * v1;
+            a21 += p2.w * v1;
+            a31 += p3.w * v1;
+          }
+          if (TD4 > 2u) {
+            let v2 = sa[(k4 * 4u + 3u) * DV4 + tx + 2u * TX];
+            a02 += p0.w * v2;
+            a12 += p1.w * v2;
+            a22 += p2.w * v2;
+            a32 += p3.w * v2;
+          }
+          if (TD4 > 3u) {
+            let v3 = sa[(k4 * 4u + 3u) * DV4 + tx + 3u * TX];
+            a03 += p0.w * v3;
+            a13 += p1.w * v3;
+            a23 += p2.w * v3;
+            a33 += p3.w * v3;
           }
         }
       }
@@ -186,18 +337,47 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 
   // ---- row sums across the TX threads, then O = acc / l
   workgroupBarrier();
-  for (var i = 0u; i < TM; i++) { sred[(ty * TM + i) * TX + tx] = l[i]; }
+  sred[(r0 + 0u) * TX + tx] = l.x;
+  sred[(r0 + 1u) * TX + tx] = l.y;
+  sred[(r0 + 2u) * TX + tx] = l.z;
+  sred[(r0 + 3u) * TX + tx] = l.w;
   workgroupBarrier();
-  for (var i = 0u; i < TM; i++) {
-    let row = q0 + ty * TM + i;
-    var sum = 0.0;
-    for (var u = 0u; u < TX; u++) { sum += sred[(ty * TM + i) * TX + u]; }
-    let inv = select(0.0, 1.0 / sum, sum > 0.0);
-    if (row < p.Lq) {
-      for (var j = 0u; j < TD4; j++) {
-        let c4 = tx + j * TX;
-        if (c4 < D4) { o[row * rs4 + hoff + c4] = vec4<T>(acc[i * TD4 + j] * inv); }
-      }
-    }
+  var sum = vec4<f32>(0.0);
+  for (var u = 0u; u < TX; u++) {
+    sum += vec4<f32>(sred[r0 * TX + u], sred[(r0 + 1u) * TX + u], sred[(r0 + 2u) * TX + u], sred[(r0 + 3u) * TX + u]);
+  }
+  let inv4 = select(vec4<f32>(0.0), 1.0 / sum, sum > vec4<f32>(0.0));
+  let c4 = tx;
+  if (q0 + r0 + 0u < p.Lq) {
+    let base = (q0 + r0 + 0u) * rs4 + hoff + c4;
+    let inv = inv4.x;
+      if (c4 + 0u * TX < D4) { o[base + 0u * TX] = vec4<T>(a00 * inv); }
+      if (TD4 > 1u) { if (c4 + 1u * TX < D4) { o[base + 1u * TX] = vec4<T>(a01 * inv); } }
+      if (TD4 > 2u) { if (c4 + 2u * TX < D4) { o[base + 2u * TX] = vec4<T>(a02 * inv); } }
+      if (TD4 > 3u) { if (c4 + 3u * TX < D4) { o[base + 3u * TX] = vec4<T>(a03 * inv); } }
+  }
+  if (q0 + r0 + 1u < p.Lq) {
+    let base = (q0 + r0 + 1u) * rs4 + hoff + c4;
+    let inv = inv4.y;
+      if (c4 + 0u * TX < D4) { o[base + 0u * TX] = vec4<T>(a10 * inv); }
+      if (TD4 > 1u) { if (c4 + 1u * TX < D4) { o[base + 1u * TX] = vec4<T>(a11 * inv); } }
+      if (TD4 > 2u) { if (c4 + 2u * TX < D4) { o[base + 2u * TX] = vec4<T>(a12 * inv); } }
+      if (TD4 > 3u) { if (c4 + 3u * TX < D4) { o[base + 3u * TX] = vec4<T>(a13 * inv); } }
+  }
+  if (q0 + r0 + 2u < p.Lq) {
+    let base = (q0 + r0 + 2u) * rs4 + hoff + c4;
+    let inv = inv4.z;
+      if (c4 + 0u * TX < D4) { o[base + 0u * TX] = vec4<T>(a20 * inv); }
+      if (TD4 > 1u) { if (c4 + 1u * TX < D4) { o[base + 1u * TX] = vec4<T>(a21 * inv); } }
+      if (TD4 > 2u) { if (c4 + 2u * TX < D4) { o[base + 2u * TX] = vec4<T>(a22 * inv); } }
+      if (TD4 > 3u) { if (c4 + 3u * TX < D4) { o[base + 3u * TX] = vec4<T>(a23 * inv); } }
+  }
+  if (q0 + r0 + 3u < p.Lq) {
+    let base = (q0 + r0 + 3u) * rs4 + hoff + c4;
+    let inv = inv4.w;
+      if (c4 + 0u * TX < D4) { o[base + 0u * TX] = vec4<T>(a30 * inv); }
+      if (TD4 > 1u) { if (c4 + 1u * TX < D4) { o[base + 1u * TX] = vec4<T>(a31 * inv); } }
+      if (TD4 > 2u) { if (c4 + 2u * TX < D4) { o[base + 2u * TX] = vec4<T>(a32 * inv); } }
+      if (TD4 > 3u) { if (c4 + 3u * TX < D4) { o[base + 3u * TX] = vec4<T>(a33 * inv); } }
   }
 }

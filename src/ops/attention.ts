@@ -6,23 +6,21 @@ import type { Gpu } from "../gpu/device.ts";
 import { expectShape, tensorBytes, type Tensor } from "../gpu/tensor.ts";
 
 export interface AttentionConfig {
-  /** Queries per workgroup. */
+  /** Queries per workgroup (4 per row group of threads). */
   BQ: number;
   /** Keys per tile. */
   BK: number;
-  /** Query rows per thread (multiple of 4). */
-  TM: number;
   /** Head-dim chunk for staging Q and K (multiple of 4). */
   DC: number;
 }
 
 /** Named configs, best first on a big GPU; the bench sweeps them. */
 export const ATTENTION_CONFIGS: Record<string, AttentionConfig> = {
-  "64x64": { BQ: 64, BK: 64, TM: 4, DC: 32 }, // 256 threads, ~37 KiB
-  "64x32": { BQ: 64, BK: 32, TM: 4, DC: 32 }, // 128 threads, ~23 KiB
-  "32x64": { BQ: 32, BK: 64, TM: 4, DC: 32 }, // 128 threads, ~22.5 KiB
-  "32x32": { BQ: 32, BK: 32, TM: 4, DC: 32 }, //  64 threads, ~13.5 KiB (fits the 16 KiB minimum)
-  "64x64d16": { BQ: 64, BK: 64, TM: 4, DC: 16 }, // 256 threads, ~29 KiB
+  "64x64": { BQ: 64, BK: 64, DC: 32 }, // 256 threads, ~37 KiB
+  "64x32": { BQ: 64, BK: 32, DC: 32 }, // 128 threads, ~23 KiB
+  "32x64": { BQ: 32, BK: 64, DC: 32 }, // 128 threads, ~22.5 KiB
+  "32x32": { BQ: 32, BK: 32, DC: 32 }, //  64 threads, ~13.5 KiB (fits the 16 KiB minimum)
+  "64x64d16": { BQ: 64, BK: 64, DC: 16 }, // 256 threads, ~29 KiB
 };
 
 const DEFAULT_ORDER = ["64x64", "64x32", "32x32"];
@@ -35,12 +33,14 @@ export interface AttentionPlan {
 
 /** Defines, thread count and workgroup memory of `cfg` at head dim D. */
 export function attentionPlan(cfg: AttentionConfig, D: number, f16: boolean): AttentionPlan {
-  const { BQ, BK, TM, DC } = cfg;
+  const { BQ, BK, DC } = cfg;
   if (D % 4 !== 0 || D <= 0) throw new Error(`attention: head dim ${D} must be a positive multiple of 4`);
-  if (TM % 4 !== 0 || BQ % TM !== 0 || BK % 4 !== 0 || DC % 4 !== 0) throw new Error(`attention: bad config ${JSON.stringify(cfg)}`);
-  const TX = BK / 4;
-  const threads = (BQ / TM) * TX;
+  if (BQ % 4 !== 0 || BK % 4 !== 0 || DC % 4 !== 0) throw new Error(`attention: bad config ${JSON.stringify(cfg)}`);
+  const TX = BK / 4; // threads per row group of 4 query rows; each owns 4 keys of S
+  const threads = (BQ / 4) * TX;
   const DV = Math.ceil(D / (4 * TX)) * 4 * TX;
+  // Each thread owns DV / (4 TX) vec4 columns of O per row; the shader spells out at most 4.
+  if (DV / (4 * TX) > 4) throw new Error(`attention: head dim ${D} needs more than 4 vec4 columns per thread with BK=${BK}`);
   const qkVec4 = (DC * (BQ + BK)) / 4;
   // Keys per V chunk: the most (a multiple of 4 dividing BK) whose [VK, DV] fits in the Q/K staging region.
   let VK = BK;
@@ -50,7 +50,7 @@ export function attentionPlan(cfg: AttentionConfig, D: number, f16: boolean): At
   const SP4 = BQ * (BK / 4 + 1);
   const SRED = BQ * TX;
   return {
-    defines: { f16, D, BQ, BK, TM, DC, DV, VK, SA4, SP4, SRED, WG: threads },
+    defines: { f16, D, BQ, BK, DC, DV, VK, SA4, SP4, SRED, WG: threads },
     threads,
     workgroupBytes: 16 * (SA4 + SP4) + 4 * SRED,
   };
