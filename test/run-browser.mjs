@@ -19,7 +19,10 @@ try {
   await page.goto(`${server.url}test/browser/index.html?filter=${encodeURIComponent(filter)}`);
   const t0 = Date.now();
   for (;;) {
-    const state = await page.evaluate(() => ({ log: window.__shardit_log ?? [], done: window.__shardit_tests ?? null }));
+    // A dev-server reload (dependency optimisation) destroys the context: retry on the next tick.
+    const state = await page.evaluate(() => ({ log: window.__shardit_log ?? [], done: window.__shardit_tests ?? null }))
+      .catch((e) => { if (/context was destroyed|navigat/i.test(e.message)) return { log: [], done: null, reloaded: true }; throw e; });
+    if (state.reloaded) { printed = 0; await new Promise((r) => setTimeout(r, 500)); continue; }
     for (; printed < state.log.length; printed++) console.log(state.log[printed]);
     if (state.done) { summary = state.done; break; }
     if (Date.now() - t0 > TIMEOUT_MS) throw new Error(`browser suite did not finish within ${TIMEOUT_MS} ms`);

@@ -22,6 +22,7 @@ const commands: Record<string, Command> = {
   },
   plan: async (argv) => (await import("./plan.ts")).plan(argv),
   forward: async (argv) => (await import("./forward.ts")).forwardCommand(argv),
+  generate: async (argv) => (await import("./generate.ts")).generateCommand(argv),
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -1,0 +1,137 @@
+// `shardit generate`: the whole denoising loop, sharded over device workers. With no flags it runs the
+// embedded small model (synthetic weights and prompt embeddings) on 4 workers in sequence mode.
+// Writes DIR/latents.safetensors (`latents` [1, C, F, H, W] F32), DIR/preview.png (latent channels 0-2
+// as RGB, frames side by side) and DIR/summary.json, and prints a progress bar per step.
+import { allowFlags, int, num, oneOf, parseArgs, str, UsageError } from "./args.ts";
+import { progressBar } from "./progress.ts";
+import { parseWeights } from "./forward.ts";
+import { denoFileSource, openCheckpointDir } from "../io/fs_deno.ts";
+import { Checkpoint, encodeSafetensors } from "../io/safetensors.ts";
+import { encodePng, latentPreview } from "../io/png.ts";
+import { loadWanWeights, type WanWeights } from "../model/checkpoint.ts";
+import { parseWanConfig, type WanConfig } from "../model/config.ts";
+import { EMBEDDED_LATENT, embeddedModel } from "../model/embedded.ts";
+import { placeDevices } from "../parallel/gpus.ts";
+import { WorkerPool } from "../parallel/pool.ts";
+import { generate, setPrompts, type StepReport } from "../pipeline/generate.ts";
+import { SOLVERS } from "../sampler/flow_match.ts";
+
+const FLAGS = ["model", "text", "negative-text", "steps", "guidance", "shift", "seed", "devices", "shard", "weights", "precision", "out", "latent", "solver", "gpus", "timeout"];
+
+/** Reads prompt embeddings [1, Lt, text_dim] from a safetensors: its only tensor, or prompt_embeds. */
+export async function readTextEmbedding(path: string, cfg: WanConfig): Promise<{ text: Float32Array; tokens: number }> {
+  const ckpt = await Checkpoint.open([await denoFileSource(path)]);
+  const names = ckpt.names();
+  const name = names.length === 1 ? names[0] : ["prompt_embeds", "encoder_hidden_states", "negative_prompt_embeds"].find((n) => ckpt.has(n));
+  if (!name) throw new Error(`${path}: expected one tensor or one named prompt_embeds, found ${names.join(", ")}`);
+  const shape = ckpt.info(name).shape;
+  const [b, Lt, dim] = shape.length === 3 ? shape : [1, ...shape];
+  if (b !== 1 || dim !== cfg.textDim || shape.length < 2 || shape.length > 3) {
+    throw new Error(`${path}: tensor ${name} has shape [${shape}], expected [1, Lt, ${cfg.textDim}] (umT5 embeddings of the prompt)`);
+  }
+  return { text: await ckpt.readF32(name), tokens: Lt };
+}
+
+function parseLatent(raw: string | undefined, def: { F: number; H: number; W: number }) {
+  if (raw === undefined) return def;
+  const v = raw.split(",").map(Number);
+  if (v.length !== 3 || v.some((x) => !Number.isInteger(x) || x < 1) || v[1] % 2 || v[2] % 2) {
+    throw new UsageError(`--latent must be F,H,W with H and W even, got "${raw}"`);
+  }
+  return { F: v[0], H: v[1], W: v[2] };
+}
+
+interface ModelChoice {
+  name: string;
+  config: WanConfig;
+  weights: WanWeights;
+  text: Float32Array;
+  textTokens: number;
+  negativeText: Float32Array | null;
+  negativeTokens: number;
+  latent: { F: number; H: number; W: number };
+}
+
+async function chooseModel(flag: (n: string) => string | undefined, needNegative: boolean): Promise<ModelChoice> {
+  const dir = flag("model");
+  if (!dir) {
+    const e = embeddedModel();
+    const text = flag("text") ? await readTextEmbedding(flag("text")!, e.config) : { text: e.text, tokens: e.textTokens };
+    const neg = flag("negative-text") ? await readTextEmbedding(flag("negative-text")!, e.config) : { text: e.negativeText, tokens: e.textTokens };
+    return { name: e.name, config: e.config, weights: e.weights, text: text.text, textTokens: text.tokens, negativeText: neg.text, negativeTokens: neg.tokens, latent: parseLatent(flag("latent"), EMBEDDED_LATENT) };
+  }
+  const config = parseWanConfig(JSON.parse(await Deno.readTextFile(`${dir}/config.json`)), `${dir}/config.json`);
+  const textPath = flag("text");
+  if (!textPath) throw new UsageError("--text FILE (umT5 prompt embeddings, see README) is required with --model");
+  const text = await readTextEmbedding(textPath, config);
+  const negPath = flag("negative-text");
+  if (needNegative && !negPath) throw new UsageError("--negative-text FILE is required with --model when --guidance is not 1");
+  const neg = negPath ? await readTextEmbedding(negPath, config) : null;
+  const ckpt = await openCheckpointDir(dir);
+  const weights = await loadWanWeights(ckpt, config, progressBar(`loading ${dir}`));
+  return { name: dir, config, weights, text: text.text, textTokens: text.tokens, negativeText: neg?.text ?? null, negativeTokens: neg?.tokens ?? 0, latent: parseLatent(flag("latent"), { F: 21, H: 60, W: 104 }) };
+}
+
+function stepLine(r: StepReport): string {
+  const width = 20, fill = Math.round(((r.step + 1) / r.steps) * width);
+  const devices = r.perDevice.map((d) => `d${d.device} ${d.ms.toFixed(0)}ms`).join(" ");
+  return `step ${String(r.step + 1).padStart(String(r.steps).length)}/${r.steps} [${"#".repeat(fill)}${".".repeat(width - fill)}] t=${r.timestep} ${r.ms.toFixed(0)} ms | ${devices}`;
+}
+
+export async function generateCommand(argv: string[]): Promise<number> {
+  const p = parseArgs(argv);
+  allowFlags(p, "generate", FLAGS);
+  const flag = (n: string) => (typeof p.flags.get(n) === "string" ? p.flags.get(n) as string : undefined);
+  const embedded = !flag("model");
+  const devices = int(p, "devices", embedded ? 4 : 1);
+  const mode = oneOf(p, "shard", ["sequence", "frame"] as const, "sequence");
+  const precision = oneOf(p, "precision", ["f32", "f16"] as const, "f32");
+  const solver = oneOf(p, "solver", SOLVERS, "unipc");
+  const steps = int(p, "steps", embedded ? 6 : 50);
+  const guidance = num(p, "guidance", 5.0);
+  const shift = num(p, "shift", 5.0);
+  const seed = int(p, "seed", 0, 0);
+  const outDir = str(p, "out", "out");
+  const weights = parseWeights(flag("weights"), devices);
+  const model = await chooseModel(flag, guidance !== 1);
+
+  const t0 = performance.now();
+  const pool = await WorkerPool.create({ devices, precision, gpus: placeDevices(flag("gpus"), devices), barrierTimeoutMs: int(p, "timeout", 60) * 1000 });
+  try {
+    await pool.load(model.config, model.weights);
+    await setPrompts(pool, model.text, guidance !== 1 ? model.negativeText : null, model.textTokens, model.negativeTokens);
+    const setupMs = performance.now() - t0;
+    console.log(`${model.name}: latent ${model.latent.F}x${model.latent.H}x${model.latent.W}, ${devices} device(s) [${[...new Set(pool.adapters())].join("; ")}], ${mode} mode, ${precision}, ${solver} ${steps} steps, guidance ${guidance}, shift ${shift}, seed ${seed}`);
+    const result = await generate(pool, model.config, { latent: model.latent, sampler: { steps, shift, guidance, solver }, seed, mode, weights }, (r) => console.log(stepLine(r)));
+    const { C, F, H, W } = result.latentDims;
+    await Deno.mkdir(outDir, { recursive: true });
+    await Deno.writeFile(`${outDir}/latents.safetensors`, encodeSafetensors({ latents: { dtype: "F32", shape: [1, C, F, H, W], data: result.latent } }, { model: model.name, steps: String(steps), seed: String(seed) }));
+    const preview = latentPreview(result.latent, result.latentDims);
+    await Deno.writeFile(`${outDir}/preview.png`, await encodePng(preview.rgb, preview.width, preview.height));
+    const perStep = result.steps.map((s) => s.ms);
+    const summary = {
+      model: model.name,
+      tokens: result.plan.tokens,
+      devices,
+      shard: mode,
+      padTokens: result.plan.padTokens,
+      framePadTokens: result.framePlan.padTokens,
+      paddingSavedVsFrameMode: result.framePlan.padTokens - result.plan.padTokens,
+      shards: result.plan.shards,
+      steps,
+      msPerStep: perStep.reduce((a, b) => a + b, 0) / perStep.length,
+      totalMs: result.ms,
+      setupMs,
+      perStep: result.steps,
+    };
+    await Deno.writeTextFile(`${outDir}/summary.json`, JSON.stringify(summary, null, 2) + "\n");
+    console.log(
+      `done: ${summary.tokens} tokens on ${devices} device(s), ${summary.padTokens} pad tokens (frame mode would compute ${summary.framePadTokens}: ${summary.paddingSavedVsFrameMode} saved), ` +
+        `${summary.msPerStep.toFixed(0)} ms/step, ${(summary.totalMs / 1000).toFixed(1)} s total (+${(setupMs / 1000).toFixed(1)} s setup)`,
+    );
+    console.log(`wrote ${outDir}/latents.safetensors, ${outDir}/preview.png, ${outDir}/summary.json`);
+    return 0;
+  } finally {
+    await pool.close();
+  }
+}

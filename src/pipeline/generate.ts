@@ -1,0 +1,97 @@
+// The denoising loop over the sharded model: seeded noise, Wan's flow-matching sampler with
+// classifier-free guidance, each model call one sharded forward through the WorkerPool. Shared by
+// `shardit generate` (Deno) and the demo page (browser). The pool must already hold the weights.
+import type { WanConfig } from "../model/config.ts";
+import type { DeviceStats } from "../parallel/messages.ts";
+import { planShards, type ShardMode, type ShardPlan, tokenGridFromLatent } from "../parallel/plan.ts";
+import type { WorkerPool } from "../parallel/pool.ts";
+import { gaussianNoise, type SamplerConfig, sample } from "../sampler/flow_match.ts";
+
+export interface GenerateOptions {
+  latent: { F: number; H: number; W: number };
+  sampler: SamplerConfig;
+  seed: number;
+  mode: ShardMode;
+  /** Per-device speed weights for sequence mode. */
+  weights?: number[];
+}
+
+export interface StepReport {
+  step: number;
+  steps: number;
+  timestep: number;
+  ms: number;
+  /** Per device: the sum over this step's forwards (conditional and unconditional). */
+  perDevice: { device: number; ms: number; exchangeMs: number; tokens: number; padTokens: number }[];
+}
+
+export interface GenerateResult {
+  latent: Float32Array; // [C, F, H, W]
+  latentDims: { C: number; F: number; H: number; W: number };
+  plan: ShardPlan;
+  /** The frame-mode plan of the same run, for the padding comparison. */
+  framePlan: ShardPlan;
+  steps: StepReport[];
+  ms: number;
+}
+
+/** Encodes the prompt (and the negative prompt when guidance != 1) on every device. */
+export async function setPrompts(pool: WorkerPool, text: Float32Array, negativeText: Float32Array | null, textTokens: number, negativeTokens = textTokens): Promise<void> {
+  await pool.setText("prompt", text, textTokens);
+  if (negativeText) await pool.setText("negative", negativeText, negativeTokens);
+}
+
+export async function generate(
+  pool: WorkerPool,
+  cfg: WanConfig,
+  opts: GenerateOptions,
+  onStep?: (report: StepReport, latent: Float32Array) => void,
+): Promise<GenerateResult> {
+  const grid = tokenGridFromLatent(opts.latent);
+  const plan = planShards(grid, pool.devices, opts.mode, opts.mode === "sequence" ? opts.weights : undefined);
+  const framePlan = planShards(grid, pool.devices, "frame");
+  const latentDims = { C: cfg.inChannels, ...opts.latent };
+  if (cfg.outChannels !== cfg.inChannels) throw new Error(`generate needs out_channels == in_channels, the model has ${cfg.inChannels} -> ${cfg.outChannels}`);
+  const x0 = gaussianNoise([latentDims.C, latentDims.F, latentDims.H, latentDims.W], opts.seed);
+  const steps: StepReport[] = [];
+  const t0 = performance.now();
+  let stepStart = performance.now();
+  let stepStats: DeviceStats[][] = [];
+  let lastTimestep = 0;
+
+  const forward = async (x: Float32Array, timestep: number, textKey: string) => {
+    const r = await pool.forward({ latent: x, latentDims, timestep, textKey, plan });
+    stepStats.push(r.stats);
+    return r.out;
+  };
+  const latent = await sample(
+    x0,
+    opts.sampler,
+    async (x, timestep, _step, needUncond) => {
+      lastTimestep = timestep;
+      const cond = await forward(x, timestep, "prompt");
+      const uncond = needUncond ? await forward(x, timestep, "negative") : undefined;
+      return { cond, uncond };
+    },
+    (step, x) => {
+      const report: StepReport = {
+        step,
+        steps: opts.sampler.steps,
+        timestep: lastTimestep,
+        ms: performance.now() - stepStart,
+        perDevice: plan.shards.map((s) => ({
+          device: s.device,
+          ms: stepStats.reduce((a, st) => a + st[s.device].ms, 0),
+          exchangeMs: stepStats.reduce((a, st) => a + st[s.device].exchangeMs, 0),
+          tokens: s.tokens - s.padTokens,
+          padTokens: s.padTokens,
+        })),
+      };
+      steps.push(report);
+      onStep?.(report, x);
+      stepStats = [];
+      stepStart = performance.now();
+    },
+  );
+  return { latent, latentDims, plan, framePlan, steps, ms: performance.now() - t0 };
+}
