@@ -10,8 +10,11 @@
 //   2 dst    read_write array<T>  [rows, cols]   (must not overlap x; "out" in the host API)
 //   modulated: 3 modulation read array<T>  [R, cols]  (shift row at shift_off, scale row at scale_off)
 //   affine:    3 weight read array<T>  [cols], 4 bias read array<T> [cols]
-// One workgroup of 256 invocations owns one row; invocation i strides over columns i, i + 256, ...
-// and the two sums are tree-reduced in workgroup memory.
+// One workgroup of 256 invocations owns one row; invocation i strides over the row's vectors i, i + 256,
+// ... where a vector is 2 elements when cols is even (${pairs}: halves the load count) and 1 otherwise.
+// The row is read three times (mean, variance, output); the re-reads hit cache. (Keeping the row in a
+// private array between passes measured slower on an H100: 0.44 vs 0.26 ms at 32760x1536 f32.)
+// The two sums are tree-reduced in workgroup memory.
 // Dispatch: (rows, 1, 1) workgroups; rows > 65535 are split over y by the host (row = x + y * 65535).
 
 #if ${f16}
@@ -19,6 +22,18 @@ enable f16;
 alias T = f16;
 #else
 alias T = f32;
+#endif
+
+#if ${pairs}
+alias VT = vec2<T>;
+alias VF = vec2<f32>;
+const PER: u32 = 2u;
+fn hsum(v: VF) -> f32 { return v.x + v.y; }
+#else
+alias VT = T;
+alias VF = f32;
+const PER: u32 = 1u;
+fn hsum(v: VF) -> f32 { return v; }
 #endif
 
 struct Params {
@@ -30,13 +45,13 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<T>;
-@group(0) @binding(2) var<storage, read_write> dst: array<T>;
+@group(0) @binding(1) var<storage, read> x: array<VT>;
+@group(0) @binding(2) var<storage, read_write> dst: array<VT>;
 #if ${affine}
-@group(0) @binding(3) var<storage, read> weight: array<T>;
-@group(0) @binding(4) var<storage, read> bias: array<T>;
+@group(0) @binding(3) var<storage, read> weight: array<VT>;
+@group(0) @binding(4) var<storage, read> bias: array<VT>;
 #else
-@group(0) @binding(3) var<storage, read> modulation: array<T>;
+@group(0) @binding(3) var<storage, read> modulation: array<VT>;
 #endif
 
 const WG: u32 = 256u;
@@ -55,30 +70,32 @@ fn workgroup_sum(i: u32, v: f32) -> f32 {
   return total;
 }
 
+fn epilogue(j: u32, v: VF) -> VT {
+#if ${affine}
+  return VT(v * VF(weight[j]) + VF(bias[j]));
+#else
+  return VT(v * (VF(1.0) + VF(modulation[p.scale_off / PER + j])) + VF(modulation[p.shift_off / PER + j]));
+#endif
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) i: u32) {
   let row = wg.x + wg.y * 65535u;
   if (row >= p.rows) { return; }  // uniform per workgroup, so the barriers stay in uniform control flow
-  let base = row * p.cols;
+  let nv = p.cols / PER;          // vectors per row
+  let base = row * nv;
   let n = f32(p.cols);
 
-  var s = 0.0;
-  for (var c = i; c < p.cols; c += WG) { s += f32(x[base + c]); }
-  let mean = workgroup_sum(i, s) / n;
+  var s = VF(0.0);
+  for (var j = i; j < nv; j += WG) { s += VF(x[base + j]); }
+  let mean = workgroup_sum(i, hsum(s)) / n;
 
-  var q = 0.0;
-  for (var c = i; c < p.cols; c += WG) {
-    let d = f32(x[base + c]) - mean;
+  var q = VF(0.0);
+  for (var j = i; j < nv; j += WG) {
+    let d = VF(x[base + j]) - VF(mean);
     q += d * d;
   }
-  let inv = inverseSqrt(workgroup_sum(i, q) / n + p.eps);
+  let inv = inverseSqrt(workgroup_sum(i, hsum(q)) / n + p.eps);
 
-  for (var c = i; c < p.cols; c += WG) {
-    let v = (f32(x[base + c]) - mean) * inv;
-#if ${affine}
-    dst[base + c] = T(v * f32(weight[c]) + f32(bias[c]));
-#else
-    dst[base + c] = T(v * (1.0 + f32(modulation[p.scale_off + c])) + f32(modulation[p.shift_off + c]));
-#endif
-  }
+  for (var j = i; j < nv; j += WG) { dst[base + j] = epilogue(j, (VF(x[base + j]) - VF(mean)) * inv); }
 }

@@ -17,8 +17,8 @@ export function layerNormModulated(gpu: Gpu, x: Tensor, mod: Tensor, shiftRow: n
   expectShape("layerNormModulated out", out, [rows, cols], x.dtype);
   expectNoOverlap("layerNormModulated", ["out", out], ["x", x]);
   expectNoOverlap("layerNormModulated", ["out", out], ["mod", mod]);
-  // 2. pipeline key: dtype and epilogue are compiled in
-  const kernel = gpu.kernel("layer_norm", { f16: x.dtype === "f16", affine: false });
+  // 2. pipeline key: dtype, epilogue and the vector width (2 when cols is even) are compiled in
+  const kernel = gpu.kernel("layer_norm", { f16: x.dtype === "f16", affine: false, pairs: cols % 2 === 0 });
   // 3. uniforms (rows of mod as element offsets)  4. dispatch: one workgroup per row
   const params = { rows, cols, eps, shift_off: shiftRow * cols, scale_off: scaleRow * cols };
   gpu.dispatch(kernel, params, [x, out, mod], grid1d(rows));
@@ -33,6 +33,6 @@ export function layerNormAffine(gpu: Gpu, x: Tensor, weight: Tensor, bias: Tenso
   expectNoOverlap("layerNormAffine", ["out", out], ["x", x]);
   expectNoOverlap("layerNormAffine", ["out", out], ["weight", weight]);
   expectNoOverlap("layerNormAffine", ["out", out], ["bias", bias]);
-  const kernel = gpu.kernel("layer_norm", { f16: x.dtype === "f16", affine: true });
+  const kernel = gpu.kernel("layer_norm", { f16: x.dtype === "f16", affine: true, pairs: cols % 2 === 0 });
   gpu.dispatch(kernel, { rows, cols, eps, shift_off: 0, scale_off: 0 }, [x, out, weight, bias], grid1d(rows));
 }

@@ -28,12 +28,14 @@ async function checkAffine(gpu: Gpu, rows: number, cols: number, dtype: DType) {
 }
 
 // [rows, cols, R, shiftRow, scaleRow]: block rows (0, 1) and (3, 4) of 6, output rows (0, 1) of 2.
-const modCases: [number, number, number, number, number][] = [[1, 24, 6, 0, 1], [45, 24, 6, 3, 4], [210, 96, 2, 0, 1], [7, 1536, 6, 3, 4], [3, 1000, 6, 0, 1], [2, 5120, 6, 3, 4]];
+const modCases: [number, number, number, number, number][] = [[1, 24, 6, 0, 1], [45, 24, 6, 3, 4], [210, 96, 2, 0, 1], [7, 1536, 6, 3, 4], [3, 1000, 6, 0, 1], [2, 5120, 6, 3, 4],
+  // odd cols (scalar path), and rows longer than the register cache (6144 paired, 3072 scalar)
+  [45, 7, 6, 3, 4], [3, 1001, 2, 0, 1], [2, 7000, 6, 3, 4], [2, 5001, 6, 0, 1]];
 for (const [rows, cols, R, s, c] of modCases) {
   test(`layer_norm modulated f32 ${rows}x${cols}`, () => withGpu((gpu) => checkModulated(gpu, rows, cols, R, s, c, "f32")));
   test(`layer_norm modulated f16 ${rows}x${cols}`, () => withGpuF16((gpu) => checkModulated(gpu, rows, cols, R, s, c, "f16")));
 }
-for (const [rows, cols] of [[1, 24], [45, 12], [210, 96], [7, 1536], [3, 1000]]) {
+for (const [rows, cols] of [[1, 24], [45, 12], [210, 96], [7, 1536], [3, 1000], [7, 13], [2, 6999]]) {
   test(`layer_norm affine f32 ${rows}x${cols}`, () => withGpu((gpu) => checkAffine(gpu, rows, cols, "f32")));
   test(`layer_norm affine f16 ${rows}x${cols}`, () => withGpuF16((gpu) => checkAffine(gpu, rows, cols, "f16")));
 }
