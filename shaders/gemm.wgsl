@@ -182,36 +182,6 @@ fn storeBlock(m: u32, j: u32, acc: mat4x4<f32>) {
   }
 }
 
-// Accumulators: (TM/4) x (TN/4) 4x4 blocks, module-scope private so kstep can update them.
-var<private> m00: mat4x4<f32>;
-#if ${tn8}
-var<private> m01: mat4x4<f32>;
-#endif
-#if ${tm8}
-var<private> m10: mat4x4<f32>;
-#if ${tn8}
-var<private> m11: mat4x4<f32>;
-#endif
-#endif
-
-// One k of the inner loop: TM/4 + TN/4 vec4 reads of the tiles, TM * TN FMAs.
-fn kstep(ai: u32, bi: u32) {
-  let a0 = As[ai];
-  let b0 = Bs[bi];
-  m00 = outer(m00, a0, b0);
-#if ${tn8}
-  let b1 = Bs[bi + WGX];
-  m01 = outer(m01, a0, b1);
-#endif
-#if ${tm8}
-  let a1 = As[ai + WGY];
-  m10 = outer(m10, a1, b0);
-#if ${tn8}
-  m11 = outer(m11, a1, b1);
-#endif
-#endif
-}
-
 // Registers and accumulators are named variables, not arrays: arrays indexed in loops ended up in
 // local memory on NVIDIA (every tile ran at ~1.7 TFLOP/s on an H100, whatever its size).
 @compute @workgroup_size(THREADS)
@@ -228,6 +198,17 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   let aq1 = (tid + THREADS) % KV;
   let useA = !A_HALF || ar0 < BM;  // constant true unless half
   let useB = !B_HALF || ar0 < BN;
+
+  var m00 = mat4x4<f32>();
+#if ${tn8}
+  var m01 = mat4x4<f32>();
+#endif
+#if ${tm8}
+  var m10 = mat4x4<f32>();
+#if ${tn8}
+  var m11 = mat4x4<f32>();
+#endif
+#endif
 
   let nt = (p.K + BK - 1u) / BK;
 
@@ -269,23 +250,24 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
 
     var ai = cur * BK * AV + ty;
     var bi = cur * BK * BV + tx;
-#if ${unroll}
-    // Unrolled by 4 in the source (BK % 4 == 0), so tile reads get constant offsets.
-    for (var k = 0u; k < BK; k += 4u) {
-      kstep(ai, bi);
-      kstep(ai + AV, bi + BV);
-      kstep(ai + 2u * AV, bi + 2u * BV);
-      kstep(ai + 3u * AV, bi + 3u * BV);
-      ai += 4u * AV;
-      bi += 4u * BV;
-    }
-#else
     for (var k = 0u; k < BK; k++) {
-      kstep(ai, bi);
+      let a0 = As[ai];
+      let b0 = Bs[bi];
+      m00 = outer(m00, a0, b0);
+#if ${tn8}
+      let b1 = Bs[bi + WGX];
+      m01 = outer(m01, a0, b1);
+#endif
+#if ${tm8}
+      let a1 = As[ai + WGY];
+      m10 = outer(m10, a1, b0);
+#if ${tn8}
+      m11 = outer(m11, a1, b1);
+#endif
+#endif
       ai += AV;
       bi += BV;
     }
-#endif
 
     if (more) {
       let nxt = 1u - cur;
