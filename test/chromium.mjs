@@ -27,7 +27,8 @@ export async function startVite({ preview = false } = {}) {
     const server = await vite.preview({ preview: { port: 0, host: "127.0.0.1" }, logLevel: "error" });
     return { url: server.resolvedUrls.local[0], close: () => server.close() };
   }
-  const server = await vite.createServer({ server: { port: 0, host: "127.0.0.1" }, logLevel: "error" });
+  // No file watching: a test run must not reload its page when a source file changes under it.
+  const server = await vite.createServer({ server: { port: 0, host: "127.0.0.1", hmr: false, watch: null }, logLevel: "error" });
   await server.listen();
   return { url: server.resolvedUrls.local[0], close: () => server.close() };
 }
