@@ -26,12 +26,16 @@ export interface GemmTile {
   BK: number;
   TM: number;
   TN: number;
+  /** Unroll the inner k loop by 4 in the source. */
+  unroll?: boolean;
 }
 
 /** Named tile configurations (the bench sweeps these by name). */
 export const GEMM_TILES: Record<string, GemmTile> = {
   "128x128x16": { BM: 128, BN: 128, BK: 16, TM: 8, TN: 8 },
   "128x128x8": { BM: 128, BN: 128, BK: 8, TM: 8, TN: 8 },
+  "128x128x8u": { BM: 128, BN: 128, BK: 8, TM: 8, TN: 8, unroll: true },
+  "128x128x16u": { BM: 128, BN: 128, BK: 16, TM: 8, TN: 8, unroll: true },
   "128x64x16": { BM: 128, BN: 64, BK: 16, TM: 8, TN: 4 },
   "128x64x8": { BM: 128, BN: 64, BK: 8, TM: 8, TN: 4 },
   "64x128x8": { BM: 64, BN: 128, BK: 8, TM: 4, TN: 8 },
@@ -121,6 +125,7 @@ export function gemmDefines(dtype: DType, K: number, tile: GemmTile, epilogue: G
     f16: dtype === "f16",
     vec: K % 4 === 0,
     BM, BN, BK, TM, TN, WGX, WGY, THREADS,
+    unroll: !!tile.unroll,
     tm8: TM === 8,
     tn8: TN === 8,
     la2: LOADS_A === 2,
