@@ -2,8 +2,7 @@
 """torch SDPA baseline for bench/attention.ts: F.scaled_dot_product_attention on [1, N, L, D] (self-attention,
 no mask), fp32 (TF32 off), fp16 and bf16. For each (shape, precision) it times the backend torch picks by
 default and, separately, each SDPA backend that accepts the input (flash, efficient, cudnn, math), so the
-JSON says which backend the default is (the fastest one that matches it in time is not proof; `default_backend`
-is the first of torch's priority order that runs alone on this input). FLOPs = 4 L^2 N D.
+JSON says which backend the default is (`default_backend`: torch._fused_sdp_choice for these inputs). FLOPs = 4 L^2 N D.
 Shape keys are "L{L}xN{N}xD{D}" as in bench/attention.ts.
 
   python bench/torch_attention.py [--shapes 4096x12x128,32760x12x128] [--precision fp32,fp16,bf16]
@@ -75,6 +74,10 @@ for s in a.shapes.split(","):
                 row["backends"][name] = {"unsupported": str(e).split("\n")[0][:200]}
             torch.cuda.empty_cache()
         ms = timed(lambda: F.scaled_dot_product_attention(q, k, v), a.iters)
+        try:  # what torch's dispatcher picks for these inputs (private API; else the first backend that ran)
+            default_backend = SDPBackend(torch._fused_sdp_choice(q, k, v)).name.lower()
+        except Exception:
+            default_backend = f"{default_backend}?"
         row.update(ms=ms, tflops=flops / (ms * 1e-3) / 1e12, default_backend=default_backend)
         results.append(row)
         print(f"{key} {prec}: default {ms:.2f} ms {row['tflops']:.1f} TFLOP/s (backend: {default_backend}); "

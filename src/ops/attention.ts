@@ -17,13 +17,16 @@ export interface AttentionConfig {
 /** Named configs, best first on a big GPU; the bench sweeps them. */
 export const ATTENTION_CONFIGS: Record<string, AttentionConfig> = {
   "64x64": { BQ: 64, BK: 64, DC: 32 }, // 256 threads, ~37 KiB
+  "128x32": { BQ: 128, BK: 32, DC: 32 }, // 256 threads, ~42 KiB
+  "128x32d16": { BQ: 128, BK: 32, DC: 16 }, // 256 threads, ~32 KiB
   "64x32": { BQ: 64, BK: 32, DC: 32 }, // 128 threads, ~23 KiB
   "32x64": { BQ: 32, BK: 64, DC: 32 }, // 128 threads, ~22.5 KiB
   "32x32": { BQ: 32, BK: 32, DC: 32 }, //  64 threads, ~13.5 KiB (fits the 16 KiB minimum)
   "64x64d16": { BQ: 64, BK: 64, DC: 16 }, // 256 threads, ~29 KiB
 };
 
-const DEFAULT_ORDER = ["64x64", "64x32", "32x32"];
+// Measured on an H100 (Deno/wgpu/Vulkan, D=128, L=32760): 128x32 507 ms f32, 64x32 586, 64x64 ~588.
+const DEFAULT_ORDER = ["128x32", "64x32", "32x32"];
 
 export interface AttentionPlan {
   defines: Record<string, number | boolean>;
