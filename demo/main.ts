@@ -1,0 +1,485 @@
+// The demo page: pick a model and settings, run the sharded denoising loop over N device workers, and
+// watch the shard map, per-device step times and the latent as it forms; then rerun on one device to
+// check the sharded result. Plain DOM. State for tests is published on window.__shardit_demo.
+import type { DType } from "../src/gpu/tensor.ts";
+import { planShards, type ShardMode, type ShardPlan, tokenGridFromLatent } from "../src/parallel/plan.ts";
+import { WorkerPool } from "../src/parallel/pool.ts";
+import { generate, type GenerateOptions, type GenerateResult, setPrompts, type StepReport } from "../src/pipeline/generate.ts";
+import { type Solver, SOLVERS } from "../src/sampler/flow_match.ts";
+import { type DemoEnv, probeEnv } from "./env.ts";
+import { CHECKPOINT_LATENT, clearModelCache, type Latent, loadEmbedded, type LoadedModel, loadFolder, loadUrl, type PromptEmbeddings, readPrompts } from "./model_source.ts";
+import { drawLatent } from "./preview.ts";
+import { deviceColor, drawShardMap, shardCounts } from "./shard_map.ts";
+import { compareLatents, type LatentDiff, latentStats, type LatentStats } from "./stats.ts";
+import { renderTiming } from "./timing.ts";
+
+type Source = "embedded" | "folder" | "url";
+
+interface Settings {
+  source: Source;
+  devices: number;
+  mode: ShardMode;
+  precision: DType;
+  steps: number;
+  guidance: number;
+  shift: number;
+  seed: number;
+  solver: Solver;
+  latent: Latent;
+}
+
+interface DemoState {
+  status: "idle" | "running" | "done" | "error";
+  /** What the page is doing now, in words. */
+  phase: string;
+  step: number;
+  steps: number;
+  error: string | null;
+  env: DemoEnv | null;
+  shardMap: { mode: ShardMode; devices: number; tokens: number; computedTokens: number; padTokens: number; perDevice: ReturnType<typeof shardCounts> } | null;
+  latentDims: { C: number; F: number; H: number; W: number } | null;
+  latentStats: LatentStats | null;
+  summary: Record<string, number | string> | null;
+  compare: (Omit<LatentDiff, "worst"> & { steps: number; ms: number }) | null;
+  compareStep: number;
+}
+
+declare global {
+  interface Window { __shardit_demo: DemoState }
+}
+
+const state: DemoState = {
+  status: "idle",
+  phase: "",
+  step: 0,
+  steps: 0,
+  error: null,
+  env: null,
+  shardMap: null,
+  latentDims: null,
+  latentStats: null,
+  summary: null,
+  compare: null,
+  compareStep: 0,
+};
+window.__shardit_demo = state;
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
+const input = (id: string) => $<HTMLInputElement>(id);
+const select = (id: string) => $<HTMLSelectElement>(id);
+const MAP_WIDTH = () => Math.max(240, $("shard-map").parentElement!.clientWidth - 2);
+
+// ---------------------------------------------------------------------------------------------
+// Settings
+
+function source(): Source {
+  return (document.querySelector<HTMLInputElement>("input[name=model]:checked")?.value ?? "embedded") as Source;
+}
+
+function intField(id: string, what: string, lo: number, hi: number): number {
+  const raw = input(id).value.trim();
+  const v = Number(raw);
+  if (raw === "" || !Number.isInteger(v) || v < lo || v > hi) throw new Error(`${what} must be a whole number from ${lo} to ${hi}, got "${raw}"`);
+  return v;
+}
+
+function numField(id: string, what: string, lo: number): number {
+  const raw = input(id).value.trim();
+  const v = Number(raw);
+  if (raw === "" || !Number.isFinite(v) || v < lo) throw new Error(`${what} must be a number >= ${lo}, got "${raw}"`);
+  return v;
+}
+
+function readSettings(): Settings {
+  const latent = {
+    F: intField("latent-f", "Latent F", 1, 1024),
+    H: intField("latent-h", "Latent H", 2, 4096),
+    W: intField("latent-w", "Latent W", 2, 4096),
+  };
+  if (latent.H % 2 || latent.W % 2) throw new Error(`Latent H and W must be even (2x2 patches), got ${latent.H} x ${latent.W}`);
+  const precision = select("precision").value as DType;
+  if (precision === "f16" && !state.env?.f16) throw new Error("f16 needs the adapter's shader-f16 feature, which this adapter lacks: choose f32");
+  return {
+    source: source(),
+    devices: intField("workers", "Workers", 1, 8),
+    mode: select("shard").value as ShardMode,
+    precision,
+    steps: intField("steps", "Steps", 1, 1000),
+    guidance: numField("guidance", "Guidance", 0),
+    shift: numField("shift", "Shift", 0),
+    seed: intField("seed", "Seed", 0, 2 ** 32 - 1),
+    solver: select("solver").value as Solver,
+    latent,
+  };
+}
+
+function setLatentFields(l: Latent): void {
+  input("latent-f").value = String(l.F);
+  input("latent-h").value = String(l.H);
+  input("latent-w").value = String(l.W);
+}
+
+/** Shows which sub-controls belong to the chosen model source. */
+function syncSourceUi(): void {
+  const s = source();
+  document.querySelectorAll<HTMLElement>(".sub[data-for]").forEach((el) => (el.hidden = !el.dataset.for!.split(" ").includes(s)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering
+
+function setStatus(status: DemoState["status"], phase: string): void {
+  state.status = status;
+  state.phase = phase;
+  const pill = $("status");
+  pill.className = `pill ${status}`;
+  pill.textContent = status;
+  $("phase").textContent = phase;
+}
+
+function setProgress(el: HTMLElement, done: number, total: number, label: string): void {
+  (el.querySelector(".fill") as HTMLElement).style.width = `${total > 0 ? Math.min(100, (100 * done) / total) : 0}%`;
+  el.querySelector(".label")!.textContent = label;
+}
+
+function setStepProgress(step: number, steps: number, prefix = ""): void {
+  setProgress($("step-progress"), step, steps, `${prefix}${step}/${steps} steps`);
+}
+
+function showError(message: string): void {
+  state.error = message;
+  const el = $("error");
+  el.textContent = message;
+  el.hidden = false;
+}
+
+function clearError(): void {
+  state.error = null;
+  $("error").hidden = true;
+}
+
+const fmtBytes = (n: number) => n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(2)} GiB` : n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(1)} MiB` : `${(n / 1024).toFixed(0)} KiB`;
+
+function loadProgress(label: string, done: number, total: number): void {
+  const el = $("load-progress");
+  el.hidden = false;
+  setProgress(el, done, total, `${label}: ${fmtBytes(done)}${total ? ` / ${fmtBytes(total)}` : ""}`);
+}
+
+function renderPlan(plan: ShardPlan): void {
+  drawShardMap($<HTMLCanvasElement>("shard-map"), plan, MAP_WIDTH());
+  const counts = shardCounts(plan);
+  state.shardMap = { mode: plan.mode, devices: plan.devices, tokens: plan.tokens, computedTokens: plan.computedTokens, padTokens: plan.padTokens, perDevice: counts };
+  const items = counts.map((c) =>
+    `<li><span class="swatch" style="--c:${deviceColor(c.device)}"></span>device ${c.device}: ${c.tokens} tokens${c.padTokens ? ` + ${c.padTokens} pad` : ""}</li>`
+  );
+  if (plan.padTokens) items.push(`<li><span class="swatch pad"></span>padding: ${plan.padTokens} tokens</li>`);
+  $("legend").innerHTML = items.join("");
+  const { F, H, W } = plan.grid;
+  $("map-caption").textContent = `token grid F'×H'×W' = ${F}×${H}×${W} = ${plan.tokens} tokens, ${plan.mode} mode, ${plan.devices} device${plan.devices > 1 ? "s" : ""}`;
+}
+
+/** Redraws the shard map for the current settings (before a run), or says why there is none. */
+function previewPlan(): void {
+  const note = $("grid-note");
+  try {
+    const s = readSettings();
+    const grid = tokenGridFromLatent(s.latent);
+    renderPlan(planShards(grid, s.devices, s.mode));
+    note.textContent = `${grid.F}×${grid.H}×${grid.W} = ${grid.F * grid.H * grid.W} tokens`;
+    note.className = "muted";
+  } catch (e) {
+    note.textContent = (e as Error).message;
+    note.className = "note";
+  }
+}
+
+function renderSummary(rows: [string, string][]): void {
+  $("summary").innerHTML = rows.map(([k, v]) => `<div><dt>${k}</dt><dd>${v}</dd></div>`).join("");
+}
+
+function setBusy(busy: boolean): void {
+  document.querySelectorAll<HTMLInputElement | HTMLSelectElement | HTMLButtonElement>("#controls input, #controls select, #controls button").forEach((el) => {
+    if (el.id === "compare") el.disabled = busy || !lastRun;
+    else if (el.id === "run") el.disabled = busy || (state.env?.problems.length ?? 1) > 0;
+    else el.disabled = busy;
+  });
+  if (!busy) applyF16Availability();
+}
+
+function applyF16Availability(): void {
+  const f16 = select("precision").querySelector<HTMLOptionElement>("option[value=f16]")!;
+  const ok = state.env?.f16 ?? false;
+  f16.disabled = !ok;
+  if (!ok && select("precision").value === "f16") select("precision").value = "f32";
+  const note = $("f16-note");
+  note.hidden = ok || !state.env?.webgpu;
+  note.textContent = `f16 is off: this adapter${state.env?.adapter ? ` (${state.env.adapter})` : ""} has no shader-f16 feature.`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Model and pools
+
+let model: { key: string; model: LoadedModel } | null = null;
+let pool: { key: string; pool: WorkerPool } | null = null;
+let lastRun: { settings: Settings; model: LoadedModel; prompts: PromptEmbeddings; result: GenerateResult } | null = null;
+
+function sourceKey(s: Source): string {
+  if (s === "embedded") return "embedded";
+  if (s === "url") return `url:${input("url").value.trim()}`;
+  const files = [...(input("folder").files ?? [])];
+  return `folder:${files.map((f) => `${f.webkitRelativePath}/${f.size}/${f.lastModified}`).join(",")}`;
+}
+
+async function ensureModel(s: Settings): Promise<{ model: LoadedModel; prompts: PromptEmbeddings }> {
+  const key = sourceKey(s.source);
+  if (s.source === "embedded") {
+    const e = loadEmbedded();
+    model = { key, model: e.model };
+    return { model: e.model, prompts: e.prompts };
+  }
+  if (model?.key !== key) {
+    model = null; // free the previous weights before reading new ones
+    let loaded: { model: LoadedModel };
+    if (s.source === "folder") loaded = await loadFolder([...(input("folder").files ?? [])], loadProgress);
+    else {
+      const url = input("url").value.trim();
+      if (!url) throw new Error("enter the URL of a checkpoint folder (config.json + weights)");
+      loaded = await loadUrl(url, loadProgress);
+    }
+    model = { key, model: loaded.model };
+  }
+  const m = model.model;
+  const prompts = await readPrompts(m.config, input("text").files?.[0] ?? null, input("negative-text").files?.[0] ?? null, s.guidance !== 1);
+  return { model: m, prompts };
+}
+
+async function dropPool(): Promise<void> {
+  const p = pool;
+  pool = null;
+  await p?.pool.close().catch(() => {});
+}
+
+/** A pool of `devices` workers holding `m`'s weights: the current one when it matches, else a new one. */
+async function poolFor(devices: number, precision: DType, m: LoadedModel): Promise<WorkerPool> {
+  const key = `${m.id}|${devices}|${precision}`;
+  if (pool?.key === key) return pool.pool;
+  await dropPool();
+  setStatus("running", `starting ${devices} device worker${devices > 1 ? "s" : ""} (${precision})`);
+  const p = await WorkerPool.create({ devices, precision });
+  try {
+    setStatus("running", `uploading weights to ${devices} device${devices > 1 ? "s" : ""}`);
+    await p.load(m.config, m.weights);
+  } catch (e) {
+    await p.close().catch(() => {});
+    throw e;
+  }
+  pool = { key, pool: p };
+  return p;
+}
+
+function generateOptions(s: Settings): GenerateOptions {
+  return { latent: s.latent, sampler: { steps: s.steps, shift: s.shift, guidance: s.guidance, solver: s.solver }, seed: s.seed, mode: s.mode };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Actions
+
+let busy = false;
+
+async function run(): Promise<void> {
+  if (busy) return;
+  clearError();
+  let s: Settings, plan: ShardPlan;
+  try {
+    s = readSettings();
+    plan = planShards(tokenGridFromLatent(s.latent), s.devices, s.mode);
+  } catch (e) {
+    setStatus("error", "check the settings");
+    showError((e as Error).message);
+    return;
+  }
+  busy = true;
+  setBusy(true);
+  lastRun = null;
+  state.compare = null;
+  state.latentStats = null;
+  state.summary = null;
+  state.step = 0;
+  state.steps = s.steps;
+  $("compare-result").hidden = true;
+  renderPlan(plan);
+  renderTiming($("timing"), []);
+  setStepProgress(0, s.steps);
+  const t0 = performance.now();
+  try {
+    setStatus("running", s.source === "embedded" ? "preparing the embedded model" : "loading the checkpoint");
+    const { model: m, prompts } = await ensureModel(s);
+    const p = await poolFor(s.devices, s.precision, m);
+    setStatus("running", "encoding the prompt on every device");
+    await setPrompts(p, prompts.text, s.guidance !== 1 ? prompts.negativeText : null, prompts.textTokens, prompts.negativeTokens);
+    const setupMs = performance.now() - t0;
+    setStatus("running", `denoising: ${s.steps} steps on ${s.devices} device${s.devices > 1 ? "s" : ""} (${s.mode} mode, ${s.precision})`);
+    const reports: StepReport[] = [];
+    const dims = { C: m.config.inChannels, ...s.latent };
+    const result = await generate(p, m.config, generateOptions(s), (r, x) => {
+      reports.push(r);
+      state.step = r.step + 1;
+      setStepProgress(state.step, r.steps);
+      renderTiming($("timing"), reports);
+      drawLatent($<HTMLCanvasElement>("preview"), x, dims);
+    });
+    lastRun = { settings: s, model: m, prompts, result };
+    state.latentDims = result.latentDims;
+    state.latentStats = latentStats(result.latent);
+    drawLatent($<HTMLCanvasElement>("preview"), result.latent, result.latentDims);
+    const ms = result.steps.map((r) => r.ms);
+    const msPerStep = ms.reduce((a, b) => a + b, 0) / ms.length;
+    const later = ms.slice(1);
+    const saved = result.framePlan.padTokens - result.plan.padTokens;
+    state.summary = {
+      tokens: result.plan.tokens,
+      computedTokens: result.plan.computedTokens,
+      padTokens: result.plan.padTokens,
+      framePadTokens: result.framePlan.padTokens,
+      paddingSavedVsFrameMode: saved,
+      msPerStep,
+      msPerStepAfterFirst: later.length ? later.reduce((a, b) => a + b, 0) / later.length : msPerStep,
+      totalMs: result.ms,
+      setupMs,
+    };
+    renderSummary([
+      ["tokens", String(result.plan.tokens)],
+      ["pad tokens", `${result.plan.padTokens}${result.plan.mode === "frame" ? "" : " (sequence)"}`],
+      ["padding saved vs frame mode", result.plan.mode === "frame" ? "0 (this is frame mode)" : `${saved} tokens${result.framePlan.computedTokens ? ` (${((100 * saved) / result.framePlan.computedTokens).toFixed(1)}%)` : ""}`],
+      ["ms / step", later.length ? `${msPerStep.toFixed(0)} (${(state.summary.msPerStepAfterFirst as number).toFixed(0)} after the 1st)` : msPerStep.toFixed(0)],
+      ["total", `${(result.ms / 1000).toFixed(1)} s (+${(setupMs / 1000).toFixed(1)} s setup)`],
+      ["latent", `${dims.C}×${dims.F}×${dims.H}×${dims.W}, mean ${state.latentStats.mean.toFixed(3)}, std ${state.latentStats.std.toFixed(3)}${state.latentStats.finite ? "" : ", NOT FINITE"}`],
+    ]);
+    setStatus("done", `${s.steps} steps on ${s.devices} device${s.devices > 1 ? "s" : ""} in ${(result.ms / 1000).toFixed(1)} s`);
+  } catch (e) {
+    await dropPool(); // a pool heals itself, but a fresh one is the simplest state after an error
+    setStatus("error", "the run failed");
+    showError((e as Error).message);
+  } finally {
+    busy = false;
+    setBusy(false);
+    $("load-progress").hidden = true;
+  }
+}
+
+async function compare(): Promise<void> {
+  const last = lastRun;
+  if (busy || !last) return;
+  busy = true;
+  setBusy(true);
+  clearError();
+  state.compare = null;
+  state.compareStep = 0;
+  $("compare-result").hidden = true;
+  const s = last.settings;
+  let own: WorkerPool | null = null;
+  const t0 = performance.now();
+  try {
+    setStatus("running", "compare: the same run on one device");
+    let one: WorkerPool;
+    if (pool?.key === `${last.model.id}|1|${s.precision}`) one = pool.pool;
+    else {
+      own = one = await WorkerPool.create({ devices: 1, precision: s.precision });
+      setStatus("running", "compare: uploading weights to one device");
+      await one.load(last.model.config, last.model.weights);
+    }
+    await setPrompts(one, last.prompts.text, s.guidance !== 1 ? last.prompts.negativeText : null, last.prompts.textTokens, last.prompts.negativeTokens);
+    setStatus("running", `compare: ${s.steps} steps on one device`);
+    setStepProgress(0, s.steps, "compare ");
+    const ref = await generate(one, last.model.config, generateOptions(s), (r) => {
+      state.compareStep = r.step + 1;
+      setStepProgress(r.step + 1, r.steps, "compare ");
+    });
+    const d = compareLatents(last.result.latent, ref.latent);
+    state.compare = { maxAbsDiff: d.maxAbsDiff, relL2: d.relL2, steps: s.steps, ms: performance.now() - t0 };
+    const tol = s.precision === "f16" ? 1e-2 : 1e-4;
+    const el = $("compare-result");
+    el.className = `compare ${d.relL2 <= tol ? "ok" : "bad"}`;
+    el.innerHTML = `<b>${s.devices} devices vs one device</b>, same seed and settings: max |Δ| = ${d.maxAbsDiff.toExponential(2)}, ` +
+      `relative L2 = ${d.relL2.toExponential(2)} ${d.relL2 <= tol ? "✓" : "✗"} <span class="muted">(expected ≤ ${tol.toExponential(0)} for ${s.precision})</span>`;
+    el.hidden = false;
+    setStepProgress(s.steps, s.steps);
+    setStatus("done", `compared with one device in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  } catch (e) {
+    setStatus("error", "the comparison failed");
+    showError((e as Error).message);
+  } finally {
+    if (own) await own.close().catch(() => {});
+    busy = false;
+    setBusy(false);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Start-up
+
+function renderEnv(env: DemoEnv): void {
+  const badge = (ok: boolean, text: string) => `<span class="badge ${ok ? "ok" : "bad"}">${text}</span>`;
+  $("env").innerHTML = [
+    badge(env.webgpu, env.webgpu ? `WebGPU: ${env.adapter}` : "no WebGPU"),
+    badge(env.f16, env.f16 ? "shader-f16" : "no shader-f16"),
+    badge(env.isolated, env.isolated ? "cross-origin isolated" : "not isolated"),
+    `<span class="badge">${navigator.hardwareConcurrency ?? "?"} CPU threads</span>`,
+  ].join("");
+  $("problems").innerHTML = env.problems.map((p) => `<div class="message">${p}</div>`).join("");
+}
+
+async function main(): Promise<void> {
+  const solver = select("solver");
+  solver.innerHTML = SOLVERS.map((s) => `<option value="${s}"${s === "unipc" ? " selected" : ""}>${s}</option>`).join("");
+  setLatentFields(loadEmbedded().latent);
+  syncSourceUi();
+  renderTiming($("timing"), []);
+  setStepProgress(0, Number(input("steps").value) || 0);
+
+  document.querySelectorAll<HTMLInputElement>("input[name=model]").forEach((r) =>
+    r.addEventListener("change", () => {
+      syncSourceUi();
+      setLatentFields(source() === "embedded" ? loadEmbedded().latent : CHECKPOINT_LATENT);
+      previewPlan();
+    })
+  );
+  for (const id of ["workers", "shard", "latent-f", "latent-h", "latent-w"]) $(id).addEventListener("input", previewPlan);
+  $("steps").addEventListener("input", () => !busy && setStepProgress(0, Number(input("steps").value) || 0));
+  $("run").addEventListener("click", () => void run());
+  $("compare").addEventListener("click", () => void compare());
+  $("clear-cache").addEventListener("click", async () => {
+    const gone = await clearModelCache();
+    $("phase").textContent = gone ? "cleared the cached downloads" : "nothing was cached";
+  });
+  globalThis.addEventListener("resize", () => state.shardMap && previewPlanOrLast());
+
+  setStatus("idle", "checking WebGPU ...");
+  previewPlan();
+  const env = await probeEnv();
+  state.env = env;
+  renderEnv(env);
+  setBusy(false);
+  if (env.problems.length) {
+    setStatus("error", "this browser cannot run the demo");
+    showError(env.problems.join("\n"));
+  } else setStatus("idle", "Pick settings and press Generate.");
+}
+
+function previewPlanOrLast(): void {
+  if (lastRun) renderPlan(lastRun.result.plan);
+  else previewPlan();
+}
+
+// Anything that escapes is shown on the page rather than left in the console.
+globalThis.addEventListener("unhandledrejection", (e) => {
+  e.preventDefault();
+  setStatus("error", "unexpected error");
+  showError(String((e.reason as Error)?.message ?? e.reason));
+});
+
+main().catch((e) => {
+  setStatus("error", "the page failed to start");
+  showError((e as Error).message);
+});

@@ -1,0 +1,161 @@
+// End-to-end: builds the site (vite build), serves it with `vite preview` (cross-origin isolated), opens
+// the demo in the system Chromium (SwiftShader WebGPU), runs the embedded model on 2 workers for 2
+// steps, then "compare with one device". Each check is one test case.
+// Usage: node test/e2e/run-e2e.mjs [--json out.json] [--keep-dist]
+// Env: E2E_TIMEOUT_MS (a run or a compare, default 240000), CHROMIUM_PATH.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { launchChromium, startVite } from "../chromium.mjs";
+
+const args = process.argv.slice(2);
+const jsonPath = args.includes("--json") ? args[args.indexOf("--json") + 1] : "";
+const RUN_TIMEOUT_MS = Number(process.env.E2E_TIMEOUT_MS ?? 240_000);
+const WORKERS = 2, STEPS = 2;
+
+const results = [];
+let skipRest = "";
+
+/** Runs one named check; a failure (or an earlier fatal one) skips the checks that depend on it. */
+async function check(name, fn, { fatal = false } = {}) {
+  const t0 = Date.now();
+  if (skipRest) {
+    results.push({ name, status: "skipped", ms: 0, message: skipRest });
+    console.log(`skip e2e ${name}: ${skipRest}`);
+    return;
+  }
+  try {
+    await fn();
+    results.push({ name, status: "passed", ms: Date.now() - t0 });
+    console.log(`ok  e2e ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  } catch (e) {
+    const message = String(e?.message ?? e).split("\n")[0];
+    results.push({ name, status: "failed", ms: Date.now() - t0, message });
+    console.log(`FAIL e2e ${name}: ${message}`);
+    if (fatal) skipRest = `after "${name}" failed`;
+  }
+}
+
+function expect(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+/** Polls the page's state until `until(state)` holds; fails early on status "error". */
+async function waitState(page, until, what, timeoutMs = RUN_TIMEOUT_MS) {
+  const t0 = Date.now();
+  for (;;) {
+    const s = await page.evaluate(() => JSON.parse(JSON.stringify(window.__shardit_demo ?? null)));
+    if (s && until(s)) return s;
+    if (s?.status === "error") throw new Error(`page error while waiting for ${what}: ${s.error}`);
+    if (Date.now() - t0 > timeoutMs) throw new Error(`no ${what} within ${timeoutMs} ms (status ${s?.status}, phase "${s?.phase}", step ${s?.step}/${s?.steps})`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+let server, browser, page, state;
+const pageErrors = [];
+try {
+  await check("vite build", async () => {
+    const vite = await import("vite");
+    await vite.build({ logLevel: "error" });
+  }, { fatal: true });
+
+  await check("page loads cross-origin isolated", async () => {
+    server = await startVite({ preview: true });
+    browser = await launchChromium();
+    page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    page.on("pageerror", (e) => pageErrors.push(e.message));
+    page.on("console", (m) => m.type() === "error" && pageErrors.push(`console: ${m.text()}`));
+    await page.goto(`${server.url}demo/index.html`);
+    await page.waitForFunction(() => window.__shardit_demo?.env != null, null, { timeout: 60_000 });
+    const iso = await page.evaluate(() => ({ coi: self.crossOriginIsolated, sab: typeof SharedArrayBuffer }));
+    expect(iso.coi === true, `self.crossOriginIsolated is ${iso.coi}`);
+    expect(iso.sab === "function", `SharedArrayBuffer is ${iso.sab}`);
+    const env = await page.evaluate(() => window.__shardit_demo.env);
+    expect(env.webgpu, `no WebGPU: ${env.problems.join("; ")}`);
+    expect(env.problems.length === 0, env.problems.join("; "));
+    // SwiftShader has no shader-f16: the option must be disabled, with a note.
+    if (!env.f16) {
+      expect(await page.isDisabled("#precision option[value=f16]"), "f16 option is enabled without shader-f16");
+      expect(await page.isVisible("#f16-note"), "no note about the missing shader-f16");
+    }
+  }, { fatal: true });
+
+  await check(`generate ${WORKERS} workers ${STEPS} steps`, async () => {
+    await page.check("#model-embedded");
+    await page.fill("#workers", String(WORKERS));
+    await page.selectOption("#shard", "sequence");
+    await page.selectOption("#precision", "f32");
+    await page.fill("#steps", String(STEPS));
+    await page.click("#run");
+    state = await waitState(page, (s) => s.status === "done" && s.latentStats != null, "finished run");
+    const sm = state.summary;
+    console.log(`     setup ${(sm.setupMs / 1000).toFixed(1)} s, ${sm.msPerStep.toFixed(0)} ms/step (${sm.msPerStepAfterFirst.toFixed(0)} after the 1st)`);
+  }, { fatal: true });
+
+  await check(`progress reached ${STEPS}/${STEPS}`, async () => {
+    expect(state.step === STEPS && state.steps === STEPS, `state step ${state.step}/${state.steps}`);
+    const label = await page.textContent("#step-progress .label");
+    expect(label.includes(`${STEPS}/${STEPS}`), `progress label "${label}"`);
+    const rows = await page.locator("#timing .trow").count();
+    expect(rows === STEPS, `${rows} timing rows, expected ${STEPS}`);
+    const bars = await page.locator("#timing .tbar").count();
+    expect(bars === STEPS * WORKERS, `${bars} timing bars, expected ${STEPS * WORKERS}`);
+  });
+
+  await check("shard map covers all tokens", async () => {
+    const m = state.shardMap;
+    expect(m && m.devices === WORKERS, `shard map devices ${m?.devices}, expected ${WORKERS}`);
+    expect(m.mode === "sequence", `mode ${m.mode}`);
+    expect(m.tokens === 315, `tokens ${m.tokens}, expected 315 (5 x 7 x 9)`);
+    expect(m.padTokens === 0, `pad tokens ${m.padTokens}, expected 0`);
+    const sum = m.perDevice.reduce((a, d) => a + d.tokens, 0);
+    expect(sum === m.tokens, `per-device tokens sum to ${sum}, expected ${m.tokens}`);
+    expect(m.perDevice.every((d) => d.tokens > 0 && d.padTokens === 0), `per device ${JSON.stringify(m.perDevice)}`);
+    let next = 0; // contiguous, in order, from 0 to L
+    for (const d of m.perDevice) {
+      expect(d.start === next, `device ${d.device} starts at ${d.start}, expected ${next}`);
+      next = d.end;
+    }
+    expect(next === m.tokens, `shards end at ${next}`);
+    const legend = await page.locator("#legend li").count();
+    expect(legend === WORKERS, `${legend} legend entries`);
+  });
+
+  await check("latents finite, expected length", async () => {
+    const { C, F, H, W } = state.latentDims;
+    expect(F === 5 && H === 14 && W === 18, `latent ${F}x${H}x${W}, expected the embedded 5x14x18`);
+    const n = C * F * H * W;
+    expect(state.latentStats.length === n, `latent length ${state.latentStats.length}, expected ${n}`);
+    expect(state.latentStats.finite, "latent has NaN or Inf");
+    expect(state.latentStats.std > 0, `latent std ${state.latentStats.std}`);
+    const s = state.summary;
+    expect(s.tokens === 315 && s.padTokens === 0 && s.paddingSavedVsFrameMode === s.framePadTokens, `summary ${JSON.stringify(s)}`);
+    const size = await page.evaluate(() => { const c = document.getElementById("preview"); return [c.width, c.height]; });
+    expect(size[0] > 1 && size[1] > 1, `preview canvas is ${size.join("x")}`);
+  });
+
+  await check("compare with one device: relL2 <= 1e-4", async () => {
+    expect(await page.isEnabled("#compare"), "compare button disabled after a run");
+    await page.click("#compare");
+    const s = await waitState(page, (s) => s.compare != null && s.status === "done", "comparison");
+    expect(Number.isFinite(s.compare.maxAbsDiff), `maxAbsDiff ${s.compare.maxAbsDiff}`);
+    expect(s.compare.relL2 <= 1e-4, `relL2 ${s.compare.relL2} > 1e-4 (maxAbsDiff ${s.compare.maxAbsDiff})`);
+    console.log(`     2 devices vs 1: max |diff| ${s.compare.maxAbsDiff.toExponential(2)}, rel L2 ${s.compare.relL2.toExponential(2)}`);
+  });
+
+  await check("no page errors", async () => {
+    expect(pageErrors.length === 0, pageErrors.slice(0, 3).join(" | "));
+  });
+} finally {
+  if (page) {
+    mkdirSync("test-results", { recursive: true });
+    await page.screenshot({ path: "test-results/demo.png", fullPage: true }).catch((e) => console.error(`screenshot failed: ${e.message}`));
+  }
+  await browser?.close().catch(() => {});
+  await server?.close().catch(() => {});
+}
+
+const count = (st) => results.filter((r) => r.status === st).length;
+const summary = { host: "e2e", passed: count("passed"), failed: count("failed"), skipped: count("skipped"), results };
+if (jsonPath) writeFileSync(jsonPath, JSON.stringify(summary));
+console.log(`e2e: ${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped`);
+process.exit(summary.failed ? 1 : 0);
