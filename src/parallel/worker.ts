@@ -5,7 +5,7 @@
 import { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { localExchange, type TextState, type TimeState, WanModel } from "../model/wan.ts";
-import { uploadWanWeights } from "../model/weights_gpu.ts";
+import { freeWanWeights, uploadWanWeights } from "../model/weights_gpu.ts";
 import type { WanWeights } from "../model/checkpoint.ts";
 import { abortRun, RunAborted, ShardBarrier } from "./barrier.ts";
 import type { DeviceStats, FromWorker, ToWorker } from "./messages.ts";
@@ -42,6 +42,7 @@ async function handle(msg: ToWorker): Promise<void> {
       const t0 = performance.now();
       const g = need(gpu, "init");
       const weights = unshareTree<WanWeights>(msg.weights);
+      forgetModel(); // a new model: the old weights, prompts and timestep state are stale
       model = new WanModel(g, msg.config, uploadWanWeights(g, msg.config, weights, precision), precision);
       await g.sync();
       post({ type: "loaded", device, ms: performance.now() - t0 });
@@ -70,8 +71,7 @@ async function handle(msg: ToWorker): Promise<void> {
     case "crash":
       throw new Error(msg.message);
     case "dispose":
-      for (const t of texts.values()) model?.freeText(t);
-      texts.clear();
+      forgetModel();
       gpu?.destroy();
       gpu = null;
       model = null;
@@ -122,6 +122,17 @@ async function forward(m: WanModel, msg: Extract<ToWorker, { type: "forward" }>)
     bytesExchanged: ex?.bytes ?? 0,
     opTimes: m.gpu.opTimes.size ? m.gpu.opTimeTable() : undefined,
   };
+}
+
+/** Frees the current model's GPU state (weights, encoded prompts, timestep embedding). */
+function forgetModel(): void {
+  if (!model) return;
+  for (const t of texts.values()) model.freeText(t);
+  texts.clear();
+  if (time) model.freeTime(time.state);
+  time = null;
+  freeWanWeights(model.gpu, model.w);
+  model = null;
 }
 
 function need<T>(v: T | null, step: string): T {
