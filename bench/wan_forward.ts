@@ -91,7 +91,7 @@ if (mode === "single") {
     await forwardOnDevice(model, inputs); // warm-up (pipelines, pool buffers)
     gpu.opTimes.clear();
     const times: number[] = [];
-    let out = new Float32Array();
+    let out: Float32Array = new Float32Array();
     for (let i = 0; i < iters; i++) {
       const s = performance.now();
       out = await forwardOnDevice(model, inputs);
@@ -146,8 +146,10 @@ if (mode === "single") {
             ms: r.ms,
             msScaled: (r.ms / layers) * scaleTo,
             maxExchangeMs: Math.max(...r.stats.map((s) => s.exchangeMs)),
+            maxCopyMs: Math.max(...r.stats.map((s) => s.exchangeMs - s.exchangeWaitMs)),
             exchangeMiB: r.stats.reduce((a, s) => a + s.bytesExchanged, 0) / 2 ** 20,
-            perDevice: r.stats.map((s) => `${s.tokens}+${s.padTokens}:${s.ms.toFixed(0)}/${s.exchangeMs.toFixed(0)}`).join(" "),
+            // tokens+pad:total ms/exchange ms(of which waiting)
+            perDevice: r.stats.map((s) => `${s.tokens}+${s.padTokens}:${s.ms.toFixed(0)}/${s.exchangeMs.toFixed(0)}(${s.exchangeWaitMs.toFixed(0)})`).join(" "),
           };
           results.push(row);
           printTable([row]);

@@ -30,7 +30,7 @@ export interface ForwardReport {
   padTokens: number;
   totalMs: number;
   loadMs: number;
-  perDevice: { device: number; adapter: string; start: number; end: number; tokens: number; padTokens: number; ms: number; exchangeMs: number; bytesExchanged: number }[];
+  perDevice: { device: number; adapter: string; start: number; end: number; tokens: number; padTokens: number; ms: number; exchangeMs: number; exchangeWaitMs: number; bytesExchanged: number }[];
 }
 
 export function buildReport(model: string, precision: string, plan: ShardPlan, pool: WorkerPool, r: ForwardResult, loadMs: number): ForwardReport {
@@ -53,6 +53,7 @@ export function buildReport(model: string, precision: string, plan: ShardPlan, p
       padTokens: s.padTokens,
       ms: s.ms,
       exchangeMs: s.exchangeMs,
+      exchangeWaitMs: s.exchangeWaitMs,
       bytesExchanged: s.bytesExchanged,
     })),
   };
@@ -95,7 +96,7 @@ export async function forwardCommand(argv: string[]): Promise<number> {
     if (typeof reportRaw === "string") await Deno.writeTextFile(reportRaw, JSON.stringify(report, null, 2) + "\n");
     console.log(`forward: ${plan.tokens} tokens on ${devices} device(s), ${mode} mode, ${plan.padTokens} pad tokens, ${result.ms.toFixed(0)} ms -> ${outPath}`);
     for (const d of report.perDevice) {
-      console.log(`  device ${d.device} [${d.start}, ${d.end}) ${d.tokens} tokens (+${d.padTokens} pad) ${d.ms.toFixed(0)} ms, exchange ${d.exchangeMs.toFixed(0)} ms / ${(d.bytesExchanged / 2 ** 20).toFixed(1)} MiB, ${d.adapter}`);
+      console.log(`  device ${d.device} [${d.start}, ${d.end}) ${d.tokens} tokens (+${d.padTokens} pad) ${d.ms.toFixed(0)} ms, exchange ${d.exchangeMs.toFixed(0)} ms (${d.exchangeWaitMs.toFixed(0)} waiting) / ${(d.bytesExchanged / 2 ** 20).toFixed(1)} MiB, ${d.adapter}`);
     }
     return 0;
   } finally {

@@ -46,6 +46,8 @@ export interface DeviceStats {
   ms: number;
   /** Time in K/V all-gathers (readback, barrier wait, upload). */
   exchangeMs: number;
+  /** Of exchangeMs, the time spent waiting at barriers for other devices (the rest is copying). */
+  exchangeWaitMs: number;
   /** Bytes this device moved through shared memory (written + read). */
   bytesExchanged: number;
   /** GPU time per op (profile mode only). */

@@ -8,7 +8,9 @@ import type { KvExchange, ShardView } from "../model/wan.ts";
 import type { ShardBarrier } from "./barrier.ts";
 
 export class SabExchange implements KvExchange {
+  /** Total time in allGather; `waitMs` of it at the barrier (waiting for slower devices), the rest copying. */
   exchangeMs = 0;
+  waitMs = 0;
   bytes = 0;
   private rowBytes: number;
 
@@ -39,7 +41,9 @@ export class SabExchange implements KvExchange {
     const dst = new Uint8Array(this.kv);
     dst.set(new Uint8Array(kb, 0, own), this.region(slot, 0) + shard.start * rowBytes);
     dst.set(new Uint8Array(vb, 0, own), this.region(slot, 1) + shard.start * rowBytes);
+    const w0 = performance.now();
     this.barrier.arrive(this.seqBase + layer + 1, `the K/V exchange of layer ${layer}`);
+    this.waitMs += performance.now() - w0;
     const shape = [shard.computedTokens, k.shape[1], k.shape[2]];
     const kAll = gpu.empty(shape, this.dtype, "keys (all tokens)");
     const vAll = gpu.empty(shape, this.dtype, "values (all tokens)");

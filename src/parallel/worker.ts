@@ -119,6 +119,7 @@ async function forward(m: WanModel, msg: Extract<ToWorker, { type: "forward" }>)
     padTokens: shard.count - real,
     ms: performance.now() - t0,
     exchangeMs: ex?.exchangeMs ?? 0,
+    exchangeWaitMs: ex?.waitMs ?? 0,
     bytesExchanged: ex?.bytes ?? 0,
     opTimes: m.gpu.opTimes.size ? m.gpu.opTimeTable() : undefined,
   };
