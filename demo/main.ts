@@ -11,7 +11,7 @@ import { CHECKPOINT_LATENT, clearModelCache, type Latent, loadEmbedded, type Loa
 import { drawLatent } from "./preview.ts";
 import { deviceColor, drawShardMap, shardCounts } from "./shard_map.ts";
 import { compareLatents, type LatentDiff, latentStats, type LatentStats } from "./stats.ts";
-import { renderTiming } from "./timing.ts";
+import { fmtMs, renderTiming } from "./timing.ts";
 
 type Source = "embedded" | "folder" | "url";
 
@@ -194,8 +194,8 @@ function previewPlan(): void {
   }
 }
 
-function renderSummary(rows: [string, string][]): void {
-  $("summary").innerHTML = rows.map(([k, v]) => `<div><dt>${k}</dt><dd>${v}</dd></div>`).join("");
+function renderSummary(rows: [string, string, string][]): void {
+  $("summary").innerHTML = rows.map(([k, v, sub]) => `<div><dt>${k}</dt><dd>${v}</dd><small>${sub}</small></div>`).join("");
 }
 
 function setBusy(busy: boolean): void {
@@ -348,13 +348,14 @@ async function run(): Promise<void> {
       totalMs: result.ms,
       setupMs,
     };
+    const st = state.latentStats;
     renderSummary([
-      ["tokens", String(result.plan.tokens)],
-      ["pad tokens", `${result.plan.padTokens}${result.plan.mode === "frame" ? "" : " (sequence)"}`],
-      ["padding saved vs frame mode", result.plan.mode === "frame" ? "0 (this is frame mode)" : `${saved} tokens${result.framePlan.computedTokens ? ` (${((100 * saved) / result.framePlan.computedTokens).toFixed(1)}%)` : ""}`],
-      ["ms / step", later.length ? `${msPerStep.toFixed(0)} (${(state.summary.msPerStepAfterFirst as number).toFixed(0)} after the 1st)` : msPerStep.toFixed(0)],
-      ["total", `${(result.ms / 1000).toFixed(1)} s (+${(setupMs / 1000).toFixed(1)} s setup)`],
-      ["latent", `${dims.C}×${dims.F}×${dims.H}×${dims.W}, mean ${state.latentStats.mean.toFixed(3)}, std ${state.latentStats.std.toFixed(3)}${state.latentStats.finite ? "" : ", NOT FINITE"}`],
+      ["tokens", String(result.plan.tokens), `${result.plan.grid.F}×${result.plan.grid.H}×${result.plan.grid.W} on ${s.devices} device${s.devices > 1 ? "s" : ""}`],
+      ["pad tokens", String(result.plan.padTokens), `${result.plan.mode} mode`],
+      ["saved vs frame mode", result.plan.mode === "frame" ? "-" : `${saved} tokens`, result.plan.mode === "frame" ? "this is frame mode" : `frame mode pads to ${result.framePlan.computedTokens}`],
+      ["ms / step", fmtMs(later.length ? (state.summary.msPerStepAfterFirst as number) : msPerStep), later.length ? `after the 1st (${fmtMs(ms[0])})` : "incl. compile"],
+      ["total", fmtMs(result.ms), `+${fmtMs(setupMs)} setup`],
+      ["latent", `${dims.C}×${dims.F}×${dims.H}×${dims.W}`, st.finite ? `mean ${st.mean.toFixed(3)}, std ${st.std.toFixed(3)}` : "NaN or Inf in it!"],
     ]);
     setStatus("done", `${s.steps} steps on ${s.devices} device${s.devices > 1 ? "s" : ""} in ${(result.ms / 1000).toFixed(1)} s`);
   } catch (e) {
@@ -462,8 +463,8 @@ async function main(): Promise<void> {
   renderEnv(env);
   setBusy(false);
   if (env.problems.length) {
-    setStatus("error", "this browser cannot run the demo");
-    showError(env.problems.join("\n"));
+    setStatus("error", "this browser cannot run the demo: see the message above");
+    state.error = env.problems.join("\n"); // shown in the banner, not twice
   } else setStatus("idle", "Pick settings and press Generate.");
 }
 

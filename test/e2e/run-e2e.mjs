@@ -2,13 +2,14 @@
 // the demo in the system Chromium (SwiftShader WebGPU), runs the embedded model on 2 workers for 2
 // steps, then "compare with one device". Each check is one test case.
 // Usage: node test/e2e/run-e2e.mjs [--json out.json] [--keep-dist]
-// Env: E2E_TIMEOUT_MS (a run or a compare, default 240000), CHROMIUM_PATH.
+// Env: E2E_TIMEOUT_MS (a run or a compare, default 300000), CHROMIUM_PATH.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { launchChromium, startVite } from "../chromium.mjs";
+import { startStaticServer } from "./static_server.mjs";
 
 const args = process.argv.slice(2);
 const jsonPath = args.includes("--json") ? args[args.indexOf("--json") + 1] : "";
-const RUN_TIMEOUT_MS = Number(process.env.E2E_TIMEOUT_MS ?? 240_000);
+const RUN_TIMEOUT_MS = Number(process.env.E2E_TIMEOUT_MS ?? 300_000);
 const WORKERS = 2, STEPS = 2;
 
 const results = [];
@@ -50,7 +51,13 @@ async function waitState(page, until, what, timeoutMs = RUN_TIMEOUT_MS) {
   }
 }
 
-let server, browser, page, state;
+let server, browser, page, state, screenshotSaved = false;
+
+async function saveScreenshot(p) {
+  mkdirSync("test-results", { recursive: true });
+  await p.screenshot({ path: "test-results/demo.png", fullPage: true }).catch((e) => console.error(`screenshot failed: ${e.message}`));
+  screenshotSaved = true;
+}
 const pageErrors = [];
 try {
   await check("vite build", async () => {
@@ -142,14 +149,42 @@ try {
     console.log(`     2 devices vs 1: max |diff| ${s.compare.maxAbsDiff.toExponential(2)}, rel L2 ${s.compare.relL2.toExponential(2)}`);
   });
 
+  await saveScreenshot(page);
+
+  await check("frame-mode shard map shows padding", async () => {
+    // The plan is drawn as settings change, before any run: F' = 5 frames on 2 devices pads to 6.
+    await page.selectOption("#shard", "frame");
+    const m = await page.evaluate(() => window.__shardit_demo.shardMap);
+    expect(m.mode === "frame" && m.devices === WORKERS, `shard map ${m.mode} on ${m.devices}`);
+    expect(m.padTokens === 63 && m.computedTokens === 378, `pad ${m.padTokens}, computed ${m.computedTokens}; expected 63 of 378`);
+    expect(m.perDevice[1].padTokens === 63, `device 1 pads ${m.perDevice[1].padTokens}`);
+    expect(await page.locator("#legend .swatch.pad").count() === 1, "no padding entry in the legend");
+    await page.selectOption("#shard", "sequence");
+  });
+
   await check("no page errors", async () => {
     expect(pageErrors.length === 0, pageErrors.slice(0, 3).join(" | "));
   });
+
+  if (browser) skipRest = ""; // independent of the run above
+  await check("explains a page that is not cross-origin isolated", async () => {
+    const plain = await startStaticServer("dist");
+    try {
+      const p = await browser.newPage();
+      await p.goto(`${plain.url}demo/index.html`);
+      await p.waitForFunction(() => window.__shardit_demo?.env != null, null, { timeout: 60_000 });
+      const s = await p.evaluate(() => window.__shardit_demo);
+      expect(!s.env.isolated && s.status === "error", `isolated ${s.env.isolated}, status ${s.status}`);
+      const banner = await p.textContent("#problems");
+      expect(/cross-origin isolated/.test(banner) && /SharedArrayBuffer/.test(banner), `banner "${banner}"`);
+      expect(await p.isDisabled("#run"), "Generate is enabled on a page that cannot run");
+      await p.close();
+    } finally {
+      await plain.close();
+    }
+  });
 } finally {
-  if (page) {
-    mkdirSync("test-results", { recursive: true });
-    await page.screenshot({ path: "test-results/demo.png", fullPage: true }).catch((e) => console.error(`screenshot failed: ${e.message}`));
-  }
+  if (page && !screenshotSaved) await saveScreenshot(page);
   await browser?.close().catch(() => {});
   await server?.close().catch(() => {});
 }
