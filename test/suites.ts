@@ -5,3 +5,5 @@ import "./sampler/flow_match.test.ts";
 import "./io/index.ts";
 import "./model/forward.test.ts";
 import "./parallel/sharded.test.ts";
+import "./pipeline/generate.test.ts";
+import "./cli/cli.test.ts";

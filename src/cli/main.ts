@@ -32,7 +32,7 @@ async function main(argv: string[]): Promise<number> {
     return name ? 0 : 2;
   }
   const command = commands[name];
-  if (!command) throw new UsageError(`unknown command "${name}"\n${USAGE}`);
+  if (!command) throw new UsageError(`unknown command "${name}" (commands: ${Object.keys(commands).join(", ")}; shardit --help for usage)`);
   return await command(rest);
 }
 

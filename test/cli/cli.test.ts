@@ -1,0 +1,87 @@
+// The command line as users call it (`node bin/shardit.cjs ...`, what `npx shardit` runs): outputs
+// checked against the golden fixtures, and bad input giving one clear line and a non-zero exit.
+import { denoFileSource } from "../../src/io/fs_deno.ts";
+import { Checkpoint, encodeSafetensors } from "../../src/io/safetensors.ts";
+import { expectClose, test } from "../harness.ts";
+import { loadGolden } from "../model/util.ts";
+
+const root = new URL("../../", import.meta.url).pathname;
+const fixture = (name: string, file: string) => `${root}test/fixtures/${name}/${file}`;
+
+async function shardit(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const r = await new Deno.Command("node", { args: [`${root}bin/shardit.cjs`, ...args], stdout: "piped", stderr: "piped", cwd: root }).output();
+  const dec = new TextDecoder();
+  return { code: r.code, stdout: dec.decode(r.stdout), stderr: dec.decode(r.stderr) };
+}
+
+async function readOutput(path: string, name = "output"): Promise<Float32Array> {
+  return await (await Checkpoint.open([await denoFileSource(path)])).readF32(name);
+}
+
+const tmp = () => Deno.makeTempDirSync({ prefix: "shardit-cli-" });
+
+for (const shard of ["sequence", "frame"]) {
+  test(`cli: forward --devices 3 --shard ${shard} on wan-small == diffusers, with a report`, async () => {
+    const dir = tmp();
+    const r = await shardit("forward", "--model", fixture("wan-small", ""), "--input", fixture("wan-small", "io.safetensors"), "--out", `${dir}/out.safetensors`, "--devices", "3", "--shard", shard, "--report", `${dir}/report.json`);
+    if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stderr}`);
+    expectClose(`forward ${shard} x3`, await readOutput(`${dir}/out.safetensors`), (await loadGolden("wan-small")).expected, 1e-4);
+    const report = JSON.parse(Deno.readTextFileSync(`${dir}/report.json`));
+    const expectPad = shard === "frame" ? 42 : 0; // 5 frames of 42 tokens padded to 6 frames
+    if (report.tokens !== 210 || report.devices !== 3 || report.shard !== shard || report.padTokens !== expectPad || report.perDevice.length !== 3) {
+      throw new Error(`unexpected report ${JSON.stringify(report).slice(0, 300)}`);
+    }
+    if (report.perDevice.reduce((a: number, d: { tokens: number }) => a + d.tokens, 0) !== 210) throw new Error("per-device tokens do not sum to 210");
+  }, { hosts: ["deno"] });
+}
+
+test("cli: generate with no model flags writes latents, preview PNG and summary", async () => {
+  const dir = tmp();
+  const r = await shardit("generate", "--steps", "2", "--devices", "2", "--out", dir, "--latent", "3,6,10");
+  if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stderr}`);
+  const latents = await readOutput(`${dir}/latents.safetensors`, "latents");
+  if (latents.length !== 16 * 3 * 6 * 10 || latents.some((v) => !Number.isFinite(v))) throw new Error("latents missing or not finite");
+  const png = Deno.readFileSync(`${dir}/preview.png`);
+  if (png[1] !== 0x50 || png[2] !== 0x4e || png[3] !== 0x47) throw new Error("preview.png is not a PNG");
+  const summary = JSON.parse(Deno.readTextFileSync(`${dir}/summary.json`));
+  if (summary.tokens !== 45 || summary.steps !== 2 || summary.padTokens !== 0 || summary.framePadTokens !== 15) throw new Error(`summary ${JSON.stringify(summary).slice(0, 200)}`);
+  if (!/step 2\/2/.test(r.stdout)) throw new Error(`no progress line in ${r.stdout}`);
+}, { hosts: ["deno"] });
+
+// Bad input: one line on stderr naming the problem, non-zero exit, no stack trace.
+async function expectFailure(args: string[], pattern: RegExp) {
+  const r = await shardit(...args);
+  const lines = r.stderr.trim().split("\n").filter((l) => !/^(loading|\s*$)/.test(l));
+  if (r.code === 0) throw new Error(`expected failure, got exit 0 for ${args.join(" ")}`);
+  if (lines.length !== 1 || !pattern.test(lines[0]) || /\bat \S+:\d+/.test(r.stderr)) {
+    throw new Error(`expected one line matching ${pattern}, got: ${r.stderr}`);
+  }
+}
+
+test("cli: clear one-line errors for bad input", async () => {
+  const dir = tmp();
+  const io = fixture("wan-small", "io.safetensors");
+  const model = fixture("wan-small", "");
+  await expectFailure(["forward", "--model", model, "--input", `${dir}/missing.safetensors`, "--out", `${dir}/o`], /missing\.safetensors/);
+  await expectFailure(["forward", "--model", `${dir}/nowhere`, "--input", io, "--out", `${dir}/o`], /nowhere/);
+  await expectFailure(["forward", "--model", model, "--input", io, "--out", `${dir}/o`, "--devices", "0"], /--devices/);
+  await expectFailure(["forward", "--model", model, "--input", io, "--out", `${dir}/o`, "--shard", "rows"], /--shard/);
+  await expectFailure(["forward", "--model", model, "--input", io, "--out", `${dir}/o`, "--device", "2"], /unknown flag --device/);
+  await expectFailure(["forward", "--model", model, "--input", io, "--out", `${dir}/o`, "--devices", "2", "--weights", "1"], /--weights/);
+  // An input whose latent has the wrong channel count for the model.
+  const bad = `${dir}/bad-io.safetensors`;
+  Deno.writeFileSync(bad, encodeSafetensors({
+    hidden_states: { dtype: "F32", shape: [1, 3, 1, 2, 2], data: new Float32Array(12) },
+    encoder_hidden_states: { dtype: "F32", shape: [1, 2, 64], data: new Float32Array(128) },
+    timestep: { dtype: "F32", shape: [1], data: Float32Array.of(1) },
+  }));
+  await expectFailure(["forward", "--model", model, "--input", bad, "--out", `${dir}/o`], /bad-io\.safetensors: hidden_states has 3 channels.*16/);
+  // A truncated checkpoint.
+  const trunc = `${dir}/trunc`;
+  Deno.mkdirSync(trunc);
+  Deno.copyFileSync(fixture("wan-small", "config.json"), `${trunc}/config.json`);
+  Deno.writeFileSync(`${trunc}/model.safetensors`, Deno.readFileSync(fixture("wan-small", "model.safetensors")).subarray(0, 5000));
+  await expectFailure(["forward", "--model", trunc, "--input", io, "--out", `${dir}/o`], /model\.safetensors/);
+  await expectFailure(["plan", "--latent", "21,61,104", "--devices", "4"], /even|61/);
+  await expectFailure(["frobnicate"], /unknown command "frobnicate"/);
+}, { hosts: ["deno"], timeoutMs: 180_000 });
