@@ -22,7 +22,7 @@ export interface StepReport {
   timestep: number;
   ms: number;
   /** Per device: the sum over this step's forwards (conditional and unconditional). */
-  perDevice: { device: number; ms: number; exchangeMs: number; tokens: number; padTokens: number }[];
+  perDevice: { device: number; ms: number; exchangeMs: number; exchangeWaitMs: number; tokens: number; padTokens: number }[];
 }
 
 export interface GenerateResult {
@@ -83,6 +83,7 @@ export async function generate(
           device: s.device,
           ms: stepStats.reduce((a, st) => a + st[s.device].ms, 0),
           exchangeMs: stepStats.reduce((a, st) => a + st[s.device].exchangeMs, 0),
+          exchangeWaitMs: stepStats.reduce((a, st) => a + st[s.device].exchangeWaitMs, 0),
           tokens: s.tokens - s.padTokens,
           padTokens: s.padTokens,
         })),
