@@ -71,6 +71,8 @@ export class Gpu {
   readonly label: string;
   /** Set when the device is lost; every later call throws it. */
   lost: string | null = null;
+  /** The first asynchronous GPU error (validation, out of memory), naming its op; thrown by sync(). */
+  private deferredError: string | null = null;
 
   private pipelines = new Map<string, Kernel>();
   private pool = new Map<number, GPUBuffer[]>();
@@ -98,6 +100,9 @@ export class Gpu {
       label: `${this.label} uniforms`,
       size: this.uniformStaging.byteLength,
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+    device.addEventListener("uncapturederror", (e) => {
+      this.deferredError ??= `${this.label}: ${(e as GPUUncapturedErrorEvent).error.message}`;
     });
     device.lost.then((info) => {
       if (info.reason !== "destroyed") this.lost = `${this.label} was lost: ${info.message || info.reason}`;
@@ -174,8 +179,6 @@ export class Gpu {
     return kernel;
   }
 
-  private deferredError: string | null = null;
-
   // ---------------------------------------------------------------- buffers
 
   /** A storage buffer of at least `bytes` from the pool (sizes rounded to buckets so reuse hits). */
@@ -200,11 +203,16 @@ export class Gpu {
 
   private createStorage(size: number, label: string): GPUBuffer {
     this.checkAlive();
-    return this.device.createBuffer({
+    this.device.pushErrorScope("out-of-memory");
+    const buffer = this.device.createBuffer({
       label: `${this.label} ${label}`,
       size,
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
     });
+    this.device.popErrorScope().then((e) => {
+      if (e) this.deferredError ??= `${this.label}: out of GPU memory allocating ${size} bytes for ${label}: ${e.message}`;
+    });
+    return buffer;
   }
 
   /** A tensor of `shape` and `dtype`, pooled. */
@@ -305,12 +313,17 @@ export class Gpu {
       entries.push({ binding: 0, resource: { buffer: this.uniformRing, offset: slot * UNIFORM_SLOT, size: kernel.params.size } });
     }
     bindings.forEach((b, i) => entries.push({ binding: i + 1, resource: asBufferBinding(b) }));
+    // A validation error scope per dispatch, so an error names the op that caused it (reported by sync()).
+    this.device.pushErrorScope("validation");
     const bindGroup = this.device.createBindGroup({ label: kernel.op, layout: kernel.pipeline.getBindGroupLayout(0), entries });
     const pass = this.beginPass(kernel.op);
     pass.setPipeline(kernel.pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
     if (this.profiling) this.endPass();
+    this.device.popErrorScope().then((e) => {
+      if (e) this.deferredError ??= `${this.label}: ${kernel.op} [${x},${y},${z}]: ${e.message}`;
+    });
   }
 
   /** Copies bytes between buffers inside the current batch (ordered with the dispatches). */
@@ -392,41 +405,11 @@ export class Gpu {
   async sync(): Promise<void> {
     this.flush();
     this.device.queue.submit([]); // wgpu stages writeBuffer until a submit; make onSubmittedWorkDone cover it
-    this.device.pushErrorScope("validation");
-    this.device.pushErrorScope("out-of-memory");
-    const done = this.device.queue.onSubmittedWorkDone();
-    const oom = this.device.popErrorScope();
-    const val = this.device.popErrorScope();
-    await done;
+    await this.device.queue.onSubmittedWorkDone();
     await Promise.all(this.pendingTimings);
     this.pendingTimings = [];
-    const [e1, e2] = await Promise.all([oom, val]);
     this.checkAlive();
     if (this.deferredError) throw new GpuError(this.deferredError);
-    if (e1) throw new GpuError(`${this.label}: out of GPU memory: ${e1.message}`);
-    if (e2) throw new GpuError(`${this.label}: ${e2.message}`);
-  }
-
-  /**
-   * Runs `record` (which records dispatches) inside validation and out-of-memory error scopes, then
-   * syncs; an error names `op`. Use around a whole op or model stage, not per dispatch in hot loops.
-   */
-  async checked<T>(op: string, record: () => T): Promise<T> {
-    this.checkAlive();
-    this.device.pushErrorScope("validation");
-    this.device.pushErrorScope("out-of-memory");
-    let result: T;
-    try {
-      result = record();
-      this.flush();
-    } finally {
-      const oom = await this.device.popErrorScope();
-      const val = await this.device.popErrorScope();
-      if (oom) throw new GpuError(`${this.label}: ${op}: out of GPU memory: ${oom.message}`);
-      if (val) throw new GpuError(`${this.label}: ${op}: ${val.message}`);
-    }
-    await this.sync();
-    return result;
   }
 
   /** GPU time per op (profile mode), sorted by time. */

@@ -9,3 +9,4 @@ import "./add.test.ts";
 import "./timestep_embedding.test.ts";
 import "./patchify.test.ts";
 import "./unpatchify.test.ts";
+import "./runtime.test.ts";
