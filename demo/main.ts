@@ -195,6 +195,7 @@ function previewPlan(): void {
 }
 
 function renderSummary(rows: [string, string, string][]): void {
+  if (rows.length === 0) rows = [["tokens", "-", "after a run"]];
   $("summary").innerHTML = rows.map(([k, v, sub]) => `<div><dt>${k}</dt><dd>${v}</dd><small>${sub}</small></div>`).join("");
 }
 
@@ -310,6 +311,9 @@ async function run(): Promise<void> {
   $("compare-result").hidden = true;
   renderPlan(plan);
   renderTiming($("timing"), []);
+  renderSummary([]);
+  const preview = $<HTMLCanvasElement>("preview");
+  preview.width = preview.height = 1; // no stale latent from an earlier run
   setStepProgress(0, s.steps);
   const t0 = performance.now();
   try {
