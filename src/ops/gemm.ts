@@ -181,6 +181,10 @@ export function gemm(gpu: Gpu, x: Tensor, layer: Linear, out: Tensor, opts: Gemm
   if (M === 0) return;
 
   const tile = opts.tile ?? pickTile(M, N);
+  const smem = gemmWorkgroupBytes(tile), maxSmem = gpu.limits.maxComputeWorkgroupStorageSize;
+  if (smem > maxSmem) {
+    throw new Error(`${name}: tile ${tile.BM}x${tile.BN}x${tile.BK} needs ${smem} bytes of workgroup memory, the adapter's maxComputeWorkgroupStorageSize is ${maxSmem}`);
+  }
   const kernel = gpu.kernel("gemm", gemmDefines(dtype, K, tile, epilogue, layer.bias !== null));
   const extra: Tensor[] = [];
   if (gate) extra.push(gate.tensor);
@@ -193,6 +197,11 @@ export function gemm(gpu: Gpu, x: Tensor, layer: Linear, out: Tensor, opts: Gemm
     n0 += ni;
   }
   if (n0 !== N) throw new Error(`${name}: weight chunks cover ${n0} rows, expected ${N}`);
+}
+
+/** Workgroup memory of a tile: double-buffered X and W tiles of BK x (B + 4 padding) f32 each. */
+export function gemmWorkgroupBytes(t: GemmTile): number {
+  return 2 * t.BK * (t.BM + 4) * 4 + 2 * t.BK * (t.BN + 4) * 4;
 }
 
 /** FLOPs of one gemm (2 M N K), for benchmarks. */

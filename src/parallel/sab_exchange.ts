@@ -33,8 +33,9 @@ export class SabExchange implements KvExchange {
   }
 
   async allGather(layer: number, k: Tensor, v: Tensor): Promise<{ k: Tensor; v: Tensor }> {
-    const t0 = performance.now();
     const { gpu, shard, rowBytes } = this;
+    await gpu.sync(); // the layer's compute so far is not exchange time
+    const t0 = performance.now();
     const slot = layer % 2;
     const own = shard.count * rowBytes;
     const [kb, vb] = await Promise.all([gpu.readBytes(k.buffer, k.offset, own), gpu.readBytes(v.buffer, v.offset, own)]);
