@@ -1,6 +1,7 @@
 // Where the demo's model comes from: the embedded default (nothing downloaded), a diffusers checkpoint
 // folder picked from disk, or the URL of such a folder. Downloads go through the Cache API (keyed by
 // URL), so a second visit reads them from the browser's cache; progress is reported in bytes.
+import { readPromptEmbeddings } from "../src/model/inputs.ts";
 import { bytesSource, type ByteSource, Checkpoint, fileObjectSource, urlSource } from "../src/io/safetensors.ts";
 import { loadWanWeights, type WanWeights } from "../src/model/checkpoint.ts";
 import { parseWanConfig, type WanConfig } from "../src/model/config.ts";
@@ -211,17 +212,8 @@ export async function clearModelCache(): Promise<boolean> {
 // ---------------------------------------------------------------------------------------------
 // Prompt embeddings [1, Lt, text_dim] (umT5 output), one safetensors file each
 
-export async function readPromptFile(file: File, cfg: WanConfig): Promise<{ text: Float32Array; tokens: number }> {
-  const ckpt = await Checkpoint.open([fileObjectSource(file)]);
-  const names = ckpt.names();
-  const name = names.length === 1 ? names[0] : ["prompt_embeds", "encoder_hidden_states", "negative_prompt_embeds"].find((n) => ckpt.has(n));
-  if (!name) throw new Error(`${file.name}: expected one tensor or one named prompt_embeds, found ${names.join(", ")}`);
-  const shape = ckpt.info(name).shape;
-  const [b, Lt, dim] = shape.length === 3 ? shape : [1, ...shape];
-  if (b !== 1 || dim !== cfg.textDim || shape.length < 2 || shape.length > 3) {
-    throw new Error(`${file.name}: tensor ${name} has shape [${shape}], expected [1, Lt, ${cfg.textDim}] (umT5 embeddings of the prompt)`);
-  }
-  return { text: await ckpt.readF32(name), tokens: Lt };
+export function readPromptFile(file: File, cfg: WanConfig): Promise<{ text: Float32Array; tokens: number }> {
+  return readPromptEmbeddings(fileObjectSource(file), cfg);
 }
 
 export async function readPrompts(cfg: WanConfig, prompt: File | null, negative: File | null, needNegative: boolean): Promise<PromptEmbeddings> {

@@ -6,7 +6,8 @@ import { allowFlags, int, num, oneOf, parseArgs, str, UsageError } from "./args.
 import { progressBar } from "./progress.ts";
 import { parseWeights } from "./forward.ts";
 import { denoFileSource, openCheckpointDir } from "../io/fs_deno.ts";
-import { Checkpoint, encodeSafetensors } from "../io/safetensors.ts";
+import { encodeSafetensors } from "../io/safetensors.ts";
+import { readPromptEmbeddings } from "../model/inputs.ts";
 import { encodePng, latentPreview } from "../io/png.ts";
 import { loadWanWeights, type WanWeights } from "../model/checkpoint.ts";
 import { parseWanConfig, type WanConfig } from "../model/config.ts";
@@ -18,18 +19,9 @@ import { SOLVERS } from "../sampler/flow_match.ts";
 
 const FLAGS = ["model", "text", "negative-text", "steps", "guidance", "shift", "seed", "devices", "shard", "weights", "precision", "out", "latent", "solver", "gpus", "timeout"];
 
-/** Reads prompt embeddings [1, Lt, text_dim] from a safetensors: its only tensor, or prompt_embeds. */
-export async function readTextEmbedding(path: string, cfg: WanConfig): Promise<{ text: Float32Array; tokens: number }> {
-  const ckpt = await Checkpoint.open([await denoFileSource(path)]);
-  const names = ckpt.names();
-  const name = names.length === 1 ? names[0] : ["prompt_embeds", "encoder_hidden_states", "negative_prompt_embeds"].find((n) => ckpt.has(n));
-  if (!name) throw new Error(`${path}: expected one tensor or one named prompt_embeds, found ${names.join(", ")}`);
-  const shape = ckpt.info(name).shape;
-  const [b, Lt, dim] = shape.length === 3 ? shape : [1, ...shape];
-  if (b !== 1 || dim !== cfg.textDim || shape.length < 2 || shape.length > 3) {
-    throw new Error(`${path}: tensor ${name} has shape [${shape}], expected [1, Lt, ${cfg.textDim}] (umT5 embeddings of the prompt)`);
-  }
-  return { text: await ckpt.readF32(name), tokens: Lt };
+/** Prompt embeddings from a safetensors file (see readPromptEmbeddings). */
+async function readTextEmbedding(path: string, cfg: WanConfig): Promise<{ text: Float32Array; tokens: number }> {
+  return readPromptEmbeddings(await denoFileSource(path), cfg);
 }
 
 function parseLatent(raw: string | undefined, def: { F: number; H: number; W: number }) {

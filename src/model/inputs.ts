@@ -40,3 +40,20 @@ export async function readForwardInputs(source: ByteSource, cfg: WanConfig): Pro
   if (!Number.isFinite(timestep)) throw new Error(`${file}: timestep is ${timestep}`);
   return { latent: await io.readF32("hidden_states"), latentDims: { C, F, H, W }, text: await io.readF32("encoder_hidden_states"), textTokens: Lt, timestep };
 }
+
+/**
+ * Prompt embeddings (umT5 output) from a safetensors: its only tensor, or one named prompt_embeds
+ * (or encoder_hidden_states / negative_prompt_embeds), shaped [1, Lt, text_dim] or [Lt, text_dim].
+ */
+export async function readPromptEmbeddings(source: ByteSource, cfg: WanConfig): Promise<{ text: Float32Array; tokens: number }> {
+  const file = await Checkpoint.open([source]);
+  const names = file.names();
+  const name = names.length === 1 ? names[0] : ["prompt_embeds", "encoder_hidden_states", "negative_prompt_embeds"].find((n) => file.has(n));
+  if (!name) throw new Error(`${source.name}: expected one tensor or one named prompt_embeds, found ${names.join(", ")}`);
+  const shape = file.info(name).shape;
+  const [b, Lt, dim] = shape.length === 3 ? shape : [1, ...shape];
+  if (b !== 1 || dim !== cfg.textDim || shape.length < 2 || shape.length > 3) {
+    throw new Error(`${source.name}: tensor ${name} has shape [${shape}], expected [1, Lt, ${cfg.textDim}] (umT5 embeddings of the prompt)`);
+  }
+  return { text: await file.readF32(name), tokens: Lt };
+}
