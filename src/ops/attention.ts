@@ -6,27 +6,34 @@ import type { Gpu } from "../gpu/device.ts";
 import { expectShape, tensorBytes, type Tensor } from "../gpu/tensor.ts";
 
 export interface AttentionConfig {
-  /** Queries per workgroup (4 per row group of threads). */
+  /** Queries per workgroup (TM per row group of threads). */
   BQ: number;
-  /** Keys per tile. */
+  /** Keys per tile (multiple of 16). */
   BK: number;
   /** Head-dim chunk for staging Q and K (multiple of 4). */
   DC: number;
+  /** Query rows per thread, 4 (default) or 8. */
+  TM?: 4 | 8;
 }
 
-/** Named configs, best first on a big GPU; the bench sweeps them. */
+/** Named configs (workgroup memory at D = 128 in the comments); the bench sweeps them. */
 export const ATTENTION_CONFIGS: Record<string, AttentionConfig> = {
-  "64x64": { BQ: 64, BK: 64, DC: 32 }, // 256 threads, ~37 KiB
-  "128x32": { BQ: 128, BK: 32, DC: 32 }, // 256 threads, ~42 KiB
-  "128x32d16": { BQ: 128, BK: 32, DC: 16 }, // 256 threads, ~32 KiB
-  "64x32": { BQ: 64, BK: 32, DC: 32 }, // 128 threads, ~23 KiB
-  "32x64": { BQ: 32, BK: 64, DC: 32 }, // 128 threads, ~22.5 KiB
-  "32x32": { BQ: 32, BK: 32, DC: 32 }, //  64 threads, ~13.5 KiB (fits the 16 KiB minimum)
-  "64x64d16": { BQ: 64, BK: 64, DC: 16 }, // 256 threads, ~29 KiB
+  "128x64t8": { BQ: 128, BK: 64, DC: 16, TM: 8 }, // 256 threads, 8x4 S and 8x8 O per thread, 46 KiB
+  "128x64t8d8": { BQ: 128, BK: 64, DC: 8, TM: 8 }, // 256 threads, 40 KiB
+  "64x64t8": { BQ: 64, BK: 64, DC: 16, TM: 8 }, // 128 threads, 25 KiB
+  "256x32t8d8": { BQ: 256, BK: 32, DC: 8, TM: 8 }, // 256 threads, 45 KiB
+  "64x64": { BQ: 64, BK: 64, DC: 32 }, // 256 threads, 33 KiB
+  "128x32": { BQ: 128, BK: 32, DC: 32 }, // 256 threads, 38 KiB
+  "128x32d16": { BQ: 128, BK: 32, DC: 16 }, // 256 threads, 28 KiB
+  "64x32": { BQ: 64, BK: 32, DC: 32 }, // 128 threads, 21 KiB
+  "32x64": { BQ: 32, BK: 64, DC: 32 }, // 128 threads, 20.5 KiB
+  "32x32": { BQ: 32, BK: 32, DC: 32 }, //  64 threads, 12.5 KiB (fits the 16 KiB minimum)
+  "64x64d16": { BQ: 64, BK: 64, DC: 16 }, // 256 threads, 25 KiB
 };
 
-// Measured on an H100 (Deno/wgpu/Vulkan, D=128, L=32760): 128x32 507 ms f32, 64x32 586, 64x64 ~588.
-const DEFAULT_ORDER = ["128x32", "64x32", "32x32"];
+// Measured on an H100 (Deno/wgpu/Vulkan, D=128, L=32760, f32 / f16 ms): 128x64t8 373 / 387, 256x32t8d8 387 / 397,
+// 128x64t8d8 423 / 412, 128x32 438 / 472, 64x64 510 / 497 (before register-staged Q/K: 128x32 507, 64x32 586).
+const DEFAULT_ORDER = ["128x64t8", "128x32", "64x32", "32x32"];
 
 export interface AttentionPlan {
   defines: Record<string, number | boolean>;
@@ -37,10 +44,11 @@ export interface AttentionPlan {
 /** Defines, thread count and workgroup memory of `cfg` at head dim D. */
 export function attentionPlan(cfg: AttentionConfig, D: number, f16: boolean): AttentionPlan {
   const { BQ, BK, DC } = cfg;
+  const TM = cfg.TM ?? 4;
   if (D % 4 !== 0 || D <= 0) throw new Error(`attention: head dim ${D} must be a positive multiple of 4`);
-  if (BQ % 4 !== 0 || BK % 4 !== 0 || DC % 4 !== 0) throw new Error(`attention: bad config ${JSON.stringify(cfg)}`);
-  const TX = BK / 4; // threads per row group of 4 query rows; each owns 4 keys of S
-  const threads = (BQ / 4) * TX;
+  if (BQ % (2 * TM) !== 0 || BK % 16 !== 0 || DC % 4 !== 0 || (TM !== 4 && TM !== 8)) throw new Error(`attention: bad config ${JSON.stringify(cfg)}`);
+  const TX = BK / 4; // threads per row group of TM query rows; each owns 4 keys of S
+  const threads = (BQ / TM) * TX;
   const DV = Math.ceil(D / (4 * TX)) * 4 * TX;
   // Each thread owns DV / (4 TX) vec4 columns of O per row; the shader spells out at most 4.
   if (DV / (4 * TX) > 4) throw new Error(`attention: head dim ${D} needs more than 4 vec4 columns per thread with BK=${BK}`);
@@ -50,12 +58,17 @@ export function attentionPlan(cfg: AttentionConfig, D: number, f16: boolean): At
   while (VK > 4 && (VK * DV) / 4 > qkVec4) VK /= 2;
   if (BK % VK !== 0 || VK % 4 !== 0) throw new Error(`attention: no V chunk fits config ${JSON.stringify(cfg)} at D=${D}`);
   const SA4 = Math.max(qkVec4, (VK * DV) / 4);
-  const SP4 = BQ * (BK / 4 + 1);
-  const SRED = BQ * TX;
+  // Q / K chunk vec4s each thread stages through registers (spelled out in the shader up to 4).
+  const NQ = Math.ceil((BQ * DC) / 4 / threads), NK = Math.ceil((BK * DC) / 4 / threads);
+  if (NQ > 4 || NK > 4) throw new Error(`attention: config ${JSON.stringify(cfg)} stages ${NQ} Q / ${NK} K vec4s per thread (at most 4)`);
+  // P rows padded by one vec4 (row groups of a warp hit other banks); the row max / sum partials
+  // [BQ, TX] f32 share sp with P.
+  const PS = TX + 1;
+  const SP4 = BQ * PS;
   return {
-    defines: { f16, D, BQ, BK, DC, DV, VK, SA4, SP4, SRED, WG: threads },
+    defines: { f16, D, BQ, BK, TM, tm8: TM === 8, DC, DV, VK, NQ, NK, PS, SA4, SP4, WG: threads },
     threads,
-    workgroupBytes: 16 * (SA4 + SP4) + 4 * SRED,
+    workgroupBytes: 16 * (SA4 + SP4),
   };
 }
 
