@@ -261,22 +261,54 @@ export class Gpu {
   }
 
   async readBytes(buffer: GPUBuffer, offset: number, bytes: number): Promise<ArrayBuffer> {
-    const size = Math.ceil(bytes / 4) * 4;
-    const staging = this.device.createBuffer({ label: `${this.label} readback`, size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const out = new Uint8Array(bytes);
+    await this.readInto([{ buffer, offset, bytes, dst: out }]);
+    return out.buffer;
+  }
+
+  /**
+   * Copies byte ranges of GPU buffers into `dst` arrays (which may view a SharedArrayBuffer) with one
+   * submission and one mapping of a reused staging buffer: no allocation and one CPU copy per range.
+   */
+  readInto(parts: { buffer: GPUBuffer; offset: number; bytes: number; dst: Uint8Array }[]): Promise<void> {
+    const run = this.readChain.then(() => this.readIntoNow(parts));
+    this.readChain = run.catch(() => {});
+    return run;
+  }
+
+  private readChain: Promise<void> = Promise.resolve();
+  private staging: GPUBuffer | null = null;
+
+  private async readIntoNow(parts: { buffer: GPUBuffer; offset: number; bytes: number; dst: Uint8Array }[]): Promise<void> {
+    const sizes = parts.map((p) => Math.ceil(p.bytes / 4) * 4);
+    const total = sizes.reduce((a, b) => a + b, 0);
+    if (!this.staging || this.staging.size < total) {
+      this.staging?.destroy();
+      this.staging = this.device.createBuffer({ label: `${this.label} readback`, size: Math.max(total, 1 << 16), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    }
+    const staging = this.staging;
     this.flush();
     const enc = this.device.createCommandEncoder();
-    enc.copyBufferToBuffer(buffer, offset, staging, 0, size);
+    let at = 0;
+    parts.forEach((p, i) => {
+      enc.copyBufferToBuffer(p.buffer, p.offset, staging, at, sizes[i]);
+      at += sizes[i];
+    });
     this.device.queue.submit([enc.finish()]);
     await this.sync();
     try {
-      await staging.mapAsync(GPUMapMode.READ);
+      await staging.mapAsync(GPUMapMode.READ, 0, total);
     } catch (e) {
       this.checkAlive();
-      throw new GpuError(`${this.label}: reading back ${bytes} bytes failed: ${(e as Error).message}`);
+      throw new GpuError(`${this.label}: reading back ${total} bytes failed: ${(e as Error).message}`);
     }
-    const out = staging.getMappedRange().slice(0);
-    staging.destroy();
-    return out;
+    const range = new Uint8Array(staging.getMappedRange(0, total));
+    at = 0;
+    parts.forEach((p, i) => {
+      p.dst.set(range.subarray(at, at + p.bytes));
+      at += sizes[i];
+    });
+    staging.unmap();
   }
 
   freeTensor(t: Tensor): void {
@@ -431,6 +463,7 @@ export class Gpu {
     this.uniformRing.destroy();
     this.querySet?.destroy();
     this.queryResolve?.destroy();
+    this.staging?.destroy();
     this.device.destroy();
   }
 }

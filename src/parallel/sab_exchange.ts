@@ -38,10 +38,11 @@ export class SabExchange implements KvExchange {
     const t0 = performance.now();
     const slot = layer % 2;
     const own = shard.count * rowBytes;
-    const [kb, vb] = await Promise.all([gpu.readBytes(k.buffer, k.offset, own), gpu.readBytes(v.buffer, v.offset, own)]);
-    const dst = new Uint8Array(this.kv);
-    dst.set(new Uint8Array(kb, 0, own), this.region(slot, 0) + shard.start * rowBytes);
-    dst.set(new Uint8Array(vb, 0, own), this.region(slot, 1) + shard.start * rowBytes);
+    // Own K and V straight from the mapped staging buffer into this device's range of the slot.
+    await gpu.readInto([
+      { buffer: k.buffer, offset: k.offset, bytes: own, dst: new Uint8Array(this.kv, this.region(slot, 0) + shard.start * rowBytes, own) },
+      { buffer: v.buffer, offset: v.offset, bytes: own, dst: new Uint8Array(this.kv, this.region(slot, 1) + shard.start * rowBytes, own) },
+    ]);
     const w0 = performance.now();
     this.barrier.arrive(this.seqBase + layer + 1, `the K/V exchange of layer ${layer}`);
     this.waitMs += performance.now() - w0;
