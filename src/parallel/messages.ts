@@ -36,7 +36,8 @@ export type ToWorker =
   }
   /** Test hook: the worker throws from its message handler, as a crashing worker would. */
   | { type: "crash"; message: string }
-  | { type: "dispose" };
+  /** Destroys the device; with `close`, the worker then ends itself (cleaner for Deno than terminate()). */
+  | { type: "dispose"; close?: boolean };
 
 export interface DeviceStats {
   device: number;

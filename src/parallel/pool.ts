@@ -63,6 +63,8 @@ export class PoolError extends Error {}
 
 /** How long a report of "aborted because another device failed" waits for that device's own error. */
 const ABORTED_GRACE_MS = 2000;
+/** After workers report their devices destroyed and end themselves, how long before the pool lets go. */
+const WORKER_EXIT_SETTLE_MS = 500;
 
 export class WorkerPool {
   private slots: Slot[] = [];
@@ -214,8 +216,11 @@ export class WorkerPool {
       const slot = this.slots[d];
       if (slot.state === "ok") continue;
       // A live worker destroys its device before it goes (Deno aborts on terminating a worker that holds one).
-      if (slot.state === "failed") await this.request("disposed", [d], () => this.post(d, { type: "dispose" })).catch(() => {});
-      slot.worker.terminate();
+      let ended = false;
+      if (slot.state === "failed") {
+        ended = await this.request("disposed", [d], () => this.post(d, { type: "dispose", close: true })).then(() => true, () => false);
+      }
+      if (!ended) slot.worker.terminate();
       await this.start(d);
       if (this.loaded) await this.request("loaded", [d], () => this.post(d, { type: "load", ...this.loaded! }));
       for (const [key, t] of this.texts) await this.request("textReady", [d], () => this.post(d, { type: "text", key, ...t }));
@@ -296,14 +301,23 @@ export class WorkerPool {
   /** Destroys every device and ends the workers. */
   async close(): Promise<void> {
     const alive = this.all().filter((d) => this.slots[d]?.state !== "dead");
+    let closed = new Set<number>();
     try {
-      if (!this.pending) await this.request("disposed", alive, () => alive.forEach((d) => this.post(d, { type: "dispose" })));
+      // Workers destroy their devices and end themselves: terminating a thread that holds WebGPU
+      // state has crashed Deno at exit (seen on NVIDIA), so terminate() is only the fallback.
+      if (!this.pending) {
+        await this.request("disposed", alive, () => alive.forEach((d) => this.post(d, { type: "dispose", close: true })));
+        closed = new Set(alive);
+        await new Promise((r) => setTimeout(r, WORKER_EXIT_SETTLE_MS)); // let the threads finish ending
+      }
     } catch { /* a worker that cannot dispose is terminated below */ }
-    this.dispose();
+    this.dispose(closed);
   }
 
-  private dispose(): void {
-    for (const s of this.slots) s?.worker.terminate();
+  private dispose(closed = new Set<number>()): void {
+    this.slots.forEach((s, d) => {
+      if (s && !closed.has(d)) s.worker.terminate();
+    });
     this.slots = [];
   }
 }

@@ -76,6 +76,7 @@ async function handle(msg: ToWorker): Promise<void> {
       gpu = null;
       model = null;
       post({ type: "disposed", device });
+      if (msg.close) self.close();
       return;
   }
 }
