@@ -7,11 +7,13 @@
 //
 //   deno run -A bench/wan_forward.ts [--mode single|pool] [--devices 1,2,4] [--shard sequence,frame]
 //      [--latent 21,60,104] [--layers 2] [--scale-to 30] [--precision f32,f16] [--profile] [--iters 2]
-//      [--gpus auto|ID,...] [--small] [--json out.json]
+//      [--gpus auto|ID,...] [--small] [--json out.json] [--overlap=on|off|off,on]
 //
 // single: one device in this thread; --profile adds per-op GPU times (timestamp queries).
 // pool: the sharded forward through WorkerPool for each device count and shard mode; per-device
-// compute and exchange times come from the workers.
+// compute and exchange times come from the workers. --overlap=on (the pool's default): the overlapped K/V
+// exchange (attention over own keys while the others' arrive, exact merge); off: the plain all-gather;
+// off,on runs both in the same pools.
 import { Gpu } from "../src/gpu/device.ts";
 import type { DType } from "../src/gpu/tensor.ts";
 import { bytesSource, Checkpoint } from "../src/io/safetensors.ts";
@@ -28,7 +30,7 @@ import { WorkerPool } from "../src/parallel/pool.ts";
 import { relL2 } from "../test/harness.ts";
 import { benchArgs, benchEnv, printEnv, printTable, writeJson } from "./common.ts";
 
-const args = benchArgs("bench/wan_forward.ts", ["mode", "devices", "shard", "latent", "layers", "scale-to", "precision", "profile", "iters", "gpus", "small", "json", "text"], ["profile", "small"]);
+const args = benchArgs("bench/wan_forward.ts", ["mode", "devices", "shard", "latent", "layers", "scale-to", "precision", "profile", "iters", "gpus", "small", "json", "text", "overlap"], ["profile", "small", "overlap"]);
 const small = args.has("small");
 const mode = args.get("mode") ?? "single";
 const [F, H, W] = (args.get("latent") ?? (small ? "3,8,8" : "21,60,104")).split(",").map(Number);
@@ -39,6 +41,11 @@ const precisions = (args.get("precision") ?? "f32").split(",") as DType[];
 const deviceCounts = (args.get("devices") ?? "1").split(",").map(Number);
 const shardModes = (args.get("shard") ?? "sequence").split(",") as ShardMode[];
 const iters = Number(args.get("iters") ?? 2);
+const overlapArg = args.get("overlap") ?? "on";
+const overlaps = overlapArg.split(",").map((v) => {
+  if (v !== "on" && v !== "off") throw new Error(`--overlap takes on, off or off,on; got "${overlapArg}"`);
+  return v === "on";
+});
 const tol = { f32: 1e-4, f16: 1e-2 };
 
 const base = small ? presetConfig("wan-small") : presetConfig("wan2.1-t2v-1.3b");
@@ -123,15 +130,17 @@ if (mode === "single") {
         await pool.load(gold.cfg, gold.weights);
         await pool.setText("gold", gold.inputs.text, gold.inputs.textTokens);
         const gplan = planShards(tokenGridFromLatent(gold.inputs.latentDims), n, "sequence");
-        checkGolden(`pool of ${n}`, (await pool.forward({ ...gold.inputs, textKey: "gold", plan: gplan })).out, dtype);
+        for (const overlap of overlaps) {
+          checkGolden(`pool of ${n}${overlap ? ", overlapped exchange" : ""}`, (await pool.forward({ ...gold.inputs, textKey: "gold", plan: gplan, overlap })).out, dtype);
+        }
         await pool.load(cfg, weights);
         await pool.setText("text", inputs.text, inputs.textTokens);
-        for (const shard of shardModes) {
+        for (const shard of shardModes) for (const overlap of overlaps) {
           const plan = planShards(grid, n, shard);
-          await pool.forward({ ...inputs, textKey: "text", plan }); // warm-up
+          await pool.forward({ ...inputs, textKey: "text", plan, overlap }); // warm-up
           let best: Awaited<ReturnType<typeof pool.forward>> | null = null;
           for (let i = 0; i < iters; i++) {
-            const r = await pool.forward({ ...inputs, textKey: "text", plan });
+            const r = await pool.forward({ ...inputs, textKey: "text", plan, overlap });
             if (!best || r.ms < best.ms) best = r;
           }
           const r = best!;
@@ -140,6 +149,7 @@ if (mode === "single") {
             precision: dtype,
             devices: n,
             shard,
+            overlap,
             tokens: L,
             computed: plan.computedTokens,
             layers,

@@ -8,6 +8,9 @@
 //   2 k   read       array<vec4<T>>  [Lk, N, D]
 //   3 v   read       array<vec4<T>>  [Lk, N, D]
 //   4 o   read_write array<vec4<T>>  [Lq, N, D]
+//   5 lse read_write array<f32>      [Lq, N]   only with ${lse}: per (query, head) log-sum-exp of the scores
+//     (natural log: LSE = max + log(sum exp(s - max)), s = q.k / sqrt(D)); -1e30 when no key is valid.
+//     Lets attention over disjoint key sets be merged exactly (shaders/attention_merge.wgsl).
 // Dispatch: (ceil(Lq / BQ), N, 1). A workgroup owns BQ queries of one head, like a GEMM block:
 //   threads (ty, tx), ty < BQ/TM (row group), tx < TX = BK/4. A thread owns TM = 4 or 8 query rows:
 //   rows 4ty..4ty+3 ("A") and, with TM = 8, rows BQ/2 + 4ty..+3 ("B").
@@ -20,7 +23,7 @@
 //     thread owns its rows x vec4 columns tx + j*TX (j < TD4) of O in registers.
 // Registers are named variables, not arrays (dynamically indexed private arrays go to local memory):
 //   s0..s7 (S rows), a{i}{j} (O rows i < TM, vec4 columns j < TD4 <= 4; unused ones fold away).
-// Defines: D (head dim), BQ, BK, TM, tm8 (TM == 8), DC (D chunk), DV (D rounded up to 4*TX, DV/(4 TX) <= 4),
+// Defines: lse (write binding 5), D (head dim), BQ, BK, TM, tm8 (TM == 8), DC (D chunk), DV (D rounded up to 4*TX, DV/(4 TX) <= 4),
 //   VK (keys per V chunk), PS (vec4 stride of a P row), SA4 / SP4 (vec4 sizes of sa / sp).
 //   Chosen on the host (src/ops/attention.ts).
 
@@ -44,6 +47,9 @@ struct Params {
 @group(0) @binding(2) var<storage, read> k: array<vec4<T>>;
 @group(0) @binding(3) var<storage, read> v: array<vec4<T>>;
 @group(0) @binding(4) var<storage, read_write> o: array<vec4<T>>;
+#if ${lse}
+@group(0) @binding(5) var<storage, read_write> lse: array<f32>;
+#endif
 
 const D: u32 = ${D}u;
 const D4: u32 = D / 4u;
@@ -147,6 +153,13 @@ fn storeRow(row: u32, rs4: u32, hoff: u32, c4: u32, inv: f32, c0: vec4<f32>, c1:
   if (TD4 > 2u) { if (c4 + 2u * TX < D4) { o[base + 2u * TX] = vec4<T>(c2 * inv); } }
   if (TD4 > 3u) { if (c4 + 3u * TX < D4) { o[base + 3u * TX] = vec4<T>(c3 * inv); } }
 }
+
+#if ${lse}
+fn storeLse(row: u32, head: u32, m: f32, l: f32) {
+  if (row >= p.Lq) { return; }
+  lse[row * p.N + head] = select(NEG, (m + log2(l)) * 0.69314718055994531, l > 0.0);
+}
+#endif
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -386,6 +399,21 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   if (TM8) { sumB = vec4<f32>(rowSum(rB), rowSum(rB + 1u), rowSum(rB + 2u), rowSum(rB + 3u)); }
   let invA = select(vec4<f32>(0.0), 1.0 / sumA, sumA > vec4<f32>(0.0));
   let invB = select(vec4<f32>(0.0), 1.0 / sumB, sumB > vec4<f32>(0.0));
+#if ${lse}
+  // LSE in natural-log units (m is in log2 units, the scores having been scaled by log2(e) / sqrt(D)).
+  if (tx == 0u) {
+    storeLse(q0 + rA + 0u, head, mA.x, sumA.x);
+    storeLse(q0 + rA + 1u, head, mA.y, sumA.y);
+    storeLse(q0 + rA + 2u, head, mA.z, sumA.z);
+    storeLse(q0 + rA + 3u, head, mA.w, sumA.w);
+    if (TM8) {
+      storeLse(q0 + rB + 0u, head, mB.x, sumB.x);
+      storeLse(q0 + rB + 1u, head, mB.y, sumB.y);
+      storeLse(q0 + rB + 2u, head, mB.z, sumB.z);
+      storeLse(q0 + rB + 3u, head, mB.w, sumB.w);
+    }
+  }
+#endif
   storeRow(q0 + rA + 0u, rs4, hoff, tx, invA.x, a00, a01, a02, a03);
   storeRow(q0 + rA + 1u, rs4, hoff, tx, invA.y, a10, a11, a12, a13);
   storeRow(q0 + rA + 2u, rs4, hoff, tx, invA.z, a20, a21, a22, a23);

@@ -1,6 +1,6 @@
 // `shardit forward`: one DiT forward of a diffusers Wan2.1 checkpoint on an input file, sharded over
 // --devices workers (DESIGN.md, "Command line"). Writes `output` [1, Cout, F, H, W] F32 and a report.
-import { allowFlags, int, oneOf, parseArgs, str, UsageError } from "./args.ts";
+import { allowFlags, int, oneOf, type Parsed, parseArgs, str, UsageError } from "./args.ts";
 import { progressBar } from "./progress.ts";
 import { denoFileSource, openCheckpointDir } from "../io/fs_deno.ts";
 import { encodeSafetensors } from "../io/safetensors.ts";
@@ -11,13 +11,21 @@ import { planShards, type ShardMode, type ShardPlan, tokenGridFromLatent } from 
 import { type ForwardResult, WorkerPool } from "../parallel/pool.ts";
 import { placeDevices } from "../parallel/gpus.ts";
 
-const FLAGS = ["model", "input", "out", "devices", "shard", "weights", "gpus", "precision", "report", "profile", "timeout"];
+const FLAGS = ["model", "input", "out", "devices", "shard", "weights", "gpus", "precision", "report", "profile", "timeout", "overlap"];
 
 export function parseWeights(raw: string | undefined, devices: number): number[] | undefined {
   if (raw === undefined) return undefined;
   const w = raw.split(",").map(Number);
   if (w.length !== devices || w.some((x) => !(x > 0))) throw new UsageError(`--weights needs ${devices} positive numbers, got "${raw}"`);
   return w;
+}
+
+/** --overlap (on, the default) or --overlap=off: the overlapped K/V exchange (PoolOptions.overlap). */
+export function parseOverlap(p: Parsed): boolean {
+  const v = p.flags.get("overlap");
+  if (v === undefined || v === true || v === "on") return true;
+  if (v === "off") return false;
+  throw new UsageError(`--overlap takes on or off (as --overlap=off), got "${v}"`);
 }
 
 export interface ForwardReport {
@@ -60,7 +68,7 @@ export function buildReport(model: string, precision: string, plan: ShardPlan, p
 }
 
 export async function forwardCommand(argv: string[]): Promise<number> {
-  const p = parseArgs(argv, ["profile"]);
+  const p = parseArgs(argv, ["profile", "overlap"]);
   allowFlags(p, "forward", FLAGS);
   const modelDir = str(p, "model"), inputPath = str(p, "input"), outPath = str(p, "out");
   const devices = int(p, "devices", 1);
@@ -69,6 +77,7 @@ export async function forwardCommand(argv: string[]): Promise<number> {
   const weightsRaw = p.flags.get("weights");
   const weights = parseWeights(typeof weightsRaw === "string" ? weightsRaw : undefined, devices);
   const gpusRaw = p.flags.get("gpus");
+  const overlap = parseOverlap(p);
 
   const ckpt = await openCheckpointDir(modelDir);
   const cfg = parseWanConfig(JSON.parse(await Deno.readTextFile(`${modelDir}/config.json`)), `${modelDir}/config.json`);
@@ -83,6 +92,7 @@ export async function forwardCommand(argv: string[]): Promise<number> {
     gpus: placeDevices(typeof gpusRaw === "string" ? gpusRaw : undefined, devices),
     profile: p.flags.has("profile"),
     barrierTimeoutMs: int(p, "timeout", 60, 1) * 1000,
+    overlap,
   });
   try {
     await pool.load(cfg, weightsF32);

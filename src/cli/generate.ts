@@ -4,7 +4,7 @@
 // as RGB, frames side by side) and DIR/summary.json, and prints a progress bar per step.
 import { allowFlags, int, num, oneOf, parseArgs, str, UsageError } from "./args.ts";
 import { progressBar } from "./progress.ts";
-import { parseWeights } from "./forward.ts";
+import { parseOverlap, parseWeights } from "./forward.ts";
 import { denoFileSource, openCheckpointDir } from "../io/fs_deno.ts";
 import { encodeSafetensors } from "../io/safetensors.ts";
 import { readPromptEmbeddings } from "../model/inputs.ts";
@@ -17,7 +17,7 @@ import { WorkerPool } from "../parallel/pool.ts";
 import { generate, setPrompts, type StepReport } from "../pipeline/generate.ts";
 import { SOLVERS } from "../sampler/flow_match.ts";
 
-const FLAGS = ["model", "text", "negative-text", "steps", "guidance", "shift", "seed", "devices", "shard", "weights", "precision", "out", "latent", "solver", "gpus", "timeout"];
+const FLAGS = ["model", "text", "negative-text", "steps", "guidance", "shift", "seed", "devices", "shard", "weights", "precision", "out", "latent", "solver", "gpus", "timeout", "overlap"];
 
 /** Prompt embeddings from a safetensors file (see readPromptEmbeddings). */
 async function readTextEmbedding(path: string, cfg: WanConfig): Promise<{ text: Float32Array; tokens: number }> {
@@ -71,7 +71,7 @@ function stepLine(r: StepReport): string {
 }
 
 export async function generateCommand(argv: string[]): Promise<number> {
-  const p = parseArgs(argv);
+  const p = parseArgs(argv, ["overlap"]);
   allowFlags(p, "generate", FLAGS);
   const flag = (n: string) => (typeof p.flags.get(n) === "string" ? p.flags.get(n) as string : undefined);
   const embedded = !flag("model");
@@ -85,10 +85,11 @@ export async function generateCommand(argv: string[]): Promise<number> {
   const seed = int(p, "seed", 0, 0);
   const outDir = str(p, "out", "out");
   const weights = parseWeights(flag("weights"), devices);
+  const overlap = parseOverlap(p);
   const model = await chooseModel(flag, guidance !== 1);
 
   const t0 = performance.now();
-  const pool = await WorkerPool.create({ devices, precision, gpus: placeDevices(flag("gpus"), devices), barrierTimeoutMs: int(p, "timeout", 60) * 1000 });
+  const pool = await WorkerPool.create({ devices, precision, gpus: placeDevices(flag("gpus"), devices), barrierTimeoutMs: int(p, "timeout", 60) * 1000, overlap });
   try {
     await pool.load(model.config, model.weights);
     await setPrompts(pool, model.text, guidance !== 1 ? model.negativeText : null, model.textTokens, model.negativeTokens);

@@ -11,6 +11,7 @@ import type { Gpu } from "../gpu/device.ts";
 import { type DType, dtypeBytes, numel, type Tensor } from "../gpu/tensor.ts";
 import { gemm, type Linear } from "../ops/gemm.ts";
 import { attention } from "../ops/attention.ts";
+import { attentionMerge } from "../ops/attention_merge.ts";
 import { rope3d } from "../ops/rope3d.ts";
 import { rmsNorm } from "../ops/rms_norm.ts";
 import { layerNormAffine, layerNormModulated } from "../ops/layer_norm.ts";
@@ -44,8 +45,16 @@ export interface ShardView {
 /** Gives each device the keys and values [computedTokens, N, D] of every token, per layer. */
 export interface KvExchange {
   allGather(layer: number, k: Tensor, v: Tensor): Promise<{ k: Tensor; v: Tensor }>;
-  /** Releases whatever allGather returned for the layer (no-op when it returned the inputs). */
+  /** Releases whatever allGather or gatherOthers returned for the layer (no-op when it returned the inputs). */
   release(k: Tensor, v: Tensor): void;
+  /**
+   * The overlapped flavour (optional; the model uses it when present): shares this device's own K/V of the
+   * layer, calls `local()` to record GPU work over its own keys, which is submitted before the wait so the
+   * GPU runs it while the other devices' keys arrive, and returns only those other keys and values,
+   * [computedTokens - count, N, D]: the ranges before and after this shard, concatenated (padding tokens,
+   * at the tail of the computed space, stay at the tail, so the first `tokens - real` are the real ones).
+   */
+  gatherOthers?(layer: number, k: Tensor, v: Tensor, local: () => void): Promise<{ k: Tensor; v: Tensor }>;
 }
 
 /** One device's own keys are all the keys. */
@@ -192,10 +201,8 @@ export class WanModel {
     rmsNorm(gpu, k, b.attn1.normK, cfg.eps);
     rope3d(gpu, this.heads(q), shard.grid, shard.start);
     rope3d(gpu, this.heads(k), shard.grid, shard.start);
-    const all = await exchange.allGather(i, this.heads(k), this.heads(v));
     const o = gpu.empty([L, d], this.dtype, "attention out");
-    attention(gpu, this.heads(q), all.k, all.v, this.heads(o), { validKeys: shard.tokens });
-    exchange.release(all.k, all.v);
+    await this.selfAttention(i, this.heads(q), this.heads(k), this.heads(v), this.heads(o), shard, exchange);
     gemm(gpu, o, b.attn1.o, h, { epilogue: "residual_gate", gate: { tensor: mod, offset: 2 * d } }); // h += (o Wo + bo) * gate
     this.free(q, k, v);
 
@@ -222,6 +229,30 @@ export class WanModel {
       this.free(hidden);
     }
     this.free(n, mod);
+  }
+
+  /**
+   * o = softmax(q K^T / sqrt(D)) V over every real token's keys. Either all keys at once (allGather), or,
+   * when the exchange has the overlapped flavour, exactly in two parts merged through their log-sum-exp:
+   * own keys (computed while the others' keys are exchanged), then the other devices' keys.
+   */
+  private async selfAttention(i: number, q: Tensor, k: Tensor, v: Tensor, o: Tensor, shard: ShardView, exchange: KvExchange): Promise<void> {
+    const gpu = this.gpu;
+    if (!exchange.gatherOthers) {
+      const all = await exchange.allGather(i, k, v);
+      attention(gpu, q, all.k, all.v, o, { validKeys: shard.tokens });
+      exchange.release(all.k, all.v);
+      return;
+    }
+    const real = Math.max(0, Math.min(shard.start + shard.count, shard.tokens) - shard.start);
+    const [L, N, D] = q.shape;
+    const own = { o: gpu.empty([L, N, D], this.dtype, "attention out (own keys)"), lse: gpu.empty([L, N], "f32", "attention lse (own keys)") };
+    const others = await exchange.gatherOthers(i, k, v, () => attention(gpu, q, k, v, own.o, { validKeys: real, lse: own.lse }));
+    const rest = { o: gpu.empty([L, N, D], this.dtype, "attention out (other keys)"), lse: gpu.empty([L, N], "f32", "attention lse (other keys)") };
+    attention(gpu, q, others.k, others.v, rest.o, { validKeys: shard.tokens - real, lse: rest.lse });
+    exchange.release(others.k, others.v);
+    attentionMerge(gpu, own.o, own.lse, rest.o, rest.lse, o);
+    this.free(own.o, own.lse, rest.o, rest.lse);
   }
 
   /** Rows per feed-forward chunk: all of them when [L, ffn] fits a binding, else a multiple of 128 that does. */

@@ -2,6 +2,9 @@
 // q [Lq, N, D], k and v [Lk, N, D], out [Lq, N, D] (token-major, as the projections write them).
 // The tile config (BQ queries x BK keys per step, D chunk DC) is compiled in; the default is the
 // largest config that fits the adapter's workgroup memory (see ATTENTION_CONFIGS).
+// With `lse` [Lq, N] f32 it also writes each (query, head)'s log-sum-exp of the scores (a separate
+// pipeline, compiled with the `lse` define): attention over disjoint key sets then merges exactly
+// (src/ops/attention_merge.ts).
 import type { Gpu } from "../gpu/device.ts";
 import { expectShape, tensorBytes, type Tensor } from "../gpu/tensor.ts";
 
@@ -82,13 +85,20 @@ export function pickAttentionConfig(gpu: Gpu, D: number, f16: boolean): Attentio
   throw new Error(`attention: no tile config fits maxComputeWorkgroupStorageSize ${gpu.limits.maxComputeWorkgroupStorageSize}`);
 }
 
-export function attention(gpu: Gpu, q: Tensor, k: Tensor, v: Tensor, out: Tensor, opts?: { validKeys?: number }): void {
+export interface AttentionOptions {
+  /** Keys at index >= validKeys are masked out (default: all Lk). */
+  validKeys?: number;
+  /** Also write the per-(query, head) log-sum-exp of the scores here: [Lq, N] f32 (-1e30 with no valid key). */
+  lse?: Tensor;
+}
+
+export function attention(gpu: Gpu, q: Tensor, k: Tensor, v: Tensor, out: Tensor, opts?: AttentionOptions): void {
   const D = q.shape[2];
-  attentionWith(gpu, q, k, v, out, opts?.validKeys, pickAttentionConfig(gpu, D, q.dtype === "f16"));
+  attentionWith(gpu, q, k, v, out, opts?.validKeys, pickAttentionConfig(gpu, D, q.dtype === "f16"), opts?.lse);
 }
 
 /** attention with an explicit tile config (tests and bench). */
-export function attentionWith(gpu: Gpu, q: Tensor, k: Tensor, v: Tensor, out: Tensor, validKeys: number | undefined, cfg: AttentionConfig): void {
+export function attentionWith(gpu: Gpu, q: Tensor, k: Tensor, v: Tensor, out: Tensor, validKeys: number | undefined, cfg: AttentionConfig, lse?: Tensor): void {
   // 1. validate
   if (q.shape.length !== 3) throw new Error(`attention: q must be [Lq, N, D], found [${q.shape}]`);
   const [Lq, N, D] = q.shape;
@@ -99,15 +109,16 @@ export function attentionWith(gpu: Gpu, q: Tensor, k: Tensor, v: Tensor, out: Te
   expectShape("attention out", out, [Lq, N, D], q.dtype);
   const nValid = validKeys ?? Lk;
   if (!Number.isInteger(nValid) || nValid < 0 || nValid > Lk) throw new Error(`attention: validKeys ${validKeys} must be an integer in [0, ${Lk}]`);
+  if (lse) expectShape("attention lse", lse, [Lq, N], "f32");
   for (const [name, t] of [["q", q], ["k", k], ["v", v], ["out", out]] as const) gpu.checkBinding(tensorBytes(t), `attention ${name}`);
   if (N > gpu.limits.maxComputeWorkgroupsPerDimension) throw new Error(`attention: ${N} heads exceed maxComputeWorkgroupsPerDimension`);
-  // 2. pipeline key: dtype, head dim and tile config
+  // 2. pipeline key: dtype, head dim, tile config, LSE output
   const plan = attentionPlan(cfg, D, q.dtype === "f16");
   if (plan.workgroupBytes > gpu.limits.maxComputeWorkgroupStorageSize) {
     throw new Error(`attention: config ${JSON.stringify(cfg)} needs ${plan.workgroupBytes} bytes of workgroup memory, over the adapter's ${gpu.limits.maxComputeWorkgroupStorageSize}`);
   }
-  const kernel = gpu.kernel("attention", plan.defines);
+  const kernel = gpu.kernel("attention", { ...plan.defines, lse: lse !== undefined });
   // 3. uniforms  4. dispatch: one workgroup per (BQ queries, head)
   const qscale = Math.LOG2E / Math.sqrt(D);
-  gpu.dispatch(kernel, { Lq, Lk, N, validKeys: nValid, qscale }, [q, k, v, out], [Math.ceil(Lq / cfg.BQ), N]);
+  gpu.dispatch(kernel, { Lq, Lk, N, validKeys: nValid, qscale }, lse ? [q, k, v, out, lse] : [q, k, v, out], [Math.ceil(Lq / cfg.BQ), N]);
 }

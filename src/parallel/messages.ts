@@ -30,6 +30,8 @@ export type ToWorker =
     latentDims: { C: number; F: number; H: number; W: number };
     shard: ShardView;
     devices: number;
+    /** Overlap the K/V exchange with attention over the device's own keys (SabOverlapExchange). */
+    overlap: boolean;
     buffers: RunBuffers;
     timeoutMs: number;
     deviceNames: string[];

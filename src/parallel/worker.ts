@@ -9,7 +9,7 @@ import { freeWanWeights, uploadWanWeights } from "../model/weights_gpu.ts";
 import type { WanWeights } from "../model/checkpoint.ts";
 import { abortRun, RunAborted, ShardBarrier } from "./barrier.ts";
 import type { DeviceStats, FromWorker, ToWorker } from "./messages.ts";
-import { SabExchange } from "./sab_exchange.ts";
+import { SabExchange, SabOverlapExchange } from "./sab_exchange.ts";
 import { unshareTree } from "./shared_weights.ts";
 
 declare const Deno: { env: { set(k: string, v: string): void } } | undefined;
@@ -92,7 +92,8 @@ async function forward(m: WanModel, msg: Extract<ToWorker, { type: "forward" }>)
   }
   const barrier = new ShardBarrier(buffers.control, devices, device, msg.timeoutMs, (d) => msg.deviceNames[d] ?? `device ${d}`);
   const latent = m.gpu.upload(new Float32Array(buffers.latent), [latentDims.C, latentDims.F, latentDims.H, latentDims.W], "f32", "latent");
-  const exchange = devices > 1 ? new SabExchange(m.gpu, buffers.kv, shard, m.d, precision, barrier, 0) : localExchange;
+  const Exchange = msg.overlap ? SabOverlapExchange : SabExchange;
+  const exchange = devices > 1 ? new Exchange(m.gpu, buffers.kv, shard, m.d, precision, barrier, 0) : localExchange;
   const y = await m.forwardTokens(latent, time.state, text, shard, exchange);
   m.gpu.freeTensor(latent);
 

@@ -2,6 +2,7 @@
 import "./rms_norm.test.ts";
 import "./gemm.test.ts";
 import "./attention.test.ts";
+import "./attention_merge.test.ts";
 import "./layer_norm.test.ts";
 import "./rope3d.test.ts";
 import "./activation.test.ts";

@@ -28,6 +28,7 @@ function singleDevice(g: Awaited<ReturnType<typeof loadGolden>>): Promise<Float3
   return withGpu((gpu) => forwardOnDevice(new WanModel(gpu, g.cfg, uploadWanWeights(gpu, g.cfg, g.weights, "f32"), "f32"), g.inputs));
 }
 
+/** Each mode with the baseline exchange, and (on more than one device) with the overlapped one, in one pool. */
 async function shardedVsSingle(name: FixtureName, devices: number, modes: ShardMode[], weights?: number[]) {
   const g = await loadGolden(name);
   const single = await singleDevice(g);
@@ -35,34 +36,39 @@ async function shardedVsSingle(name: FixtureName, devices: number, modes: ShardM
     await pool.load(g.cfg, g.weights);
     await pool.setText("text", g.inputs.text, g.inputs.textTokens);
     for (const mode of modes) {
-      const plan = planShards(tokenGridFromLatent(g.inputs.latentDims), devices, mode, mode === "sequence" ? weights : undefined);
-      const what = `${name} ${mode} on ${devices} devices${weights ? ` weights ${weights}` : ""}`;
-      const r = await pool.forward({ ...g.inputs, textKey: "text", plan });
-      expectClose(`${what} vs single device`, r.out, single, TOL_F32);
-      expectClose(`${what} vs diffusers`, r.out, g.expected, TOL_F32);
+      for (const overlap of devices > 1 ? [false, true] : [false]) {
+        const plan = planShards(tokenGridFromLatent(g.inputs.latentDims), devices, mode, mode === "sequence" ? weights : undefined);
+        const what = `${name} ${mode} on ${devices} devices${weights ? ` weights ${weights}` : ""}${overlap ? " overlapped" : ""}`;
+        const r = await pool.forward({ ...g.inputs, textKey: "text", plan, overlap });
+        expectClose(`${what} vs single device`, r.out, single, TOL_F32);
+        expectClose(`${what} vs diffusers`, r.out, g.expected, TOL_F32);
+      }
     }
   });
 }
 
 for (const name of ["wan-tiny", "wan-small"] as const) {
   for (let n = 1; n <= 5; n++) {
-    test(`sharded ${name} on ${n} device(s), sequence and frame, == single device == golden`, () => shardedVsSingle(name, n, ["sequence", "frame"]), { timeoutMs: 300_000 });
+    const overlap = n > 1 ? " (exchange baseline and overlapped)" : "";
+    test(`sharded ${name} on ${n} device(s), sequence and frame, == single device == golden${overlap}`, () => shardedVsSingle(name, n, ["sequence", "frame"]), { timeoutMs: 300_000 });
   }
 }
-test("sharded wan-tiny (45 tokens) on 3 devices with weights 1,2,3 == single device == golden", () => shardedVsSingle("wan-tiny", 3, ["sequence"], [1, 2, 3]));
-test("sharded wan-small on 2 devices with weights 5,1 == single device == golden", () => shardedVsSingle("wan-small", 2, ["sequence"], [5, 1]));
+test("sharded wan-tiny (45 tokens) on 3 devices with weights 1,2,3 == single device == golden (baseline and overlapped)", () => shardedVsSingle("wan-tiny", 3, ["sequence"], [1, 2, 3]));
+test("sharded wan-small on 2 devices with weights 5,1 == single device == golden (baseline and overlapped)", () => shardedVsSingle("wan-small", 2, ["sequence"], [5, 1]));
 
 // Odd configs: sharded over 3 devices (frame mode: 7 frames over 3 devices pads 2 frames) vs Float64.
 for (const c of ODD_CASES) {
-  test(`sharded ${c.name} on 3 devices, both modes, vs Float64 reference`, async () => {
+  test(`sharded ${c.name} on 3 devices, both modes, baseline and overlapped exchange, vs Float64 reference`, async () => {
     const { weights, inputs } = oddCaseData(c);
     const ref = wanForwardRef(c.cfg, weights, inputs);
     await withPool(3, async (pool) => {
       await pool.load(c.cfg, weights);
       await pool.setText("t", inputs.text, inputs.textTokens);
       for (const mode of ["sequence", "frame"] as const) {
-        const plan = planShards(tokenGridFromLatent(inputs.latentDims), 3, mode);
-        expectClose(`${c.name} ${mode} x3`, (await pool.forward({ ...inputs, textKey: "t", plan })).out, ref, TOL_F32);
+        for (const overlap of [false, true]) {
+          const plan = planShards(tokenGridFromLatent(inputs.latentDims), 3, mode);
+          expectClose(`${c.name} ${mode} x3${overlap ? " overlapped" : ""}`, (await pool.forward({ ...inputs, textKey: "t", plan, overlap })).out, ref, TOL_F32);
+        }
       }
     });
   }, { timeoutMs: 300_000 });
