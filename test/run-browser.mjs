@@ -6,7 +6,7 @@ import { launchChromium, startVite } from "./chromium.mjs";
 const args = process.argv.slice(2);
 const filter = args.includes("--filter") ? args[args.indexOf("--filter") + 1] : "";
 const jsonPath = args.includes("--json") ? args[args.indexOf("--json") + 1] : "";
-const TIMEOUT_MS = Number(process.env.BROWSER_SUITE_TIMEOUT_MS ?? 40 * 60_000);
+const TIMEOUT_MS = Number(process.env.BROWSER_SUITE_TIMEOUT_MS ?? 80 * 60_000);
 
 const server = await startVite();
 const browser = await launchChromium();

@@ -6,9 +6,10 @@ const USAGE = `usage: shardit <command> [flags]
   selftest [--filter S]                run every kernel against its Float64 reference on this adapter
   plan --latent F,H,W --devices N --shard sequence|frame [--weights w1,...]
   forward --model DIR --input FILE --out FILE [--devices N] [--shard sequence|frame] [--weights w1,...]
-          [--gpus auto|ID,...] [--precision f32|f16] [--report FILE]
+          [--gpus auto|ID,...] [--precision f32|f16] [--report FILE] [--overlap[=off]]
   generate [--model DIR] [--text FILE] [--negative-text FILE] [--steps N] [--guidance G] [--shift S]
-           [--seed N] [--devices N] [--shard sequence|frame] [--precision f32|f16] [--out DIR]
+           [--seed N] [--solver unipc|euler] [--devices N] [--shard sequence|frame] [--weights w1,...]
+           [--precision f32|f16] [--latent F,H,W] [--gpus auto|ID,...] [--overlap[=off]] [--out DIR]
   (--verbose on any command prints stack traces)`;
 
 /** Each command lives in its own module, loaded on use; it returns the exit status. */
