@@ -42,6 +42,11 @@ export interface ShardView {
   grid: TokenGrid;
 }
 
+/** How many of a shard's computed tokens are real (not frame-mode padding, which sits past L). */
+export function realTokens(shard: ShardView): number {
+  return Math.max(0, Math.min(shard.start + shard.count, shard.tokens) - shard.start);
+}
+
 /** Gives each device the keys and values [computedTokens, N, D] of every token, per layer. */
 export interface KvExchange {
   allGather(layer: number, k: Tensor, v: Tensor): Promise<{ k: Tensor; v: Tensor }>;
@@ -151,7 +156,7 @@ export class WanModel {
   ): Promise<Tensor> {
     const { gpu, w, cfg, d } = this;
     const { start, count } = shard;
-    const real = Math.max(0, Math.min(start + count, shard.tokens) - start); // this shard's real tokens
+    const real = realTokens(shard);
 
     // 1. Patch embedding: h = patches [count, C*4] W^T + b (pad rows are zero patches, as SGLang pads).
     const patches = gpu.empty([count, cfg.inChannels * 4], this.dtype, "patches");
@@ -177,7 +182,7 @@ export class WanModel {
 
   /** Scatters this shard's real tokens of y [count, 4 * Cout] into out [Cout, F, H, W] (f32). */
   unpatchifyInto(y: Tensor, shard: ShardView, latentDims: { F: number; H: number; W: number }, out: Tensor): void {
-    const real = Math.max(0, Math.min(shard.start + shard.count, shard.tokens) - shard.start);
+    const real = realTokens(shard);
     if (real === 0) return;
     const rows = { ...y, shape: [real, y.shape[1]] };
     unpatchify(this.gpu, rows, shard.start, real, { F: latentDims.F, H: latentDims.H, W: latentDims.W, C: this.cfg.outChannels }, out);
@@ -244,7 +249,7 @@ export class WanModel {
       exchange.release(all.k, all.v);
       return;
     }
-    const real = Math.max(0, Math.min(shard.start + shard.count, shard.tokens) - shard.start);
+    const real = realTokens(shard);
     const [L, N, D] = q.shape;
     const own = { o: gpu.empty([L, N, D], this.dtype, "attention out (own keys)"), lse: gpu.empty([L, N], "f32", "attention lse (own keys)") };
     const others = await exchange.gatherOthers(i, k, v, () => attention(gpu, q, k, v, own.o, { validKeys: real, lse: own.lse }));

@@ -4,7 +4,7 @@
 
 import { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import { localExchange, type TextState, type TimeState, WanModel } from "../model/wan.ts";
+import { localExchange, realTokens, type TextState, type TimeState, WanModel } from "../model/wan.ts";
 import { freeWanWeights, uploadWanWeights } from "../model/weights_gpu.ts";
 import type { WanWeights } from "../model/checkpoint.ts";
 import { abortRun, RunAborted, ShardBarrier } from "./barrier.ts";
@@ -98,7 +98,7 @@ async function forward(m: WanModel, msg: Extract<ToWorker, { type: "forward" }>)
   m.gpu.freeTensor(latent);
 
   // Gather: real output tokens into the shared [L, 4*Cout] rows; then device 0 unpatchifies them all.
-  const real = Math.max(0, Math.min(shard.start + shard.count, shard.tokens) - shard.start);
+  const real = realTokens(shard);
   const width = y.shape[1];
   if (real > 0) {
     const rows = await m.gpu.read({ ...y, shape: [real, width] });
