@@ -26,8 +26,12 @@ export function listGpuPciIds(): string[] {
  */
 export function placeDevices(spec: string | undefined, devices: number): (string | undefined)[] {
   if (!spec) return new Array(devices).fill(undefined);
-  const ids = spec === "auto" ? listGpuPciIds() : spec.split(",").map((s) => s.trim()).filter(Boolean);
+  const host = listGpuPciIds();
+  const ids = spec === "auto" ? host : spec.split(",").map((s) => s.trim()).filter(Boolean);
   if (spec !== "auto" && ids.length === 0) throw new Error(`--gpus: no ids in "${spec}"`);
+  // Mesa's layer silently falls back to the default GPU for an unknown id: refuse it here instead.
+  const unknown = spec === "auto" || host.length === 0 ? [] : ids.filter((id) => !host.includes(id));
+  if (unknown.length) throw new Error(`--gpus: ${unknown.join(", ")} is not a GPU of this host (found: ${host.join(", ")})`);
   if (spec === "auto" && ids.length < 2) return new Array(devices).fill(undefined);
   return Array.from({ length: devices }, (_, d) => ids[d % ids.length]);
 }
