@@ -7,3 +7,4 @@ import "./model/forward.test.ts";
 import "./parallel/sharded.test.ts";
 import "./pipeline/generate.test.ts";
 import "./cli/cli.test.ts";
+import "./parallel/gpus.test.ts";
