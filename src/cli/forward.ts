@@ -91,7 +91,7 @@ export async function forwardCommand(argv: string[]): Promise<number> {
     precision,
     gpus: placeDevices(typeof gpusRaw === "string" ? gpusRaw : undefined, devices),
     profile: p.flags.has("profile"),
-    barrierTimeoutMs: int(p, "timeout", 60, 1) * 1000,
+    barrierTimeoutMs: int(p, "timeout", 180, 1) * 1000,
     overlap,
   });
   try {

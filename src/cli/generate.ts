@@ -89,7 +89,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
   const model = await chooseModel(flag, guidance !== 1);
 
   const t0 = performance.now();
-  const pool = await WorkerPool.create({ devices, precision, gpus: placeDevices(flag("gpus"), devices), barrierTimeoutMs: int(p, "timeout", 60) * 1000, overlap });
+  const pool = await WorkerPool.create({ devices, precision, gpus: placeDevices(flag("gpus"), devices), barrierTimeoutMs: int(p, "timeout", 180) * 1000, overlap });
   try {
     await pool.load(model.config, model.weights);
     await setPrompts(pool, model.text, guidance !== 1 ? model.negativeText : null, model.textTokens, model.negativeTokens);

@@ -22,7 +22,11 @@ export interface PoolOptions {
   gpus?: (string | undefined)[];
   powerPreference?: GPUPowerPreference;
   profile?: boolean;
-  /** Longest wait at a K/V or output barrier before the run fails naming the late device. */
+  /**
+   * Longest wait at a K/V or output barrier before the run fails naming the late device (default 3 min:
+   * a first forward compiles every pipeline, slow on software adapters). A crash or lost device does
+   * not wait for this: it is reported at once.
+   */
   barrierTimeoutMs?: number;
   /** Longest a whole request (load, text, forward) may take before it fails naming the silent devices. */
   requestTimeoutMs?: number;
@@ -88,7 +92,7 @@ export class WorkerPool {
     if (typeof SharedArrayBuffer === "undefined") {
       throw new PoolError("SharedArrayBuffer is not available: the page must be cross-origin isolated (COOP same-origin, COEP require-corp)");
     }
-    this.opts = { profile: false, barrierTimeoutMs: 60_000, requestTimeoutMs: 30 * 60_000, overlap: true, ...opts };
+    this.opts = { profile: false, barrierTimeoutMs: 180_000, requestTimeoutMs: 30 * 60_000, overlap: true, ...opts };
   }
 
   static async create(opts: PoolOptions): Promise<WorkerPool> {

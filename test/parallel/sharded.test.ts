@@ -17,7 +17,10 @@ const TOL_F32 = 1e-4; // DESIGN.md: sharded vs single device, and vs the float64
 const SHARDED_TIMEOUT_MS = 900_000;
 
 async function withPool<T>(devices: number, fn: (pool: WorkerPool) => Promise<T>): Promise<T> {
-  const pool = await WorkerPool.create({ devices, precision: "f32", barrierTimeoutMs: 20_000 });
+  // The barrier timeout is a backstop for silent stalls (a crash is reported at once, see the last test);
+  // a first forward on a software adapter compiles every pipeline on every device before layer 0's
+  // exchange, which took over 20 s with 5 SwiftShader devices on 2 cores.
+  const pool = await WorkerPool.create({ devices, precision: "f32", barrierTimeoutMs: SHARDED_TIMEOUT_MS });
   try {
     return await fn(pool);
   } finally {
