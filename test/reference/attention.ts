@@ -6,20 +6,12 @@ export function attentionRef(
   Lq: number, Lk: number, N: number, D: number, validKeys = Lk, rows?: readonly number[],
 ): Float64Array {
   const out = new Float64Array(Lq * N * D);
-  const scale = 1 / Math.sqrt(D);
   const s = new Float64Array(validKeys);
   const acc = new Float64Array(D);
   for (const r of rows ?? Array.from({ length: Lq }, (_, i) => i)) {
     for (let h = 0; h < N; h++) {
       const qo = (r * N + h) * D;
-      let mx = -Infinity;
-      for (let j = 0; j < validKeys; j++) {
-        const ko = (j * N + h) * D;
-        let dot = 0;
-        for (let d = 0; d < D; d++) dot += q[qo + d] * k[ko + d];
-        s[j] = dot * scale;
-        if (s[j] > mx) mx = s[j];
-      }
+      const mx = scoreRow(q, k, r, h, N, D, validKeys, s);
       acc.fill(0);
       let sum = 0;
       for (let j = 0; j < validKeys; j++) {
@@ -32,4 +24,18 @@ export function attentionRef(
     }
   }
   return out;
+}
+
+/** Scores s[j] = q[r, h] . k[j, h] / sqrt(D) for keys j < validKeys; returns their maximum. */
+export function scoreRow(q: ArrayLike<number>, k: ArrayLike<number>, r: number, h: number, N: number, D: number, validKeys: number, s: Float64Array): number {
+  const qo = (r * N + h) * D, scale = 1 / Math.sqrt(D);
+  let mx = -Infinity;
+  for (let j = 0; j < validKeys; j++) {
+    const ko = (j * N + h) * D;
+    let dot = 0;
+    for (let d = 0; d < D; d++) dot += q[qo + d] * k[ko + d];
+    s[j] = dot * scale;
+    if (s[j] > mx) mx = s[j];
+  }
+  return mx;
 }

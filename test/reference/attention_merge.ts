@@ -1,25 +1,16 @@
 // Float64 references for attention split over key sets: attention with its log-sum-exp (shaders/attention.wgsl
 // with `lse`) and the exact merge of two partial results (shaders/attention_merge.wgsl).
-import { attentionRef } from "./attention.ts";
+import { attentionRef, scoreRow } from "./attention.ts";
 
 /** LSE [Lq, N] of the scores q.k / sqrt(D) over keys < validKeys (natural log); -1e30 with no valid key. */
 export function attentionLseRef(
   q: ArrayLike<number>, k: ArrayLike<number>, Lq: number, N: number, D: number, validKeys: number,
 ): Float64Array {
   const out = new Float64Array(Lq * N);
-  const scale = 1 / Math.sqrt(D);
   const s = new Float64Array(validKeys);
   for (let r = 0; r < Lq; r++) {
     for (let h = 0; h < N; h++) {
-      const qo = (r * N + h) * D;
-      let mx = -Infinity;
-      for (let j = 0; j < validKeys; j++) {
-        const ko = (j * N + h) * D;
-        let dot = 0;
-        for (let d = 0; d < D; d++) dot += q[qo + d] * k[ko + d];
-        s[j] = dot * scale;
-        if (s[j] > mx) mx = s[j];
-      }
+      const mx = scoreRow(q, k, r, h, N, D, validKeys, s);
       let sum = 0;
       for (let j = 0; j < validKeys; j++) sum += Math.exp(s[j] - mx);
       out[r * N + h] = validKeys > 0 ? mx + Math.log(sum) : -1e30;
