@@ -74,7 +74,7 @@ interface Pending {
 export class PoolError extends Error {}
 
 /** How long a report of "aborted because another device failed" waits for that device's own error. */
-const ABORTED_GRACE_MS = 2000;
+const ABORTED_GRACE_MS = 10_000;
 /** After workers report their devices destroyed and end themselves, how long before the pool lets go. */
 const WORKER_EXIT_SETTLE_MS = 500;
 
