@@ -9,7 +9,7 @@
 import type { DType } from "../gpu/tensor.ts";
 import type { WanConfig } from "../model/config.ts";
 import type { WanWeights } from "../model/checkpoint.ts";
-import { abortRun, controlBuffer } from "./barrier.ts";
+import { abortRun, controlBuffer, runFailure } from "./barrier.ts";
 import type { DeviceStats, FromWorker, RunBuffers, ToWorker } from "./messages.ts";
 import type { ShardPlan } from "./plan.ts";
 import { kvBufferBytes } from "./sab_exchange.ts";
@@ -68,7 +68,9 @@ interface Pending {
   replies: Map<number, FromWorker>;
   resolve: (r: Map<number, FromWorker>) => void;
   reject: (e: Error) => void;
-  onFailure?: (device: number) => void;
+  /** The run's control words (forward requests): where a failing worker leaves its cause. */
+  control?: Int32Array;
+  onFailure?: (device: number, message: string) => void;
 }
 
 export class PoolError extends Error {}
@@ -158,14 +160,16 @@ export class WorkerPool {
   private onMessage(d: number, msg: FromWorker): void {
     const p = this.pending;
     if (msg.type === "error") {
-      const message = `${this.deviceName(d)}: ${msg.message}`;
-      // A device aborted because another failed: give the failing device a moment to report its own
-      // error (the cause), then fall back to this one.
-      if (msg.aborted && p) setTimeout(() => this.pending === p && this.fail(d, message), ABORTED_GRACE_MS);
-      else {
-        if (this.slots[d].state === "ok") this.slots[d].state = "failed";
-        this.fail(d, message);
+      if (!msg.aborted) return this.failDevice(d, `${this.deviceName(d)}: ${msg.message}`);
+      // This device stopped because another failed. The failing device left its cause in the run's
+      // control words: report that device and its own error now, whichever message arrives first.
+      const cause = p?.control && runFailure(p.control);
+      if (cause && cause.device >= 0 && cause.device < this.devices && cause.cause) {
+        return this.failDevice(cause.device, `${this.deviceName(cause.device)}: ${cause.cause}`);
       }
+      // No cause to read (the coordinator aborted, or the cause was still being written): give the failing
+      // device a moment to report its own error, then fall back to this one.
+      if (p) setTimeout(() => this.pending === p && this.fail(d, `${this.deviceName(d)}: ${msg.message}`), ABORTED_GRACE_MS);
       return;
     }
     if (!p || msg.type !== p.type || !p.waiting.has(d)) return;
@@ -177,17 +181,23 @@ export class WorkerPool {
     }
   }
 
-  /** Fails the pending request because of device d (restarted by the next request if it failed). */
+  /** Device d itself failed (its state is suspect: the next request restarts it); fails the pending request. */
+  private failDevice(d: number, message: string): void {
+    if (this.slots[d]?.state === "ok") this.slots[d].state = "failed";
+    this.fail(d, message);
+  }
+
+  /** Fails the pending request because of device d. */
   private fail(d: number, message: string): void {
     const p = this.pending;
     if (!p) return;
     this.pending = null;
-    p.onFailure?.(d);
+    p.onFailure?.(d, message);
     p.reject(new PoolError(message));
   }
 
   /** Sends via `send` and waits for one `type` reply from each device in `devices`, with a timeout. */
-  private request(type: FromWorker["type"], devices: number[], send: () => void, onFailure?: (d: number) => void): Promise<Map<number, FromWorker>> {
+  private request(type: FromWorker["type"], devices: number[], send: () => void, control?: Int32Array): Promise<Map<number, FromWorker>> {
     if (this.pending) return Promise.reject(new PoolError("the pool is busy with another request"));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -206,7 +216,9 @@ export class WorkerPool {
           clearTimeout(timer);
           reject(e);
         },
-        onFailure,
+        control,
+        // Wake the devices still waiting at a barrier, with the cause they will report.
+        onFailure: control && ((d, message) => abortRun(control, d, message)),
       };
       try {
         send();
@@ -299,7 +311,7 @@ export class WorkerPool {
             deviceNames,
           })
         ),
-      (failed) => abortRun(buffers.control, failed),
+      buffers.control,
     );
     const ms = performance.now() - t0;
     const stats = this.all().map((i) => (replies.get(i) as Extract<FromWorker, { type: "done" }>).stats);

@@ -20,6 +20,8 @@ let model: WanModel | null = null;
 let precision: Tensor["dtype"] = "f32";
 const texts = new Map<string, TextState>();
 let time: { t: number; state: TimeState } | null = null;
+/** The control words of the forward in progress: any failure of this worker while it runs aborts it. */
+let running: Int32Array | null = null;
 
 const post = (m: FromWorker) => (self as unknown as Worker).postMessage(m);
 
@@ -32,7 +34,10 @@ async function handle(msg: ToWorker): Promise<void> {
       if (msg.driPrime && typeof Deno !== "undefined") Deno.env.set("DRI_PRIME", msg.driPrime);
       gpu = await Gpu.create({ label: msg.label, requireF16: msg.precision === "f16", profile: msg.profile, powerPreference: msg.powerPreference });
       gpu.device.lost.then((info) => {
-        if (info.reason !== "destroyed") post({ type: "error", device, message: `${msg.label} was lost: ${info.message || info.reason}` });
+        if (info.reason === "destroyed") return;
+        const message = `${msg.label} was lost: ${info.message || info.reason}`;
+        if (running) abortRun(running, device, message);
+        post({ type: "error", device, message });
       });
       const d = gpu.describe();
       post({ type: "ready", device, adapter: String(d.adapter), f16: gpu.features.f16, describe: d });
@@ -59,13 +64,10 @@ async function handle(msg: ToWorker): Promise<void> {
     }
     case "forward": {
       const m = need(model, "load");
-      try {
-        const stats = await forward(m, msg);
-        post({ type: "done", device, runId: msg.runId, stats });
-      } catch (e) {
-        if (!(e instanceof RunAborted)) abortRun(msg.buffers.control, device);
-        throw e;
-      }
+      running = msg.buffers.control; // cleared by the error handler below if the forward fails
+      const stats = await forward(m, msg);
+      running = null;
+      post({ type: "done", device, runId: msg.runId, stats });
       return;
     }
     case "crash":
@@ -147,7 +149,13 @@ self.onmessage = (e: MessageEvent<ToWorker>) => {
   const msg = e.data;
   handle(msg).catch((err) => {
     const runId = msg.type === "forward" ? msg.runId : undefined;
-    post({ type: "error", device, message: (err as Error)?.message ?? String(err), runId, aborted: err instanceof RunAborted });
+    const message = (err as Error)?.message ?? String(err);
+    const aborted = err instanceof RunAborted;
+    // Whatever failed here (the forward itself, or another message while it runs), the run cannot finish:
+    // wake the other devices now, with this error as the cause they and the coordinator report.
+    if (!aborted && running) abortRun(running, device, message);
+    if (msg.type === "forward") running = null;
+    post({ type: "error", device, message, runId, aborted });
     if (msg.type === "crash") throw err; // a real uncaught failure: the pool sees the worker's error event
   });
 };
