@@ -21,6 +21,25 @@ for (const t of [0, 1.5, 637, 999]) {
   test(`timestep_embedding f16 t=${t} dim=256`, () => withGpuF16((gpu) => check(gpu, t, 256, "f16")));
 }
 
+// Anchors that need no transcription: cos(0) = 1 and sin(0) = 0 at t = 0; frequency 0 is 1 (t itself);
+// frequency half/2 is 10000^(-1/2) = 0.01.
+test("timestep_embedding f32 anchors: t=0, the first frequency, and 10000^(-1/2) at j = half/2", () =>
+  withGpu(async (gpu) => {
+    const dim = 256, half = 128, t = 637;
+    for (const [tt, want] of [
+      [0, (j: number) => (j < half ? 1 : 0)],
+      [t, (j: number) => (j === 0 ? Math.cos(t) : j === half ? Math.sin(t) : j === half / 2 ? Math.cos(t * 0.01) : j === half + half / 2 ? Math.sin(t * 0.01) : NaN)],
+    ] as [number, (j: number) => number][]) {
+      const out = gpu.empty([1, dim], "f32");
+      timestepEmbedding(gpu, tt, dim, out);
+      const got = await gpu.read(out);
+      for (let j = 0; j < dim; j++) {
+        const w = want(j);
+        if (!Number.isNaN(w) && Math.abs(got[j] - w) > 1e-6) throw new Error(`t=${tt} element ${j}: got ${got[j]}, expected ${w}`);
+      }
+    }
+  }));
+
 // Reusing one tensor for two timesteps: the second write must not overtake work recorded on the first.
 test("timestep_embedding f32 rewrite is ordered after recorded reads", () =>
   withGpu(async (gpu) => {
