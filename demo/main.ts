@@ -3,7 +3,7 @@
 // check the sharded result. Plain DOM. State for tests is published on window.__shardit_demo.
 import type { DType } from "../src/gpu/tensor.ts";
 import { planShards, type ShardMode, type ShardPlan, tokenGridFromLatent } from "../src/parallel/plan.ts";
-import { WorkerPool } from "../src/parallel/pool.ts";
+import { PoolCancelled, WorkerPool } from "../src/parallel/pool.ts";
 import { generate, type GenerateOptions, type GenerateResult, setPrompts, type StepReport } from "../src/pipeline/generate.ts";
 import { type Solver, SOLVERS } from "../src/sampler/flow_match.ts";
 import { type DemoEnv, probeEnv } from "./env.ts";
@@ -29,7 +29,7 @@ interface Settings {
 }
 
 interface DemoState {
-  status: "idle" | "running" | "done" | "error";
+  status: "idle" | "running" | "done" | "error" | "cancelled";
   /** What the page is doing now, in words. */
   phase: string;
   step: number;
@@ -201,7 +201,8 @@ function renderSummary(rows: [string, string, string][]): void {
 
 function setBusy(busy: boolean): void {
   document.querySelectorAll<HTMLInputElement | HTMLSelectElement | HTMLButtonElement>("#controls input, #controls select, #controls button").forEach((el) => {
-    if (el.id === "compare") el.disabled = busy || !lastRun;
+    if (el.id === "cancel") el.disabled = !busy;
+    else if (el.id === "compare") el.disabled = busy || !lastRun;
     else if (el.id === "run") el.disabled = busy || (state.env?.problems.length ?? 1) > 0;
     else el.disabled = busy;
   });
@@ -279,14 +280,21 @@ async function poolFor(devices: number, precision: DType, m: LoadedModel): Promi
   return p;
 }
 
-function generateOptions(s: Settings): GenerateOptions {
-  return { latent: s.latent, sampler: { steps: s.steps, shift: s.shift, guidance: s.guidance, solver: s.solver }, seed: s.seed, mode: s.mode };
+function generateOptions(s: Settings, signal?: AbortSignal): GenerateOptions {
+  return { latent: s.latent, sampler: { steps: s.steps, shift: s.shift, guidance: s.guidance, solver: s.solver }, seed: s.seed, mode: s.mode, signal };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Actions
 
 let busy = false;
+/** The Cancel button aborts this: the forward in flight stops at its devices' next layer (WorkerPool.cancel). */
+let cancelRun: AbortController | null = null;
+
+/** Between the steps of a run that cannot be interrupted (loading, prompt encoding): stop if cancelled. */
+function checkCancelled(signal: AbortSignal): void {
+  if (signal.aborted) throw new PoolCancelled("cancelled");
+}
 
 async function run(): Promise<void> {
   if (busy) return;
@@ -301,6 +309,7 @@ async function run(): Promise<void> {
     return;
   }
   busy = true;
+  const { signal } = (cancelRun = new AbortController());
   setBusy(true);
   lastRun = null;
   state.compare = null;
@@ -319,14 +328,16 @@ async function run(): Promise<void> {
   try {
     setStatus("running", s.source === "embedded" ? "preparing the embedded model" : "loading the checkpoint");
     const { model: m, prompts } = await ensureModel(s);
+    checkCancelled(signal);
     const p = await poolFor(s.devices, s.precision, m);
+    checkCancelled(signal);
     setStatus("running", "encoding the prompt on every device");
     await setPrompts(p, prompts.text, s.guidance !== 1 ? prompts.negativeText : null, prompts.textTokens, prompts.negativeTokens);
     const setupMs = performance.now() - t0;
     setStatus("running", `denoising: ${s.steps} steps on ${s.devices} device${s.devices > 1 ? "s" : ""} (${s.mode} mode, ${s.precision})`);
     const reports: StepReport[] = [];
     const dims = { C: m.config.inChannels, ...s.latent };
-    const result = await generate(p, m.config, generateOptions(s), (r, x) => {
+    const result = await generate(p, m.config, generateOptions(s, signal), (r, x) => {
       reports.push(r);
       state.step = r.step + 1;
       setStepProgress(state.step, r.steps);
@@ -363,10 +374,14 @@ async function run(): Promise<void> {
     ]);
     setStatus("done", `${s.steps} steps on ${s.devices} device${s.devices > 1 ? "s" : ""} in ${(result.ms / 1000).toFixed(1)} s`);
   } catch (e) {
-    await dropPool(); // a pool heals itself, but a fresh one is the simplest state after an error
-    setStatus("error", "the run failed");
-    showError((e as Error).message);
+    if (e instanceof PoolCancelled) setStatus("cancelled", `cancelled after ${state.step}/${s.steps} steps; the workers are ready for the next run`);
+    else {
+      await dropPool(); // a pool heals itself, but a fresh one is the simplest state after an error
+      setStatus("error", "the run failed");
+      showError((e as Error).message);
+    }
   } finally {
+    cancelRun = null;
     busy = false;
     setBusy(false);
     $("load-progress").hidden = true;
@@ -377,6 +392,7 @@ async function compare(): Promise<void> {
   const last = lastRun;
   if (busy || !last) return;
   busy = true;
+  const { signal } = (cancelRun = new AbortController());
   setBusy(true);
   clearError();
   state.compare = null;
@@ -394,10 +410,11 @@ async function compare(): Promise<void> {
       setStatus("running", "compare: uploading weights to one device");
       await one.load(last.model.config, last.model.weights);
     }
+    checkCancelled(signal);
     await setPrompts(one, last.prompts.text, s.guidance !== 1 ? last.prompts.negativeText : null, last.prompts.textTokens, last.prompts.negativeTokens);
     setStatus("running", `compare: ${s.steps} steps on one device`);
     setStepProgress(0, s.steps, "compare ");
-    const ref = await generate(one, last.model.config, generateOptions(s), (r) => {
+    const ref = await generate(one, last.model.config, generateOptions(s, signal), (r) => {
       state.compareStep = r.step + 1;
       setStepProgress(r.step + 1, r.steps, "compare ");
     });
@@ -412,10 +429,14 @@ async function compare(): Promise<void> {
     setStepProgress(s.steps, s.steps);
     setStatus("done", `compared with one device in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   } catch (e) {
-    setStatus("error", "the comparison failed");
-    showError((e as Error).message);
+    if (e instanceof PoolCancelled) setStatus("cancelled", `comparison cancelled after ${state.compareStep}/${s.steps} steps`);
+    else {
+      setStatus("error", "the comparison failed");
+      showError((e as Error).message);
+    }
   } finally {
     if (own) await own.close().catch(() => {});
+    cancelRun = null;
     busy = false;
     setBusy(false);
   }
@@ -454,6 +475,11 @@ async function main(): Promise<void> {
   $("steps").addEventListener("input", () => !busy && setStepProgress(0, Number(input("steps").value) || 0));
   $("run").addEventListener("click", () => void run());
   $("compare").addEventListener("click", () => void compare());
+  $("cancel").addEventListener("click", () => {
+    if (!cancelRun || cancelRun.signal.aborted) return;
+    cancelRun.abort();
+    $("phase").textContent = "cancelling: the devices stop at their next layer ...";
+  });
   $("clear-cache").addEventListener("click", async () => {
     const gone = await clearModelCache();
     $("phase").textContent = gone ? "cleared the cached downloads" : "nothing was cached";

@@ -201,6 +201,20 @@ export class Gpu {
     this.pool.set(buf.size, list);
   }
 
+  /** How many pooled buffers are handed out now (a forward must give back everything it took). */
+  get liveBuffers(): number {
+    return this.live.size;
+  }
+
+  /** The buffers handed out now: `releaseSince(mark)` gives back every one taken after it (a failed run's scratch). */
+  liveMark(): ReadonlySet<GPUBuffer> {
+    return new Set(this.live);
+  }
+
+  releaseSince(mark: ReadonlySet<GPUBuffer>): void {
+    for (const b of [...this.live]) if (!mark.has(b)) this.release(b);
+  }
+
   private createStorage(size: number, label: string): GPUBuffer {
     this.checkAlive();
     this.device.pushErrorScope("out-of-memory");

@@ -18,6 +18,9 @@ export function controlBuffer(devices: number): Int32Array {
   return ctrl;
 }
 
+/** FAILED's value when the coordinator cancelled the run (no device failed). */
+export const CANCELLED = -2;
+
 /** This device stopped because another device failed: that device's error is the one to report. */
 export class RunAborted extends Error {}
 /** A barrier wait ran out: names the devices that never arrived. */
@@ -28,8 +31,8 @@ function causeStart(ctrl: Int32Array): number {
 }
 
 /**
- * Marks the run failed because of `device` and wakes every waiting worker (never blocks). The first
- * caller wins: its device and cause are the ones every other device and the coordinator report.
+ * Marks the run failed because of `device` (or CANCELLED) and wakes every waiting worker (never blocks).
+ * The first caller wins: its device and cause are the ones every other device and the coordinator report.
  */
 export function abortRun(ctrl: Int32Array, device: number, cause = ""): void {
   if (Atomics.compareExchange(ctrl, FAILED, -1, device) === -1 && cause) {
@@ -68,6 +71,7 @@ export class ShardBarrier {
   private checkAbort(): void {
     const f = runFailure(this.ctrl);
     if (f) {
+      if (f.device === CANCELLED) throw new RunAborted(`run cancelled${f.cause ? `: ${f.cause}` : ""}`);
       const who = f.device >= 0 ? this.deviceName(f.device) : "a device";
       throw new RunAborted(`run aborted: ${who} failed${f.cause ? `: ${f.cause}` : ""}`);
     }

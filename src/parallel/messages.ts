@@ -53,6 +53,8 @@ export interface DeviceStats {
   exchangeWaitMs: number;
   /** Bytes this device moved through shared memory (written + read). */
   bytesExchanged: number;
+  /** Pooled GPU buffers this device holds after the forward (weights, prompts, timestep: constant run to run). */
+  liveBuffers: number;
   /** GPU time per op (profile mode only). */
   opTimes?: { op: string; ms: number; count: number }[];
 }

@@ -9,7 +9,7 @@
 import type { DType } from "../gpu/tensor.ts";
 import type { WanConfig } from "../model/config.ts";
 import type { WanWeights } from "../model/checkpoint.ts";
-import { abortRun, controlBuffer, runFailure } from "./barrier.ts";
+import { abortRun, CANCELLED, controlBuffer, runFailure } from "./barrier.ts";
 import type { DeviceStats, FromWorker, RunBuffers, ToWorker } from "./messages.ts";
 import type { ShardPlan } from "./plan.ts";
 import { kvBufferBytes } from "./sab_exchange.ts";
@@ -74,6 +74,8 @@ interface Pending {
 }
 
 export class PoolError extends Error {}
+/** The forward was cancelled (WorkerPool.cancel); the pool is healthy and takes the next request. */
+export class PoolCancelled extends PoolError {}
 
 /** How long a report of "aborted because another device failed" waits for that device's own error. */
 const ABORTED_GRACE_MS = 10_000;
@@ -87,6 +89,10 @@ export class WorkerPool {
   private texts = new Map<string, { text: Float32Array; textTokens: number }>();
   private runId = 0;
   private kv: SharedArrayBuffer | null = null;
+  /** Devices whose last forward has not answered yet (device -> runId): after a failure or a cancel they
+   * stop at their next barrier check, and the next request waits for that (drain) before it sends. */
+  private inflight = new Map<number, number>();
+  private wakeDrain: (() => void) | null = null;
   readonly opts: Required<Omit<PoolOptions, "gpus" | "powerPreference">> & Pick<PoolOptions, "gpus" | "powerPreference">;
 
   private constructor(opts: PoolOptions) {
@@ -135,7 +141,8 @@ export class WorkerPool {
       e.preventDefault?.();
       if (!current()) return;
       slot.state = "dead";
-      this.fail(d, `${this.deviceName(d)} worker crashed: ${e.message || "uncaught error"}`);
+      this.settled(d);
+      this.failDevice(d, `${this.deviceName(d)} worker crashed: ${e.message || "uncaught error"}`);
     };
     worker.onmessageerror = () => current() && this.fail(d, `${this.deviceName(d)} sent a message that could not be read`);
     const ready = await this.request("ready", [d], () =>
@@ -158,6 +165,7 @@ export class WorkerPool {
   }
 
   private onMessage(d: number, msg: FromWorker): void {
+    if ((msg.type === "done" || msg.type === "error") && msg.runId !== undefined && this.inflight.get(d) === msg.runId) this.settled(d);
     const p = this.pending;
     if (msg.type === "error") {
       if (!msg.aborted) return this.failDevice(d, `${this.deviceName(d)}: ${msg.message}`);
@@ -179,6 +187,30 @@ export class WorkerPool {
       this.pending = null;
       p.resolve(p.replies);
     }
+  }
+
+  /** Device d answered its last forward (or is gone): it no longer holds the run's shared memory. */
+  private settled(d: number): void {
+    this.inflight.delete(d);
+    if (this.inflight.size === 0) this.wakeDrain?.();
+  }
+
+  /**
+   * Waits until every device has answered its last forward. After a failure or a cancel the others stop at
+   * their next barrier check (at most about a layer of compute); one still silent after the barrier timeout
+   * is stuck and gets restarted.
+   */
+  private async drain(): Promise<void> {
+    const deadline = performance.now() + this.opts.barrierTimeoutMs;
+    while (this.inflight.size > 0 && performance.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        this.wakeDrain = resolve;
+        setTimeout(resolve, Math.min(1000, Math.max(0, deadline - performance.now())));
+      });
+      this.wakeDrain = null;
+    }
+    for (const d of this.inflight.keys()) if (this.slots[d]) this.slots[d].state = "dead";
+    this.inflight.clear();
   }
 
   /** Device d itself failed (its state is suspect: the next request restarts it); fails the pending request. */
@@ -234,8 +266,9 @@ export class WorkerPool {
     return this.slots.map((_, d) => d);
   }
 
-  /** Restarts failed or crashed workers and replays the weights and texts they had. */
+  /** Waits for the last run to end everywhere, restarts failed or crashed workers and replays their weights and texts. */
   private async heal(): Promise<void> {
+    await this.drain();
     for (let d = 0; d < this.slots.length; d++) {
       const slot = this.slots[d];
       if (slot.state === "ok") continue;
@@ -296,7 +329,8 @@ export class WorkerPool {
       "done",
       this.all(),
       () =>
-        plan.shards.forEach((s) =>
+        plan.shards.forEach((s) => {
+          this.inflight.set(s.device, runId);
           this.post(s.device, {
             type: "forward",
             runId,
@@ -309,13 +343,27 @@ export class WorkerPool {
             buffers,
             timeoutMs: this.opts.barrierTimeoutMs,
             deviceNames,
-          })
-        ),
+          });
+        }),
       buffers.control,
     );
     const ms = performance.now() - t0;
     const stats = this.all().map((i) => (replies.get(i) as Extract<FromWorker, { type: "done" }>).stats);
     return { out: new Float32Array(buffers.out).slice(), stats, ms };
+  }
+
+  /**
+   * Cancels the forward in progress, if any: its promise rejects at once with PoolCancelled, and every
+   * device stops at its next barrier check (the next request waits for that). Loads and prompt encodings
+   * are not interrupted. Returns whether there was a forward to cancel.
+   */
+  cancel(reason = "cancelled"): boolean {
+    const p = this.pending;
+    if (!p?.control) return false;
+    this.pending = null;
+    abortRun(p.control, CANCELLED, reason);
+    p.reject(new PoolCancelled(reason));
+    return true;
   }
 
   /** Test hook: makes device d's worker throw, as a crashing worker would. */
@@ -325,12 +373,13 @@ export class WorkerPool {
 
   /** Destroys every device and ends the workers. */
   async close(): Promise<void> {
-    const alive = this.all().filter((d) => this.slots[d]?.state !== "dead");
     let closed = new Set<number>();
     try {
       // Workers destroy their devices and end themselves: terminating a thread that holds WebGPU
       // state has crashed Deno at exit (seen on NVIDIA), so terminate() is only the fallback.
       if (!this.pending) {
+        await this.drain(); // a device still in a cancelled or failed run ends it before it disposes
+        const alive = this.all().filter((d) => this.slots[d]?.state !== "dead");
         await this.request("disposed", alive, () => alive.forEach((d) => this.post(d, { type: "dispose", close: true })));
         closed = new Set(alive);
         await new Promise((r) => setTimeout(r, WORKER_EXIT_SETTLE_MS)); // let the threads finish ending

@@ -85,18 +85,29 @@ async function handle(msg: ToWorker): Promise<void> {
 
 async function forward(m: WanModel, msg: Extract<ToWorker, { type: "forward" }>): Promise<DeviceStats> {
   const t0 = performance.now();
-  const { shard, buffers, latentDims, devices } = msg;
   const text = texts.get(msg.textKey);
   if (!text) throw new Error(`${m.gpu.label}: text "${msg.textKey}" was not encoded on this device`);
   if (time?.t !== msg.timestep) {
     if (time) m.freeTime(time.state);
     time = { t: msg.timestep, state: m.embedTimestep(msg.timestep) };
   }
+  // Everything allocated from here on is this run's scratch: a failed or cancelled run gives it all back.
+  const scratch = m.gpu.liveMark();
+  try {
+    return await forwardShard(m, msg, text, time.state, t0);
+  } catch (e) {
+    m.gpu.releaseSince(scratch);
+    throw e;
+  }
+}
+
+async function forwardShard(m: WanModel, msg: Extract<ToWorker, { type: "forward" }>, text: TextState, timeState: TimeState, t0: number): Promise<DeviceStats> {
+  const { shard, buffers, latentDims, devices } = msg;
   const barrier = new ShardBarrier(buffers.control, devices, device, msg.timeoutMs, (d) => msg.deviceNames[d] ?? `device ${d}`);
   const latent = m.gpu.upload(new Float32Array(buffers.latent), [latentDims.C, latentDims.F, latentDims.H, latentDims.W], "f32", "latent");
   const Exchange = msg.overlap ? SabOverlapExchange : SabExchange;
   const exchange = devices > 1 ? new Exchange(m.gpu, buffers.kv, shard, m.d, precision, barrier, 0) : localExchange;
-  const y = await m.forwardTokens(latent, time.state, text, shard, exchange);
+  const y = await m.forwardTokens(latent, timeState, text, shard, exchange);
   m.gpu.freeTensor(latent);
 
   // Gather: real output tokens into the shared [L, 4*Cout] rows; then device 0 unpatchifies them all.
@@ -125,6 +136,7 @@ async function forward(m: WanModel, msg: Extract<ToWorker, { type: "forward" }>)
     exchangeMs: ex?.exchangeMs ?? 0,
     exchangeWaitMs: ex?.waitMs ?? 0,
     bytesExchanged: ex?.bytes ?? 0,
+    liveBuffers: m.gpu.liveBuffers,
     opTimes: m.gpu.opTimes.size ? m.gpu.opTimeTable() : undefined,
   };
 }

@@ -4,7 +4,7 @@
 import type { WanConfig } from "../model/config.ts";
 import type { DeviceStats } from "../parallel/messages.ts";
 import { planShards, type ShardMode, type ShardPlan, tokenGridFromLatent } from "../parallel/plan.ts";
-import type { WorkerPool } from "../parallel/pool.ts";
+import { PoolCancelled, type WorkerPool } from "../parallel/pool.ts";
 import { gaussianNoise, type SamplerConfig, sample } from "../sampler/flow_match.ts";
 
 export interface GenerateOptions {
@@ -14,6 +14,8 @@ export interface GenerateOptions {
   mode: ShardMode;
   /** Per-device speed weights for sequence mode. */
   weights?: number[];
+  /** Aborting it cancels the forward in progress (the devices stop at their next layer) and rejects with PoolCancelled. */
+  signal?: AbortSignal;
 }
 
 export interface StepReport {
@@ -41,6 +43,8 @@ export async function setPrompts(pool: WorkerPool, text: Float32Array, negativeT
   if (negativeText) await pool.setText("negative", negativeText, negativeTokens);
 }
 
+const CANCELLED_MESSAGE = "generation cancelled";
+
 export async function generate(
   pool: WorkerPool,
   cfg: WanConfig,
@@ -59,11 +63,15 @@ export async function generate(
   let stepStats: DeviceStats[][] = [];
   let lastTimestep = 0;
 
+  const { signal } = opts;
   const forward = async (x: Float32Array, timestep: number, textKey: string) => {
+    if (signal?.aborted) throw new PoolCancelled(CANCELLED_MESSAGE);
     const r = await pool.forward({ latent: x, latentDims, timestep, textKey, plan });
     stepStats.push(r.stats);
     return r.out;
   };
+  const cancel = () => pool.cancel(CANCELLED_MESSAGE);
+  signal?.addEventListener("abort", cancel);
   const latent = await sample(
     x0,
     opts.sampler,
@@ -93,6 +101,6 @@ export async function generate(
       stepStats = [];
       stepStart = performance.now();
     },
-  );
+  ).finally(() => signal?.removeEventListener("abort", cancel));
   return { latent, latentDims, plan, framePlan, steps, ms: performance.now() - t0 };
 }

@@ -162,6 +162,29 @@ try {
     await page.selectOption("#shard", "sequence");
   });
 
+  await check("cancel stops a run at once and the same run then gives the same latents", async () => {
+    await page.fill("#steps", "50");
+    await page.click("#run");
+    await waitState(page, (s) => s.status === "running" && s.step >= 1, "a first step of the long run");
+    expect(await page.isEnabled("#cancel"), "cancel button disabled during a run");
+    const t0 = Date.now();
+    await page.click("#cancel");
+    const s = await waitState(page, (s) => s.status !== "running", "the cancelled run to stop");
+    const ms = Date.now() - t0;
+    expect(s.status === "cancelled", `status ${s.status} after cancel ("${s.phase}")${s.error ? `: ${s.error}` : ""}`);
+    expect(s.step < 50, `the run finished all ${s.step} steps`);
+    expect(ms < 30_000, `cancel took ${ms} ms to stop the run`);
+    expect(await page.isEnabled("#run") && await page.isDisabled("#cancel"), "buttons not reset after cancel");
+    console.log(`     cancelled at step ${s.step}/50 in ${ms} ms`);
+    // The same pool runs the first run's settings again and gets the same latents.
+    await page.fill("#steps", String(STEPS));
+    await page.click("#run");
+    const again = await waitState(page, (s) => s.status === "done" && s.latentStats != null, "the run after the cancel");
+    const [a, b] = [state.latentStats, again.latentStats];
+    expect(a.length === b.length && Math.abs(a.mean - b.mean) <= 1e-6 * (1 + Math.abs(a.mean)) && Math.abs(a.std - b.std) <= 1e-6 * a.std,
+      `latents after the cancel differ: mean ${b.mean} vs ${a.mean}, std ${b.std} vs ${a.std}`);
+  });
+
   await check("no page errors", async () => {
     expect(pageErrors.length === 0, pageErrors.slice(0, 3).join(" | "));
   });

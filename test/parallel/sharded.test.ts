@@ -2,7 +2,7 @@
 // within the f32 tolerance, for any device count, token count, shard mode and weights; and a device
 // that dies fails the run with an error naming it, never a hang, leaving the pool usable.
 import { planShards, type ShardMode, tokenGridFromLatent } from "../../src/parallel/plan.ts";
-import { WorkerPool } from "../../src/parallel/pool.ts";
+import { PoolCancelled, WorkerPool } from "../../src/parallel/pool.ts";
 import { expectClose, test, withGpu } from "../harness.ts";
 import { forwardOnDevice } from "../../src/model/forward.ts";
 import { WanModel } from "../../src/model/wan.ts";
@@ -109,5 +109,33 @@ test("sharded: a worker crashing mid-run fails the run naming its device, and th
     if (ms > 15_000) throw new Error(`the failure took ${ms.toFixed(0)} ms to surface`);
     // The pool restarts the dead worker and gives the right answer again.
     expectClose("after recovery", (await pool.forward({ ...g.inputs, textKey: "text", plan })).out, g.expected, TOL_F32);
+  });
+}, { timeoutMs: SHARDED_TIMEOUT_MS });
+
+// Cancelling a forward (the demo's Cancel button): the call rejects at once, every device stops at its
+// next barrier and gives back the run's scratch buffers, and the pool's next forward is right.
+test("sharded: a cancelled forward rejects at once, its devices free their scratch, and the pool goes on", async () => {
+  const g = await loadGolden("wan-small");
+  await withPool(3, async (pool) => {
+    await pool.load(g.cfg, g.weights);
+    await pool.setText("text", g.inputs.text, g.inputs.textTokens);
+    const plan = planShards(tokenGridFromLatent(g.inputs.latentDims), 3, "sequence");
+    const before = await pool.forward({ ...g.inputs, textKey: "text", plan });
+    expectClose("before the cancel", before.out, g.expected, TOL_F32);
+    const run = pool.forward({ ...g.inputs, textKey: "text", plan });
+    while (!pool.cancel("cancelled by the test")) await new Promise((r) => setTimeout(r, 0)); // as soon as it is in flight
+    let error: unknown = null;
+    try {
+      await run;
+    } catch (e) {
+      error = e;
+    }
+    if (!(error instanceof PoolCancelled) || !/cancelled by the test/.test(error.message)) {
+      throw new Error(`expected PoolCancelled, got ${error ? `${(error as Error).name}: ${(error as Error).message}` : "success"}`);
+    }
+    const after = await pool.forward({ ...g.inputs, textKey: "text", plan });
+    expectClose("after the cancel", after.out, g.expected, TOL_F32);
+    const held = (r: typeof before) => r.stats.map((s) => s.liveBuffers).join(",");
+    if (held(after) !== held(before)) throw new Error(`GPU buffers held per device: ${held(before)} before the cancelled run, ${held(after)} after`);
   });
 }, { timeoutMs: SHARDED_TIMEOUT_MS });
