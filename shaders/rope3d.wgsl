@@ -1,11 +1,13 @@
 // rope3d: Wan's 3D rotary position embedding, in place on x [L, N, D] (Q or K of a token range).
-// Row r is global token g = start + r of an (F', H', W') grid, f slowest: f = g / (H'W'),
+// Row r is global token g = start + r (+ skip when r >= skipAt) of an (F', H', W') grid: the rows may be
+// one range, or two ranges with a gap of `skip` tokens between them (the other devices' tokens around a
+// shard, in the K/V exchange). f slowest: f = g / (H'W'),
 // h = (g / W') % H', w = g % W'. The head vector is [t part | h part | w part] with h = w = 2*floor(D/6)
 // dims and t = D - h - w; adjacent pairs (x[2i], x[2i+1]) of a part rotate by that axis' angle:
 // (x0 cos - x1 sin, x0 sin + x1 cos). cos/sin come from a host-built f64-exact table (src/ops/rope3d.ts),
 // so the kernel does no transcendental math.
 // Bindings:
-//   0 uniform Params { pairs, N, start, W, HW, offH, offW }   pairs = L * N * D/2
+//   0 uniform Params { pairs, N, start, W, HW, offH, offW, skipAt, skip }   pairs = L * N * D/2
 //   1 x     read_write array<T>          [L, N, D]   (T = f16 or f32 by ${f16}; rotation in f32)
 //   2 table read       array<vec2<f32>>  (cos, sin): t axis [F'][t/2], then h axis [H'][h/2] at offH,
 //                                        then w axis [W'][w/2] at offW
@@ -27,6 +29,8 @@ struct Params {
   HW: u32,
   offH: u32,
   offW: u32,
+  skipAt: u32,
+  skip: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -45,7 +49,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (i >= p.pairs) { return; }
   let pair = i % HALF;
   let row = i / (HALF * p.N);
-  let g = p.start + row;
+  let g = p.start + row + select(0u, p.skip, row >= p.skipAt);
   var idx: u32;
   if (pair < TD2) {
     idx = (g / p.HW) * TD2 + pair;

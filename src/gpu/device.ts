@@ -283,9 +283,11 @@ export class Gpu {
   /**
    * Copies byte ranges of GPU buffers into `dst` arrays (which may view a SharedArrayBuffer) with one
    * submission and one mapping of a reused staging buffer: no allocation and one CPU copy per range.
+   * `whileCopying`, if given, records GPU work once the ranges are mapped; it is submitted before the CPU
+   * copies, so the GPU runs it meanwhile (the K/V exchange hides its readback behind attention this way).
    */
-  readInto(parts: { buffer: GPUBuffer; offset: number; bytes: number; dst: Uint8Array }[]): Promise<void> {
-    const run = this.readChain.then(() => this.readIntoNow(parts));
+  readInto(parts: { buffer: GPUBuffer; offset: number; bytes: number; dst: Uint8Array }[], whileCopying?: () => void): Promise<void> {
+    const run = this.readChain.then(() => this.readIntoNow(parts, whileCopying));
     this.readChain = run.catch(() => {});
     return run;
   }
@@ -293,7 +295,7 @@ export class Gpu {
   private readChain: Promise<void> = Promise.resolve();
   private staging: GPUBuffer | null = null;
 
-  private async readIntoNow(parts: { buffer: GPUBuffer; offset: number; bytes: number; dst: Uint8Array }[]): Promise<void> {
+  private async readIntoNow(parts: { buffer: GPUBuffer; offset: number; bytes: number; dst: Uint8Array }[], whileCopying?: () => void): Promise<void> {
     const sizes = parts.map((p) => Math.ceil(p.bytes / 4) * 4);
     const total = sizes.reduce((a, b) => a + b, 0);
     if (!this.staging || this.staging.size < total) {
@@ -316,13 +318,20 @@ export class Gpu {
       this.checkAlive();
       throw new GpuError(`${this.label}: reading back ${total} bytes failed: ${(e as Error).message}`);
     }
-    const range = new Uint8Array(staging.getMappedRange(0, total));
-    at = 0;
-    parts.forEach((p, i) => {
-      p.dst.set(range.subarray(at, at + p.bytes));
-      at += sizes[i];
-    });
-    staging.unmap();
+    try {
+      if (whileCopying) {
+        whileCopying();
+        this.flush();
+      }
+      const range = new Uint8Array(staging.getMappedRange(0, total));
+      at = 0;
+      parts.forEach((p, i) => {
+        p.dst.set(range.subarray(at, at + p.bytes));
+        at += sizes[i];
+      });
+    } finally {
+      staging.unmap();
+    }
   }
 
   freeTensor(t: Tensor): void {

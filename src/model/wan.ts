@@ -12,7 +12,7 @@ import { type DType, dtypeBytes, numel, type Tensor } from "../gpu/tensor.ts";
 import { gemm, type Linear } from "../ops/gemm.ts";
 import { attention } from "../ops/attention.ts";
 import { attentionMerge } from "../ops/attention_merge.ts";
-import { rope3d } from "../ops/rope3d.ts";
+import { rope3d, type RopeGap } from "../ops/rope3d.ts";
 import { rmsNorm } from "../ops/rms_norm.ts";
 import { layerNormAffine, layerNormModulated } from "../ops/layer_norm.ts";
 import { timestepEmbedding } from "../ops/timestep_embedding.ts";
@@ -47,24 +47,30 @@ export function realTokens(shard: ShardView): number {
   return Math.max(0, Math.min(shard.start + shard.count, shard.tokens) - shard.start);
 }
 
-/** Gives each device the keys and values [computedTokens, N, D] of every token, per layer. */
+/**
+ * Gives each device, per layer, what every token's self-attention key and value are computed from: the
+ * rows n [computedTokens, d] of the modulated LayerNorm (k = RMS(n Wk + bk) with RoPE, v = n Wv + bv).
+ * Exchanging n rather than k and v halves the bytes each device moves; every device then projects the
+ * other devices' rows itself (two GEMMs over them, a few percent of a layer).
+ */
 export interface KvExchange {
-  allGather(layer: number, k: Tensor, v: Tensor): Promise<{ k: Tensor; v: Tensor }>;
-  /** Releases whatever allGather or gatherOthers returned for the layer (no-op when it returned the inputs). */
-  release(k: Tensor, v: Tensor): void;
+  /** n of every computed token [computedTokens, d], this device's rows included. */
+  allGather(layer: number, n: Tensor): Promise<Tensor>;
+  /** Releases what allGather or gatherOthers returned (no-op when it returned the input). */
+  release(t: Tensor): void;
   /**
-   * The overlapped flavour (optional; the model uses it when present): shares this device's own K/V of the
-   * layer, calls `local()` to record GPU work over its own keys, which is submitted before the wait so the
-   * GPU runs it while the other devices' keys arrive, and returns only those other keys and values,
-   * [computedTokens - count, N, D]: the ranges before and after this shard, concatenated (padding tokens,
-   * at the tail of the computed space, stay at the tail, so the first `tokens - real` are the real ones).
+   * The overlapped flavour (optional; the model uses it when present): shares this device's rows, calls
+   * `local()` to record the GPU work over its own keys, which runs while the rows travel, and returns only
+   * the other devices' rows [computedTokens - count, d]: the range before this shard, then the range after
+   * it (padding tokens, at the tail of the computed space, stay at the tail, so the first `tokens - real`
+   * rows are real tokens).
    */
-  gatherOthers?(layer: number, k: Tensor, v: Tensor, local: () => void): Promise<{ k: Tensor; v: Tensor }>;
+  gatherOthers?(layer: number, n: Tensor, local: () => void): Promise<Tensor>;
 }
 
-/** One device's own keys are all the keys. */
+/** One device's own rows are all the rows. */
 export const localExchange: KvExchange = {
-  allGather: (_layer, k, v) => Promise.resolve({ k, v }),
+  allGather: (_layer, n) => Promise.resolve(n),
   release: () => {},
 };
 
@@ -200,16 +206,12 @@ export class WanModel {
     // a. Self-attention: n = LN(h)(1 + scale) + shift; q, k = RMS(n W + b) with 3D RoPE; v = n Wv + b.
     layerNormModulated(gpu, h, mod, 0, 1, n, cfg.eps);
     const q = this.linear(n, b.attn1.q, L);
-    const k = this.linear(n, b.attn1.k, L);
-    const v = this.linear(n, b.attn1.v, L);
     rmsNorm(gpu, q, b.attn1.normQ, cfg.eps);
-    rmsNorm(gpu, k, b.attn1.normK, cfg.eps);
     rope3d(gpu, this.heads(q), shard.grid, shard.start);
-    rope3d(gpu, this.heads(k), shard.grid, shard.start);
     const o = gpu.empty([L, d], this.dtype, "attention out");
-    await this.selfAttention(i, this.heads(q), this.heads(k), this.heads(v), this.heads(o), shard, exchange);
+    await this.selfAttention(i, this.heads(q), n, this.heads(o), shard, exchange);
     gemm(gpu, o, b.attn1.o, h, { epilogue: "residual_gate", gate: { tensor: mod, offset: 2 * d } }); // h += (o Wo + bo) * gate
-    this.free(q, k, v);
+    this.free(q);
 
     // b. Cross-attention to the text: n = norm2(h); q = RMS(n Wq + b); h += attention(q, K_text, V_text) Wo + bo.
     if (b.norm2) layerNormAffine(gpu, h, b.norm2.weight, b.norm2.bias, n, cfg.eps);
@@ -237,27 +239,48 @@ export class WanModel {
   }
 
   /**
-   * o = softmax(q K^T / sqrt(D)) V over every real token's keys. Either all keys at once (allGather), or,
-   * when the exchange has the overlapped flavour, exactly in two parts merged through their log-sum-exp:
-   * own keys (computed while the others' keys are exchanged), then the other devices' keys.
+   * Keys k = RMS(x Wk + bk) with RoPE and values v = x Wv + bv, [rows, N, D], from rows x [rows, d] of the
+   * modulated LayerNorm; row r is grid token start + r (+ gap.tokens from row gap.at on).
    */
-  private async selfAttention(i: number, q: Tensor, k: Tensor, v: Tensor, o: Tensor, shard: ShardView, exchange: KvExchange): Promise<void> {
+  private keysValues(i: number, x: Tensor, grid: TokenGrid, start: number, gap?: RopeGap): { k: Tensor; v: Tensor } {
+    const b = this.w.blocks[i].attn1;
+    const rows = x.shape[0];
+    const k = this.linear(x, b.k, rows);
+    rmsNorm(this.gpu, k, b.normK, this.cfg.eps);
+    rope3d(this.gpu, this.heads(k), grid, start, gap);
+    return { k: this.heads(k), v: this.heads(this.linear(x, b.v, rows)) };
+  }
+
+  /**
+   * o = softmax(q K^T / sqrt(D)) V over every real token's keys, K and V from every token's rows n. Either
+   * all keys at once (allGather), or, when the exchange has the overlapped flavour, exactly in two parts
+   * merged through their log-sum-exp: own keys (computed while the rows are exchanged), then the others'.
+   */
+  private async selfAttention(i: number, q: Tensor, n: Tensor, o: Tensor, shard: ShardView, exchange: KvExchange): Promise<void> {
     const gpu = this.gpu;
     if (!exchange.gatherOthers) {
-      const all = await exchange.allGather(i, k, v);
-      attention(gpu, q, all.k, all.v, o, { validKeys: shard.tokens });
-      exchange.release(all.k, all.v);
+      const all = await exchange.allGather(i, n); // [computedTokens, d]
+      const kv = this.keysValues(i, all, shard.grid, 0);
+      attention(gpu, q, kv.k, kv.v, o, { validKeys: shard.tokens });
+      exchange.release(all);
+      this.free(kv.k, kv.v);
       return;
     }
     const real = realTokens(shard);
     const [L, N, D] = q.shape;
     const own = { o: gpu.empty([L, N, D], this.dtype, "attention out (own keys)"), lse: gpu.empty([L, N], "f32", "attention lse (own keys)") };
-    const others = await exchange.gatherOthers(i, k, v, () => attention(gpu, q, k, v, own.o, { validKeys: real, lse: own.lse }));
+    let ownKv: { k: Tensor; v: Tensor } | null = null;
+    const others = await exchange.gatherOthers(i, n, () => {
+      ownKv = this.keysValues(i, n, shard.grid, shard.start);
+      attention(gpu, q, ownKv.k, ownKv.v, own.o, { validKeys: real, lse: own.lse });
+    });
+    // The others' rows: tokens [0, start), then [start + count, computedTokens).
+    const kv = this.keysValues(i, others, shard.grid, 0, { at: shard.start, tokens: shard.count });
+    exchange.release(others);
     const rest = { o: gpu.empty([L, N, D], this.dtype, "attention out (other keys)"), lse: gpu.empty([L, N], "f32", "attention lse (other keys)") };
-    attention(gpu, q, others.k, others.v, rest.o, { validKeys: shard.tokens - real, lse: rest.lse });
-    exchange.release(others.k, others.v);
+    attention(gpu, q, kv.k, kv.v, rest.o, { validKeys: shard.tokens - real, lse: rest.lse });
     attentionMerge(gpu, own.o, own.lse, rest.o, rest.lse, o);
-    this.free(own.o, own.lse, rest.o, rest.lse);
+    this.free(own.o, own.lse, rest.o, rest.lse, kv.k, kv.v, ownKv!.k, ownKv!.v);
   }
 
   /** Rows per feed-forward chunk: all of them when [L, ffn] fits a binding, else a multiple of 128 that does. */

@@ -1,5 +1,5 @@
 // rope3d: Wan's 3D rotary embedding in place on x [L, N, D] for tokens start .. start+L-1 of an
-// (F', H', W') grid. The cos/sin tables are computed here in float64 (angles p / 10000^(2j/a)) and
+// (F', H', W') grid, or for two ranges: with `gap`, rows from gap.at on are `gap.tokens` further on. The cos/sin tables are computed here in float64 (angles p / 10000^(2j/a)) and
 // uploaded once per (grid, D) per Gpu, so the kernel matches the float64 reference to f32 rounding.
 import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
@@ -84,20 +84,31 @@ function tableTensor(gpu: Gpu, grid: RopeGrid, D: number): UploadedTable {
   return hit;
 }
 
-export function rope3d(gpu: Gpu, x: Tensor, grid: RopeGrid, start: number): void {
+/** Rows from `at` on sit `tokens` positions further on in the grid (the rows skip a range of tokens). */
+export interface RopeGap {
+  at: number;
+  tokens: number;
+}
+
+export function rope3d(gpu: Gpu, x: Tensor, grid: RopeGrid, start: number, gap: RopeGap = { at: 0, tokens: 0 }): void {
   // 1. validate
   if (x.shape.length !== 3) throw new Error(`rope3d: x must be [L, N, D], found [${x.shape}]`);
   const [L, N, D] = x.shape;
   if (D % 2 !== 0 || D < 6) throw new Error(`rope3d: head dim ${D} must be even and at least 6`);
   for (const [k, n] of Object.entries(grid)) if (!Number.isInteger(n) || n <= 0) throw new Error(`rope3d: grid ${k} must be a positive integer, got ${n}`);
+  if (!Number.isInteger(gap.at) || !Number.isInteger(gap.tokens) || gap.at < 0 || gap.tokens < 0) {
+    throw new Error(`rope3d: gap must be non-negative integers, got at ${gap.at}, tokens ${gap.tokens}`);
+  }
   const tokens = grid.F * grid.H * grid.W;
-  if (!Number.isInteger(start) || start < 0 || start + L > tokens) {
-    throw new Error(`rope3d: rows ${start}..${start + L - 1} are outside the ${grid.F}x${grid.H}x${grid.W} grid (${tokens} tokens)`);
+  const last = start + L - 1 + (gap.at < L ? gap.tokens : 0);
+  if (!Number.isInteger(start) || start < 0 || last >= tokens) {
+    throw new Error(`rope3d: rows ${start}..${last} are outside the ${grid.F}x${grid.H}x${grid.W} grid (${tokens} tokens)`);
   }
   // 2. pipeline key: dtype and head dim
   const kernel = gpu.kernel("rope3d", { f16: x.dtype === "f16", D });
   const tab = tableTensor(gpu, grid, D);
   // 3. uniforms  4. dispatch: one invocation per rotated pair
   const pairs = (L * N * D) / 2;
-  gpu.dispatch(kernel, { pairs, N, start, W: grid.W, HW: grid.H * grid.W, offH: tab.offH, offW: tab.offW }, [x, tab.tensor], grid1d(Math.ceil(pairs / 256)));
+  const params = { pairs, N, start, W: grid.W, HW: grid.H * grid.W, offH: tab.offH, offW: tab.offW, skipAt: gap.at, skip: gap.tokens };
+  gpu.dispatch(kernel, params, [x, tab.tensor], grid1d(Math.ceil(pairs / 256)));
 }

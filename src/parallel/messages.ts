@@ -8,7 +8,7 @@ import type { SharedTree } from "./shared_weights.ts";
 export interface RunBuffers {
   /** Barrier control words (see barrier.ts). */
   control: Int32Array;
-  /** Self-attention K and V of every computed token, two layer slots: [2][2][computed, d] of the run dtype. */
+  /** The self-attention exchange (sab_exchange.ts): n of every computed token, two layer slots: [2][computed, d] of the run dtype. */
   kv: SharedArrayBuffer;
   /** The latent [C, F, H, W] f32. */
   latent: SharedArrayBuffer;

@@ -12,7 +12,7 @@ import type { WanWeights } from "../model/checkpoint.ts";
 import { abortRun, CANCELLED, controlBuffer, runFailure } from "./barrier.ts";
 import type { DeviceStats, FromWorker, RunBuffers, ToWorker } from "./messages.ts";
 import type { ShardPlan } from "./plan.ts";
-import { kvBufferBytes } from "./sab_exchange.ts";
+import { exchangeBufferBytes } from "./sab_exchange.ts";
 import { type SharedTree, shareTree } from "./shared_weights.ts";
 
 export interface PoolOptions {
@@ -309,7 +309,7 @@ export class WorkerPool {
     if (plan.devices !== this.devices) throw new PoolError(`the plan has ${plan.devices} devices, the pool ${this.devices}`);
     if (!this.texts.has(req.textKey)) throw new PoolError(`text "${req.textKey}" was not set`);
     const d = cfg.heads * cfg.headDim;
-    const kvBytes = kvBufferBytes(plan.computedTokens, d, this.opts.precision);
+    const kvBytes = exchangeBufferBytes(plan.computedTokens, d, this.opts.precision);
     if (this.devices > 1 && (this.kv?.byteLength ?? -1) < kvBytes) this.kv = new SharedArrayBuffer(kvBytes);
     const latent = new SharedArrayBuffer(req.latent.byteLength);
     new Float32Array(latent).set(req.latent);

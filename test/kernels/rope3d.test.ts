@@ -29,6 +29,38 @@ for (const [grid, start, L, N, D] of cases) {
   test(`rope3d f16 ${name}`, () => withGpuF16((gpu) => check(gpu, grid, start, L, N, D, "f16")));
 }
 
+// Two ranges around a gap (the other devices' keys around a shard): rows [0, at) are tokens start.., rows
+// [at, L) are tokens start + at + tokens ..; gap at 0 (one range further on) and at L (no gap) too.
+for (const [grid, start, L, at, tokens, N, D] of [
+  [{ F: 5, H: 6, W: 7 }, 0, 150, 61, 60, 4, 24],
+  [{ F: 3, H: 3, W: 5 }, 3, 30, 0, 12, 2, 12],
+  [{ F: 4, H: 6, W: 10 }, 0, 201, 201, 30, 2, 128],
+] as const) {
+  for (const dtype of ["f32", "f16"] as const) {
+    test(`rope3d ${dtype} ${grid.F}x${grid.H}x${grid.W} rows ${start}.. gap of ${tokens} at row ${at}, L ${L} ${N}x${D}`, () =>
+      (dtype === "f32" ? withGpu : withGpuF16)(async (gpu) => {
+        const round = dtype === "f16" ? roundF16 : (a: Float32Array) => a;
+        const x = round(randomArray(L * N * D, at * 31 + tokens, 2));
+        const xt = gpu.upload(x, [L, N, D], dtype);
+        rope3d(gpu, xt, grid, start, { at, tokens });
+        expectClose(`rope3d gap ${dtype}`, await gpu.read(xt), ropeRef(f64(x), L, N, D, grid, start, { at, tokens }), TOL.elementwise[dtype]);
+      }));
+  }
+}
+
+test("rope3d: rows past the grid (gap included) are an error naming the range", () =>
+  withGpu((gpu) => {
+    const x = gpu.empty([40, 1, 12], "f32");
+    let msg = "";
+    try {
+      rope3d(gpu, x, { F: 3, H: 3, W: 5 }, 0, { at: 10, tokens: 10 });
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    if (!/rows 0\.\.49 are outside the 3x3x5 grid \(45 tokens\)/.test(msg)) throw new Error(`got "${msg}"`);
+    return Promise.resolve();
+  }));
+
 test("rope3d twice on one Gpu reuses the cached table", () =>
   withGpu(async (gpu) => {
     await check(gpu, { F: 3, H: 3, W: 5 }, 0, 20, 2, 12, "f32");

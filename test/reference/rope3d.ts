@@ -1,12 +1,21 @@
 // Float64 reference of shaders/rope3d.wgsl: Wan's 3D RoPE on x [L, N, D], rows = tokens start.. of an
 // (F, H, W) grid, head vector [t | h | w] (h = w = 2*floor(D/6)), interleaved pairs rotated by
 // angle pos / 10000^(2j/a) with pos that axis' coordinate. Angles computed here, independently of ropeTables.
-export function ropeRef(x: ArrayLike<number>, L: number, N: number, D: number, grid: { F: number; H: number; W: number }, start: number): Float64Array {
+// With `gap`, rows from gap.at on are gap.tokens tokens further on (two ranges of the grid).
+export function ropeRef(
+  x: ArrayLike<number>,
+  L: number,
+  N: number,
+  D: number,
+  grid: { F: number; H: number; W: number },
+  start: number,
+  gap = { at: L, tokens: 0 },
+): Float64Array {
   const hd = 2 * Math.floor(D / 6);
   const parts: [number, number][] = [[0, D - 2 * hd], [D - 2 * hd, hd], [D - hd, hd]]; // [first dim, dims]
   const y = Float64Array.from(x);
   for (let r = 0; r < L; r++) {
-    const g = start + r;
+    const g = r < gap.at ? start + r : start + r + gap.tokens;
     const pos = [Math.floor(g / (grid.H * grid.W)), Math.floor(g / grid.W) % grid.H, g % grid.W];
     for (let n = 0; n < N; n++) {
       const base = (r * N + n) * D;
