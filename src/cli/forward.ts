@@ -20,7 +20,7 @@ export function parseWeights(raw: string | undefined, devices: number): number[]
   return w;
 }
 
-/** --overlap (on, the default) or --overlap=off: the overlapped K/V exchange (PoolOptions.overlap). */
+/** --overlap (on, the default) or --overlap=off: the overlapped self-attention exchange (PoolOptions.overlap). */
 export function parseOverlap(p: Parsed): boolean {
   const v = p.flags.get("overlap");
   if (v === undefined || v === true || v === "on") return true;
