@@ -13,7 +13,7 @@ import { loadWanWeights, type WanWeights } from "../model/checkpoint.ts";
 import { parseWanConfig, type WanConfig } from "../model/config.ts";
 import { EMBEDDED_LATENT, embeddedModel } from "../model/embedded.ts";
 import { placeDevices } from "../parallel/gpus.ts";
-import { WorkerPool } from "../parallel/pool.ts";
+import { PoolCancelled, WorkerPool } from "../parallel/pool.ts";
 import { generate, setPrompts, type StepReport } from "../pipeline/generate.ts";
 import { SOLVERS } from "../sampler/flow_match.ts";
 
@@ -86,16 +86,37 @@ export async function generateCommand(argv: string[]): Promise<number> {
   const outDir = str(p, "out", "out");
   const weights = parseWeights(flag("weights"), devices);
   const overlap = parseOverlap(p);
-  const model = await chooseModel(flag, guidance !== 1);
 
-  const t0 = performance.now();
-  const pool = await WorkerPool.create({ devices, precision, gpus: placeDevices(flag("gpus"), devices), barrierTimeoutMs: int(p, "timeout", 180) * 1000, overlap });
+  // Ctrl-C cancels: the forward in flight stops at its devices' next layer, the workers release their
+  // GPUs, nothing is written, exit status 130. A second Ctrl-C quits at once.
+  const cancel = new AbortController();
+  const onInterrupt = () => {
+    if (cancel.signal.aborted) Deno.exit(130);
+    console.error("cancelling: the devices stop at their next layer (Ctrl-C again to quit at once)");
+    cancel.abort();
+  };
+  const checkCancelled = () => {
+    if (cancel.signal.aborted) throw new PoolCancelled("cancelled");
+  };
+  Deno.addSignalListener("SIGINT", onInterrupt);
+  let pool: WorkerPool | null = null;
+  let stepsDone = 0;
   try {
+    const model = await chooseModel(flag, guidance !== 1);
+    checkCancelled();
+    const t0 = performance.now();
+    pool = await WorkerPool.create({ devices, precision, gpus: placeDevices(flag("gpus"), devices), barrierTimeoutMs: int(p, "timeout", 180) * 1000, overlap });
     await pool.load(model.config, model.weights);
+    checkCancelled();
     await setPrompts(pool, model.text, guidance !== 1 ? model.negativeText : null, model.textTokens, model.negativeTokens);
+    checkCancelled();
     const setupMs = performance.now() - t0;
     console.log(`${model.name}: latent ${model.latent.F}x${model.latent.H}x${model.latent.W}, ${devices} device(s) [${[...new Set(pool.adapters())].join("; ")}], ${mode} mode, ${precision}, ${solver} ${steps} steps, guidance ${guidance}, shift ${shift}, seed ${seed}`);
-    const result = await generate(pool, model.config, { latent: model.latent, sampler: { steps, shift, guidance, solver }, seed, mode, weights }, (r) => console.log(stepLine(r)));
+    const sampler = { steps, shift, guidance, solver };
+    const result = await generate(pool, model.config, { latent: model.latent, sampler, seed, mode, weights, signal: cancel.signal }, (r) => {
+      stepsDone = r.step + 1;
+      console.log(stepLine(r));
+    });
     const { C, F, H, W } = result.latentDims;
     await Deno.mkdir(outDir, { recursive: true });
     await Deno.writeFile(`${outDir}/latents.safetensors`, encodeSafetensors({ latents: { dtype: "F32", shape: [1, C, F, H, W], data: result.latent } }, { model: model.name, steps: String(steps), seed: String(seed) }));
@@ -119,12 +140,17 @@ export async function generateCommand(argv: string[]): Promise<number> {
     };
     await Deno.writeTextFile(`${outDir}/summary.json`, JSON.stringify(summary, null, 2) + "\n");
     console.log(
-      `done: ${summary.tokens} tokens on ${devices} device(s), ${summary.padTokens} pad tokens (frame mode would compute ${summary.framePadTokens}: ${summary.paddingSavedVsFrameMode} saved), ` +
+      `done: ${summary.tokens} tokens on ${devices} device(s), ${summary.padTokens} pad tokens (frame mode would pad ${summary.framePadTokens}: ${summary.paddingSavedVsFrameMode} saved), ` +
         `${summary.msPerStep.toFixed(0)} ms/step, ${(summary.totalMs / 1000).toFixed(1)} s total (+${(setupMs / 1000).toFixed(1)} s setup)`,
     );
     console.log(`wrote ${outDir}/latents.safetensors, ${outDir}/preview.png, ${outDir}/summary.json`);
     return 0;
+  } catch (e) {
+    if (!(e instanceof PoolCancelled)) throw e;
+    console.error(`cancelled after ${stepsDone}/${steps} steps; nothing written`);
+    return 130;
   } finally {
-    await pool.close();
+    Deno.removeSignalListener("SIGINT", onInterrupt);
+    await pool?.close();
   }
 }

@@ -48,6 +48,34 @@ test("cli: generate with no model flags writes latents, preview PNG and summary"
   if (!/step 2\/2/.test(r.stdout)) throw new Error(`no progress line in ${r.stdout}`);
 }, { hosts: ["deno"] });
 
+// Ctrl-C (SIGINT) during generate: the run stops within a step, nothing is written, exit status 130.
+test("cli: generate stops cleanly on Ctrl-C, writes nothing and exits 130", async () => {
+  const dir = tmp();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", `${root}src/cli/main.ts`, "generate", "--steps", "500", "--devices", "2", "--latent", "3,6,10", "--out", dir],
+    stdout: "piped",
+    stderr: "piped",
+    cwd: root,
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let stdout = "";
+  while (!/step +1\/500/.test(stdout)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`generate ended before its first step: ${stdout}`);
+    stdout += value;
+  }
+  const t0 = performance.now();
+  child.kill("SIGINT");
+  const [status, stderr] = await Promise.all([child.status, new Response(child.stderr).text(), (async () => {
+    for (;;) if ((await reader.read()).done) return;
+  })()]);
+  const ms = performance.now() - t0;
+  if (status.code !== 130) throw new Error(`exit ${status.code} (signal ${status.signal}), expected 130; stderr: ${stderr}`);
+  if (!/cancelled after \d+\/500 steps; nothing written/.test(stderr)) throw new Error(`stderr: ${stderr}`);
+  if (ms > 60_000) throw new Error(`took ${ms.toFixed(0)} ms to stop`);
+  if ([...Deno.readDirSync(dir)].length) throw new Error(`files were written to ${dir}`);
+}, { hosts: ["deno"] });
+
 // Bad input: one line on stderr naming the problem, non-zero exit, no stack trace.
 async function expectFailure(args: string[], pattern: RegExp) {
   const r = await shardit(...args);
