@@ -85,15 +85,22 @@ for (const c of ODD_CASES) {
   }, { timeoutMs: SHARDED_TIMEOUT_MS });
 }
 
-// A worker that crashes mid-run fails the run within seconds, naming its device; the pool recovers.
-test("sharded: a worker crashing mid-run fails the run naming its device, and the pool recovers", async () => {
+/** wan-small loaded on a pool of 3, its text set; `forward()` runs the golden input over 3 devices in sequence mode. */
+async function withWanSmallOn3(fn: (pool: WorkerPool, forward: () => ReturnType<WorkerPool["forward"]>, expected: Float32Array) => Promise<void>) {
   const g = await loadGolden("wan-small");
   await withPool(3, async (pool) => {
     await pool.load(g.cfg, g.weights);
     await pool.setText("text", g.inputs.text, g.inputs.textTokens);
     const plan = planShards(tokenGridFromLatent(g.inputs.latentDims), 3, "sequence");
+    await fn(pool, () => pool.forward({ ...g.inputs, textKey: "text", plan }), g.expected);
+  });
+}
+
+// A worker that crashes mid-run fails the run within seconds, naming its device; the pool recovers.
+test("sharded: a worker crashing mid-run fails the run naming its device, and the pool recovers", () =>
+  withWanSmallOn3(async (pool, forward, expected) => {
     const t0 = performance.now();
-    const run = pool.forward({ ...g.inputs, textKey: "text", plan });
+    const run = forward();
     setTimeout(() => pool.crash(1, "simulated device failure"), 20);
     let message = "";
     try {
@@ -108,21 +115,16 @@ test("sharded: a worker crashing mid-run fails the run naming its device, and th
     }
     if (ms > 15_000) throw new Error(`the failure took ${ms.toFixed(0)} ms to surface`);
     // The pool restarts the dead worker and gives the right answer again.
-    expectClose("after recovery", (await pool.forward({ ...g.inputs, textKey: "text", plan })).out, g.expected, TOL_F32);
-  });
-}, { timeoutMs: SHARDED_TIMEOUT_MS });
+    expectClose("after recovery", (await forward()).out, expected, TOL_F32);
+  }), { timeoutMs: SHARDED_TIMEOUT_MS });
 
 // Cancelling a forward (the demo's Cancel button): the call rejects at once, every device stops at its
 // next barrier and gives back the run's scratch buffers, and the pool's next forward is right.
-test("sharded: a cancelled forward rejects at once, its devices free their scratch, and the pool goes on", async () => {
-  const g = await loadGolden("wan-small");
-  await withPool(3, async (pool) => {
-    await pool.load(g.cfg, g.weights);
-    await pool.setText("text", g.inputs.text, g.inputs.textTokens);
-    const plan = planShards(tokenGridFromLatent(g.inputs.latentDims), 3, "sequence");
-    const before = await pool.forward({ ...g.inputs, textKey: "text", plan });
-    expectClose("before the cancel", before.out, g.expected, TOL_F32);
-    const run = pool.forward({ ...g.inputs, textKey: "text", plan });
+test("sharded: a cancelled forward rejects at once, its devices free their scratch, and the pool goes on", () =>
+  withWanSmallOn3(async (pool, forward, expected) => {
+    const before = await forward();
+    expectClose("before the cancel", before.out, expected, TOL_F32);
+    const run = forward();
     while (!pool.cancel("cancelled by the test")) await new Promise((r) => setTimeout(r, 0)); // as soon as it is in flight
     let error: unknown = null;
     try {
@@ -133,9 +135,8 @@ test("sharded: a cancelled forward rejects at once, its devices free their scrat
     if (!(error instanceof PoolCancelled) || !/cancelled by the test/.test(error.message)) {
       throw new Error(`expected PoolCancelled, got ${error ? `${(error as Error).name}: ${(error as Error).message}` : "success"}`);
     }
-    const after = await pool.forward({ ...g.inputs, textKey: "text", plan });
-    expectClose("after the cancel", after.out, g.expected, TOL_F32);
+    const after = await forward();
+    expectClose("after the cancel", after.out, expected, TOL_F32);
     const held = (r: typeof before) => r.stats.map((s) => s.liveBuffers).join(",");
     if (held(after) !== held(before)) throw new Error(`GPU buffers held per device: ${held(before)} before the cancelled run, ${held(after)} after`);
-  });
-}, { timeoutMs: SHARDED_TIMEOUT_MS });
+  }), { timeoutMs: SHARDED_TIMEOUT_MS });
