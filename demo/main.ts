@@ -26,6 +26,8 @@ interface Settings {
   seed: number;
   solver: Solver;
   latent: Latent;
+  /** Sequence mode: per-worker speed weights (undefined: equal shares). */
+  weights?: number[];
 }
 
 interface DemoState {
@@ -99,10 +101,13 @@ function readSettings(): Settings {
   if (latent.H % 2 || latent.W % 2) throw new Error(`Latent H and W must be even (2x2 patches), got ${latent.H} x ${latent.W}`);
   const precision = select("precision").value as DType;
   if (precision === "f16" && !state.env?.f16) throw new Error("f16 needs the adapter's shader-f16 feature, which this adapter lacks: choose f32");
+  const devices = intField("workers", "Workers", 1, 8);
+  const mode = select("shard").value as ShardMode;
   return {
     source: source(),
-    devices: intField("workers", "Workers", 1, 8),
-    mode: select("shard").value as ShardMode,
+    devices,
+    mode,
+    weights: mode === "sequence" ? weightsField(devices) : undefined,
     precision,
     steps: intField("steps", "Steps", 1, 1000),
     guidance: numField("guidance", "Guidance", 0),
@@ -111,6 +116,15 @@ function readSettings(): Settings {
     solver: select("solver").value as Solver,
     latent,
   };
+}
+
+/** "2,1" -> [2, 1]: one positive number per worker, or nothing for equal shares. */
+function weightsField(devices: number): number[] | undefined {
+  const raw = input("weights").value.trim();
+  if (!raw) return undefined;
+  const w = raw.split(",").map((x) => Number(x.trim()));
+  if (w.length !== devices || w.some((x) => !(x > 0))) throw new Error(`Speed weights: ${devices} positive numbers separated by commas (one per worker), got "${raw}"`);
+  return w;
 }
 
 function setLatentFields(l: Latent): void {
@@ -185,7 +199,7 @@ function previewPlan(): void {
   try {
     const s = readSettings();
     const grid = tokenGridFromLatent(s.latent);
-    renderPlan(planShards(grid, s.devices, s.mode));
+    renderPlan(planShards(grid, s.devices, s.mode, s.weights));
     note.textContent = `${grid.F}×${grid.H}×${grid.W} = ${grid.F * grid.H * grid.W} tokens`;
     note.className = "muted";
   } catch (e) {
@@ -281,7 +295,7 @@ async function poolFor(devices: number, precision: DType, m: LoadedModel): Promi
 }
 
 function generateOptions(s: Settings, signal?: AbortSignal): GenerateOptions {
-  return { latent: s.latent, sampler: { steps: s.steps, shift: s.shift, guidance: s.guidance, solver: s.solver }, seed: s.seed, mode: s.mode, signal };
+  return { latent: s.latent, sampler: { steps: s.steps, shift: s.shift, guidance: s.guidance, solver: s.solver }, seed: s.seed, mode: s.mode, weights: s.weights, signal };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -302,7 +316,7 @@ async function run(): Promise<void> {
   let s: Settings, plan: ShardPlan;
   try {
     s = readSettings();
-    plan = planShards(tokenGridFromLatent(s.latent), s.devices, s.mode);
+    plan = planShards(tokenGridFromLatent(s.latent), s.devices, s.mode, s.weights);
   } catch (e) {
     setStatus("error", "check the settings");
     showError((e as Error).message);
@@ -414,7 +428,7 @@ async function compare(): Promise<void> {
     await setPrompts(one, last.prompts.text, s.guidance !== 1 ? last.prompts.negativeText : null, last.prompts.textTokens, last.prompts.negativeTokens);
     setStatus("running", `compare: ${s.steps} steps on one device`);
     setStepProgress(0, s.steps, "compare ");
-    const ref = await generate(one, last.model.config, generateOptions(s, signal), (r) => {
+    const ref = await generate(one, last.model.config, { ...generateOptions(s, signal), weights: undefined }, (r) => {
       state.compareStep = r.step + 1;
       setStepProgress(r.step + 1, r.steps, "compare ");
     });
@@ -471,7 +485,7 @@ async function main(): Promise<void> {
       previewPlan();
     })
   );
-  for (const id of ["workers", "shard", "latent-f", "latent-h", "latent-w"]) $(id).addEventListener("input", previewPlan);
+  for (const id of ["workers", "shard", "weights", "latent-f", "latent-h", "latent-w"]) $(id).addEventListener("input", previewPlan);
   $("steps").addEventListener("input", () => !busy && setStepProgress(0, Number(input("steps").value) || 0));
   $("run").addEventListener("click", () => void run());
   $("compare").addEventListener("click", () => void compare());

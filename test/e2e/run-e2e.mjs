@@ -162,6 +162,17 @@ try {
     await page.selectOption("#shard", "sequence");
   });
 
+  await check("speed weights 3,1 split the sequence 236 / 79; a bad entry is explained", async () => {
+    await page.fill("#weights", "3,1");
+    const m = await page.evaluate(() => window.__shardit_demo.shardMap);
+    const tokens = m.perDevice.map((d) => d.tokens);
+    expect(m.mode === "sequence" && tokens.join() === "236,79" && m.padTokens === 0, `per-device tokens ${tokens} (pad ${m.padTokens}), expected 236,79`);
+    await page.fill("#weights", "3");
+    const note = await page.textContent("#grid-note");
+    expect(/Speed weights: 2 positive numbers/.test(note), `grid note "${note}"`);
+    await page.fill("#weights", "");
+  });
+
   await check("cancel stops a run at once and the same run then gives the same latents", async () => {
     await page.fill("#steps", "50");
     await page.click("#run");
