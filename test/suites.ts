@@ -5,6 +5,7 @@ import "./parallel/barrier.test.ts";
 import "./sampler/flow_match.test.ts";
 import "./io/index.ts";
 import "./model/forward.test.ts";
+import "./model/finite.test.ts";
 import "./parallel/sharded.test.ts";
 import "./pipeline/generate.test.ts";
 import "./cli/cli.test.ts";

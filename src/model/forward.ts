@@ -3,6 +3,7 @@
 // the same WanModel per shard.
 import type { Tensor } from "../gpu/tensor.ts";
 import type { ForwardInputs } from "./inputs.ts";
+import { assertFinite, overflowHint } from "./finite.ts";
 import { localExchange, type ShardView, type WanModel } from "./wan.ts";
 
 /** The whole token range of a latent as one shard. */
@@ -30,7 +31,9 @@ export async function forwardOnDevice(model: WanModel, inputs: ForwardInputs, ho
     const y = await model.forwardTokens(latent, time, text, shard, localExchange, hooks.afterBlock);
     model.unpatchifyInto(y, shard, inputs.latentDims, out);
     gpu.freeTensor(y);
-    return await gpu.read(out);
+    const result = await gpu.read(out);
+    assertFinite(result, `${gpu.label}: the forward's output [${cfg.outChannels}, ${F}, ${H}, ${W}]`, { hint: overflowHint(model.dtype) });
+    return result;
   } finally {
     model.freeText(text);
     model.freeTime(time);

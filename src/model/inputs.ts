@@ -3,6 +3,7 @@
 // validated against the model config.
 import { Checkpoint, type ByteSource } from "../io/safetensors.ts";
 import type { WanConfig } from "./config.ts";
+import { assertFinite } from "./finite.ts";
 
 export interface LatentDims {
   C: number;
@@ -38,7 +39,10 @@ export async function readForwardInputs(source: ByteSource, cfg: WanConfig): Pro
   if (ts[0] !== 1) throw new Error(`${file}: timestep has shape [${ts}], expected [1]`);
   const timestep = (await io.readF32("timestep"))[0];
   if (!Number.isFinite(timestep)) throw new Error(`${file}: timestep is ${timestep}`);
-  return { latent: await io.readF32("hidden_states"), latentDims: { C, F, H, W }, text: await io.readF32("encoder_hidden_states"), textTokens: Lt, timestep };
+  const latent = await io.readF32("hidden_states"), text = await io.readF32("encoder_hidden_states");
+  assertFinite(latent, `${file}: hidden_states`);
+  assertFinite(text, `${file}: encoder_hidden_states`, { width: textDim, rowName: "text token" });
+  return { latent, latentDims: { C, F, H, W }, text, textTokens: Lt, timestep };
 }
 
 /**
@@ -55,5 +59,7 @@ export async function readPromptEmbeddings(source: ByteSource, cfg: WanConfig): 
   if (b !== 1 || dim !== cfg.textDim || shape.length < 2 || shape.length > 3) {
     throw new Error(`${source.name}: tensor ${name} has shape [${shape}], expected [1, Lt, ${cfg.textDim}] (umT5 embeddings of the prompt)`);
   }
-  return { text: await file.readF32(name), tokens: Lt };
+  const text = await file.readF32(name);
+  assertFinite(text, `${source.name}: tensor ${name}`, { width: dim, rowName: "text token" });
+  return { text, tokens: Lt };
 }

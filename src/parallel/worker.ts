@@ -11,6 +11,7 @@ import { abortRun, RunAborted, ShardBarrier } from "./barrier.ts";
 import type { DeviceStats, FromWorker, ToWorker } from "./messages.ts";
 import { SabExchange, SabOverlapExchange } from "./sab_exchange.ts";
 import { unshareTree } from "./shared_weights.ts";
+import { assertFinite, overflowHint } from "../model/finite.ts";
 
 declare const Deno: { env: { set(k: string, v: string): void } } | undefined;
 
@@ -115,6 +116,8 @@ async function forwardShard(m: WanModel, msg: Extract<ToWorker, { type: "forward
   const width = y.shape[1];
   if (real > 0) {
     const rows = await m.gpu.read({ ...y, shape: [real, width] });
+    const what = `the output of its tokens [${shard.start}, ${shard.start + real})`;
+    assertFinite(rows, what, { width, rowName: "token", firstRow: shard.start, hint: overflowHint(precision) });
     new Float32Array(buffers.tokensOut, shard.start * width * 4, real * width).set(rows);
   }
   m.gpu.freeTensor(y);

@@ -104,6 +104,16 @@ test("cli: clear one-line errors for bad input", async () => {
     timestep: { dtype: "F32", shape: [1], data: Float32Array.of(1) },
   }));
   await expectFailure(["forward", "--model", model, "--input", bad, "--out", `${dir}/o`], /bad-io\.safetensors: hidden_states has 3 channels.*16/);
+  // An input with a NaN in its latent: refused before anything runs, naming the tensor and the position.
+  const nan = `${dir}/nan-io.safetensors`;
+  const latent = new Float32Array(16 * 1 * 2 * 2);
+  latent[5] = NaN;
+  Deno.writeFileSync(nan, encodeSafetensors({
+    hidden_states: { dtype: "F32", shape: [1, 16, 1, 2, 2], data: latent },
+    encoder_hidden_states: { dtype: "F32", shape: [1, 2, 64], data: new Float32Array(128) },
+    timestep: { dtype: "F32", shape: [1], data: Float32Array.of(1) },
+  }));
+  await expectFailure(["forward", "--model", model, "--input", nan, "--out", `${dir}/o`], /nan-io\.safetensors: hidden_states has 1 non-finite value \(first NaN at index 5\)/);
   // A truncated checkpoint.
   const trunc = `${dir}/trunc`;
   Deno.mkdirSync(trunc);

@@ -140,3 +140,29 @@ test("sharded: a cancelled forward rejects at once, its devices free their scrat
     const held = (r: typeof before) => r.stats.map((s) => s.liveBuffers).join(",");
     if (held(after) !== held(before)) throw new Error(`GPU buffers held per device: ${held(before)} before the cancelled run, ${held(after)} after`);
   }), { timeoutMs: SHARDED_TIMEOUT_MS });
+
+// A weight that makes the output infinite: the run fails naming a device, the tokens and the first bad
+// value (never silent NaN in the latents), and the pool runs the right weights again afterwards.
+test("sharded: a non-finite output fails the run naming the device and token; the pool goes on", async () => {
+  const g = await loadGolden("wan-tiny");
+  const bias = g.weights.projOut.bias.slice();
+  bias[3] = Infinity;
+  const broken = { ...g.weights, projOut: { ...g.weights.projOut, bias } };
+  await withPool(2, async (pool) => {
+    const plan = planShards(tokenGridFromLatent(g.inputs.latentDims), 2, "sequence");
+    await pool.load(g.cfg, broken);
+    await pool.setText("text", g.inputs.text, g.inputs.textTokens);
+    let message = "";
+    try {
+      await pool.forward({ ...g.inputs, textKey: "text", plan });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    if (!/^device [01]\b.*: the output of its tokens \[\d+, \d+\) has \d+ non-finite values \(first Infinity at token \d+, column 3\)/.test(message)) {
+      throw new Error(`expected a non-finite output error, got "${message || "success"}"`);
+    }
+    await pool.load(g.cfg, g.weights);
+    await pool.setText("text", g.inputs.text, g.inputs.textTokens);
+    expectClose("after the good weights", (await pool.forward({ ...g.inputs, textKey: "text", plan })).out, g.expected, TOL_F32);
+  });
+}, { timeoutMs: SHARDED_TIMEOUT_MS });
