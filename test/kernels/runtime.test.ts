@@ -2,7 +2,9 @@
 import { GpuError } from "../../src/gpu/device.ts";
 import { parseUniformStruct } from "../../src/gpu/uniforms.ts";
 import { rmsNorm } from "../../src/ops/rms_norm.ts";
-import { test, withGpu } from "../harness.ts";
+import { silu } from "../../src/ops/activation.ts";
+import { siluRef } from "../reference/activation.ts";
+import { expectClose, f64, test, TOL, withGpu } from "../harness.ts";
 
 async function expectThrows(what: string, fn: () => unknown, pattern: RegExp): Promise<void> {
   try {
@@ -53,3 +55,20 @@ test("runtime: uniform layouts are parsed from the WGSL struct and checked when 
   await expectThrows("extra", () => p.pack({ rows: 3, eps: 1, shift: 0, cols: 1 }, buf, 0, "op"), /cols is not a field/);
   await expectThrows("negative u32", () => p.pack({ rows: -1, eps: 1, shift: 0 }, buf, 0, "op"), /non-negative integer/);
 });
+
+// readInto's whileCopying (the overlapped exchange): the copies hold the values from before the work it
+// records, the work runs (its result is there afterwards), and both reads and the work are in order.
+test("runtime: readInto with whileCopying reads the values before the work it submits", () =>
+  withGpu(async (gpu) => {
+    const values = Float32Array.from({ length: 300 }, (_, i) => i - 150.5);
+    const x = gpu.upload(values, [300]);
+    const dst = new Uint8Array(new SharedArrayBuffer(300 * 4));
+    let ran = false;
+    await gpu.readInto([{ buffer: x.buffer, offset: x.offset, bytes: 300 * 4, dst }], () => {
+      silu(gpu, x); // in place, recorded once the readback is mapped
+      ran = true;
+    });
+    if (!ran) throw new Error("whileCopying was not called");
+    expectClose("the read (before SiLU)", new Float32Array(dst.buffer), values, 0);
+    expectClose("x after the work (SiLU)", await gpu.read(x), siluRef(f64(values)), TOL.elementwise.f32);
+  }));
