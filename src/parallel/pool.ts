@@ -70,7 +70,6 @@ interface Pending {
   reject: (e: Error) => void;
   /** The run's control words (forward requests): where a failing worker leaves its cause. */
   control?: Int32Array;
-  onFailure?: (device: number, message: string) => void;
 }
 
 export class PoolError extends Error {}
@@ -224,7 +223,7 @@ export class WorkerPool {
     const p = this.pending;
     if (!p) return;
     this.pending = null;
-    p.onFailure?.(d, message);
+    if (p.control) abortRun(p.control, d, message); // wake the devices waiting at a barrier, with the cause
     p.reject(new PoolError(message));
   }
 
@@ -249,8 +248,6 @@ export class WorkerPool {
           reject(e);
         },
         control,
-        // Wake the devices still waiting at a barrier, with the cause they will report.
-        onFailure: control && ((d, message) => abortRun(control, d, message)),
       };
       try {
         send();
