@@ -91,6 +91,11 @@ export function expectClose(what: string, got: ArrayLike<number>, ref: ArrayLike
   );
 }
 
+/** Throws unless got and want are structurally equal (compared as JSON: plain values, arrays, objects). */
+export function expectEqual<T>(what: string, got: T, want: T): void {
+  if (JSON.stringify(got) !== JSON.stringify(want)) throw new Error(`${what}: got ${JSON.stringify(got)}, expected ${JSON.stringify(want)}`);
+}
+
 /** Deterministic values in [-scale, scale) (a 32-bit LCG hash), so failures reproduce. */
 export function randomArray(n: number, seed: number, scale = 1): Float32Array {
   const out = new Float32Array(n);

@@ -1,10 +1,7 @@
 // The NaN/infinity guard (src/model/finite.ts): what it finds, and the message it gives.
 import { assertFinite, findNonFinite } from "../../src/model/finite.ts";
-import { test } from "../harness.ts";
+import { expectEqual, test } from "../harness.ts";
 
-function eq<T>(what: string, got: T, want: T): void {
-  if (JSON.stringify(got) !== JSON.stringify(want)) throw new Error(`${what}: got ${JSON.stringify(got)}, expected ${JSON.stringify(want)}`);
-}
 function message(fn: () => void): string {
   try {
     fn();
@@ -15,18 +12,18 @@ function message(fn: () => void): string {
 }
 
 test("finite: NaN, +Infinity and -Infinity are found, finite extremes are not", () => {
-  eq("all finite", findNonFinite(Float32Array.of(0, -0, 3.4e38, -3.4e38, 1e-45, 65504)), null);
-  eq("three", findNonFinite([1, NaN, 2, Infinity, -Infinity]), { count: 3, first: 1 });
-  eq("last only", findNonFinite(Float32Array.of(1, 2, -Infinity)), { count: 1, first: 2 });
-  eq("empty", findNonFinite(new Float32Array(0)), null);
+  expectEqual("all finite", findNonFinite(Float32Array.of(0, -0, 3.4e38, -3.4e38, 1e-45, 65504)), null);
+  expectEqual("three", findNonFinite([1, NaN, 2, Infinity, -Infinity]), { count: 3, first: 1 });
+  expectEqual("last only", findNonFinite(Float32Array.of(1, 2, -Infinity)), { count: 1, first: 2 });
+  expectEqual("empty", findNonFinite(new Float32Array(0)), null);
 });
 
 test("finite: the error names what, how many, the first value and its row and column", () => {
   const rows = new Float32Array(3 * 4);
   rows[6] = Infinity;
   rows[11] = NaN;
-  eq("message", message(() => assertFinite(rows, "the output of its tokens [40, 43)", { width: 4, rowName: "token", firstRow: 40, hint: "a hint" })),
+  expectEqual("message", message(() => assertFinite(rows, "the output of its tokens [40, 43)", { width: 4, rowName: "token", firstRow: 40, hint: "a hint" })),
     "the output of its tokens [40, 43) has 2 non-finite values (first Infinity at token 41, column 2); a hint");
-  eq("flat", message(() => assertFinite([0, NaN], "x")), "x has 1 non-finite value (first NaN at index 1)");
-  eq("finite passes", message(() => assertFinite([1, 2], "x")), "");
+  expectEqual("flat", message(() => assertFinite([0, NaN], "x")), "x has 1 non-finite value (first NaN at index 1)");
+  expectEqual("finite passes", message(() => assertFinite([1, 2], "x")), "");
 });

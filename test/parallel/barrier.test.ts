@@ -3,11 +3,8 @@
 // Regression: the browser crash test once got "device 0: run aborted: device 1 failed" because device 1's
 // own message arrived after the coordinator's grace period; the cause now travels with the abort.
 import { abortRun, BarrierTimeout, controlBuffer, RunAborted, runFailure, ShardBarrier } from "../../src/parallel/barrier.ts";
-import { test } from "../harness.ts";
+import { expectEqual, test } from "../harness.ts";
 
-function eq<T>(what: string, got: T, want: T): void {
-  if (JSON.stringify(got) !== JSON.stringify(want)) throw new Error(`${what}: got ${JSON.stringify(got)}, expected ${JSON.stringify(want)}`);
-}
 
 function thrown(fn: () => void): Error {
   try {
@@ -19,20 +16,20 @@ function thrown(fn: () => void): Error {
 }
 
 test("barrier: a run that was not aborted has no failure", () => {
-  eq("failure", runFailure(controlBuffer(3)), null);
+  expectEqual("failure", runFailure(controlBuffer(3)), null);
 });
 
 test("barrier: the first abort's device and cause win, later aborts keep them", () => {
   const ctrl = controlBuffer(4);
   abortRun(ctrl, 2, "device 2 was lost: out of memory");
   abortRun(ctrl, 0, "a later failure");
-  eq("failure", runFailure(ctrl), { device: 2, cause: "device 2 was lost: out of memory" });
+  expectEqual("failure", runFailure(ctrl), { device: 2, cause: "device 2 was lost: out of memory" });
 });
 
 test("barrier: an abort without a cause (the coordinator's) names the device only", () => {
   const ctrl = controlBuffer(2);
   abortRun(ctrl, 1);
-  eq("failure", runFailure(ctrl), { device: 1, cause: "" });
+  expectEqual("failure", runFailure(ctrl), { device: 1, cause: "" });
 });
 
 test("barrier: a long multi-byte cause is cut at a character boundary, as a prefix", () => {
@@ -52,7 +49,7 @@ test("barrier: arriving at an aborted run throws RunAborted naming the failing d
   const barrier = new ShardBarrier(ctrl, 3, 0, 1000, (d) => `device ${d} (test adapter)`);
   const e = thrown(() => barrier.arrive(1, "the K/V exchange of layer 0"));
   if (!(e instanceof RunAborted)) throw new Error(`expected RunAborted, got ${e.constructor.name}: ${e.message}`);
-  eq("message", e.message, "run aborted: device 1 (test adapter) failed: simulated device failure");
+  expectEqual("message", e.message, "run aborted: device 1 (test adapter) failed: simulated device failure");
 });
 
 // Atomics.wait may block a Deno thread but not a browser page's main thread, where these tests run.
@@ -60,6 +57,6 @@ test("barrier: a wait that runs out aborts the run naming the late devices", () 
   const ctrl = controlBuffer(2);
   const e = thrown(() => new ShardBarrier(ctrl, 2, 0, 50).arrive(1, "the K/V exchange of layer 0")); // device 1 never comes
   if (!(e instanceof BarrierTimeout)) throw new Error(`expected BarrierTimeout, got ${e.constructor.name}: ${e.message}`);
-  eq("message", e.message, "device 1 did not reach the K/V exchange of layer 0 within 50 ms");
-  eq("failure", runFailure(ctrl), { device: 0, cause: e.message });
+  expectEqual("message", e.message, "device 1 did not reach the K/V exchange of layer 0 within 50 ms");
+  expectEqual("failure", runFailure(ctrl), { device: 0, cause: e.message });
 }, { hosts: ["deno"] });

@@ -1,13 +1,10 @@
 // Shard plans: DESIGN.md's 480p/720p numbers, every N 1..8, uneven and weighted splits, frame padding,
 // invariants, every validation error, and the `plan` command end to end (Deno only).
 import { describePlan, isPadToken, planShards, type ShardMode, type ShardPlan, shardOfToken, tokenGridFromLatent } from "../../src/parallel/plan.ts";
-import { test } from "../harness.ts";
+import { expectEqual, test } from "../harness.ts";
 
 function assert(cond: unknown, msg: string): asserts cond {
   if (!cond) throw new Error(msg);
-}
-function eq<T>(what: string, got: T, want: T): void {
-  if (JSON.stringify(got) !== JSON.stringify(want)) throw new Error(`${what}: got ${JSON.stringify(got)}, expected ${JSON.stringify(want)}`);
 }
 function throws(what: string, fn: () => unknown, needle: string): void {
   try {
@@ -25,57 +22,57 @@ function throws(what: string, fn: () => unknown, needle: string): void {
 function checkInvariants(p: ShardPlan): void {
   const tag = `${p.mode} ${p.grid.F}x${p.grid.H}x${p.grid.W} N=${p.devices}`;
   const L = p.grid.F * p.grid.H * p.grid.W;
-  eq(`${tag} tokens`, p.tokens, L);
-  eq(`${tag} shard count`, p.shards.length, p.devices);
-  eq(`${tag} padTokens`, p.padTokens, p.computedTokens - p.tokens);
+  expectEqual(`${tag} tokens`, p.tokens, L);
+  expectEqual(`${tag} shard count`, p.shards.length, p.devices);
+  expectEqual(`${tag} padTokens`, p.padTokens, p.computedTokens - p.tokens);
   let at = 0, sum = 0, pad = 0;
   for (const [d, s] of p.shards.entries()) {
-    eq(`${tag} device index`, s.device, d);
-    eq(`${tag} shard ${d} start`, s.start, at);
-    eq(`${tag} shard ${d} tokens`, s.tokens, s.end - s.start);
+    expectEqual(`${tag} device index`, s.device, d);
+    expectEqual(`${tag} shard ${d} start`, s.start, at);
+    expectEqual(`${tag} shard ${d} tokens`, s.tokens, s.end - s.start);
     assert(s.padTokens >= 0 && s.padTokens <= s.tokens, `${tag} shard ${d}: padTokens ${s.padTokens} of ${s.tokens}`);
-    eq(`${tag} shard ${d} padTokens`, s.padTokens, Math.max(0, s.end - Math.max(s.start, L)));
+    expectEqual(`${tag} shard ${d} padTokens`, s.padTokens, Math.max(0, s.end - Math.max(s.start, L)));
     at = s.end;
     sum += s.tokens;
     pad += s.padTokens;
   }
-  eq(`${tag} end of last shard`, at, p.computedTokens);
-  eq(`${tag} sum of tokens`, sum, p.computedTokens);
-  eq(`${tag} sum of padTokens`, pad, p.padTokens);
+  expectEqual(`${tag} end of last shard`, at, p.computedTokens);
+  expectEqual(`${tag} sum of tokens`, sum, p.computedTokens);
+  expectEqual(`${tag} sum of padTokens`, pad, p.padTokens);
   if (p.mode === "sequence") {
-    eq(`${tag} computed`, p.computedTokens, L);
+    expectEqual(`${tag} computed`, p.computedTokens, L);
     assert(p.shards.every((s) => s.tokens >= 1), `${tag}: a shard has no tokens`);
   }
   // The lookup helpers agree with the ranges (spot-check the edges of every shard).
   for (const s of p.shards) {
     for (const g of [s.start, s.end - 1]) {
       if (g < s.start || g >= s.end) continue;
-      eq(`${tag} shardOfToken(${g})`, shardOfToken(p, g), s.device);
-      eq(`${tag} isPadToken(${g})`, isPadToken(p, g), g >= L);
+      expectEqual(`${tag} shardOfToken(${g})`, shardOfToken(p, g), s.device);
+      expectEqual(`${tag} isPadToken(${g})`, isPadToken(p, g), g >= L);
     }
   }
-  eq(`${tag} describePlan lines`, describePlan(p).length, p.devices);
+  expectEqual(`${tag} describePlan lines`, describePlan(p).length, p.devices);
 }
 
 const GRID_480P = tokenGridFromLatent({ F: 21, H: 60, W: 104 });
 const GRID_720P = tokenGridFromLatent({ F: 21, H: 90, W: 160 });
 
 test("plan: latent -> token grid (480p, 720p)", () => {
-  eq("480p grid", GRID_480P, { F: 21, H: 30, W: 52 });
-  eq("720p grid", GRID_720P, { F: 21, H: 45, W: 80 });
-  eq("480p L", planShards(GRID_480P, 1, "sequence").tokens, 32_760);
-  eq("720p L", planShards(GRID_720P, 1, "sequence").tokens, 75_600);
+  expectEqual("480p grid", GRID_480P, { F: 21, H: 30, W: 52 });
+  expectEqual("720p grid", GRID_720P, { F: 21, H: 45, W: 80 });
+  expectEqual("480p L", planShards(GRID_480P, 1, "sequence").tokens, 32_760);
+  expectEqual("720p L", planShards(GRID_720P, 1, "sequence").tokens, 75_600);
 });
 
 test("plan: DESIGN's 480p table at N=4 (frame pads 4,680 tokens, sequence none)", () => {
   const frame = planShards(GRID_480P, 4, "frame");
-  eq("frame computed", frame.computedTokens, 24 * 30 * 52);
-  eq("frame padTokens", frame.padTokens, 4_680);
-  eq("frame shard tokens", frame.shards.map((s) => s.tokens), [9360, 9360, 9360, 9360]);
-  eq("frame shard padding", frame.shards.map((s) => s.padTokens), [0, 0, 0, 4680]);
+  expectEqual("frame computed", frame.computedTokens, 24 * 30 * 52);
+  expectEqual("frame padTokens", frame.padTokens, 4_680);
+  expectEqual("frame shard tokens", frame.shards.map((s) => s.tokens), [9360, 9360, 9360, 9360]);
+  expectEqual("frame shard padding", frame.shards.map((s) => s.padTokens), [0, 0, 0, 4680]);
   const seq = planShards(GRID_480P, 4, "sequence");
-  eq("sequence padTokens", seq.padTokens, 0);
-  eq("sequence shard tokens", seq.shards.map((s) => s.tokens), [8190, 8190, 8190, 8190]);
+  expectEqual("sequence padTokens", seq.padTokens, 0);
+  expectEqual("sequence shard tokens", seq.shards.map((s) => s.tokens), [8190, 8190, 8190, 8190]);
 });
 
 test("plan: 480p and 720p, every N 1..8, both modes", () => {
@@ -86,28 +83,28 @@ test("plan: 480p and 720p, every N 1..8, both modes", () => {
       checkInvariants(seq);
       const sizes = seq.shards.map((s) => s.tokens);
       assert(Math.max(...sizes) - Math.min(...sizes) <= 1, `sequence N=${n}: sizes ${sizes} differ by more than one`);
-      sizes.forEach((t, d) => eq(`sequence N=${n} device ${d}`, t, Math.floor(L / n) + (d < L % n ? 1 : 0)));
+      sizes.forEach((t, d) => expectEqual(`sequence N=${n} device ${d}`, t, Math.floor(L / n) + (d < L % n ? 1 : 0)));
       const frame = planShards(grid, n, "frame");
       checkInvariants(frame);
       const fPad = Math.ceil(grid.F / n) * n;
-      eq(`frame N=${n} computed`, frame.computedTokens, fPad * grid.H * grid.W);
-      eq(`frame N=${n} padTokens`, frame.padTokens, (fPad - grid.F) * grid.H * grid.W);
-      for (const s of frame.shards) eq(`frame N=${n} whole frames`, s.tokens, (fPad / n) * grid.H * grid.W);
+      expectEqual(`frame N=${n} computed`, frame.computedTokens, fPad * grid.H * grid.W);
+      expectEqual(`frame N=${n} padTokens`, frame.padTokens, (fPad - grid.F) * grid.H * grid.W);
+      for (const s of frame.shards) expectEqual(`frame N=${n} whole frames`, s.tokens, (fPad / n) * grid.H * grid.W);
     }
   }
 });
 
 test("plan: uneven L (45 tokens on 2, 4, 5 devices)", () => {
   const grid = { F: 5, H: 3, W: 3 }; // L = 45
-  eq("N=2", planShards(grid, 2, "sequence").shards.map((s) => s.tokens), [23, 22]);
-  eq("N=4", planShards(grid, 4, "sequence").shards.map((s) => s.tokens), [12, 11, 11, 11]);
-  eq("N=5", planShards(grid, 5, "sequence").shards.map((s) => s.tokens), [9, 9, 9, 9, 9]);
-  eq("N=4 starts", planShards(grid, 4, "sequence").shards.map((s) => s.start), [0, 12, 23, 34]);
+  expectEqual("N=2", planShards(grid, 2, "sequence").shards.map((s) => s.tokens), [23, 22]);
+  expectEqual("N=4", planShards(grid, 4, "sequence").shards.map((s) => s.tokens), [12, 11, 11, 11]);
+  expectEqual("N=5", planShards(grid, 5, "sequence").shards.map((s) => s.tokens), [9, 9, 9, 9, 9]);
+  expectEqual("N=4 starts", planShards(grid, 4, "sequence").shards.map((s) => s.start), [0, 12, 23, 34]);
   for (const n of [1, 2, 3, 4, 5, 7, 44, 45]) checkInvariants(planShards(grid, n, "sequence"));
   // frame mode on the same grid: 5 frames on 2 devices -> 6 frames, one padding frame of 9 tokens
   const f = planShards(grid, 2, "frame");
   checkInvariants(f);
-  eq("frame N=2", f.shards.map((s) => [s.tokens, s.padTokens]), [[27, 0], [27, 9]]);
+  expectEqual("frame N=2", f.shards.map((s) => [s.tokens, s.padTokens]), [[27, 0], [27, 9]]);
 });
 
 test("plan: weighted sequence splits (largest remainder)", () => {
@@ -115,7 +112,7 @@ test("plan: weighted sequence splits (largest remainder)", () => {
   const p = planShards(grid, 3, "sequence", [1, 2, 3]);
   checkInvariants(p);
   const sizes = p.shards.map((s) => s.tokens);
-  eq("[1,2,3] on 45 (tie 7.5 vs 22.5 goes to the lower device)", sizes, [8, 15, 22]);
+  expectEqual("[1,2,3] on 45 (tie 7.5 vs 22.5 goes to the lower device)", sizes, [8, 15, 22]);
   // Each size is its quota rounded down or up, and they sum to L.
   const checkQuota = (w: number[], L: number, sz: number[]) => {
     const W = w.reduce((a, b) => a + b, 0);
@@ -123,7 +120,7 @@ test("plan: weighted sequence splits (largest remainder)", () => {
       const q = (L * w[d]) / W;
       assert(s >= Math.floor(q) && s <= Math.ceil(q), `weights ${w}: device ${d} got ${s}, quota ${q}`);
     });
-    eq(`weights ${w} sum`, sz.reduce((a, b) => a + b, 0), L);
+    expectEqual(`weights ${w} sum`, sz.reduce((a, b) => a + b, 0), L);
   };
   checkQuota([1, 2, 3], 45, sizes);
   for (const w of [[1, 1], [3, 1], [0.5, 0.25, 0.25], [1.7, 2.9, 1.1, 4.3], [1, 1, 1, 1, 1, 1, 1, 2]]) {
@@ -133,25 +130,25 @@ test("plan: weighted sequence splits (largest remainder)", () => {
   }
   // Equal weights reproduce the unweighted split exactly (same tie-break: lower devices first).
   for (const n of [2, 3, 4, 7]) {
-    eq(`equal weights N=${n}`, planShards(grid, n, "sequence", new Array(n).fill(2.5)).shards, planShards(grid, n, "sequence").shards);
+    expectEqual(`equal weights N=${n}`, planShards(grid, n, "sequence", new Array(n).fill(2.5)).shards, planShards(grid, n, "sequence").shards);
   }
   // Deterministic: same input, same plan.
-  eq("deterministic", planShards(grid, 3, "sequence", [1, 2, 3]), p);
+  expectEqual("deterministic", planShards(grid, 3, "sequence", [1, 2, 3]), p);
 });
 
 test("plan: frame mode with more devices than frames (pure padding shards)", () => {
   const grid = { F: 3, H: 2, W: 2 }; // L = 12, 4 tokens per frame
   const p = planShards(grid, 5, "frame");
   checkInvariants(p);
-  eq("computed", p.computedTokens, 20);
-  eq("padTokens", p.padTokens, 8);
-  eq("shards", p.shards.map((s) => [s.start, s.end, s.padTokens]), [[0, 4, 0], [4, 8, 0], [8, 12, 0], [12, 16, 4], [16, 20, 4]]);
-  eq("isPadToken(11)", isPadToken(p, 11), false);
-  eq("isPadToken(12)", isPadToken(p, 12), true);
-  eq("shardOfToken(19)", shardOfToken(p, 19), 4);
+  expectEqual("computed", p.computedTokens, 20);
+  expectEqual("padTokens", p.padTokens, 8);
+  expectEqual("shards", p.shards.map((s) => [s.start, s.end, s.padTokens]), [[0, 4, 0], [4, 8, 0], [8, 12, 0], [12, 16, 4], [16, 20, 4]]);
+  expectEqual("isPadToken(11)", isPadToken(p, 11), false);
+  expectEqual("isPadToken(12)", isPadToken(p, 12), true);
+  expectEqual("shardOfToken(19)", shardOfToken(p, 19), 4);
   const one = planShards({ F: 1, H: 1, W: 1 }, 8, "frame");
   checkInvariants(one);
-  eq("1 token on 8 devices: padding", one.padTokens, 7);
+  expectEqual("1 token on 8 devices: padding", one.padTokens, 7);
 });
 
 test("plan: validation errors", () => {
@@ -198,20 +195,20 @@ async function shardit(...args: string[]): Promise<{ code: number; stdout: strin
 test("plan CLI: 480p N=4, frame vs sequence, weights", async () => {
   const keys = ["mode", "devices", "tokens", "computedTokens", "padTokens", "shards"];
   const frame = await shardit("plan", "--latent", "21,60,104", "--devices", "4", "--shard", "frame");
-  eq("frame exit", frame.code, 0);
+  expectEqual("frame exit", frame.code, 0);
   const fj = JSON.parse(frame.stdout);
-  eq("frame keys", Object.keys(fj), keys);
-  eq("frame padTokens", fj.padTokens, 4680);
-  eq("frame shard keys", Object.keys(fj.shards[0]), ["device", "start", "end", "tokens", "padTokens"]);
-  eq("frame plan", fj, JSON.parse(JSON.stringify({ ...planShards(GRID_480P, 4, "frame"), grid: undefined })));
+  expectEqual("frame keys", Object.keys(fj), keys);
+  expectEqual("frame padTokens", fj.padTokens, 4680);
+  expectEqual("frame shard keys", Object.keys(fj.shards[0]), ["device", "start", "end", "tokens", "padTokens"]);
+  expectEqual("frame plan", fj, JSON.parse(JSON.stringify({ ...planShards(GRID_480P, 4, "frame"), grid: undefined })));
   const seq = await shardit("plan", "--latent", "21,60,104", "--devices", "4", "--shard", "sequence");
-  eq("sequence exit", seq.code, 0);
+  expectEqual("sequence exit", seq.code, 0);
   const sj = JSON.parse(seq.stdout);
-  eq("sequence padTokens", sj.padTokens, 0);
-  eq("sequence tokens", sj.shards.map((s: { tokens: number }) => s.tokens), [8190, 8190, 8190, 8190]);
+  expectEqual("sequence padTokens", sj.padTokens, 0);
+  expectEqual("sequence tokens", sj.shards.map((s: { tokens: number }) => s.tokens), [8190, 8190, 8190, 8190]);
   const w = await shardit("plan", "--latent", "5,6,6", "--devices", "3", "--weights", "1,2,3");
-  eq("weights exit", w.code, 0);
-  eq("weights tokens", JSON.parse(w.stdout).shards.map((s: { tokens: number }) => s.tokens), [8, 15, 22]);
+  expectEqual("weights exit", w.code, 0);
+  expectEqual("weights tokens", JSON.parse(w.stdout).shards.map((s: { tokens: number }) => s.tokens), [8, 15, 22]);
 }, { hosts: ["deno"] });
 
 test("plan CLI: bad flags exit 2 with one clear line", async () => {
@@ -230,9 +227,9 @@ test("plan CLI: bad flags exit 2 with one clear line", async () => {
   ];
   for (const [args, needle] of cases) {
     const r = await shardit("plan", ...args);
-    eq(`exit of plan ${args.join(" ")}`, r.code, 2);
+    expectEqual(`exit of plan ${args.join(" ")}`, r.code, 2);
     const lines = r.stderr.trim().split("\n");
     assert(lines.length === 1 && lines[0].includes(needle), `plan ${args.join(" ")}: stderr ${JSON.stringify(r.stderr)} lacks "${needle}" on one line`);
-    eq(`stdout of plan ${args.join(" ")}`, r.stdout, "");
+    expectEqual(`stdout of plan ${args.join(" ")}`, r.stdout, "");
   }
 }, { hosts: ["deno"] });
