@@ -441,7 +441,13 @@ async function compare(): Promise<void> {
       `relative L2 = ${d.relL2.toExponential(2)} ${d.relL2 <= tol ? "✓" : "✗"} <span class="muted">(expected ≤ ${tol.toExponential(0)} for ${s.precision})</span>`;
     el.hidden = false;
     setStepProgress(s.steps, s.steps);
-    setStatus("done", `compared with one device in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    const ms = performance.now() - t0;
+    if (own) {
+      setStatus("running", "compare: releasing the one-device worker");
+      await own.close().catch(() => {});
+      own = null;
+    }
+    setStatus("done", `compared with one device in ${(ms / 1000).toFixed(1)} s`);
   } catch (e) {
     if (e instanceof PoolCancelled) setStatus("cancelled", `comparison cancelled after ${state.compareStep}/${s.steps} steps`);
     else {
