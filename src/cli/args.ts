@@ -26,10 +26,16 @@ export function parseArgs(argv: string[], booleans: readonly string[] = []): Par
   return { flags, positional };
 }
 
-/** Checks that only `allowed` flags were given (catches typos such as --device). */
+/**
+ * Checks that only `allowed` flags were given (catches typos such as --device) and no stray arguments
+ * (`--overlap off` would otherwise read as --overlap plus an ignored "off": booleans take --flag=value).
+ */
 export function allowFlags(p: Parsed, command: string, allowed: readonly string[]): void {
   for (const k of p.flags.keys()) {
     if (!allowed.includes(k)) throw new UsageError(`${command}: unknown flag --${k} (allowed: ${allowed.map((a) => "--" + a).join(" ")})`);
+  }
+  if (p.positional.length) {
+    throw new UsageError(`${command}: unexpected argument "${p.positional[0]}" (flags are --name value; on/off flags take --name=value, e.g. --overlap=off)`);
   }
 }
 

@@ -14,7 +14,6 @@ function numberList(flag: string, raw: string): number[] {
 export function plan(argv: string[]): number {
   const p = parseArgs(argv);
   allowFlags(p, "plan", ["latent", "devices", "shard", "weights"]);
-  if (p.positional.length) throw new UsageError(`plan: unexpected argument ${p.positional[0]}`);
   const latent = numberList("latent", str(p, "latent"));
   if (latent.length !== 3 || latent.some((v) => !Number.isInteger(v) || v < 1)) {
     throw new UsageError(`--latent must be three integers F,H,W >= 1, got ${str(p, "latent")}`);

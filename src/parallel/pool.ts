@@ -307,7 +307,15 @@ export class WorkerPool {
     if (!this.texts.has(req.textKey)) throw new PoolError(`text "${req.textKey}" was not set`);
     const d = cfg.heads * cfg.headDim;
     const kvBytes = exchangeBufferBytes(plan.computedTokens, d, this.opts.precision);
-    if (this.devices > 1 && (this.kv?.byteLength ?? -1) < kvBytes) this.kv = new SharedArrayBuffer(kvBytes);
+    if (this.devices > 1 && (this.kv?.byteLength ?? -1) < kvBytes) {
+      this.kv = null; // the old one is too small: let it go before asking for the new one
+      try {
+        this.kv = new SharedArrayBuffer(kvBytes);
+      } catch (e) {
+        const what = `2 layers x ${plan.computedTokens} tokens x ${d} ${this.opts.precision}`;
+        throw new PoolError(`the exchange buffer (${what} = ${kvBytes} bytes of shared memory) could not be allocated: ${(e as Error).message}`);
+      }
+    }
     const latent = new SharedArrayBuffer(req.latent.byteLength);
     new Float32Array(latent).set(req.latent);
     const buffers: RunBuffers = {

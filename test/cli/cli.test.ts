@@ -95,6 +95,7 @@ test("cli: clear one-line errors for bad input", async () => {
   await expectFailure(["forward", "--model", model, "--input", io, "--out", `${dir}/o`, "--devices", "0"], /--devices/);
   await expectFailure(["forward", "--model", model, "--input", io, "--out", `${dir}/o`, "--shard", "rows"], /--shard/);
   await expectFailure(["forward", "--model", model, "--input", io, "--out", `${dir}/o`, "--device", "2"], /unknown flag --device/);
+  await expectFailure(["generate", "--overlap", "off"], /generate: unexpected argument "off".*--overlap=off/);
   await expectFailure(["forward", "--model", model, "--input", io, "--out", `${dir}/o`, "--devices", "2", "--weights", "1"], /--weights/);
   // An input whose latent has the wrong channel count for the model.
   const bad = `${dir}/bad-io.safetensors`;
