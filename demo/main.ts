@@ -28,6 +28,8 @@ interface Settings {
   latent: Latent;
   /** Sequence mode: per-worker speed weights (undefined: equal shares). */
   weights?: number[];
+  /** The adapter the workers ask for (a browser's only lever over GPU placement). */
+  powerPreference?: GPUPowerPreference;
 }
 
 interface DemoState {
@@ -108,6 +110,7 @@ function readSettings(): Settings {
     devices,
     mode,
     weights: mode === "sequence" ? weightsField(devices) : undefined,
+    powerPreference: (select("power").value || undefined) as GPUPowerPreference | undefined,
     precision,
     steps: intField("steps", "Steps", 1, 1000),
     guidance: numField("guidance", "Guidance", 0),
@@ -276,13 +279,24 @@ async function dropPool(): Promise<void> {
   await p?.pool.close().catch(() => {});
 }
 
+/** ["a", "a", "b"] -> "a ×2, b": which adapters the workers got. */
+function adapterSummary(adapters: string[]): string {
+  const counts = new Map<string, number>();
+  for (const a of adapters) counts.set(a, (counts.get(a) ?? 0) + 1);
+  return [...counts].map(([a, n]) => (n > 1 ? `${a} ×${n}` : a)).join(", ");
+}
+
+function poolKey(m: LoadedModel, devices: number, precision: DType, powerPreference?: GPUPowerPreference): string {
+  return `${m.id}|${devices}|${precision}|${powerPreference ?? ""}`;
+}
+
 /** A pool of `devices` workers holding `m`'s weights: the current one when it matches, else a new one. */
-async function poolFor(devices: number, precision: DType, m: LoadedModel): Promise<WorkerPool> {
-  const key = `${m.id}|${devices}|${precision}`;
+async function poolFor(devices: number, precision: DType, m: LoadedModel, powerPreference?: GPUPowerPreference): Promise<WorkerPool> {
+  const key = poolKey(m, devices, precision, powerPreference);
   if (pool?.key === key) return pool.pool;
   await dropPool();
   setStatus("running", `starting ${devices} device worker${devices > 1 ? "s" : ""} (${precision})`);
-  const p = await WorkerPool.create({ devices, precision });
+  const p = await WorkerPool.create({ devices, precision, powerPreference });
   try {
     setStatus("running", `uploading weights to ${devices} device${devices > 1 ? "s" : ""}`);
     await p.load(m.config, m.weights);
@@ -343,7 +357,7 @@ async function run(): Promise<void> {
     setStatus("running", s.source === "embedded" ? "preparing the embedded model" : "loading the checkpoint");
     const { model: m, prompts } = await ensureModel(s);
     checkCancelled(signal);
-    const p = await poolFor(s.devices, s.precision, m);
+    const p = await poolFor(s.devices, s.precision, m, s.powerPreference);
     checkCancelled(signal);
     setStatus("running", "encoding the prompt on every device");
     await setPrompts(p, prompts.text, s.guidance !== 1 ? prompts.negativeText : null, prompts.textTokens, prompts.negativeTokens);
@@ -376,6 +390,7 @@ async function run(): Promise<void> {
       msPerStepAfterFirst: later.length ? later.reduce((a, b) => a + b, 0) / later.length : msPerStep,
       totalMs: result.ms,
       setupMs,
+      adapters: p.adapters().join("; "),
     };
     const st = state.latentStats;
     renderSummary([
@@ -385,6 +400,7 @@ async function run(): Promise<void> {
       ["ms / step", fmtMs(later.length ? (state.summary.msPerStepAfterFirst as number) : msPerStep), later.length ? `after the 1st (${fmtMs(ms[0])})` : "incl. compile"],
       ["total", fmtMs(result.ms), `+${fmtMs(setupMs)} setup`],
       ["latent", `${dims.C}×${dims.F}×${dims.H}×${dims.W}`, st.finite ? `mean ${st.mean.toFixed(3)}, std ${st.std.toFixed(3)}` : "NaN or Inf in it!"],
+      ["adapters", adapterSummary(p.adapters()), s.powerPreference ? `asked for ${s.powerPreference}` : "default preference"],
     ]);
     setStatus("done", `${s.steps} steps on ${s.devices} device${s.devices > 1 ? "s" : ""} in ${(result.ms / 1000).toFixed(1)} s`);
   } catch (e) {
@@ -418,9 +434,9 @@ async function compare(): Promise<void> {
   try {
     setStatus("running", "compare: the same run on one device");
     let one: WorkerPool;
-    if (pool?.key === `${last.model.id}|1|${s.precision}`) one = pool.pool;
+    if (pool?.key === poolKey(last.model, 1, s.precision, s.powerPreference)) one = pool.pool;
     else {
-      own = one = await WorkerPool.create({ devices: 1, precision: s.precision });
+      own = one = await WorkerPool.create({ devices: 1, precision: s.precision, powerPreference: s.powerPreference });
       setStatus("running", "compare: uploading weights to one device");
       await one.load(last.model.config, last.model.weights);
     }

@@ -136,6 +136,8 @@ try {
     expect(state.latentStats.std > 0, `latent std ${state.latentStats.std}`);
     const s = state.summary;
     expect(s.tokens === 315 && s.padTokens === 0 && s.paddingSavedVsFrameMode === s.framePadTokens, `summary ${JSON.stringify(s)}`);
+    const adapters = String(s.adapters ?? "").split("; ").filter(Boolean);
+    expect(adapters.length === WORKERS, `summary names ${adapters.length} worker adapters ("${s.adapters}"), expected ${WORKERS}`);
     const size = await page.evaluate(() => { const c = document.getElementById("preview"); return [c.width, c.height]; });
     expect(size[0] > 1 && size[1] > 1, `preview canvas is ${size.join("x")}`);
   });
