@@ -3,7 +3,8 @@
 // that dies fails the run with an error naming it, never a hang, leaving the pool usable.
 import { planShards, type ShardMode, tokenGridFromLatent } from "../../src/parallel/plan.ts";
 import { PoolCancelled, WorkerPool } from "../../src/parallel/pool.ts";
-import { expectClose, test, withGpu } from "../harness.ts";
+import { expectClose, skip, test, withGpu } from "../harness.ts";
+import type { DType } from "../../src/gpu/tensor.ts";
 import { forwardOnDevice } from "../../src/model/forward.ts";
 import { WanModel } from "../../src/model/wan.ts";
 import { uploadWanWeights } from "../../src/model/weights_gpu.ts";
@@ -13,14 +14,15 @@ import { ODD_CASES, oddCaseData } from "../model/configs.ts";
 import { wanForwardRef } from "../reference/wan.ts";
 
 const TOL_F32 = 1e-4; // DESIGN.md: sharded vs single device, and vs the float64 golden, in f32
+const TOL_F16 = 1e-2; // the same with f16 storage and arithmetic
 /** Software adapters compile every pipeline on every device (SwiftShader: seconds each): be generous. */
 const SHARDED_TIMEOUT_MS = 900_000;
 
-async function withPool<T>(devices: number, fn: (pool: WorkerPool) => Promise<T>): Promise<T> {
+async function withPool<T>(devices: number, fn: (pool: WorkerPool) => Promise<T>, precision: DType = "f32"): Promise<T> {
   // The barrier timeout is a backstop for silent stalls (a crash is reported at once, see the last test);
   // a first forward on a software adapter compiles every pipeline on every device before layer 0's
   // exchange, which took over 20 s with 5 SwiftShader devices on 2 cores.
-  const pool = await WorkerPool.create({ devices, precision: "f32", barrierTimeoutMs: SHARDED_TIMEOUT_MS });
+  const pool = await WorkerPool.create({ devices, precision, barrierTimeoutMs: SHARDED_TIMEOUT_MS });
   try {
     return await fn(pool);
   } finally {
@@ -66,6 +68,29 @@ for (const name of ["wan-tiny", "wan-small"] as const) {
 }
 test("sharded wan-tiny (45 tokens) on 3 devices with weights 1,2,3 == single device == golden (baseline and overlapped)", () => shardedVsSingle("wan-tiny", 3, ["sequence"], [1, 2, 3]), { timeoutMs: SHARDED_TIMEOUT_MS });
 test("sharded wan-small on 2 devices with weights 5,1 == single device == golden (baseline and overlapped)", () => shardedVsSingle("wan-small", 2, ["sequence"], [5, 1]), { timeoutMs: SHARDED_TIMEOUT_MS });
+
+// f16 (where the adapter has shader-f16): the exchange moves f16 rows; sharded == single device (f16) ==
+// golden within the f16 bound, both modes, both exchanges.
+test("sharded wan-small f16 on 3 devices, sequence and frame, baseline and overlapped, == single device f16 == golden", async () => {
+  const g = await loadGolden("wan-small");
+  const single = await withGpu(async (gpu) => {
+    if (!gpu.features.f16) skip("adapter has no shader-f16");
+    return await forwardOnDevice(new WanModel(gpu, g.cfg, uploadWanWeights(gpu, g.cfg, g.weights, "f16"), "f16"), g.inputs);
+  });
+  await withPool(3, async (pool) => {
+    await pool.load(g.cfg, g.weights);
+    await pool.setText("text", g.inputs.text, g.inputs.textTokens);
+    for (const mode of ["sequence", "frame"] as const) {
+      for (const overlap of [false, true]) {
+        const plan = planShards(tokenGridFromLatent(g.inputs.latentDims), 3, mode);
+        const what = `wan-small f16 ${mode} on 3 devices${overlap ? " overlapped" : ""}`;
+        const r = await pool.forward({ ...g.inputs, textKey: "text", plan, overlap });
+        expectClose(`${what} vs single device f16`, r.out, single, TOL_F16);
+        expectClose(`${what} vs diffusers`, r.out, g.expected, TOL_F16);
+      }
+    }
+  }, "f16");
+}, { timeoutMs: SHARDED_TIMEOUT_MS });
 
 // Odd configs: sharded over 3 devices (frame mode: 7 frames over 3 devices pads 2 frames) vs Float64.
 for (const c of ODD_CASES) {
