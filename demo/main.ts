@@ -4,7 +4,7 @@
 import type { DType } from "../src/gpu/tensor.ts";
 import { planShards, type ShardMode, type ShardPlan, tokenGridFromLatent } from "../src/parallel/plan.ts";
 import { PoolCancelled, WorkerPool } from "../src/parallel/pool.ts";
-import { generate, type GenerateOptions, type GenerateResult, setPrompts, type StepReport } from "../src/pipeline/generate.ts";
+import { generate, type GenerateOptions, type GenerateResult, setPrompts, type StepReport, throwIfCancelled } from "../src/pipeline/generate.ts";
 import { type Solver, SOLVERS } from "../src/sampler/flow_match.ts";
 import { type DemoEnv, probeEnv } from "./env.ts";
 import { CHECKPOINT_LATENT, clearModelCache, type Latent, loadEmbedded, type LoadedModel, loadFolder, loadUrl, type PromptEmbeddings, readPrompts } from "./model_source.ts";
@@ -319,10 +319,6 @@ let busy = false;
 /** The Cancel button aborts this: the forward in flight stops at its devices' next layer (WorkerPool.cancel). */
 let cancelRun: AbortController | null = null;
 
-/** Between the steps of a run that cannot be interrupted (loading, prompt encoding): stop if cancelled. */
-function checkCancelled(signal: AbortSignal): void {
-  if (signal.aborted) throw new PoolCancelled("cancelled");
-}
 
 async function run(): Promise<void> {
   if (busy) return;
@@ -356,9 +352,9 @@ async function run(): Promise<void> {
   try {
     setStatus("running", s.source === "embedded" ? "preparing the embedded model" : "loading the checkpoint");
     const { model: m, prompts } = await ensureModel(s);
-    checkCancelled(signal);
+    throwIfCancelled(signal);
     const p = await poolFor(s.devices, s.precision, m, s.powerPreference);
-    checkCancelled(signal);
+    throwIfCancelled(signal);
     setStatus("running", "encoding the prompt on every device");
     await setPrompts(p, prompts.text, s.guidance !== 1 ? prompts.negativeText : null, prompts.textTokens, prompts.negativeTokens);
     const setupMs = performance.now() - t0;
@@ -440,7 +436,7 @@ async function compare(): Promise<void> {
       setStatus("running", "compare: uploading weights to one device");
       await one.load(last.model.config, last.model.weights);
     }
-    checkCancelled(signal);
+    throwIfCancelled(signal);
     await setPrompts(one, last.prompts.text, s.guidance !== 1 ? last.prompts.negativeText : null, last.prompts.textTokens, last.prompts.negativeTokens);
     setStatus("running", `compare: ${s.steps} steps on one device`);
     setStepProgress(0, s.steps, "compare ");

@@ -14,7 +14,7 @@ import { parseWanConfig, type WanConfig } from "../model/config.ts";
 import { EMBEDDED_LATENT, embeddedModel } from "../model/embedded.ts";
 import { placeDevices } from "../parallel/gpus.ts";
 import { PoolCancelled, WorkerPool } from "../parallel/pool.ts";
-import { generate, setPrompts, type StepReport } from "../pipeline/generate.ts";
+import { generate, setPrompts, type StepReport, throwIfCancelled } from "../pipeline/generate.ts";
 import { SOLVERS } from "../sampler/flow_match.ts";
 
 const FLAGS = ["model", "text", "negative-text", "steps", "guidance", "shift", "seed", "devices", "shard", "weights", "precision", "out", "latent", "solver", "gpus", "timeout", "overlap"];
@@ -95,21 +95,18 @@ export async function generateCommand(argv: string[]): Promise<number> {
     console.error("cancelling: the devices stop at their next layer (Ctrl-C again to quit at once)");
     cancel.abort();
   };
-  const checkCancelled = () => {
-    if (cancel.signal.aborted) throw new PoolCancelled("cancelled");
-  };
   Deno.addSignalListener("SIGINT", onInterrupt);
   let pool: WorkerPool | null = null;
   let stepsDone = 0;
   try {
     const model = await chooseModel(flag, guidance !== 1);
-    checkCancelled();
+    throwIfCancelled(cancel.signal);
     const t0 = performance.now();
     pool = await WorkerPool.create({ devices, precision, gpus: placeDevices(flag("gpus"), devices), barrierTimeoutMs: int(p, "timeout", 180) * 1000, overlap });
     await pool.load(model.config, model.weights);
-    checkCancelled();
+    throwIfCancelled(cancel.signal);
     await setPrompts(pool, model.text, guidance !== 1 ? model.negativeText : null, model.textTokens, model.negativeTokens);
-    checkCancelled();
+    throwIfCancelled(cancel.signal);
     const setupMs = performance.now() - t0;
     console.log(`${model.name}: latent ${model.latent.F}x${model.latent.H}x${model.latent.W}, ${devices} device(s) [${[...new Set(pool.adapters())].join("; ")}], ${mode} mode, ${precision}, ${solver} ${steps} steps, guidance ${guidance}, shift ${shift}, seed ${seed}`);
     const sampler = { steps, shift, guidance, solver };

@@ -1,5 +1,6 @@
 // rope3d: Wan's 3D rotary embedding in place on x [L, N, D] for tokens start .. start+L-1 of an
-// (F', H', W') grid, or for two ranges: with `gap`, rows from gap.at on are `gap.tokens` further on. The cos/sin tables are computed here in float64 (angles p / 10000^(2j/a)) and
+// (F', H', W') grid, or for two ranges: with `gap`, rows from gap.at on are `gap.tokens` further on.
+// The cos/sin tables are computed here in float64 (angles p / 10000^(2j/a)) and
 // uploaded once per (grid, D) per Gpu, so the kernel matches the float64 reference to f32 rounding.
 import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";

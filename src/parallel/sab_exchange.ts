@@ -2,7 +2,7 @@
 // LayerNorm output that every token's key and value are computed from (k = RMS(n Wk + bk) + RoPE,
 // v = n Wv + bv): one tensor instead of two, so half the bytes of exchanging K and V; each device then
 // projects the other devices' rows itself (two GEMMs, a few percent of a layer). Host <-> GPU copies are
-// the exchange's cost (bench/exchange.ts: ~0.9 GB/s readback, ~2.4 GB/s upload through Deno on an H200).
+// the exchange's cost (bench/exchange.ts: ~1 GB/s readback, ~2.9 GB/s upload through Deno on an H200).
 //
 // SabExchange, the baseline all-gather: each device reads back its own rows into its range of the layer's
 // slot, waits at the barrier, then uploads the other devices' ranges (its own is copied on the GPU). Two
@@ -36,11 +36,16 @@ export class SabExchange implements KvExchange {
     if (shared.byteLength < need) throw new Error(`exchange buffer holds ${shared.byteLength} bytes, ${need} needed`);
   }
 
+  /** Byte offset of a layer slot [computedTokens, d] in the shared buffer. */
+  protected slotBase(slot: number): number {
+    return slot * this.shard.computedTokens * this.rowBytes;
+  }
+
   /** Own rows from the mapped staging buffer straight into this device's range of the layer's slot. */
   protected share(slot: number, n: Tensor, whileCopying?: () => void): Promise<void> {
     const { shard, rowBytes } = this;
     const own = shard.count * rowBytes;
-    const dst = new Uint8Array(this.shared, slot * shard.computedTokens * rowBytes + shard.start * rowBytes, own);
+    const dst = new Uint8Array(this.shared, this.slotBase(slot) + shard.start * rowBytes, own);
     this.bytes += own;
     return this.gpu.readInto([{ buffer: n.buffer, offset: n.offset, bytes: own, dst }], whileCopying);
   }
@@ -52,16 +57,15 @@ export class SabExchange implements KvExchange {
   }
 
   /**
-   * Uploads the slot's rows before and after this shard into `dst` at row `at` (the before-range first,
-   * then the after-range). writeBuffer copies at call time, so the slot may be reused once this returns.
+   * Uploads the slot's rows before and after this shard into `dst`: the before-range first, then, `gapRows`
+   * rows further on, the after-range. writeBuffer copies at call time, so the slot may be reused once this returns.
    */
-  protected uploadOthers(slot: number, dst: Tensor, at: number, gapRows: number): void {
+  protected uploadOthers(slot: number, dst: Tensor, gapRows: number): void {
     const { shard, rowBytes } = this;
-    const base = slot * shard.computedTokens * rowBytes;
+    const base = this.slotBase(slot);
     const before = shard.start * rowBytes, after = (shard.start + shard.count) * rowBytes, end = shard.computedTokens * rowBytes;
-    const to = dst.offset + at * rowBytes;
-    if (before > 0) this.gpu.writeBytes(dst.buffer, to, this.shared, base, before);
-    if (end > after) this.gpu.writeBytes(dst.buffer, to + before + gapRows * rowBytes, this.shared, base + after, end - after);
+    if (before > 0) this.gpu.writeBytes(dst.buffer, dst.offset, this.shared, base, before);
+    if (end > after) this.gpu.writeBytes(dst.buffer, dst.offset + before + gapRows * rowBytes, this.shared, base + after, end - after);
     this.bytes += (shard.computedTokens - shard.count) * rowBytes;
   }
 
@@ -74,7 +78,7 @@ export class SabExchange implements KvExchange {
     await this.share(slot, n);
     this.arrive(layer);
     const all = gpu.empty([shard.computedTokens, this.d], this.dtype, "attention rows (all tokens)");
-    this.uploadOthers(slot, all, 0, shard.count);
+    this.uploadOthers(slot, all, shard.count); // the gap is this device's own range, copied on the GPU
     gpu.copy(n.buffer, n.offset, all.buffer, all.offset + shard.start * rowBytes, shard.count * rowBytes);
     this.exchangeMs += performance.now() - t0;
     return all;
@@ -99,7 +103,7 @@ export class SabOverlapExchange extends SabExchange {
     await this.share(slot, n, local);
     this.arrive(layer);
     const others = gpu.empty([shard.computedTokens - shard.count, this.d], this.dtype, "attention rows (other devices)");
-    this.uploadOthers(slot, others, 0, 0);
+    this.uploadOthers(slot, others, 0);
     this.exchangeMs += performance.now() - t0;
     return others;
   }

@@ -45,6 +45,11 @@ export async function setPrompts(pool: WorkerPool, text: Float32Array, negativeT
 
 const CANCELLED_MESSAGE = "generation cancelled";
 
+/** Throws PoolCancelled when `signal` is aborted: between steps that cannot be interrupted (loading, prompts). */
+export function throwIfCancelled(signal: AbortSignal | undefined, message = "cancelled"): void {
+  if (signal?.aborted) throw new PoolCancelled(message);
+}
+
 export async function generate(
   pool: WorkerPool,
   cfg: WanConfig,
@@ -65,7 +70,7 @@ export async function generate(
 
   const { signal } = opts;
   const forward = async (x: Float32Array, timestep: number, textKey: string) => {
-    if (signal?.aborted) throw new PoolCancelled(CANCELLED_MESSAGE);
+    throwIfCancelled(signal, CANCELLED_MESSAGE);
     const r = await pool.forward({ latent: x, latentDims, timestep, textKey, plan });
     stepStats.push(r.stats);
     return r.out;
