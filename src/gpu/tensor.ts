@@ -30,3 +30,29 @@ export function expectShape(what: string, t: Tensor, shape: readonly number[], d
   }
   if (dtype && t.dtype !== dtype) throw new Error(`${what}: expected dtype ${dtype}, found ${t.dtype}`);
 }
+
+/**
+ * One grid vocabulary for every frames x height x width shape: a latent [C, F, H, W]'s dims, the token
+ * grid F' x H' x W' = F x H/2 x W/2, a video's frames. Say which one in the variable's name.
+ */
+export interface Grid3 {
+  F: number;
+  H: number;
+  W: number;
+}
+
+export function gridSize(g: Grid3): number {
+  return g.F * g.H * g.W;
+}
+
+/**
+ * Rows [r0, r0 + rows) of `t` (first dim = rows) as a view of the same buffer. A view bound to a shader
+ * needs its byte offset to be a multiple of 256 (minStorageBufferOffsetAlignment): checked here.
+ */
+export function rowsView(t: Tensor, r0: number, rows: number): Tensor {
+  const rowElems = numel(t.shape.slice(1));
+  if (r0 < 0 || rows < 0 || r0 + rows > t.shape[0]) throw new Error(`rowsView: rows [${r0}, ${r0 + rows}) outside [0, ${t.shape[0]})`);
+  const offset = t.offset + r0 * rowElems * dtypeBytes(t.dtype);
+  if (offset % 256 !== 0) throw new Error(`rowsView: row ${r0} starts at byte ${offset}, not a multiple of 256 (minStorageBufferOffsetAlignment)`);
+  return { ...t, offset, shape: [rows, ...t.shape.slice(1)] };
+}
