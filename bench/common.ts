@@ -1,8 +1,16 @@
 // Shared helpers of the Deno benches (bench/*.ts): environment line, GPU timing, a printed table, JSON.
 // Timing is wall clock around gpu.sync(): after warm-up, `iters` calls are recorded and submitted, then
 // one sync; that batch is repeated and the best batch mean is reported (the others are kept too).
+// Importing this module picks the WebGPU implementation for the whole bench (and its pool's workers):
+// `--webgpu auto|dawn|deno` (taken out of the arguments here), else $SHARDIT_WEBGPU, else auto.
 import type { Gpu } from "../src/gpu/device.ts";
 import { allowFlags, parseArgs } from "../src/cli/args.ts";
+import { takeWebGpuFlag, useWebGpu, type WebGpuBackend, webGpuChoice } from "../src/platform/webgpu_deno.ts";
+
+const webgpuFlag = takeWebGpuFlag(Deno.args);
+/** The implementation this bench runs on (set before any bench code creates a device). */
+export const webgpu: WebGpuBackend = await useWebGpu(webGpuChoice(webgpuFlag.webgpu));
+if (webgpu.note) console.log(`webgpu: auto uses Deno's WebGPU (${webgpu.note})`);
 
 export interface BenchEnv {
   adapter: string;
@@ -12,6 +20,12 @@ export interface BenchEnv {
   v8: string;
   date: string;
   f16: boolean;
+  /** "dawn" or "deno" (wgpu) */
+  webgpu: string;
+  subgroups: boolean;
+  subgroupMatrix: boolean;
+  /** e.g. "f16->f32 16x16x16" per adapter config */
+  matrixConfigs: string[];
 }
 
 export function benchEnv(gpu: Gpu): BenchEnv {
@@ -24,11 +38,15 @@ export function benchEnv(gpu: Gpu): BenchEnv {
     v8: Deno.version.v8,
     date: new Date().toISOString(),
     f16: gpu.features.f16,
+    webgpu: gpu.implementation,
+    subgroups: gpu.features.subgroups,
+    subgroupMatrix: gpu.features.subgroupMatrix,
+    matrixConfigs: gpu.features.subgroupMatrixConfigs.map((c) => `${c.componentType}->${c.resultComponentType} ${c.M}x${c.N}x${c.K}`),
   };
 }
 
 export function printEnv(env: BenchEnv): void {
-  console.log(`adapter: ${env.adapter} (${env.vendor} ${env.architecture}), shader-f16: ${env.f16}; deno ${env.deno}; ${env.date}`);
+  console.log(`adapter: ${env.adapter} (${env.vendor} ${env.architecture}) via ${env.webgpu}, shader-f16: ${env.f16}, subgroups: ${env.subgroups}, subgroup matrix: ${env.subgroupMatrix}${env.matrixConfigs.length ? ` [${env.matrixConfigs.join(", ")}]` : ""}; deno ${env.deno}; ${env.date}`);
 }
 
 export interface Timing {
@@ -83,7 +101,7 @@ export function benchArgs(
   allowed: readonly string[],
   booleans: readonly string[] = [],
 ): { get(name: string): string | undefined; has(name: string): boolean } {
-  const parsed = parseArgs(Deno.args, booleans);
+  const parsed = parseArgs(webgpuFlag.rest, booleans);
   allowFlags(parsed, command, allowed);
   const flags = parsed.flags;
   return {

@@ -3,10 +3,14 @@
 import "./suites.ts";
 import { registeredTests } from "./harness.ts";
 import { runTests } from "./runner.ts";
+import { useWebGpu } from "../src/platform/webgpu_deno.ts";
 
 const args = Deno.args;
 const filter = args.includes("--filter") ? args[args.indexOf("--filter") + 1] : "";
 const jsonPath = args.includes("--json") ? args[args.indexOf("--json") + 1] : "";
+// The WebGPU implementation: $SHARDIT_WEBGPU (auto|dawn|deno), default auto (Dawn where it finds an adapter).
+const backend = await useWebGpu();
+console.log(`webgpu: ${backend.implementation}${backend.note ? ` (auto: ${backend.note})` : ""}`);
 const summary = await runTests(registeredTests(), "deno", filter, (line) => console.log(line));
 if (jsonPath) Deno.writeTextFileSync(jsonPath, JSON.stringify(summary));
 console.log(`deno: ${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped`);

@@ -1,6 +1,7 @@
 // The Deno entry point of `npx shardit <command>` (bin/shardit.cjs runs it with the local deno).
 // Any error prints one line naming what is wrong and exits non-zero; --verbose adds the stack.
 import { parseArgs, UsageError } from "./args.ts";
+import { takeWebGpuFlag, useWebGpu, webGpuChoice } from "../platform/webgpu_deno.ts";
 
 const USAGE = `usage: shardit <command> [flags]
   selftest [--filter S]                run every kernel against its Float64 reference on this adapter
@@ -10,6 +11,9 @@ const USAGE = `usage: shardit <command> [flags]
   generate [--model DIR] [--text FILE] [--negative-text FILE] [--steps N] [--guidance G] [--shift S]
            [--seed N] [--solver unipc|euler] [--devices N] [--shard sequence|frame] [--weights w1,...]
            [--precision f32|f16] [--latent F,H,W] [--gpus auto|ID,...] [--overlap[=off]] [--out DIR]
+  --webgpu auto|dawn|deno on any GPU command (default $SHARDIT_WEBGPU, else auto): Dawn (Chrome's
+          WebGPU, the webgpu npm package: subgroups and matrix units) or Deno's own (wgpu); auto takes Dawn
+          when its addon loads and finds an adapter
   (--verbose on any command prints stack traces)`;
 
 /** Each command lives in its own module, loaded on use; it returns the exit status. */
@@ -34,7 +38,20 @@ async function main(argv: string[]): Promise<number> {
   }
   const command = commands[name];
   if (!command) throw new UsageError(`unknown command "${name}" (commands: ${Object.keys(commands).join(", ")}; shardit --help for usage)`);
-  return await command(rest);
+  let flags: string[], choice;
+  try {
+    const taken = takeWebGpuFlag(rest);
+    flags = taken.rest;
+    choice = webGpuChoice(taken.webgpu);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  // Every command but plan touches a GPU: pick the implementation once; workers get it from the pool.
+  if (name !== "plan") {
+    const backend = await useWebGpu(choice);
+    if (backend.note) console.error(`shardit: --webgpu auto uses Deno's WebGPU (${backend.note})`);
+  }
+  return await command(flags);
 }
 
 if (import.meta.main) {

@@ -1,7 +1,8 @@
 // The WebGPU runtime: one Gpu per GPUDevice. It acquires the adapter and device (asking for the limits
 // the adapter can give), checks once and loudly what shardit needs, owns the buffer pool, the pipeline
 // cache, the uniform ring and the command batch, and times ops with timestamp queries when present.
-// The same code runs in Deno, a browser page and a Web Worker: it touches only `navigator.gpu`.
+// The same code runs in Deno, a browser page and a Web Worker: it touches only a `GPU` object, by default
+// `navigator.gpu`; a Deno entry point may register another (Dawn) with setWebGpu (src/platform/webgpu_deno.ts).
 
 import { preprocessShader, shaderSource } from "./shaders.ts";
 import { parseUniformStruct, type UniformPacker } from "./uniforms.ts";
@@ -27,7 +28,31 @@ const REQUESTED_LIMITS = [
   "maxStorageBuffersPerShaderStage",
 ] as const;
 
+/** The WebGPU implementation Gpu.create uses when not given one: set once per process or worker. */
+let defaultWebGpu: { gpu: GPU; implementation: string } | null = null;
+
+/** Registers the `GPU` object (and its name, e.g. "dawn", "deno") every later Gpu.create uses by default. */
+export function setWebGpu(gpu: GPU, implementation: string): void {
+  defaultWebGpu = { gpu, implementation };
+}
+
+/** The chromium-experimental-subgroup-matrix feature: f16 (etc.) matrix tiles on the matrix units. */
+export const SUBGROUP_MATRIX_FEATURE = "chromium-experimental-subgroup-matrix";
+
+/** One entry of adapter.info.subgroupMatrixConfigs: operand and result types and the M x N x K tile. */
+export interface SubgroupMatrixConfig {
+  componentType: string;
+  resultComponentType: string;
+  M: number;
+  N: number;
+  K: number;
+}
+
 export interface GpuOptions {
+  /** The WebGPU implementation (default: the one registered by setWebGpu, else navigator.gpu). */
+  gpu?: GPU;
+  /** Its name in describe() and errors (with `gpu`). */
+  implementation?: string;
   powerPreference?: GPUPowerPreference;
   /** Fail at start-up if the adapter has no shader-f16 (for --precision f16). */
   requireF16?: boolean;
@@ -41,6 +66,13 @@ export interface GpuFeatures {
   f16: boolean;
   timestamps: boolean;
   subgroups: boolean;
+  /** chromium-experimental-subgroup-matrix granted (Dawn; Chrome with the flag). */
+  subgroupMatrix: boolean;
+  /** The adapter's matrix tiles (empty without subgroupMatrix). */
+  subgroupMatrixConfigs: SubgroupMatrixConfig[];
+  /** Subgroup size range from the adapter info (0 when not reported). */
+  subgroupMinSize: number;
+  subgroupMaxSize: number;
 }
 
 export interface BindingRange {
@@ -69,6 +101,8 @@ export class Gpu {
   readonly features: GpuFeatures;
   readonly limits: GPUSupportedLimits;
   readonly label: string;
+  /** Which WebGPU implementation made this device ("dawn", "deno", "navigator.gpu"). */
+  readonly implementation: string;
   /** Set when the device is lost; every later call throws it. */
   lost: string | null = null;
   /** The first asynchronous GPU error (validation, out of memory), naming its op; thrown by sync(). */
@@ -89,8 +123,9 @@ export class Gpu {
   /** Accumulated GPU milliseconds per op name while profiling. */
   readonly opTimes = new Map<string, { ms: number; count: number }>();
 
-  private constructor(device: GPUDevice, info: GPUAdapterInfo, features: GpuFeatures, opts: GpuOptions) {
+  private constructor(device: GPUDevice, info: GPUAdapterInfo, features: GpuFeatures, implementation: string, opts: GpuOptions) {
     this.device = device;
+    this.implementation = implementation;
     this.adapterInfo = info;
     this.features = features;
     this.limits = device.limits;
@@ -111,11 +146,11 @@ export class Gpu {
 
   static async create(opts: GpuOptions = {}): Promise<Gpu> {
     const label = opts.label ?? "device 0";
-    if (typeof navigator === "undefined" || !navigator.gpu) {
-      throw new GpuError(`${label}: WebGPU is not available here (navigator.gpu is missing)`);
-    }
-    const adapter = await navigator.gpu.requestAdapter({ powerPreference: opts.powerPreference });
-    if (!adapter) throw new GpuError(`${label}: no WebGPU adapter was found`);
+    const implementation = opts.gpu ? (opts.implementation ?? "given") : (defaultWebGpu?.implementation ?? "navigator.gpu");
+    const gpu = opts.gpu ?? defaultWebGpu?.gpu ?? (typeof navigator === "undefined" ? undefined : navigator.gpu);
+    if (!gpu) throw new GpuError(`${label}: WebGPU is not available here (navigator.gpu is missing)`);
+    const adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference });
+    if (!adapter) throw new GpuError(`${label}: no WebGPU adapter was found (${implementation})`);
     for (const [name, need] of Object.entries(REQUIRED_LIMITS)) {
       const have = adapter.limits[name as keyof GPUSupportedLimits] as number;
       if (have < need) {
@@ -126,21 +161,33 @@ export class Gpu {
     if (opts.requireF16 && !has("shader-f16")) {
       throw new GpuError(`${label}: adapter "${describeAdapter(adapter.info)}" has no shader-f16 feature; use --precision f32`);
     }
-    const features: GpuFeatures = { f16: has("shader-f16"), timestamps: has("timestamp-query"), subgroups: has("subgroups") };
+    const info = adapter.info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number; subgroupMatrixConfigs?: unknown[] };
+    const subgroupMatrix = has("subgroups") && has("shader-f16") && has(SUBGROUP_MATRIX_FEATURE);
+    const features: GpuFeatures = {
+      f16: has("shader-f16"),
+      timestamps: has("timestamp-query"),
+      subgroups: has("subgroups"),
+      subgroupMatrix,
+      subgroupMatrixConfigs: subgroupMatrix ? readMatrixConfigs(info.subgroupMatrixConfigs) : [],
+      subgroupMinSize: info.subgroupMinSize ?? 0,
+      subgroupMaxSize: info.subgroupMaxSize ?? 0,
+    };
     const requiredFeatures: GPUFeatureName[] = [];
     if (features.f16) requiredFeatures.push("shader-f16");
     if (features.timestamps) requiredFeatures.push("timestamp-query");
     if (features.subgroups) requiredFeatures.push("subgroups" as GPUFeatureName);
+    if (features.subgroupMatrix) requiredFeatures.push(SUBGROUP_MATRIX_FEATURE as GPUFeatureName);
     const requiredLimits: Record<string, number> = {};
     for (const name of REQUESTED_LIMITS) requiredLimits[name] = adapter.limits[name] as number;
     const device = await adapter.requestDevice({ label, requiredFeatures, requiredLimits });
-    return new Gpu(device, adapter.info, features, opts);
+    return new Gpu(device, adapter.info, features, implementation, opts);
   }
 
   /** Adapter name, backend hints, features and granted limits, for selftest and reports. */
   describe(): Record<string, unknown> {
     const l = this.limits;
     return {
+      implementation: this.implementation,
       adapter: describeAdapter(this.adapterInfo),
       vendor: this.adapterInfo.vendor,
       architecture: this.adapterInfo.architecture,
@@ -489,6 +536,17 @@ export class Gpu {
     this.staging?.destroy();
     this.device.destroy();
   }
+}
+
+/**
+ * adapter.info.subgroupMatrixConfigs, read field by field (Dawn's objects have no own enumerable
+ * properties: JSON.stringify prints {}).
+ */
+function readMatrixConfigs(list: unknown[] | undefined): SubgroupMatrixConfig[] {
+  return [...(list ?? [])].map((c) => {
+    const o = c as Record<string, unknown>;
+    return { componentType: String(o.componentType), resultComponentType: String(o.resultComponentType), M: Number(o.M), N: Number(o.N), K: Number(o.K) };
+  });
 }
 
 export function describeAdapter(info: GPUAdapterInfo): string {

@@ -19,7 +19,17 @@ export interface RunBuffers {
 }
 
 export type ToWorker =
-  | { type: "init"; device: number; label: string; driPrime?: string; precision: DType; profile: boolean; powerPreference?: GPUPowerPreference }
+  | {
+    type: "init";
+    device: number;
+    label: string;
+    driPrime?: string;
+    precision: DType;
+    profile: boolean;
+    powerPreference?: GPUPowerPreference;
+    /** Deno only: the WebGPU implementation to load (src/platform/webgpu_deno.ts), after DRI_PRIME is set. */
+    webgpu?: string;
+  }
   | { type: "load"; config: WanConfig; weights: SharedTree }
   | { type: "text"; key: string; text: Float32Array; textTokens: number }
   | {

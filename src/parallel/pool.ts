@@ -21,6 +21,11 @@ export interface PoolOptions {
   /** Per device, a DRI_PRIME value (Linux PCI id, e.g. pci-0000_00_06_0) choosing its GPU in Deno. */
   gpus?: (string | undefined)[];
   powerPreference?: GPUPowerPreference;
+  /**
+   * The WebGPU implementation each worker uses in Deno ("auto" | "dawn" | "deno", src/platform/webgpu_deno.ts);
+   * default $SHARDIT_WEBGPU, which the CLI and benches set to what they resolved. Ignored in a browser.
+   */
+  webgpu?: string;
   profile?: boolean;
   /**
    * Longest wait at a K/V or output barrier before the run fails naming the late device (default 3 min:
@@ -92,14 +97,15 @@ export class WorkerPool {
    * stop at their next barrier check, and the next request waits for that (drain) before it sends. */
   private inflight = new Map<number, number>();
   private wakeDrain: (() => void) | null = null;
-  readonly opts: Required<Omit<PoolOptions, "gpus" | "powerPreference">> & Pick<PoolOptions, "gpus" | "powerPreference">;
+  readonly opts: Required<Omit<PoolOptions, "gpus" | "powerPreference" | "webgpu">> & Pick<PoolOptions, "gpus" | "powerPreference" | "webgpu">;
 
   private constructor(opts: PoolOptions) {
     if (!Number.isInteger(opts.devices) || opts.devices < 1) throw new PoolError(`devices must be a positive integer, got ${opts.devices}`);
     if (typeof SharedArrayBuffer === "undefined") {
       throw new PoolError("SharedArrayBuffer is not available: the page must be cross-origin isolated (COOP same-origin, COEP require-corp)");
     }
-    this.opts = { profile: false, barrierTimeoutMs: 180_000, requestTimeoutMs: 30 * 60_000, overlap: true, ...opts };
+    const webgpu = opts.webgpu ?? (typeof Deno === "undefined" ? undefined : Deno.env.get("SHARDIT_WEBGPU"));
+    this.opts = { profile: false, barrierTimeoutMs: 180_000, requestTimeoutMs: 30 * 60_000, overlap: true, ...opts, webgpu };
   }
 
   static async create(opts: PoolOptions): Promise<WorkerPool> {
@@ -153,6 +159,7 @@ export class WorkerPool {
         precision: this.opts.precision,
         profile: this.opts.profile,
         powerPreference: this.opts.powerPreference,
+        webgpu: this.opts.webgpu,
       }));
     const r = ready.get(d) as Extract<FromWorker, { type: "ready" }>;
     slot.adapter = r.adapter;

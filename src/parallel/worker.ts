@@ -33,6 +33,12 @@ async function handle(msg: ToWorker): Promise<void> {
       precision = msg.precision;
       // Mesa's device-select layer picks the GPU whose PCI id is in DRI_PRIME at the first requestAdapter.
       if (msg.driPrime && typeof Deno !== "undefined") Deno.env.set("DRI_PRIME", msg.driPrime);
+      // Deno: load the pool's WebGPU implementation (Dawn or Deno's own) after DRI_PRIME, so Dawn's Vulkan
+      // instance sees it too. Imported lazily: the platform module is Deno-only.
+      if (msg.webgpu && typeof Deno !== "undefined") {
+        const platform = await import("../platform/webgpu_deno.ts");
+        await platform.useWebGpu(platform.webGpuChoice(msg.webgpu));
+      }
       gpu = await Gpu.create({ label: msg.label, requireF16: msg.precision === "f16", profile: msg.profile, powerPreference: msg.powerPreference });
       gpu.device.lost.then((info) => {
         if (info.reason === "destroyed") return;
