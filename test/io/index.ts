@@ -2,3 +2,4 @@
 import "./safetensors.test.ts";
 import "./model.test.ts";
 import "./fs_deno.test.ts";
+import "./video.test.ts";

@@ -1,14 +1,14 @@
 // Tiny safetensors reader for the golden-fixture checks in kernel tests (F32 tensors only):
 // u64 LE header length n, n bytes of JSON {name: {dtype, shape, data_offsets}}, then the data.
 // Kept minimal on purpose; src/io/safetensors.ts is the real reader.
-import { fixtureBytes, type FixtureName } from "../fixtures.ts";
+import { fixtureBytes, type FixtureName, type VaeFixtureName } from "../fixtures.ts";
 
 export interface GoldenTensor {
   shape: number[];
   data: Float64Array;
 }
 
-export async function readFixture(name: FixtureName, file: string): Promise<Map<string, GoldenTensor>> {
+export async function readFixture(name: FixtureName | VaeFixtureName, file: string): Promise<Map<string, GoldenTensor>> {
   const bytes = await fixtureBytes(name, file);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = Number(view.getBigUint64(0, true));
