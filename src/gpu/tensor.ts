@@ -1,6 +1,9 @@
 // A tensor on the GPU: a (pooled) buffer, a logical row-major shape and an element type.
 // `offset` (bytes) lets a tensor view part of a buffer, e.g. one row chunk of a weight that is
 // split across storage bindings; it must be a multiple of minStorageBufferOffsetAlignment (256).
+// Views and copies go through the helpers below (rowsView, copyTensor, zeroTensor), so that model code
+// never does byte arithmetic on `.buffer` / `.offset`.
+import type { Gpu } from "./device.ts";
 
 export type DType = "f32" | "f16";
 
@@ -55,4 +58,17 @@ export function rowsView(t: Tensor, r0: number, rows: number): Tensor {
   const offset = t.offset + r0 * rowElems * dtypeBytes(t.dtype);
   if (offset % 256 !== 0) throw new Error(`rowsView: row ${r0} starts at byte ${offset}, not a multiple of 256 (minStorageBufferOffsetAlignment)`);
   return { ...t, offset, shape: [rows, ...t.shape.slice(1)] };
+}
+
+/** Records a GPU copy of `src` into `dst` (same element count and dtype; either may be a view), ordered with the dispatches. */
+export function copyTensor(gpu: Gpu, src: Tensor, dst: Tensor): void {
+  if (src.dtype !== dst.dtype || numel(src.shape) !== numel(dst.shape)) {
+    throw new Error(`copyTensor: source [${src.shape}] ${src.dtype} and destination [${dst.shape}] ${dst.dtype} differ in size or dtype`);
+  }
+  gpu.copy(src.buffer, src.offset, dst.buffer, dst.offset, tensorBytes(src));
+}
+
+/** Fills `t` with zeros (ordered after the work recorded so far). */
+export function zeroTensor(gpu: Gpu, t: Tensor): void {
+  gpu.write(t, new Float32Array(numel(t.shape)));
 }

@@ -4,7 +4,8 @@
 import type { Tensor } from "../gpu/tensor.ts";
 import type { ForwardInputs } from "./inputs.ts";
 import { assertFinite, overflowHint } from "./finite.ts";
-import { localExchange, type ShardView, type WanModel } from "./wan.ts";
+import type { ShardView, WanModel } from "./wan.ts";
+import { ownKeysAttention } from "./self_attention.ts";
 
 /** The whole token range of a latent as one shard. */
 export function wholeShard(dims: { F: number; H: number; W: number }): ShardView {
@@ -28,7 +29,7 @@ export async function forwardOnDevice(model: WanModel, inputs: ForwardInputs, ho
   const latent = gpu.upload(inputs.latent, [C, F, H, W], "f32", "latent");
   const out = gpu.empty([cfg.outChannels, F, H, W], "f32", "output");
   try {
-    const y = await model.forwardTokens(latent, time, text, shard, localExchange, hooks.afterBlock);
+    const y = await model.forwardTokens(latent, time, text, shard, ownKeysAttention, hooks.afterBlock);
     model.unpatchifyInto(y, shard, inputs.latentDims, out);
     gpu.freeTensor(y);
     const result = await gpu.read(out);

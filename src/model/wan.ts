@@ -1,17 +1,16 @@
 // Wan2.1's DiT forward (diffusers WanTransformer3DModel), composed from the kernels in src/ops.
 // It reads like DESIGN.md's math; it never touches buffers, pipelines or workers. Parallelism enters
-// only through `ShardView` (which token range this device computes) and `KvExchange` (how this
-// device obtains every token's self-attention keys and values): a single device is the shard [0, L)
-// with an exchange that returns its own keys.
+// only through `ShardView` (which token range this device computes) and the `SelfAttention` provider
+// (self_attention.ts: how q meets every token's keys and values): a single device is the shard [0, L)
+// with `ownKeysAttention`.
 //
 // Letters: L tokens (this shard: `count`), d = N * D model width, N heads, D head dim, Lt text tokens,
 // C / Cout latent channels, F x H x W the latent, F' x H' x W' = F x H/2 x W/2 the token grid.
 
 import type { Gpu } from "../gpu/device.ts";
-import { type DType, dtypeBytes, numel, type Tensor } from "../gpu/tensor.ts";
+import { copyTensor, type DType, dtypeBytes, type Grid3, rowsView, type Tensor, zeroTensor } from "../gpu/tensor.ts";
 import { gemm, type Linear } from "../ops/gemm.ts";
 import { attention } from "../ops/attention.ts";
-import { attentionMerge } from "../ops/attention_merge.ts";
 import { rope3d, type RopeGap } from "../ops/rope3d.ts";
 import { rmsNorm } from "../ops/rms_norm.ts";
 import { layerNormAffine, layerNormModulated } from "../ops/layer_norm.ts";
@@ -22,12 +21,7 @@ import { patchify } from "../ops/patchify.ts";
 import { unpatchify } from "../ops/unpatchify.ts";
 import type { WanConfig } from "./config.ts";
 import type { WanGpuWeights } from "./weights_gpu.ts";
-
-export interface TokenGrid {
-  F: number;
-  H: number;
-  W: number;
-}
+import type { AttentionLayer, KeysValues, SelfAttention } from "./self_attention.ts";
 
 /** The token range one device computes, in the computed index space (frame mode pads whole frames). */
 export interface ShardView {
@@ -39,40 +33,13 @@ export interface ShardView {
   /** Computed tokens of the whole run (L, or F_pad * H' * W' in frame mode). */
   computedTokens: number;
   /** The computed token grid (F_pad x H' x W' in frame mode): RoPE positions of pad tokens. */
-  grid: TokenGrid;
+  grid: Grid3;
 }
 
 /** How many of a shard's computed tokens are real (not frame-mode padding, which sits past L). */
 export function realTokens(shard: ShardView): number {
   return Math.max(0, Math.min(shard.start + shard.count, shard.tokens) - shard.start);
 }
-
-/**
- * Gives each device, per layer, what every token's self-attention key and value are computed from: the
- * rows n [computedTokens, d] of the modulated LayerNorm (k = RMS(n Wk + bk) with RoPE, v = n Wv + bv).
- * Exchanging n rather than k and v halves the bytes each device moves; every device then projects the
- * other devices' rows itself (two GEMMs over them, a few percent of a layer).
- */
-export interface KvExchange {
-  /** n of every computed token [computedTokens, d], this device's rows included. */
-  allGather(layer: number, n: Tensor): Promise<Tensor>;
-  /** Releases what allGather or gatherOthers returned (no-op when it returned the input). */
-  release(t: Tensor): void;
-  /**
-   * The overlapped flavour (optional; the model uses it when present): shares this device's rows, calls
-   * `local()` to record the GPU work over its own keys, which runs while the rows travel, and returns only
-   * the other devices' rows [computedTokens - count, d]: the range before this shard, then the range after
-   * it (padding tokens, at the tail of the computed space, stay at the tail, so the first `tokens - real`
-   * rows are real tokens).
-   */
-  gatherOthers?(layer: number, n: Tensor, local: () => void): Promise<Tensor>;
-}
-
-/** One device's own rows are all the rows. */
-export const localExchange: KvExchange = {
-  allGather: (_layer, n) => Promise.resolve(n),
-  release: () => {},
-};
 
 /** Per prompt: the text context projected into every block's cross-attention keys and values. */
 export interface TextState {
@@ -137,7 +104,7 @@ export class WanModel {
     silu(gpu, hidden);
     const temb = this.linear(hidden, w.time2, 1);
     const act = gpu.empty([1, this.d], this.dtype, "SiLU(temb)"); // temb itself is kept for the output
-    gpu.copy(temb.buffer, temb.offset, act.buffer, act.offset, this.d * dtypeBytes(this.dtype));
+    copyTensor(gpu, temb, act);
     silu(gpu, act);
     const proj = this.linear(act, w.timeProj, 1);
     this.free(e, hidden, act);
@@ -157,7 +124,7 @@ export class WanModel {
     time: TimeState,
     text: TextState,
     shard: ShardView,
-    exchange: KvExchange,
+    selfAttention: SelfAttention,
     afterBlock?: (i: number, h: Tensor) => Promise<void>,
   ): Promise<Tensor> {
     const { gpu, w, cfg, d } = this;
@@ -166,13 +133,13 @@ export class WanModel {
 
     // 1. Patch embedding: h = patches [count, C*4] W^T + b (pad rows are zero patches, as SGLang pads).
     const patches = gpu.empty([count, cfg.inChannels * 4], this.dtype, "patches");
-    if (real < count) gpu.write(patches, new Float32Array(count * cfg.inChannels * 4));
-    if (real > 0) patchify(gpu, latent, start, real, { ...patches, shape: [real, cfg.inChannels * 4] });
+    if (real < count) zeroTensor(gpu, patches);
+    if (real > 0) patchify(gpu, latent, start, real, rowsView(patches, 0, real));
     const h = this.linear(patches, w.patch, count);
     this.free(patches);
 
     for (let i = 0; i < w.blocks.length; i++) {
-      await this.block(i, h, time, text, shard, exchange);
+      await this.block(i, h, time, text, shard, selfAttention);
       if (afterBlock) await afterBlock(i, h);
     }
 
@@ -187,14 +154,13 @@ export class WanModel {
   }
 
   /** Scatters this shard's real tokens of y [count, 4 * Cout] into out [Cout, F, H, W] (f32). */
-  unpatchifyInto(y: Tensor, shard: ShardView, latentDims: { F: number; H: number; W: number }, out: Tensor): void {
+  unpatchifyInto(y: Tensor, shard: ShardView, latentGrid: Grid3, out: Tensor): void {
     const real = realTokens(shard);
     if (real === 0) return;
-    const rows = { ...y, shape: [real, y.shape[1]] };
-    unpatchify(this.gpu, rows, shard.start, real, { F: latentDims.F, H: latentDims.H, W: latentDims.W, C: this.cfg.outChannels }, out);
+    unpatchify(this.gpu, rowsView(y, 0, real), shard.start, real, { ...latentGrid, C: this.cfg.outChannels }, out);
   }
 
-  private async block(i: number, h: Tensor, time: TimeState, text: TextState, shard: ShardView, exchange: KvExchange): Promise<void> {
+  private async block(i: number, h: Tensor, time: TimeState, text: TextState, shard: ShardView, selfAttention: SelfAttention): Promise<void> {
     const { gpu, cfg, d } = this;
     const b = this.w.blocks[i];
     const L = shard.count;
@@ -209,13 +175,13 @@ export class WanModel {
     rmsNorm(gpu, q, b.attn1.normQ, cfg.eps);
     rope3d(gpu, this.heads(q), shard.grid, shard.start);
     const o = gpu.empty([L, d], this.dtype, "attention out");
-    await this.selfAttention(i, this.heads(q), n, this.heads(o), shard, exchange);
+    await selfAttention.attend(this.attentionLayer(i, shard), this.heads(q), n, this.heads(o));
     gemm(gpu, o, b.attn1.o, h, { epilogue: "residual_gate", gate: { tensor: mod, offset: 2 * d } }); // h += (o Wo + bo) * gate
     this.free(q);
 
     // b. Cross-attention to the text: n = norm2(h); q = RMS(n Wq + b); h += attention(q, K_text, V_text) Wo + bo.
     if (b.norm2) layerNormAffine(gpu, h, b.norm2.weight, b.norm2.bias, n, cfg.eps);
-    else gpu.copy(h.buffer, h.offset, n.buffer, n.offset, numel(h.shape) * dtypeBytes(this.dtype));
+    else copyTensor(gpu, h, n);
     const qc = this.linear(n, b.attn2.q, L);
     rmsNorm(gpu, qc, b.attn2.normQ, cfg.eps);
     attention(gpu, this.heads(qc), text.keys[i], text.values[i], this.heads(o));
@@ -226,11 +192,9 @@ export class WanModel {
     //    in row chunks so the [rows, ffn] hidden activation fits one storage binding.
     layerNormModulated(gpu, h, mod, 3, 4, n, cfg.eps);
     const rowsPerChunk = this.ffnChunkRows(L);
-    const bytes = dtypeBytes(this.dtype);
     for (let r0 = 0; r0 < L; r0 += rowsPerChunk) {
       const rows = Math.min(rowsPerChunk, L - r0);
-      const nRows: Tensor = { ...n, offset: n.offset + r0 * d * bytes, shape: [rows, d] };
-      const hRows: Tensor = { ...h, offset: h.offset + r0 * d * bytes, shape: [rows, d] };
+      const nRows = rowsView(n, r0, rows), hRows = rowsView(h, r0, rows);
       const hidden = this.linear(nRows, b.ffn1, rows, { epilogue: "gelu_tanh" });
       gemm(gpu, hidden, b.ffn2, hRows, { epilogue: "residual_gate", gate: { tensor: mod, offset: 5 * d } });
       this.free(hidden);
@@ -238,49 +202,28 @@ export class WanModel {
     this.free(n, mod);
   }
 
+  /** Block i's self-attention as the provider sees it: keys and values from rows, positions from the shard's grid. */
+  private attentionLayer(i: number, shard: ShardView): AttentionLayer {
+    return {
+      index: i,
+      gpu: this.gpu,
+      dtype: this.dtype,
+      shard,
+      keysValues: (x, start, gap) => this.keysValues(i, x, shard.grid, start, gap),
+    };
+  }
+
   /**
    * Keys k = RMS(x Wk + bk) with RoPE and values v = x Wv + bv, [rows, N, D], from rows x [rows, d] of the
    * modulated LayerNorm; row r is grid token start + r (+ gap.tokens from row gap.at on).
    */
-  private keysValues(i: number, x: Tensor, grid: TokenGrid, start: number, gap?: RopeGap): { k: Tensor; v: Tensor } {
+  private keysValues(i: number, x: Tensor, grid: Grid3, start: number, gap?: RopeGap): KeysValues {
     const b = this.w.blocks[i].attn1;
     const rows = x.shape[0];
     const k = this.linear(x, b.k, rows);
     rmsNorm(this.gpu, k, b.normK, this.cfg.eps);
     rope3d(this.gpu, this.heads(k), grid, start, gap);
     return { k: this.heads(k), v: this.heads(this.linear(x, b.v, rows)) };
-  }
-
-  /**
-   * o = softmax(q K^T / sqrt(D)) V over every real token's keys, K and V from every token's rows n. Either
-   * all keys at once (allGather), or, when the exchange has the overlapped flavour, exactly in two parts
-   * merged through their log-sum-exp: own keys (computed while the rows are exchanged), then the others'.
-   */
-  private async selfAttention(i: number, q: Tensor, n: Tensor, o: Tensor, shard: ShardView, exchange: KvExchange): Promise<void> {
-    const gpu = this.gpu;
-    if (!exchange.gatherOthers) {
-      const all = await exchange.allGather(i, n); // [computedTokens, d]
-      const kv = this.keysValues(i, all, shard.grid, 0);
-      attention(gpu, q, kv.k, kv.v, o, { validKeys: shard.tokens });
-      exchange.release(all);
-      this.free(kv.k, kv.v);
-      return;
-    }
-    const real = realTokens(shard);
-    const [L, N, D] = q.shape;
-    const own = { o: gpu.empty([L, N, D], this.dtype, "attention out (own keys)"), lse: gpu.empty([L, N], "f32", "attention lse (own keys)") };
-    let ownKv: { k: Tensor; v: Tensor } | null = null;
-    const others = await exchange.gatherOthers(i, n, () => {
-      ownKv = this.keysValues(i, n, shard.grid, shard.start);
-      attention(gpu, q, ownKv.k, ownKv.v, own.o, { validKeys: real, lse: own.lse });
-    });
-    // The others' rows: tokens [0, start), then [start + count, computedTokens).
-    const kv = this.keysValues(i, others, shard.grid, 0, { at: shard.start, tokens: shard.count });
-    exchange.release(others);
-    const rest = { o: gpu.empty([L, N, D], this.dtype, "attention out (other keys)"), lse: gpu.empty([L, N], "f32", "attention lse (other keys)") };
-    attention(gpu, q, kv.k, kv.v, rest.o, { validKeys: shard.tokens - real, lse: rest.lse });
-    attentionMerge(gpu, own.o, own.lse, rest.o, rest.lse, o);
-    this.free(own.o, own.lse, rest.o, rest.lse, kv.k, kv.v, ownKv!.k, ownKv!.v);
   }
 
   /** Rows per feed-forward chunk: all of them when [L, ffn] fits a binding, else a multiple of 128 that does. */

@@ -1,6 +1,6 @@
 // Messages between the coordinator (WorkerPool) and each device worker: discriminated unions,
 // handled by exhaustive switches on both sides.
-import type { DType } from "../gpu/tensor.ts";
+import type { DType, Grid3 } from "../gpu/tensor.ts";
 import type { WanConfig } from "../model/config.ts";
 import type { ShardView } from "../model/wan.ts";
 import type { SharedTree } from "./shared_weights.ts";
@@ -8,8 +8,8 @@ import type { SharedTree } from "./shared_weights.ts";
 export interface RunBuffers {
   /** Barrier control words (see barrier.ts). */
   control: Int32Array;
-  /** The self-attention exchange (sab_exchange.ts): n of every computed token, two layer slots: [2][computed, d] of the run dtype. */
-  kv: SharedArrayBuffer;
+  /** The self-attention exchange (sab_exchange.ts): the rows n of every computed token, two layer slots: [2][computedTokens, d] of the run dtype. */
+  rows: SharedArrayBuffer;
   /** The latent [C, F, H, W] f32. */
   latent: SharedArrayBuffer;
   /** Projected output tokens [L, 4 * Cout] f32, written by each device for its real tokens. */
@@ -37,10 +37,11 @@ export type ToWorker =
     runId: number;
     timestep: number;
     textKey: string;
-    latentDims: { C: number; F: number; H: number; W: number };
+    /** The latent's F x H x W (its C is the model's in_channels). */
+    latentGrid: Grid3;
     shard: ShardView;
     devices: number;
-    /** Overlap the K/V exchange with attention over the device's own keys (SabOverlapExchange). */
+    /** Overlap the rows exchange with attention over the device's own keys (OverlapAttention). */
     overlap: boolean;
     buffers: RunBuffers;
     timeoutMs: number;
@@ -57,7 +58,7 @@ export interface DeviceStats {
   padTokens: number;
   /** Wall time of this device's forward, exchange included. */
   ms: number;
-  /** Time in K/V all-gathers (readback, barrier wait, upload). */
+  /** Time in the rows exchange (readback, barrier wait, upload). */
   exchangeMs: number;
   /** Of exchangeMs, the time spent waiting at barriers for other devices (the rest is copying). */
   exchangeWaitMs: number;

@@ -28,7 +28,7 @@ export interface PoolOptions {
   webgpu?: string;
   profile?: boolean;
   /**
-   * Longest wait at a K/V or output barrier before the run fails naming the late device (default 3 min:
+   * Longest wait at an exchange or output barrier before the run fails naming the late device (default 3 min:
    * a first forward compiles every pipeline, slow on software adapters). A crash or lost device does
    * not wait for this: it is reported at once.
    */
@@ -36,7 +36,7 @@ export interface PoolOptions {
   /** Longest a whole request (load, text, forward) may take before it fails naming the silent devices. */
   requestTimeoutMs?: number;
   /**
-   * Overlap the K/V exchange with compute: each device attends over its own keys while the others' arrive,
+   * Overlap the rows exchange with compute: each device attends over its own keys while the others' arrive,
    * then over theirs, and merges the two exactly (log-sum-exp). Default on (H100, f32, 32,760 tokens, 2 and
    * 4 workers: 5-10% faster forwards than the plain all-gather, bench/RESULTS.md); false for the baseline.
    */
@@ -92,7 +92,8 @@ export class WorkerPool {
   private loaded: { config: WanConfig; weights: SharedTree } | null = null;
   private texts = new Map<string, { text: Float32Array; textTokens: number }>();
   private runId = 0;
-  private kv: SharedArrayBuffer | null = null;
+  /** The self-attention exchange buffer, kept across forwards (grown when a run needs more). */
+  private rows: SharedArrayBuffer | null = null;
   /** Devices whose last forward has not answered yet (device -> runId): after a failure or a cancel they
    * stop at their next barrier check, and the next request waits for that (drain) before it sends. */
   private inflight = new Map<number, number>();
@@ -313,21 +314,25 @@ export class WorkerPool {
     if (plan.devices !== this.devices) throw new PoolError(`the plan has ${plan.devices} devices, the pool ${this.devices}`);
     if (!this.texts.has(req.textKey)) throw new PoolError(`text "${req.textKey}" was not set`);
     const d = cfg.heads * cfg.headDim;
-    const kvBytes = exchangeBufferBytes(plan.computedTokens, d, this.opts.precision);
-    if (this.devices > 1 && (this.kv?.byteLength ?? -1) < kvBytes) {
-      this.kv = null; // the old one is too small: let it go before asking for the new one
+    const exchangeBytes = exchangeBufferBytes(plan.computedTokens, d, this.opts.precision);
+    if (this.devices > 1 && (this.rows?.byteLength ?? -1) < exchangeBytes) {
+      this.rows = null; // the old one is too small: let it go before asking for the new one
       try {
-        this.kv = new SharedArrayBuffer(kvBytes);
+        this.rows = new SharedArrayBuffer(exchangeBytes);
       } catch (e) {
         const what = `2 layers x ${plan.computedTokens} tokens x ${d} ${this.opts.precision}`;
-        throw new PoolError(`the exchange buffer (${what} = ${kvBytes} bytes of shared memory) could not be allocated: ${(e as Error).message}`);
+        throw new PoolError(`the exchange buffer (${what} = ${exchangeBytes} bytes of shared memory) could not be allocated: ${(e as Error).message}`);
       }
+    }
+    const latentValues = cfg.inChannels * latentDims.F * latentDims.H * latentDims.W;
+    if (req.latent.length !== latentValues) {
+      throw new PoolError(`latent: expected [${cfg.inChannels}, ${latentDims.F}, ${latentDims.H}, ${latentDims.W}] = ${latentValues} values (in_channels ${cfg.inChannels}), found ${req.latent.length}`);
     }
     const latent = new SharedArrayBuffer(req.latent.byteLength);
     new Float32Array(latent).set(req.latent);
     const buffers: RunBuffers = {
       control: controlBuffer(this.devices),
-      kv: this.kv ?? new SharedArrayBuffer(0),
+      rows: this.rows ?? new SharedArrayBuffer(0),
       latent,
       tokensOut: new SharedArrayBuffer(plan.tokens * 4 * cfg.outChannels * 4),
       out: new SharedArrayBuffer(cfg.outChannels * latentDims.F * latentDims.H * latentDims.W * 4),
@@ -348,7 +353,7 @@ export class WorkerPool {
             runId,
             timestep: req.timestep,
             textKey: req.textKey,
-            latentDims,
+            latentGrid: { F: latentDims.F, H: latentDims.H, W: latentDims.W },
             shard: { start: s.start, count: s.end - s.start, tokens: plan.tokens, computedTokens: plan.computedTokens, grid: computedGrid },
             devices: this.devices,
             overlap: req.overlap ?? this.opts.overlap,

@@ -4,32 +4,31 @@
 // projects the other devices' rows itself (two GEMMs, a few percent of a layer). Host <-> GPU copies are
 // the exchange's cost (bench/exchange.ts: ~1 GB/s readback, ~2.9 GB/s upload through Deno on an H200).
 //
-// SabExchange, the baseline all-gather: each device reads back its own rows into its range of the layer's
-// slot, waits at the barrier, then uploads the other devices' ranges (its own is copied on the GPU). Two
-// layer slots alternate, so a fast device writing layer i+1 never overwrites what a slow one still reads.
-// SabOverlapExchange (PoolOptions.overlap, default): the GPU computes the device's own keys and the
-// attention over them while the worker copies its rows out and the others' in; the model merges the two
-// attention parts exactly (attention_merge).
+// Each device reads back its own rows into its range of the layer's slot, waits at the barrier, then
+// uploads the other devices' ranges: all of them (`gatherAll`, its own copied on the GPU), or only the
+// others' (`gatherOthers`, which lets the GPU compute over the device's own keys while the worker copies).
+// Two layer slots alternate, so a fast device writing layer i+1 never overwrites what a slow one still
+// reads. The self-attention providers over this exchange are in sharded_attention.ts.
 import type { Gpu } from "../gpu/device.ts";
 import { dtypeBytes, type Tensor } from "../gpu/tensor.ts";
-import type { KvExchange, ShardView } from "../model/wan.ts";
+import type { ShardView } from "../model/wan.ts";
+import type { AttentionStats } from "../model/self_attention.ts";
 import type { ShardBarrier } from "./barrier.ts";
 
-export class SabExchange implements KvExchange {
+export class SabExchange {
   /** Total time in the exchange; `waitMs` of it at the barrier (waiting for slower devices), the rest copying. */
-  exchangeMs = 0;
-  waitMs = 0;
-  bytes = 0;
-  protected rowBytes: number;
+  private exchangeMs = 0;
+  private waitMs = 0;
+  private bytes = 0;
+  private rowBytes: number;
 
   constructor(
-    protected gpu: Gpu,
-    protected shared: SharedArrayBuffer, // [2 slots][computedTokens, d] of the run dtype
-    protected shard: ShardView,
-    protected d: number,
-    protected dtype: Tensor["dtype"],
-    protected barrier: ShardBarrier,
-    protected seqBase: number,
+    private gpu: Gpu,
+    private shared: SharedArrayBuffer, // [2 slots][computedTokens, d] of the run dtype
+    private shard: ShardView,
+    private d: number,
+    private dtype: Tensor["dtype"],
+    private barrier: ShardBarrier,
   ) {
     this.rowBytes = d * dtypeBytes(dtype);
     const need = exchangeBufferBytes(shard.computedTokens, d, dtype);
@@ -37,12 +36,12 @@ export class SabExchange implements KvExchange {
   }
 
   /** Byte offset of a layer slot [computedTokens, d] in the shared buffer. */
-  protected slotBase(slot: number): number {
+  private slotBase(slot: number): number {
     return slot * this.shard.computedTokens * this.rowBytes;
   }
 
   /** Own rows from the mapped staging buffer straight into this device's range of the layer's slot. */
-  protected share(slot: number, n: Tensor, whileCopying?: () => void): Promise<void> {
+  private share(slot: number, n: Tensor, whileCopying?: () => void): Promise<void> {
     const { shard, rowBytes } = this;
     const own = shard.count * rowBytes;
     const dst = new Uint8Array(this.shared, this.slotBase(slot) + shard.start * rowBytes, own);
@@ -50,9 +49,9 @@ export class SabExchange implements KvExchange {
     return this.gpu.readInto([{ buffer: n.buffer, offset: n.offset, bytes: own, dst }], whileCopying);
   }
 
-  protected arrive(layer: number): void {
+  private arrive(layer: number): void {
     const w0 = performance.now();
-    this.barrier.arrive(this.seqBase + layer + 1, `the exchange of layer ${layer}`);
+    this.barrier.arrive(layer + 1, `the exchange of layer ${layer}`);
     this.waitMs += performance.now() - w0;
   }
 
@@ -60,7 +59,7 @@ export class SabExchange implements KvExchange {
    * Uploads the slot's rows before and after this shard into `dst`: the before-range first, then, `gapRows`
    * rows further on, the after-range. writeBuffer copies at call time, so the slot may be reused once this returns.
    */
-  protected uploadOthers(slot: number, dst: Tensor, gapRows: number): void {
+  private uploadOthers(slot: number, dst: Tensor, gapRows: number): void {
     const { shard, rowBytes } = this;
     const base = this.slotBase(slot);
     const before = shard.start * rowBytes, after = (shard.start + shard.count) * rowBytes, end = shard.computedTokens * rowBytes;
@@ -69,8 +68,8 @@ export class SabExchange implements KvExchange {
     this.bytes += (shard.computedTokens - shard.count) * rowBytes;
   }
 
-  /** n of every computed token [computedTokens, d]. */
-  async allGather(layer: number, n: Tensor): Promise<Tensor> {
+  /** n of every computed token [computedTokens, d], from this device's rows n [count, d]. The caller frees it. */
+  async gatherAll(layer: number, n: Tensor): Promise<Tensor> {
     const { gpu, shard, rowBytes } = this;
     await gpu.sync(); // the layer's compute so far is not exchange time
     const t0 = performance.now();
@@ -84,28 +83,28 @@ export class SabExchange implements KvExchange {
     return all;
   }
 
-  release(t: Tensor): void {
-    this.gpu.freeTensor(t);
-  }
-}
-
-/**
- * The overlapped flavour: once this device's rows are mapped for readback, the caller's GPU work over its
- * own keys (`local`) is submitted, so the GPU computes it while this thread copies the rows out, waits at
- * the barrier and uploads the other devices' rows into a compact [computedTokens - count, d] tensor.
- */
-export class SabOverlapExchange extends SabExchange {
-  async gatherOthers(layer: number, n: Tensor, local: () => void): Promise<Tensor> {
+  /**
+   * The other devices' rows [computedTokens - count, d]: the range before this shard, then the range after
+   * it (frame-mode padding, at the tail of the computed space, stays at the tail). Once this device's rows
+   * are mapped for readback, `whileCopying` records the GPU work over its own keys and it is submitted, so
+   * the GPU computes while this thread copies the rows out, waits at the barrier and uploads the others'.
+   * The caller frees the result.
+   */
+  async gatherOthers(layer: number, n: Tensor, whileCopying: () => void): Promise<Tensor> {
     const { gpu, shard } = this;
     await gpu.sync(); // the layer's compute so far is not exchange time
     const t0 = performance.now();
     const slot = layer % 2;
-    await this.share(slot, n, local);
+    await this.share(slot, n, whileCopying);
     this.arrive(layer);
     const others = gpu.empty([shard.computedTokens - shard.count, this.d], this.dtype, "attention rows (other devices)");
     this.uploadOthers(slot, others, 0);
     this.exchangeMs += performance.now() - t0;
     return others;
+  }
+
+  stats(): AttentionStats {
+    return { exchangeMs: this.exchangeMs, waitMs: this.waitMs, bytes: this.bytes };
   }
 }
 

@@ -3,13 +3,14 @@
 /// <reference lib="webworker" />
 
 import { Gpu } from "../gpu/device.ts";
-import type { Tensor } from "../gpu/tensor.ts";
-import { localExchange, realTokens, type TextState, type TimeState, WanModel } from "../model/wan.ts";
+import { rowsView, type Tensor } from "../gpu/tensor.ts";
+import { realTokens, type TextState, type TimeState, WanModel } from "../model/wan.ts";
 import { freeWanWeights, uploadWanWeights } from "../model/weights_gpu.ts";
 import type { WanWeights } from "../model/checkpoint.ts";
 import { abortRun, RunAborted, ShardBarrier } from "./barrier.ts";
 import type { DeviceStats, FromWorker, ToWorker } from "./messages.ts";
-import { SabExchange, SabOverlapExchange } from "./sab_exchange.ts";
+import { SabExchange } from "./sab_exchange.ts";
+import { shardedAttention } from "./sharded_attention.ts";
 import { unshareTree } from "./shared_weights.ts";
 import { assertFinite, overflowHint } from "../model/finite.ts";
 
@@ -109,19 +110,18 @@ async function forward(m: WanModel, msg: Extract<ToWorker, { type: "forward" }>)
 }
 
 async function forwardShard(m: WanModel, msg: Extract<ToWorker, { type: "forward" }>, text: TextState, timeState: TimeState, t0: number): Promise<DeviceStats> {
-  const { shard, buffers, latentDims, devices } = msg;
+  const { shard, buffers, latentGrid, devices } = msg;
   const barrier = new ShardBarrier(buffers.control, devices, device, msg.timeoutMs, (d) => msg.deviceNames[d] ?? `device ${d}`);
-  const latent = m.gpu.upload(new Float32Array(buffers.latent), [latentDims.C, latentDims.F, latentDims.H, latentDims.W], "f32", "latent");
-  const Exchange = msg.overlap ? SabOverlapExchange : SabExchange;
-  const exchange = devices > 1 ? new Exchange(m.gpu, buffers.kv, shard, m.d, precision, barrier, 0) : localExchange;
-  const y = await m.forwardTokens(latent, timeState, text, shard, exchange);
+  const latent = m.gpu.upload(new Float32Array(buffers.latent), [m.cfg.inChannels, latentGrid.F, latentGrid.H, latentGrid.W], "f32", "latent");
+  const selfAttention = shardedAttention(devices, msg.overlap, () => new SabExchange(m.gpu, buffers.rows, shard, m.d, precision, barrier));
+  const y = await m.forwardTokens(latent, timeState, text, shard, selfAttention);
   m.gpu.freeTensor(latent);
 
   // Gather: real output tokens into the shared [L, 4*Cout] rows; then device 0 unpatchifies them all.
   const real = realTokens(shard);
   const width = y.shape[1];
   if (real > 0) {
-    const rows = await m.gpu.read({ ...y, shape: [real, width] });
+    const rows = await m.gpu.read(rowsView(y, 0, real));
     const what = `the output of its tokens [${shard.start}, ${shard.start + real})`;
     assertFinite(rows, what, { width, rowName: "token", firstRow: shard.start, hint: overflowHint(precision) });
     new Float32Array(buffers.tokensOut, shard.start * width * 4, real * width).set(rows);
@@ -130,21 +130,21 @@ async function forwardShard(m: WanModel, msg: Extract<ToWorker, { type: "forward
   if (devices > 1) barrier.arrive(m.w.blocks.length + 1, "the output gather");
   if (device === 0) {
     const all = m.gpu.upload(new Float32Array(buffers.tokensOut), [shard.tokens, width], "f32", "output tokens");
-    const out = m.gpu.empty([m.cfg.outChannels, latentDims.F, latentDims.H, latentDims.W], "f32", "output");
-    m.unpatchifyInto(all, { ...shard, start: 0, count: shard.tokens }, latentDims, out);
+    const out = m.gpu.empty([m.cfg.outChannels, latentGrid.F, latentGrid.H, latentGrid.W], "f32", "output");
+    m.unpatchifyInto(all, { ...shard, start: 0, count: shard.tokens }, latentGrid, out);
     new Float32Array(buffers.out).set(await m.gpu.read(out));
     m.gpu.freeTensor(all);
     m.gpu.freeTensor(out);
   }
-  const ex = exchange instanceof SabExchange ? exchange : null;
+  const exchanged = selfAttention.stats();
   return {
     device,
     tokens: real,
     padTokens: shard.count - real,
     ms: performance.now() - t0,
-    exchangeMs: ex?.exchangeMs ?? 0,
-    exchangeWaitMs: ex?.waitMs ?? 0,
-    bytesExchanged: ex?.bytes ?? 0,
+    exchangeMs: exchanged.exchangeMs,
+    exchangeWaitMs: exchanged.waitMs,
+    bytesExchanged: exchanged.bytes,
     liveBuffers: m.gpu.liveBuffers,
     opTimes: m.gpu.opTimes.size ? m.gpu.opTimeTable() : undefined,
   };

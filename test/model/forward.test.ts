@@ -3,18 +3,19 @@
 import type { Gpu } from "../../src/gpu/device.ts";
 import type { DType, Tensor } from "../../src/gpu/tensor.ts";
 import { forwardOnDevice, wholeShard } from "../../src/model/forward.ts";
-import { localExchange, WanModel } from "../../src/model/wan.ts";
+import { WanModel } from "../../src/model/wan.ts";
+import { ownKeysAttention } from "../../src/model/self_attention.ts";
 import { uploadWanWeights } from "../../src/model/weights_gpu.ts";
 import { patchify } from "../../src/ops/patchify.ts";
 import { gemm } from "../../src/ops/gemm.ts";
-import { expectClose, test, withGpu, withGpuF16 } from "../harness.ts";
+import { expectClose, test, TOL, withGpu, withGpuF16 } from "../harness.ts";
 import type { FixtureName } from "../fixtures.ts";
 import { type Golden, loadGolden } from "./util.ts";
 import { ODD_CASES, oddCaseData } from "./configs.ts";
 import { wanForwardRef } from "../reference/wan.ts";
 
 /** Whole-model tolerances (DESIGN.md "Numbers that count"): f32 1e-4, f16 arithmetic 1e-2. */
-const MODEL_TOL = { f32: 1e-4, f16: 1e-2 } as const;
+const MODEL_TOL = TOL.model;
 
 function model(gpu: Gpu, g: Golden, dtype: DType): WanModel {
   return new WanModel(gpu, g.cfg, uploadWanWeights(gpu, g.cfg, g.weights, dtype), dtype);
@@ -54,7 +55,7 @@ async function checkIntermediates(gpu: Gpu, name: FixtureName) {
   // Each block's output, through the model's hook.
   const text = m.encodeText(g.inputs.text, g.inputs.textTokens);
   const blocks: Float32Array[] = [];
-  const y = await m.forwardTokens(latent, time, text, shard, localExchange, async (_i, h: Tensor) => {
+  const y = await m.forwardTokens(latent, time, text, shard, ownKeysAttention, async (_i, h: Tensor) => {
     blocks.push(await gpu.read(h));
   });
   for (let i = 0; i < blocks.length; i++) expectClose(`${name} block ${i} output`, blocks[i], await ref(`blocks.${i}`), MODEL_TOL.f32);
@@ -82,5 +83,5 @@ for (const c of ODD_CASES) {
 // The composed reference itself must reproduce diffusers (else the checks above prove nothing).
 test("model Float64 reference wan-tiny vs diffusers", async () => {
   const g = await loadGolden("wan-tiny");
-  expectClose("wanForwardRef wan-tiny", wanForwardRef(g.cfg, g.weights, g.inputs), g.expected, 1e-6);
+  expectClose("wanForwardRef wan-tiny", wanForwardRef(g.cfg, g.weights, g.inputs), g.expected, TOL.float64);
 });
