@@ -1,6 +1,7 @@
 // Every test file, imported statically so Deno and Vite (the browser suite) load the same list.
 import "./kernels/index.ts";
 import "./parallel/plan.test.ts";
+import "./parallel/vae_plan.test.ts";
 import "./parallel/barrier.test.ts";
 import "./sampler/flow_match.test.ts";
 import "./io/index.ts";
