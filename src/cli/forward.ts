@@ -2,11 +2,11 @@
 // --devices workers (DESIGN.md, "Command line"). Writes `output` [1, Cout, F, H, W] F32 and a report.
 import { allowFlags, int, oneOf, type Parsed, parseArgs, str, UsageError } from "./args.ts";
 import { progressBar } from "./progress.ts";
-import { denoFileSource, openCheckpointDir } from "../io/fs_deno.ts";
+import { denoFileSource, denoFolder } from "../io/fs_deno.ts";
 import { encodeSafetensors } from "../io/safetensors.ts";
 import { loadWanWeights } from "../model/checkpoint.ts";
 import { readForwardInputs } from "../model/inputs.ts";
-import { parseWanConfig } from "../model/config.ts";
+import { openWanFolder } from "../model/config.ts";
 import { planShards, type ShardMode, type ShardPlan, tokenGridFromLatent } from "../parallel/plan.ts";
 import { type ForwardResult, WorkerPool } from "../parallel/pool.ts";
 import { placeDevices } from "../parallel/gpus.ts";
@@ -79,8 +79,7 @@ export async function forwardCommand(argv: string[]): Promise<number> {
   const gpusRaw = p.flags.get("gpus");
   const overlap = parseOverlap(p);
 
-  const ckpt = await openCheckpointDir(modelDir);
-  const cfg = parseWanConfig(JSON.parse(await Deno.readTextFile(`${modelDir}/config.json`)), `${modelDir}/config.json`);
+  const { config: cfg, checkpoint: ckpt } = await openWanFolder(denoFolder(modelDir));
   const inputs = await readForwardInputs(await denoFileSource(inputPath), cfg);
   const plan = planShards(tokenGridFromLatent(inputs.latentDims), devices, mode, weights);
 

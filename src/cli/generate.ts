@@ -5,12 +5,12 @@
 import { allowFlags, int, num, oneOf, parseArgs, str, UsageError } from "./args.ts";
 import { progressBar } from "./progress.ts";
 import { parseOverlap, parseWeights } from "./forward.ts";
-import { denoFileSource, openCheckpointDir } from "../io/fs_deno.ts";
+import { denoFileSource, denoFolder } from "../io/fs_deno.ts";
 import { encodeSafetensors } from "../io/safetensors.ts";
 import { readPromptEmbeddings } from "../model/inputs.ts";
 import { encodePng, latentPreview } from "../io/png.ts";
 import { loadWanWeights, type WanWeights } from "../model/checkpoint.ts";
-import { parseWanConfig, type WanConfig } from "../model/config.ts";
+import { openWanFolder, type WanConfig } from "../model/config.ts";
 import { EMBEDDED_LATENT, embeddedModel } from "../model/embedded.ts";
 import { placeDevices } from "../parallel/gpus.ts";
 import { PoolCancelled, WorkerPool } from "../parallel/pool.ts";
@@ -52,14 +52,13 @@ async function chooseModel(flag: (n: string) => string | undefined, needNegative
     const neg = flag("negative-text") ? await readTextEmbedding(flag("negative-text")!, e.config) : { text: e.negativeText, tokens: e.textTokens };
     return { name: e.name, config: e.config, weights: e.weights, text: text.text, textTokens: text.tokens, negativeText: neg.text, negativeTokens: neg.tokens, latent: parseLatent(flag("latent"), EMBEDDED_LATENT) };
   }
-  const config = parseWanConfig(JSON.parse(await Deno.readTextFile(`${dir}/config.json`)), `${dir}/config.json`);
   const textPath = flag("text");
   if (!textPath) throw new UsageError("--text FILE (umT5 prompt embeddings, see README) is required with --model");
-  const text = await readTextEmbedding(textPath, config);
   const negPath = flag("negative-text");
   if (needNegative && !negPath) throw new UsageError("--negative-text FILE is required with --model when --guidance is not 1");
+  const { config, checkpoint: ckpt } = await openWanFolder(denoFolder(dir));
+  const text = await readTextEmbedding(textPath, config);
   const neg = negPath ? await readTextEmbedding(negPath, config) : null;
-  const ckpt = await openCheckpointDir(dir);
   const weights = await loadWanWeights(ckpt, config, progressBar(`loading ${dir}`));
   return { name: dir, config, weights, text: text.text, textTokens: text.tokens, negativeText: neg?.text ?? null, negativeTokens: neg?.tokens ?? 0, latent: parseLatent(flag("latent"), { F: 21, H: 60, W: 104 }) };
 }

@@ -1,5 +1,8 @@
 // The Wan2.1 DiT config, read from diffusers' config.json (WanTransformer3DModel), and typed presets.
 // Only text-to-video is supported: patch (1,2,2), qk_norm across heads, no image conditioning.
+// openWanFolder reads a transformer folder from any FolderSource (disk, URL, Hub, File list): src/io
+// finds config.json and the weights, this module gives config.json its meaning.
+import { type FolderSource, type OpenedFolder, openModelFolder } from "../io/model_folder.ts";
 
 export interface WanConfig {
   /** Always [1, 2, 2] (checked). */
@@ -83,6 +86,11 @@ export function parseWanConfig(json: unknown, source: string): WanConfig {
     eps,
     ropeMaxSeqLen: int("rope_max_seq_len", 1024),
   };
+}
+
+/** A transformer folder: its config (parsed and checked) and its checkpoint (headers validated, weights not read yet). */
+export function openWanFolder(folder: FolderSource): Promise<OpenedFolder<WanConfig>> {
+  return openModelFolder(folder, parseWanConfig);
 }
 
 /** diffusers' config.json for a WanConfig (the inverse of parseWanConfig), e.g. for synthetic checkpoints. */

@@ -1,7 +1,7 @@
 // Deno-only: checkpoint folders on disk (one file, index + shards, malformed folders), file sources,
 // and urlSource's Range path against local HTTP servers (one honouring Range, one ignoring it).
 import { bytesSource, Checkpoint, encodeSafetensors, urlSource } from "../../src/io/safetensors.ts";
-import { wanConfigJson, PRESETS } from "../../src/model/config.ts";
+import { openWanFolder, PRESETS, wanConfigJson } from "../../src/model/config.ts";
 import { loadWanWeights } from "../../src/model/checkpoint.ts";
 import { syntheticWeights } from "../../src/model/synthetic.ts";
 import { test } from "../harness.ts";
@@ -40,7 +40,8 @@ test("fs_deno: denoFileSource reads like memory", () =>
 
 test("fs_deno: model folders (one file; index + shards) and malformed folders", () =>
   withTempDir(async (dir) => {
-    const { openCheckpointDir, openModelDir } = await import("../../src/io/fs_deno.ts");
+    const { openCheckpointDir, denoFolder } = await import("../../src/io/fs_deno.ts");
+    const openModelDir = (d: string) => openWanFolder(denoFolder(d));
     const cfg = PRESETS["wan-tiny"];
     const ref = await fixtureCheckpoint("wan-tiny");
     const cfgText = JSON.stringify(wanConfigJson(cfg));
@@ -79,6 +80,13 @@ test("fs_deno: model folders (one file; index + shards) and malformed folders", 
     await Deno.mkdir(`${dir}/empty`);
     await expectError("empty folder", () => openCheckpointDir(`${dir}/empty`), `${dir}/empty`, "no files");
     await expectError("no config", () => openModelDir(`${dir}/two`), `${dir}/two`, "config.json");
+    // A diffusers pipeline folder: the error points into transformer/.
+    await Deno.mkdir(`${dir}/pipeline/transformer`, { recursive: true });
+    await Deno.writeTextFile(`${dir}/pipeline/transformer/config.json`, cfgText);
+    await expectError("pipeline root", () => openModelDir(`${dir}/pipeline`), `${dir}/pipeline: no config.json`, `try ${dir}/pipeline/transformer`);
+    // A config that is not the transformer's fails before any weights are opened.
+    await Deno.writeTextFile(`${dir}/two/config.json`, JSON.stringify({ _class_name: "AutoencoderKLWan" }));
+    await expectError("wrong config", () => openModelDir(`${dir}/two`), `${dir}/two/config.json`, "AutoencoderKLWan");
     await expectError("no folder", () => openCheckpointDir(`${dir}/absent`), `${dir}/absent`);
   }), deno);
 
