@@ -172,21 +172,42 @@ export class WorkerPool {
   }
 
   private onMessage(d: number, msg: FromWorker): void {
-    if ((msg.type === "done" || msg.type === "error") && msg.runId !== undefined && this.inflight.get(d) === msg.runId) this.settled(d);
-    const p = this.pending;
-    if (msg.type === "error") {
-      if (!msg.aborted) return this.failDevice(d, `${this.deviceName(d)}: ${msg.message}`);
-      // This device stopped because another failed. The failing device left its cause in the run's
-      // control words: report that device and its own error now, whichever message arrives first.
-      const cause = p?.control && runFailure(p.control);
-      if (cause && cause.device >= 0 && cause.device < this.devices && cause.cause) {
-        return this.failDevice(cause.device, `${this.deviceName(cause.device)}: ${cause.cause}`);
+    switch (msg.type) {
+      case "error":
+        if (msg.runId !== undefined && this.inflight.get(d) === msg.runId) this.settled(d);
+        return this.onError(d, msg);
+      case "done":
+        if (this.inflight.get(d) === msg.runId) this.settled(d);
+        return this.reply(d, msg);
+      case "ready":
+      case "loaded":
+      case "textReady":
+      case "disposed":
+        return this.reply(d, msg);
+      default: {
+        const unknown: never = msg; // a new FromWorker type must be handled above
+        return this.fail(d, `${this.deviceName(d)} sent an unknown message ${JSON.stringify((unknown as { type?: unknown }).type)}`);
       }
-      // No cause to read (the coordinator aborted, or the cause was still being written): give the failing
-      // device a moment to report its own error, then fall back to this one.
-      if (p) setTimeout(() => this.pending === p && this.fail(d, `${this.deviceName(d)}: ${msg.message}`), ABORTED_GRACE_MS);
-      return;
     }
+  }
+
+  private onError(d: number, msg: Extract<FromWorker, { type: "error" }>): void {
+    const p = this.pending;
+    if (!msg.aborted) return this.failDevice(d, `${this.deviceName(d)}: ${msg.message}`);
+    // This device stopped because another failed. The failing device left its cause in the run's
+    // control words: report that device and its own error now, whichever message arrives first.
+    const cause = p?.control && runFailure(p.control);
+    if (cause && cause.device >= 0 && cause.device < this.devices && cause.cause) {
+      return this.failDevice(cause.device, `${this.deviceName(cause.device)}: ${cause.cause}`);
+    }
+    // No cause to read (the coordinator aborted, or the cause was still being written): give the failing
+    // device a moment to report its own error, then fall back to this one.
+    if (p) setTimeout(() => this.pending === p && this.fail(d, `${this.deviceName(d)}: ${msg.message}`), ABORTED_GRACE_MS);
+  }
+
+  /** An expected answer of device d to the pending request; the request resolves once every device answered. */
+  private reply(d: number, msg: Exclude<FromWorker, { type: "error" }>): void {
+    const p = this.pending;
     if (!p || msg.type !== p.type || !p.waiting.has(d)) return;
     p.waiting.delete(d);
     p.replies.set(d, msg);

@@ -88,6 +88,10 @@ async function handle(msg: ToWorker): Promise<void> {
       post({ type: "disposed", device });
       if (msg.close) self.close();
       return;
+    default: {
+      const unknown: never = msg; // a new ToWorker type must be handled above
+      throw new Error(`worker ${device}: unknown message ${JSON.stringify((unknown as { type?: unknown }).type)}`);
+    }
   }
 }
 
