@@ -1,8 +1,9 @@
 // `shardit forward`: one DiT forward of a diffusers Wan2.1 checkpoint on an input file, sharded over
 // --devices workers (DESIGN.md, "Command line"). Writes `output` [1, Cout, F, H, W] F32 and a report.
 import { allowFlags, int, oneOf, type Parsed, parseArgs, str, UsageError } from "./args.ts";
-import { progressBar } from "./progress.ts";
-import { denoFileSource, denoFolder } from "../io/fs_deno.ts";
+import { downloadProgress, progressBar } from "./progress.ts";
+import { denoFileSource } from "../io/fs_deno.ts";
+import { modelFolderFromArg } from "../io/hub_deno.ts";
 import { encodeSafetensors } from "../io/safetensors.ts";
 import { loadWanWeights } from "../model/checkpoint.ts";
 import { readForwardInputs } from "../model/inputs.ts";
@@ -79,7 +80,7 @@ export async function forwardCommand(argv: string[]): Promise<number> {
   const gpusRaw = p.flags.get("gpus");
   const overlap = parseOverlap(p);
 
-  const { config: cfg, checkpoint: ckpt } = await openWanFolder(denoFolder(modelDir));
+  const { config: cfg, checkpoint: ckpt } = await openWanFolder(await modelFolderFromArg(modelDir, "transformer", { progress: downloadProgress() }));
   const inputs = await readForwardInputs(await denoFileSource(inputPath), cfg);
   const plan = planShards(tokenGridFromLatent(inputs.latentDims), devices, mode, weights);
 

@@ -3,9 +3,10 @@
 // Writes DIR/latents.safetensors (`latents` [1, C, F, H, W] F32), DIR/preview.png (latent channels 0-2
 // as RGB, frames side by side) and DIR/summary.json, and prints a progress bar per step.
 import { allowFlags, int, num, oneOf, parseArgs, str, UsageError } from "./args.ts";
-import { progressBar } from "./progress.ts";
+import { downloadProgress, progressBar } from "./progress.ts";
 import { parseOverlap, parseWeights } from "./forward.ts";
-import { denoFileSource, denoFolder } from "../io/fs_deno.ts";
+import { denoFileSource } from "../io/fs_deno.ts";
+import { modelFolderFromArg } from "../io/hub_deno.ts";
 import { encodeSafetensors } from "../io/safetensors.ts";
 import { readPromptEmbeddings } from "../model/inputs.ts";
 import { encodePng, latentPreview } from "../io/png.ts";
@@ -56,7 +57,7 @@ async function chooseModel(flag: (n: string) => string | undefined, needNegative
   if (!textPath) throw new UsageError("--text FILE (umT5 prompt embeddings, see README) is required with --model");
   const negPath = flag("negative-text");
   if (needNegative && !negPath) throw new UsageError("--negative-text FILE is required with --model when --guidance is not 1");
-  const { config, checkpoint: ckpt } = await openWanFolder(denoFolder(dir));
+  const { config, checkpoint: ckpt } = await openWanFolder(await modelFolderFromArg(dir, "transformer", { progress: downloadProgress() }));
   const text = await readTextEmbedding(textPath, config);
   const neg = negPath ? await readTextEmbedding(negPath, config) : null;
   const weights = await loadWanWeights(ckpt, config, progressBar(`loading ${dir}`));

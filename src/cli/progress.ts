@@ -18,3 +18,15 @@ export function progressBar(label: string): (done: number, total: number) => voi
     }
   };
 }
+
+/** A progress bar per downloaded file, for (label, done, total) reports (src/io/download.ts). */
+export function downloadProgress(): (label: string, done: number, total: number) => void {
+  let label = "", bar: ((done: number, total: number) => void) | null = null;
+  return (l, done, total) => {
+    if (l !== label || !bar) {
+      label = l;
+      bar = progressBar(l);
+    }
+    bar(done, total);
+  };
+}

@@ -3,4 +3,5 @@ import "./safetensors.test.ts";
 import "./model.test.ts";
 import "./fs_deno.test.ts";
 import "./model_folder.test.ts";
+import "./hub.test.ts";
 import "./video.test.ts";
