@@ -1,14 +1,30 @@
 // Vite serves the demo (demo/index.html) and the browser test page (test/browser/index.html).
 // Cross-origin isolation (COOP same-origin + COEP require-corp) on both the dev server and preview,
 // because SharedArrayBuffer (the sharded gather) exists only in isolated pages. Workers are ES modules.
-import { defineConfig } from "vite";
+// The root URL / redirects to the demo (/demo/), on the dev server and on `vite preview` alike.
+import { type Connect, defineConfig, type Plugin } from "vite";
 
 const isolation = {
   "Cross-Origin-Opener-Policy": "same-origin",
   "Cross-Origin-Embedder-Policy": "require-corp",
 };
 
+/** `/` -> 302 /demo/ (a redirect, not a rewrite: the demo's relative URLs resolve against /demo/). */
+const rootToDemo: Connect.NextHandleFunction = (req, res, next) => {
+  if (req.url !== "/" && !req.url?.startsWith("/?")) return next();
+  res.statusCode = 302;
+  res.setHeader("Location", `/demo/${req.url.slice(1)}`);
+  for (const [k, v] of Object.entries(isolation)) res.setHeader(k, v);
+  res.end();
+};
+const demoAtRoot: Plugin = {
+  name: "shardit-demo-at-root",
+  configureServer: (server) => void server.middlewares.use(rootToDemo),
+  configurePreviewServer: (server) => void server.middlewares.use(rootToDemo),
+};
+
 export default defineConfig({
+  plugins: [demoAtRoot],
   server: { headers: isolation, host: "127.0.0.1" },
   preview: { headers: isolation, host: "127.0.0.1" },
   worker: { format: "es" },

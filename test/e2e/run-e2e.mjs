@@ -71,7 +71,9 @@ try {
     page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
     page.on("pageerror", (e) => pageErrors.push(e.message));
     page.on("console", (m) => m.type() === "error" && pageErrors.push(`console: ${m.text()}`));
-    await page.goto(`${server.url}demo/index.html`);
+    // The root URL serves the demo (a redirect to /demo/, vite.config.ts), cross-origin isolated like the page itself.
+    await page.goto(server.url);
+    expect(new URL(page.url()).pathname === "/demo/", `${server.url} led to ${page.url()}, expected the demo at /demo/`);
     await page.waitForFunction(() => window.__shardit_demo?.env != null, null, { timeout: 60_000 });
     const iso = await page.evaluate(() => ({ coi: self.crossOriginIsolated, sab: typeof SharedArrayBuffer }));
     expect(iso.coi === true, `self.crossOriginIsolated is ${iso.coi}`);
