@@ -25,6 +25,15 @@ export function registeredTests(): readonly TestCase[] {
   return cases;
 }
 
+const cleanups: (() => Promise<void> | void)[] = [];
+/** Runs `fn` once after the last test of a run (whatever the filter): e.g. closing pools that tests share. */
+export function afterAll(fn: () => Promise<void> | void): void {
+  cleanups.push(fn);
+}
+export function registeredCleanups(): readonly (() => Promise<void> | void)[] {
+  return cleanups;
+}
+
 /** Thrown to mark a test skipped (e.g. the adapter lacks shader-f16); counted as skipped, never passed. */
 export class SkipError extends Error {}
 export function skip(reason: string): never {
@@ -49,16 +58,8 @@ export async function withGpuF16<T>(fn: (gpu: Gpu) => Promise<T>): Promise<T | v
   });
 }
 
-/**
- * Tolerances on relative L2 error ||got - ref|| / ||ref||, named once.
- * - elementwise f32: one or two roundings per element, plus f32 transcendental error.
- * - matmul f32: sums of K products accumulate ~sqrt(K) ulp of rounding.
- * - f16: 11-bit mantissa storage of inputs and outputs dominates (~5e-4 per value, more through exp/tanh).
- */
-export const TOL = {
-  elementwise: { f32: 1e-5, f16: 1e-2 },
-  matmul: { f32: 1e-4, f16: 1e-2 },
-} as const;
+/** Tolerances, named once in src/tolerances.ts (the demo uses them too). */
+export { TOL } from "../src/tolerances.ts";
 
 export function relL2(got: ArrayLike<number>, ref: ArrayLike<number>): number {
   let num = 0, den = 0;
@@ -89,6 +90,38 @@ export function expectClose(what: string, got: ArrayLike<number>, ref: ArrayLike
   throw new Error(
     `${what}: relative L2 error ${err.toExponential(3)} > ${tol} (${bad} of ${ref.length} elements off, ${nonFinite} non-finite); worst ${samples}`,
   );
+}
+
+/**
+ * Throws unless got and want hold the same f32 bit patterns (NaN payloads and the sign of zero included):
+ * for results that must not depend on how the work was split. The message gives the count of differing
+ * elements, the first one and the largest difference.
+ */
+export function expectBitwiseEqual(what: string, got: Float32Array, want: Float32Array): void {
+  if (got.length !== want.length) throw new Error(`${what}: got ${got.length} values, expected ${want.length}`);
+  const a = new Uint32Array(got.buffer, got.byteOffset, got.length), b = new Uint32Array(want.buffer, want.byteOffset, want.length);
+  let differ = 0, first = -1, maxDiff = 0;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] === b[i]) continue;
+    differ++;
+    if (first < 0) first = i;
+    maxDiff = Math.max(maxDiff, Math.abs(got[i] - want[i]));
+  }
+  if (differ) {
+    throw new Error(`${what}: ${differ} of ${got.length} values differ bitwise (first [${first}] got ${got[first]} expected ${want[first]}; largest difference ${maxDiff})`);
+  }
+}
+
+/** Throws unless `fn` throws (or rejects) with a message matching `pattern`: a wrong error fails too. */
+export async function expectThrows(what: string, fn: () => unknown, pattern: RegExp): Promise<void> {
+  let message: string | null = null;
+  try {
+    await fn();
+  } catch (e) {
+    message = (e as Error)?.message ?? String(e);
+  }
+  if (message === null) throw new Error(`${what}: expected an error matching ${pattern}, but it succeeded`);
+  if (!pattern.test(message)) throw new Error(`${what}: expected an error matching ${pattern}, got "${message}"`);
 }
 
 /** Throws unless got and want are structurally equal (compared as JSON: plain values, arrays, objects). */

@@ -1,5 +1,5 @@
 // Sequential test loop shared by the Deno and browser hosts: per-test timeout, skip handling, summary.
-import { type Host, SkipError, type TestCase } from "./harness.ts";
+import { type Host, registeredCleanups, SkipError, type TestCase } from "./harness.ts";
 
 export interface TestResult {
   name: string;
@@ -39,6 +39,16 @@ export async function runTests(cases: readonly TestCase[], host: Host, filter: s
     }
     const r = results[results.length - 1];
     log(`${r.status === "passed" ? "ok  " : r.status === "skipped" ? "skip" : "FAIL"} ${host} ${r.name} (${r.ms.toFixed(0)} ms)${r.message ? ": " + r.message : ""}`);
+  }
+  // Shared state (pools kept across tests) is released once, after the last test; a failure there fails the run.
+  for (const cleanup of registeredCleanups()) {
+    const t0 = performance.now();
+    try {
+      await cleanup();
+    } catch (e) {
+      results.push({ name: "cleanup after the last test", status: "failed", ms: performance.now() - t0, message: (e as Error)?.message ?? String(e) });
+      log(`FAIL ${host} cleanup after the last test: ${(e as Error)?.message ?? String(e)}`);
+    }
   }
   const count = (s: TestResult["status"]) => results.filter((r) => r.status === s).length;
   return { host, passed: count("passed"), failed: count("failed"), skipped: count("skipped"), results };

@@ -2,18 +2,21 @@
 // gives a process the GPU whose PCI id is in DRI_PRIME at its first requestAdapter, so each worker
 // sets DRI_PRIME before creating its device. In a browser, power preference is the only lever.
 
-/** Display-class PCI devices (class 0x03xxxx) as DRI_PRIME ids, e.g. "pci-0000_00_06_0". */
-export function listGpuPciIds(): string[] {
+/**
+ * Display-class PCI devices (class 0x03xxxx) as DRI_PRIME ids, e.g. "pci-0000_00_06_0", sorted; none where
+ * `root` (sysfs' PCI device folder; a test passes a folder of its own) cannot be read.
+ */
+export function listGpuPciIds(root = "/sys/bus/pci/devices"): string[] {
   const ids: string[] = [];
   let entries: Iterable<{ name: string }>;
   try {
-    entries = Deno.readDirSync("/sys/bus/pci/devices");
+    entries = Deno.readDirSync(root);
   } catch {
     return ids;
   }
   for (const e of entries) {
     try {
-      const cls = Deno.readTextFileSync(`/sys/bus/pci/devices/${e.name}/class`).trim();
+      const cls = Deno.readTextFileSync(`${root}/${e.name}/class`).trim();
       if (cls.startsWith("0x03")) ids.push("pci-" + e.name.replace(/[:.]/g, "_"));
     } catch { /* unreadable entry: skip */ }
   }
@@ -22,11 +25,12 @@ export function listGpuPciIds(): string[] {
 
 /**
  * Resolves --gpus into one DRI_PRIME value (or none) per device: "auto" spreads devices round-robin
- * over the host's GPUs when it has more than one; a list pins device i to list[i % list.length].
+ * over the host's GPUs (`hostGpus`, default this machine's) when it has more than one; a list pins device i
+ * to list[i % list.length].
  */
-export function placeDevices(spec: string | undefined, devices: number): (string | undefined)[] {
+export function placeDevices(spec: string | undefined, devices: number, hostGpus?: readonly string[]): (string | undefined)[] {
   if (!spec) return new Array(devices).fill(undefined);
-  const host = listGpuPciIds();
+  const host = hostGpus ?? listGpuPciIds();
   const ids = spec === "auto" ? host : spec.split(",").map((s) => s.trim()).filter(Boolean);
   if (spec !== "auto" && ids.length === 0) throw new Error(`--gpus: no ids in "${spec}"`);
   // Mesa's layer silently falls back to the default GPU for an unknown id: refuse it here instead.

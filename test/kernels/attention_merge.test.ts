@@ -38,8 +38,8 @@ async function checkSplit(gpu: Gpu, Lq: number, La: number, validA: number, Lb: 
   const row = N * D;
   const k = concatKeys(cut(ka, validA, row), kb, validA, validB, N, D), v = concatKeys(cut(va, validA, row), vb, validA, validB, N, D);
   const what = `split attention ${Lq} x (${validA}/${La} + ${validB}/${Lb}) ${N}x${D} ${dtype}`;
-  expectLse(`${what} lse A`, await gpu.read(a.lse), attentionLseRef(f64(q), f64(ka), Lq, N, D, validA), dtype === "f16" ? 1e-3 : 1e-5);
-  expectLse(`${what} lse B`, await gpu.read(b.lse), attentionLseRef(f64(q), f64(kb), Lq, N, D, validB), dtype === "f16" ? 1e-3 : 1e-5);
+  expectLse(`${what} lse A`, await gpu.read(a.lse), attentionLseRef(f64(q), f64(ka), Lq, N, D, validA), TOL.lse[dtype]);
+  expectLse(`${what} lse B`, await gpu.read(b.lse), attentionLseRef(f64(q), f64(kb), Lq, N, D, validB), TOL.lse[dtype]);
   const ref = attentionRef(f64(q), k, v, Lq, validA + validB, N, D);
   expectClose(what, await gpu.read(out), ref, TOL.matmul[dtype]);
 }
@@ -73,7 +73,7 @@ for (const cfgName of Object.keys(ATTENTION_CONFIGS)) {
       attentionWith(gpu, gpu.upload(q, [Lq, N, D]), gpu.upload(k, [Lk, N, D]), gpu.upload(v, [Lk, N, D]), o, valid, cfg, lse);
       const ref = attentionWithLseRef(f64(q), f64(k), f64(v), Lq, Lk, N, D, valid);
       expectClose(`attention ${cfgName} with lse: O`, await gpu.read(o), ref.o, TOL.matmul.f32);
-      expectLse(`attention ${cfgName} lse`, await gpu.read(lse), ref.lse, 1e-5);
+      expectLse(`attention ${cfgName} lse`, await gpu.read(lse), ref.lse, TOL.lse.f32);
     }), { hosts: ["deno"] });
 }
 
@@ -102,7 +102,7 @@ test("attention_merge: three parts through the merged LSE == attention over all 
     };
     const k = cat(ks), v = cat(vs);
     expectClose("three-way merge", await gpu.read(out), attentionRef(f64(q), k, v, Lq, total, N, D), TOL.matmul.f32);
-    expectLse("three-way merged lse", await gpu.read(lse), attentionLseRef(f64(q), k, Lq, N, D, total), 1e-5);
+    expectLse("three-way merged lse", await gpu.read(lse), attentionLseRef(f64(q), k, Lq, N, D, total), TOL.lse.f32);
   }));
 
 test("attention_merge: both parts empty give zeros; the Float64 merge of references is exact", () =>

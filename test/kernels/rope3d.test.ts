@@ -1,6 +1,6 @@
 import { rope3d, ropeCosSin } from "../../src/ops/rope3d.ts";
 import { ropeRef } from "../reference/rope3d.ts";
-import { expectClose, f64, randomArray, roundF16, test, TOL, withGpu, withGpuF16 } from "../harness.ts";
+import { expectClose, expectThrows, f64, randomArray, roundF16, test, TOL, withGpu, withGpuF16 } from "../harness.ts";
 import { fixtureBytes, type FixtureName } from "../fixtures.ts";
 import type { Gpu } from "../../src/gpu/device.ts";
 import type { DType } from "../../src/gpu/tensor.ts";
@@ -111,10 +111,5 @@ for (const [fixture, grid, D] of [["wan-tiny", { F: 3, H: 3, W: 5 }, 12], ["wan-
 test("rope3d rejects rows outside the grid", () =>
   withGpu((gpu) => {
     const x = gpu.empty([10, 1, 12], "f32");
-    try {
-      rope3d(gpu, x, { F: 1, H: 2, W: 5 }, 1);
-    } catch {
-      return Promise.resolve();
-    }
-    throw new Error("expected a rejection");
+    return expectThrows("rows 1..10 of a 10-token grid", () => rope3d(gpu, x, { F: 1, H: 2, W: 5 }, 1), /rope3d: rows 1\.\.10 are outside the 1x2x5 grid \(10 tokens\)/);
   }));

@@ -1,28 +1,24 @@
 // The denoising loop on the embedded model: sharded over 4 devices == 1 device, and both equal a
 // Float64 pipeline (the sampler's reference driving the model's composed Float64 reference).
 import { embeddedModel } from "../../src/model/embedded.ts";
-import { WorkerPool } from "../../src/parallel/pool.ts";
 import { generate, setPrompts } from "../../src/pipeline/generate.ts";
 import { gaussianNoise, type SamplerConfig } from "../../src/sampler/flow_match.ts";
-import { expectClose, test } from "../harness.ts";
+import { expectClose, test, TOL } from "../harness.ts";
+import { withSharedPool } from "../parallel/pools.ts";
 import { wanForwardRef } from "../reference/wan.ts";
 import { sampleRef } from "../reference/sampler.ts";
 
 const LATENT = { F: 3, H: 6, W: 10 }; // 3 x 3 x 5 = 45 tokens: 4 devices get 12, 11, 11, 11
 const SAMPLER: SamplerConfig = { steps: 2, shift: 5, guidance: 5, solver: "unipc" };
 const SEED = 7;
-const TOL_F32 = 1e-4;
 
 async function run(devices: number): Promise<Float32Array> {
   const m = embeddedModel();
-  const pool = await WorkerPool.create({ devices, precision: "f32" });
-  try {
+  return await withSharedPool(devices, async (pool) => {
     await pool.load(m.config, m.weights);
     await setPrompts(pool, m.text, m.negativeText, m.textTokens);
     return (await generate(pool, m.config, { latent: LATENT, sampler: SAMPLER, seed: SEED, mode: "sequence" })).latent;
-  } finally {
-    await pool.close();
-  }
+  });
 }
 
 function reference(): Float64Array {
@@ -37,8 +33,8 @@ function reference(): Float64Array {
 test("generate: embedded model, 2 UniPC steps with guidance, 1 and 4 devices == Float64 pipeline", async () => {
   const ref = reference();
   const one = await run(1);
-  expectClose("1 device vs Float64 pipeline", one, ref, TOL_F32);
+  expectClose("1 device vs Float64 pipeline", one, ref, TOL.model.f32);
   const four = await run(4);
-  expectClose("4 devices vs 1 device", four, one, TOL_F32);
-  expectClose("4 devices vs Float64 pipeline", four, ref, TOL_F32);
+  expectClose("4 devices vs 1 device", four, one, TOL.sharded.f32);
+  expectClose("4 devices vs Float64 pipeline", four, ref, TOL.model.f32);
 }, { hosts: ["deno"], timeoutMs: 300_000 });

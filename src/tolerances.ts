@@ -1,0 +1,23 @@
+// Accepted errors, named once: the test harness (test/harness.ts re-exports TOL), the demo's one-device
+// comparison and anything else that judges a result use these. Unless a name says otherwise, a bound is on
+// the relative L2 error ||got - ref|| / ||ref|| (DESIGN.md "Numbers that count"). Each loosening says why.
+export const TOL = {
+  /** Element-wise kernels vs Float64: one or two roundings per element plus f32 transcendental error;
+   * f16: the 11-bit storage of inputs and outputs dominates (~5e-4 per value, more through exp/tanh). */
+  elementwise: { f32: 1e-5, f16: 1e-2 },
+  /** GEMM and attention vs Float64: sums of K products accumulate ~sqrt(K) ulp of rounding. */
+  matmul: { f32: 1e-4, f16: 1e-2 },
+  /** The whole forward vs diffusers' float64 output or the composed Float64 reference (DESIGN.md). */
+  model: { f32: 1e-4, f16: 1e-2 },
+  /** Sharded vs single device where the two reduce in different orders (the overlapped exchange merges two
+   * partial softmaxes; frame mode's padded keys change the attention's key blocks): the model bound. */
+  sharded: { f32: 1e-4, f16: 1e-2 },
+  /** The sampler driven in f32 vs its Float64 twin: f32 latents between steps (~6e-8 relative per rounding). */
+  sampler: { f32: 1e-5 },
+  /** Attention's log-sum-exp (O(1..10)), by absolute error scaled by max(1, |lse|): f32 exp/log rounding; f16 inputs. */
+  lse: { f32: 1e-5, f16: 1e-3 },
+  /** Our Float64 composition vs diffusers' float64 goldens: both are f64, only the order of sums differs. */
+  float64: 1e-6,
+} as const;
+
+export type Precision = "f32" | "f16";
