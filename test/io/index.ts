@@ -4,4 +4,5 @@ import "./model.test.ts";
 import "./fs_deno.test.ts";
 import "./model_folder.test.ts";
 import "./hub.test.ts";
+import "./adapter_check.test.ts";
 import "./video.test.ts";
