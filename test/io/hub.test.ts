@@ -1,8 +1,8 @@
 // Hub ids, offline: a local server answers the Hub's paths (<id>/resolve/main/<path>) for a tiny fixture
 // repo laid out like Wan-AI/Wan2.1-T2V-1.3B-Diffusers (model_index.json, transformer/ with the wan-tiny
-// weights as an index + two BF16 shards, vae/ with the wan-vae-tiny weights). Checked: the weights read
-// through the Deno cache folder (src/io/hub_deno.ts) and the Cache API (src/io/hub_web.ts, which Deno also
-// has) equal the fixture's bit for bit; each file is downloaded once (a second open makes no request, and
+// weights as an index + two BF16 shards, vae/ with the wan-vae-tiny weights); the page's Cache API path
+// (src/io/hub_web.ts) runs in both hosts with fetch answered in-process. Checked: the weights read through
+// the Deno cache folder (src/io/hub_deno.ts) and the Cache API equal the fixture's bit for bit; each file is downloaded once (a second open makes no request, and
 // works with the server gone); progress ends at the file's size; 404, 401, network failure and truncated
 // bodies give one-line errors naming the URL and the id and leave nothing in the cache.
 import { announcedSize } from "../../src/io/download.ts";
@@ -187,32 +187,74 @@ test("hub: 404, 401, network failure and truncated downloads are one-line errors
   }
 }, deno);
 
+/** Answers fetches under `endpoint` from `files` as the Hub would (404 for anything else); other URLs pass through. */
+async function withFakeHub<T>(files: Map<string, Uint8Array>, endpoint: string, fn: (gets: Map<string, number>, cut: Set<string>) => Promise<T>): Promise<T> {
+  const realFetch = globalThis.fetch;
+  const gets = new Map<string, number>();
+  const cut = new Set<string>(); // paths whose body breaks off halfway (a dropped connection)
+  const prefix = `${endpoint}/${REPO}/resolve/main/`;
+  globalThis.fetch = (input: RequestInfo | URL, init?: RequestInit) => {
+    const url = input instanceof Request ? input.url : String(input);
+    if (!url.startsWith(`${endpoint}/`)) return realFetch(input, init);
+    gets.set(url, (gets.get(url) ?? 0) + 1);
+    const body = url.startsWith(prefix) ? files.get(url.slice(prefix.length)) : undefined;
+    if (!body) return Promise.resolve(new Response("Entry not found", { status: 404, statusText: "Not Found" }));
+    if (cut.has(url.slice(prefix.length))) {
+      const stream = new ReadableStream<Uint8Array>({
+        start(c) {
+          c.enqueue(body.slice(0, body.length >> 1));
+          c.error(new TypeError("network error"));
+        },
+      });
+      return Promise.resolve(new Response(stream, { headers: { "content-length": String(body.length) } }));
+    }
+    return Promise.resolve(new Response(body.slice(), { headers: { "content-length": String(body.length) } }));
+  };
+  try {
+    return await fn(gets, cut);
+  } finally {
+    globalThis.fetch = realFetch;
+  }
+}
+
 test("hub: the page's Cache API folder (hub_web.ts) downloads once and serves later opens from the cache", async () => {
   const { hubFolder, clearModelCache } = await import("../../src/io/hub_web.ts");
-  if (typeof caches === "undefined") throw new Error("this Deno has no Cache API");
+  if (typeof caches === "undefined") throw new Error("no Cache API in this host");
   const { files, ref } = await fixtureRepo();
-  const server = hubServer(files, () => "ok");
+  const endpoint = "https://hub.shardit.invalid";
   const cacheName = `shardit-test-${crypto.randomUUID()}`;
   try {
-    const repo = parseHubId(REPO)!;
-    const seen: string[] = [];
-    const root = hubFolder(repo, { endpoint: server.endpoint, cacheName, progress: (l, d, t) => d === t && seen.push(l) });
-    const folder = await pipelineComponent(root, "transformer");
-    assert(folder.label.endsWith("/transformer"), folder.label);
-    const a = await openWanFolder(folder);
-    for (const n of ref.names()) expectSame(n, await a.checkpoint.readF32(n), await ref.readF32(n));
-    const before = server.total();
-    assert(seen.includes("downloading diffusion_pytorch_model-00001-of-00002.safetensors"), `progress: ${seen}`);
-    const b = await openWanFolder(await pipelineComponent(hubFolder(repo, { endpoint: server.endpoint, cacheName }), "transformer"));
-    for (const n of ref.names()) expectSame(`cached ${n}`, await b.checkpoint.readF32(n), await ref.readF32(n));
-    assert(server.total() === before, `the second open made ${server.total() - before} requests`);
-    for (const [path, count] of server.gets) assert(count === 1, `${path} fetched ${count} times`);
-    await expectError("404 in the page", async () => await openWanFolder(await pipelineComponent(hubFolder(parseHubId("shardit-test/missing")!, { endpoint: server.endpoint, cacheName }), "transformer")), "shardit-test/missing/resolve/main: no config.json", "Hub id shardit-test/missing");
+    await withFakeHub(files, endpoint, async (gets, cut) => {
+      const repo = parseHubId(REPO)!;
+      const seen: string[] = [];
+      const root = hubFolder(repo, { endpoint, cacheName, progress: (l, d, t) => d === t && seen.push(l) });
+      const folder = await pipelineComponent(root, "transformer");
+      assert(folder.label === `${endpoint}/${REPO}/resolve/main/transformer`, folder.label);
+      const a = await openWanFolder(folder);
+      for (const n of ref.names()) expectSame(n, await a.checkpoint.readF32(n), await ref.readF32(n));
+      assert(seen.includes("downloading diffusion_pytorch_model-00001-of-00002.safetensors"), `progress: ${seen}`);
+      const total = () => [...gets.values()].reduce((x, y) => x + y, 0);
+      const before = total();
+      const b = await openWanFolder(await pipelineComponent(hubFolder(repo, { endpoint, cacheName }), "transformer"));
+      for (const n of ref.names()) expectSame(`cached ${n}`, await b.checkpoint.readF32(n), await ref.readF32(n));
+      assert(total() === before, `the second open made ${total() - before} requests`);
+      for (const [url, count] of gets) assert(count === 1, `${url} fetched ${count} times`);
+      await expectError("404 in the page", async () => await openWanFolder(await pipelineComponent(hubFolder(parseHubId("shardit-test/missing")!, { endpoint, cacheName }), "transformer")), "shardit-test/missing/resolve/main: no config.json", "Hub id shardit-test/missing");
+      // A body that breaks off: one line naming the URL and the id, and nothing put in the cache.
+      const shard = "transformer/diffusion_pytorch_model-00002-of-00002.safetensors";
+      cut.add(shard);
+      const fresh = `${cacheName}-cut`;
+      try {
+        await expectError("cut off in the page", async () => await openWanFolder(await pipelineComponent(hubFolder(repo, { endpoint, cacheName: fresh }), "transformer")), `${REPO}/resolve/main/${shard}: download broke off after`, `Hub id ${REPO}`);
+        assert(!(await (await caches.open(fresh)).match(`${endpoint}/${REPO}/resolve/main/${shard}`)), "a cut-off body was cached");
+      } finally {
+        await clearModelCache(fresh);
+      }
+    });
   } finally {
-    await server.stop();
     await clearModelCache(cacheName);
   }
-}, deno);
+});
 
 test("hub: `shardit forward --model <id>` (HF_ENDPOINT, SHARDIT_CACHE) == diffusers on wan-tiny, with a download progress bar", async () => {
   const { files } = await fixtureRepo("F32");
