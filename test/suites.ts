@@ -11,3 +11,4 @@ import "./parallel/sharded.test.ts";
 import "./pipeline/generate.test.ts";
 import "./cli/cli.test.ts";
 import "./parallel/gpus.test.ts";
+import "./vae/index.ts";

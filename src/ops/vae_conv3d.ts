@@ -1,0 +1,136 @@
+// vaeConv3d: the Wan VAE's convolutions over channels-last activations as one implicit GEMM
+// (shaders/vae_conv3d.wgsl): the causal 3x3x3 convs (first KT - 1 frames from the feature cache), the
+// time upsampler's (3,1,1) conv (output channels split into two frames), the 3x3 Conv2d of the spatial
+// upsamplers (KT = 1) and, for completeness, 1x1x1 convs (the decoder runs those through gemm).
+import type { Gpu } from "../gpu/device.ts";
+import { type DType, expectShape, numel, type Tensor, tensorBytes } from "../gpu/tensor.ts";
+import { MAX_WG_X } from "./grid.ts";
+
+/** A conv on the GPU: weights rearranged to wk [K = KT*KH*KW*Cin, Cout] (tap-major, channel fastest). */
+export interface ConvLayer {
+  wk: Tensor;
+  bias: Tensor;
+  KT: number;
+  KH: number;
+  KW: number;
+  Cin: number;
+  Cout: number;
+  name: string;
+}
+
+/** PyTorch [Cout, Cin, KT, KH, KW] -> [K, Cout], k = ((kt * KH + kh) * KW + kw) * Cin + ci. */
+export function convWeightToKxN(weight: Float32Array, Cout: number, Cin: number, taps: number): Float32Array {
+  if (weight.length !== Cout * Cin * taps) throw new Error(`conv weight has ${weight.length} values, expected ${Cout}x${Cin}x${taps}`);
+  const out = new Float32Array(weight.length);
+  for (let co = 0; co < Cout; co++) {
+    for (let ci = 0; ci < Cin; ci++) {
+      for (let tap = 0; tap < taps; tap++) out[(tap * Cin + ci) * Cout + co] = weight[(co * Cin + ci) * taps + tap];
+    }
+  }
+  return out;
+}
+
+/** Uploads a conv given in PyTorch's layout; `shape` is [Cout, Cin, ...kernel] with a kernel of 0 to 3 dims. */
+export function uploadConv(gpu: Gpu, weight: Float32Array, shape: readonly number[], bias: Float32Array, dtype: DType, name: string): ConvLayer {
+  const [Cout, Cin, ...kernel] = shape;
+  const k3 = [...Array(3 - kernel.length).fill(1), ...kernel];
+  const [KT, KH, KW] = k3;
+  if (kernel.length > 3 || k3.some((k) => k !== 1 && k !== 3)) throw new Error(`${name}: kernel [${kernel}] unsupported (sizes 1 or 3, at most 3 dims)`);
+  if (KW === 3 && KH === 1) throw new Error(`${name}: kernel [${kernel}] unsupported (a 3-wide kernel needs 3 rows)`);
+  if (weight.length !== numel(shape)) throw new Error(`${name}: weight has ${weight.length} values, shape [${shape}] needs ${numel(shape)}`);
+  if (bias.length !== Cout) throw new Error(`${name}: bias has ${bias.length} values, expected ${Cout} (Cout)`);
+  const taps = KT * KH * KW;
+  return {
+    wk: gpu.upload(convWeightToKxN(weight, Cout, Cin, taps), [taps * Cin, Cout], dtype, `${name}.weight`),
+    bias: gpu.upload(bias, [Cout], dtype, `${name}.bias`),
+    KT, KH, KW, Cin, Cout, name,
+  };
+}
+
+export function freeConv(gpu: Gpu, l: ConvLayer): void {
+  gpu.freeTensor(l.wk);
+  gpu.freeTensor(l.bias);
+}
+
+interface ConvTile {
+  BM: number;
+  BN: number;
+  BK: number;
+  TM: number;
+  TN: number;
+}
+
+/** By output width: 64x64 tiles for wide layers, 128x32 where N is a multiple of 32 (96: no waste), 128x8 for RGB. */
+export const CONV_TILES: Record<string, ConvTile> = {
+  "64x64": { BM: 64, BN: 64, BK: 16, TM: 4, TN: 4 },
+  "128x32": { BM: 128, BN: 32, BK: 16, TM: 4, TN: 4 },
+  "128x8": { BM: 128, BN: 8, BK: 16, TM: 4, TN: 2 },
+};
+
+export function pickConvTile(N: number): ConvTile {
+  if (N >= 128 && N % 64 === 0) return CONV_TILES["64x64"];
+  if (N >= 16) return CONV_TILES["128x32"];
+  return CONV_TILES["128x8"];
+}
+
+export interface ConvOptions {
+  /** [KT - 1, Hin, W, Cin]: the frames before x (the feature cache), of which the first `zeroFrames` read as zeros. */
+  cache?: Tensor;
+  /** Leading cache frames that are causal zero padding (default KT - 1: no cache yet, the first chunk). */
+  zeroFrames?: number;
+  /** Rows of zero padding above (and below): (KH - 1) / 2 for a whole frame (default), 0 when x carries halo rows. */
+  padTop?: number;
+  /** Added to the output (same shape): the residual block's skip path. */
+  residual?: Tensor;
+  /** Output channels per output frame (default Cout); Cout / splitC frames per input frame (the time upsampler: Cout / 2). */
+  splitC?: number;
+  tile?: ConvTile;
+}
+
+/**
+ * out [T * G, Hout, W, splitC] = conv(x [T, Hin, W, Cin]) with Hout = Hin + 2 padTop - (KH - 1), G = Cout / splitC.
+ */
+export function vaeConv3d(gpu: Gpu, x: Tensor, layer: ConvLayer, out: Tensor, opts: ConvOptions = {}): void {
+  // 1. validate
+  const { name, KT, KH, KW, Cin, Cout } = layer;
+  if (x.shape.length !== 4 || x.shape[3] !== Cin) throw new Error(`${name}: expected x [T, H, W, ${Cin}], found [${x.shape}]`);
+  const [T, Hin, W] = x.shape;
+  const padTop = opts.padTop ?? (KH - 1) / 2;
+  if (padTop !== 0 && padTop !== (KH - 1) / 2) throw new Error(`${name}: padTop ${padTop} must be 0 or ${(KH - 1) / 2}`);
+  const Hout = Hin + 2 * padTop - (KH - 1);
+  if (Hout <= 0) throw new Error(`${name}: ${Hin} input rows with padTop ${padTop} leave no output rows`);
+  const splitC = opts.splitC ?? Cout;
+  if (!(Number.isInteger(splitC) && splitC > 0 && Cout % splitC === 0)) throw new Error(`${name}: splitC ${splitC} must divide Cout ${Cout}`);
+  const G = Cout / splitC;
+  expectShape(`${name} output`, out, [T * G, Hout, W, splitC], x.dtype);
+  if (layer.wk.dtype !== x.dtype) throw new Error(`${name}: weights are ${layer.wk.dtype}, x is ${x.dtype}`);
+  const nCache = KT - 1;
+  const zeroFrames = opts.zeroFrames ?? nCache;
+  if (!(Number.isInteger(zeroFrames) && zeroFrames >= 0 && zeroFrames <= nCache)) throw new Error(`${name}: zeroFrames ${zeroFrames} must be in [0, ${nCache}]`);
+  if (zeroFrames < nCache) {
+    if (!opts.cache) throw new Error(`${name}: ${nCache - zeroFrames} cached frames asked for, but no feature cache [${nCache}, ${Hin}, ${W}, ${Cin}] given`);
+    expectShape(`${name} cache`, opts.cache, [nCache, Hin, W, Cin], x.dtype);
+  } else if (opts.cache && nCache === 0) throw new Error(`${name}: a 1-frame conv takes no cache`);
+  if (opts.residual) expectShape(`${name} residual`, opts.residual, out.shape, x.dtype);
+  if (out.buffer === x.buffer || (opts.residual && out.buffer === opts.residual.buffer) || (opts.cache && out.buffer === opts.cache.buffer)) {
+    throw new Error(`${name}: the output shares a buffer with an input (WebGPU forbids a read and a read_write binding of one buffer)`);
+  }
+  for (const [what, t] of [["x", x], ["output", out]] as const) gpu.checkBinding(tensorBytes(t), `${name} ${what}`);
+  const M = T * Hout * W, K = KT * KH * KW * Cin;
+  // 2. pipeline key: dtype, kernel size, tile, residual
+  const tile = opts.tile ?? pickConvTile(Cout);
+  const kernel = gpu.kernel("vae_conv3d", { f16: x.dtype === "f16", KT, KH, KW, ...tile, residual: !!opts.residual });
+  // 3. uniforms  4. dispatch: (N tiles, M tiles over y and z)
+  const mTiles = Math.ceil(M / tile.BM);
+  const bindings = [x, opts.cache ?? x, layer.wk, layer.bias, out, ...(opts.residual ? [opts.residual] : [])];
+  gpu.dispatch(kernel, { M, Cin, Cout, K, Hin, Hout, W, padTop, nCache, zeroFrames, splitC }, bindings, [
+    Math.ceil(Cout / tile.BN),
+    Math.min(mTiles, MAX_WG_X),
+    Math.ceil(mTiles / MAX_WG_X),
+  ]);
+}
+
+/** FLOPs of one conv (2 M N K), for benchmarks. */
+export function convFlops(M: number, layer: ConvLayer): number {
+  return 2 * M * layer.Cout * layer.KT * layer.KH * layer.KW * layer.Cin;
+}

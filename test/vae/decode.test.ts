@@ -1,0 +1,39 @@
+// The Wan VAE decoder on one device against diffusers' float64 decode (the golden fixtures): the clamped
+// video and each stage's output (post_quant_conv, conv_in, mid block, every up block) so a failure says where.
+import type { DType, Tensor } from "../../src/gpu/tensor.ts";
+import { WanVaeDecoder, latentsToZ } from "../../src/vae/decoder.ts";
+import { expectClose, test, withGpu, withGpuF16 } from "../harness.ts";
+import type { Gpu } from "../../src/gpu/device.ts";
+import type { VaeFixtureName } from "../fixtures.ts";
+import { chunksToChannelsFirst, loadVaeGolden } from "./util.ts";
+
+/** DESIGN.md "Numbers that count": f32 1e-4, f16 arithmetic 1e-2 (relative L2). */
+export const VAE_TOL = { f32: 1e-4, f16: 1e-2 } as const;
+
+async function checkDecode(gpu: Gpu, name: VaeFixtureName, dtype: DType) {
+  const g = await loadVaeGolden(name);
+  expectClose(`${name} latentsToZ`, latentsToZ(g.latents, g.cfg), g.z, 1e-6);
+  const dec = new WanVaeDecoder(gpu, g.cfg, g.weights, dtype);
+  const stages = new Map<string, { data: Float32Array[]; shapes: number[][] }>();
+  const video = await dec.decode(g.z, g.latent, {
+    intermediates: dtype === "f32"
+      ? async (stage: string, x: Tensor) => {
+        const s = stages.get(stage) ?? { data: [], shapes: [] };
+        s.data.push(await gpu.read(x));
+        s.shapes.push(x.shape);
+        stages.set(stage, s);
+      }
+      : undefined,
+  });
+  for (const [stage, s] of stages) {
+    expectClose(`${name} ${dtype} stage ${stage}`, chunksToChannelsFirst(s.data, s.shapes), await g.io.readF32(`intermediate.${stage}`), VAE_TOL[dtype]);
+  }
+  if (dtype === "f32" && stages.size !== 3 + g.cfg.dimMult.length) throw new Error(`${name}: ${stages.size} stages reported, expected ${3 + g.cfg.dimMult.length}`);
+  expectClose(`${name} ${dtype} decoded video (clamped)`, video, g.expected, VAE_TOL[dtype]);
+  dec.dispose();
+}
+
+test("vae decode wan-vae-tiny f32 (+ every stage)", () => withGpu((gpu) => checkDecode(gpu, "wan-vae-tiny", "f32")));
+test("vae decode wan-vae-tiny f16", () => withGpuF16((gpu) => checkDecode(gpu, "wan-vae-tiny", "f16")), { hosts: ["deno"] });
+test("vae decode wan-vae-small f32 (+ every stage)", () => withGpu((gpu) => checkDecode(gpu, "wan-vae-small", "f32")), { hosts: ["deno"] });
+test("vae decode wan-vae-small f16", () => withGpuF16((gpu) => checkDecode(gpu, "wan-vae-small", "f16")), { hosts: ["deno"] });

@@ -1,0 +1,3 @@
+// The VAE decoder's tests (kernels are in test/kernels): one device against the fixtures, odd sizes
+// against the Float64 reference, bands == whole frames.
+import "./decode.test.ts";
