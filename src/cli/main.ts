@@ -2,13 +2,14 @@
 // Any error prints one line naming what is wrong and exits non-zero; --verbose adds the stack.
 import { parseArgs, UsageError } from "./args.ts";
 import { takeWebGpuFlag, useWebGpu, webGpuChoice } from "../platform/webgpu_deno.ts";
+import { warnIfSlowAdapter } from "../gpu/adapter_check.ts";
 
 const USAGE = `usage: shardit <command> [flags]
   selftest [--filter S]                run every kernel against its Float64 reference on this adapter
   plan --latent F,H,W --devices N --shard sequence|frame [--weights w1,...]
-  forward --model DIR --input FILE --out FILE [--devices N] [--shard sequence|frame] [--weights w1,...]
+  forward --model DIR|URL|HUB_ID --input FILE --out FILE [--devices N] [--shard sequence|frame] [--weights w1,...]
           [--gpus auto|ID,...] [--precision f32|f16] [--report FILE] [--overlap[=off]]
-  generate [--model DIR] [--text FILE] [--negative-text FILE] [--steps N] [--guidance G] [--shift S]
+  generate [--model DIR|URL|HUB_ID] [--text FILE] [--negative-text FILE] [--steps N] [--guidance G] [--shift S]
            [--seed N] [--solver unipc|euler] [--devices N] [--shard sequence|frame] [--weights w1,...]
            [--precision f32|f16] [--latent F,H,W] [--gpus auto|ID,...] [--overlap[=off]] [--out DIR]
   --webgpu auto|dawn|deno on any GPU command (default $SHARDIT_WEBGPU, else auto): Dawn (Chrome's
@@ -50,6 +51,8 @@ async function main(argv: string[]): Promise<number> {
   if (name !== "plan") {
     const backend = await useWebGpu(choice);
     if (backend.note) console.error(`shardit: --webgpu auto uses Deno's WebGPU (${backend.note})`);
+    // wgpu's OpenGL fallback (no Vulkan driver) spends minutes compiling shaders on a first run: say so once.
+    if (backend.implementation === "deno") await warnIfSlowAdapter(backend.gpu);
   }
   return await command(flags);
 }

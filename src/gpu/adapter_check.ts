@@ -26,7 +26,7 @@ export interface AdapterFacts {
 const PLACEHOLDER_SUBGROUPS = [4, 128];
 const U32_MAX = 4294967295;
 
-export const VULKAN_FIX = "install a Vulkan driver: sudo apt install mesa-vulkan-drivers (Intel, AMD and the CPU; for an NVIDIA GPU, its driver's Vulkan ICD), then check with vulkaninfo --summary";
+export const VULKAN_FIX = "sudo apt install mesa-vulkan-drivers (Vulkan for Intel, AMD and the CPU; for an NVIDIA GPU, its driver's Vulkan ICD), then check with vulkaninfo --summary";
 
 export function adapterFacts(adapter: GPUAdapter): AdapterFacts {
   const info = adapter.info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number };
@@ -54,12 +54,12 @@ export function slowAdapterWarning(f: AdapterFacts): string | null {
 
 let warned = false;
 
-/** Prints slowAdapterWarning for the default adapter to stderr, once per process; never throws. */
-export async function warnIfSlowAdapter(print: (line: string) => void = (l) => console.error(`warning: ${l}`)): Promise<void> {
-  if (warned || typeof navigator === "undefined" || !navigator.gpu) return;
+/** Prints slowAdapterWarning for `gpu`'s default adapter to stderr, once per process; never throws. */
+export async function warnIfSlowAdapter(gpu: GPU | undefined = globalThis.navigator?.gpu, print: (line: string) => void = (l) => console.error(`shardit: ${l}`)): Promise<void> {
+  if (warned || !gpu) return;
   warned = true;
   try {
-    const adapter = await navigator.gpu.requestAdapter();
+    const adapter = await gpu.requestAdapter();
     const line = adapter ? slowAdapterWarning(adapterFacts(adapter)) : null;
     if (line) print(line);
   } catch {

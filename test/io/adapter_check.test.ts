@@ -1,7 +1,7 @@
 // The slow-adapter check (src/gpu/adapter_check.ts) on adapter descriptions captured from real runs: wgpu's
 // OpenGL fallback must be named, with the fix; Vulkan adapters (lavapipe, the H200) must pass silently.
-// Pure CPU, both hosts (listed with the io tests).
-import { type AdapterFacts, slowAdapterWarning } from "../../src/gpu/adapter_check.ts";
+// The samples are pure CPU, both hosts (listed with the io tests); the CLI check runs in Deno.
+import { type AdapterFacts, adapterFacts, slowAdapterWarning } from "../../src/gpu/adapter_check.ts";
 import { test } from "../harness.ts";
 import { assert } from "./util.ts";
 
@@ -42,3 +42,22 @@ test("adapter check: wgpu's OpenGL fallback is named with the fix; Vulkan adapte
   const gpu = slowAdapterWarning({ ...LLVMPIPE_GL, description: "NVIDIA GeForce RTX 3060/PCIe/SSE2" });
   assert(gpu !== null && !gpu.includes("CPU rasterizer") && gpu.includes("NVIDIA GeForce RTX 3060"), `a real GPU on GL: ${gpu}`);
 });
+
+test("adapter check: the CLI says it once on a real GL adapter (DENO_WEBGPU_BACKEND=gl) and not on Vulkan", async () => {
+  const root = new URL("../../", import.meta.url).pathname;
+  const run = async (env: Record<string, string>) => {
+    const r = await new Deno.Command("node", {
+      args: [`${root}bin/shardit.cjs`, "selftest", "--webgpu", "deno", "--filter", "no test has this name"],
+      env, cwd: root, stdout: "piped", stderr: "piped",
+    }).output();
+    if (r.code !== 0) throw new Error(`selftest exited ${r.code}: ${new TextDecoder().decode(r.stderr)}`);
+    return new TextDecoder().decode(r.stderr).split("\n").filter((l) => l.includes("OpenGL fallback"));
+  };
+  const gl = await run({ DENO_WEBGPU_BACKEND: "gl" });
+  assert(gl.length === 1 && gl[0].includes("apt install mesa-vulkan-drivers"), `GL: ${gl.length} warnings: ${gl.join(" | ")}`);
+  // Without the override the default backend runs: Vulkan where a driver is installed (silent), else GL.
+  const adapter = await navigator.gpu.requestAdapter();
+  const defaultIsGl = adapter !== null && slowAdapterWarning(adapterFacts(adapter)) !== null;
+  const plain = await run({});
+  assert(plain.length === (defaultIsGl ? 1 : 0), `default backend (${defaultIsGl ? "GL" : "Vulkan"} here): ${plain.length} warnings: ${plain.join(" | ")}`);
+}, { hosts: ["deno"], timeoutMs: 60_000 });
