@@ -8,6 +8,7 @@ import "./io/index.ts";
 import "./model/forward.test.ts";
 import "./model/finite.test.ts";
 import "./parallel/sharded.test.ts";
+import "./parallel/vae_sharded.test.ts";
 import "./pipeline/generate.test.ts";
 import "./cli/cli.test.ts";
 import "./parallel/gpus.test.ts";

@@ -4,6 +4,7 @@ import type { DType, Grid3 } from "../gpu/tensor.ts";
 import type { WanConfig } from "../model/config.ts";
 import type { ShardView } from "../model/wan.ts";
 import type { SharedTree } from "./shared_weights.ts";
+import type { VaeFromWorker, VaeToWorker } from "./vae_messages.ts";
 
 export interface RunBuffers {
   /** Barrier control words (see barrier.ts). */
@@ -50,7 +51,9 @@ export type ToWorker =
   /** Test hook: the worker throws from its message handler, as a crashing worker would. */
   | { type: "crash"; message: string }
   /** Destroys the device; with `close`, the worker then ends itself (cleaner for Deno than terminate()). */
-  | { type: "dispose"; close?: boolean };
+  | { type: "dispose"; close?: boolean }
+  /** The VAE decoder: its weights, and one band of a sharded decode (vae_messages.ts). */
+  | VaeToWorker;
 
 export interface DeviceStats {
   device: number;
@@ -77,4 +80,5 @@ export type FromWorker =
   | { type: "done"; device: number; runId: number; stats: DeviceStats }
   | { type: "disposed"; device: number }
   /** `aborted`: this device stopped because another one failed (its error is the one to report). */
-  | { type: "error"; device: number; message: string; runId?: number; aborted?: boolean };
+  | { type: "error"; device: number; message: string; runId?: number; aborted?: boolean }
+  | VaeFromWorker;

@@ -6,7 +6,7 @@
 // moments, with an error naming that device; the next request restarts it (weights and texts are
 // replayed), so the pool stays usable.
 
-import type { DType } from "../gpu/tensor.ts";
+import { type DType, type Grid3, gridSize } from "../gpu/tensor.ts";
 import type { WanConfig } from "../model/config.ts";
 import type { WanWeights } from "../model/checkpoint.ts";
 import { abortRun, CANCELLED, controlBuffer, runFailure } from "./barrier.ts";
@@ -14,6 +14,11 @@ import type { DeviceStats, FromWorker, RunBuffers, ToWorker } from "./messages.t
 import type { ShardPlan } from "./plan.ts";
 import { exchangeBufferBytes } from "./sab_exchange.ts";
 import { type SharedTree, shareTree } from "./shared_weights.ts";
+import { vaeSpatialScale, vaeVideoFrames, type WanVaeConfig } from "../vae/config.ts";
+import type { WanVaeWeights } from "../vae/weights.ts";
+import { vaeExchangeBounds, vaeExchangeSizes } from "./vae_exchange.ts";
+import type { DecodeBuffers, DecodeStats } from "./vae_messages.ts";
+import type { BandPlan } from "./vae_plan.ts";
 
 export interface PoolOptions {
   devices: number;
@@ -44,13 +49,29 @@ export interface PoolOptions {
 }
 
 export interface ForwardRequest {
-  latent: Float32Array; // [C, F, H, W]
-  latentDims: { C: number; F: number; H: number; W: number };
+  latent: Float32Array; // [C, F, H, W], C = the model's in_channels
+  latentGrid: Grid3;
   timestep: number;
   textKey: string;
   plan: ShardPlan;
   /** This forward only: overrides PoolOptions.overlap. */
   overlap?: boolean;
+}
+
+export interface DecodeRequest {
+  /** z = latents * std + mean, [z_dim, T, h, w] f32. */
+  z: Float32Array;
+  /** The latent's T x h x w. */
+  latent: Grid3;
+  plan: BandPlan;
+}
+
+export interface DecodeResult {
+  /** The clamped video [3, F', H', W'] in [-1, 1]. */
+  video: Float32Array;
+  videoGrid: Grid3;
+  stats: DecodeStats[];
+  ms: number;
 }
 
 export interface ForwardResult {
@@ -90,6 +111,7 @@ export class WorkerPool {
   private slots: Slot[] = [];
   private pending: Pending | null = null;
   private loaded: { config: WanConfig; weights: SharedTree } | null = null;
+  private vae: { config: WanVaeConfig; weights: SharedTree } | null = null;
   private texts = new Map<string, { text: Float32Array; textTokens: number }>();
   private runId = 0;
   /** The self-attention exchange buffer, kept across forwards (grown when a run needs more). */
@@ -177,10 +199,12 @@ export class WorkerPool {
         if (msg.runId !== undefined && this.inflight.get(d) === msg.runId) this.settled(d);
         return this.onError(d, msg);
       case "done":
+      case "decoded":
         if (this.inflight.get(d) === msg.runId) this.settled(d);
         return this.reply(d, msg);
       case "ready":
       case "loaded":
+      case "vaeLoaded":
       case "textReady":
       case "disposed":
         return this.reply(d, msg);
@@ -306,6 +330,7 @@ export class WorkerPool {
       if (!ended) slot.worker.terminate();
       await this.start(d);
       if (this.loaded) await this.request("loaded", [d], () => this.post(d, { type: "load", ...this.loaded! }));
+      if (this.vae) await this.request("vaeLoaded", [d], () => this.post(d, { type: "vaeLoad", ...this.vae! }));
       for (const [key, t] of this.texts) await this.request("textReady", [d], () => this.post(d, { type: "text", key, ...t }));
     }
   }
@@ -330,7 +355,7 @@ export class WorkerPool {
   async forward(req: ForwardRequest): Promise<ForwardResult> {
     await this.heal();
     if (!this.loaded) throw new PoolError("forward before load");
-    const { plan, latentDims } = req;
+    const { plan, latentGrid } = req;
     const cfg = this.loaded.config;
     if (plan.devices !== this.devices) throw new PoolError(`the plan has ${plan.devices} devices, the pool ${this.devices}`);
     if (!this.texts.has(req.textKey)) throw new PoolError(`text "${req.textKey}" was not set`);
@@ -345,9 +370,9 @@ export class WorkerPool {
         throw new PoolError(`the exchange buffer (${what} = ${exchangeBytes} bytes of shared memory) could not be allocated: ${(e as Error).message}`);
       }
     }
-    const latentValues = cfg.inChannels * latentDims.F * latentDims.H * latentDims.W;
+    const latentValues = cfg.inChannels * gridSize(latentGrid);
     if (req.latent.length !== latentValues) {
-      throw new PoolError(`latent: expected [${cfg.inChannels}, ${latentDims.F}, ${latentDims.H}, ${latentDims.W}] = ${latentValues} values (in_channels ${cfg.inChannels}), found ${req.latent.length}`);
+      throw new PoolError(`latent: expected [${cfg.inChannels}, ${latentGrid.F}, ${latentGrid.H}, ${latentGrid.W}] = ${latentValues} values (in_channels ${cfg.inChannels}), found ${req.latent.length}`);
     }
     const latent = new SharedArrayBuffer(req.latent.byteLength);
     new Float32Array(latent).set(req.latent);
@@ -356,7 +381,7 @@ export class WorkerPool {
       rows: this.rows ?? new SharedArrayBuffer(0),
       latent,
       tokensOut: new SharedArrayBuffer(plan.tokens * 4 * cfg.outChannels * 4),
-      out: new SharedArrayBuffer(cfg.outChannels * latentDims.F * latentDims.H * latentDims.W * 4),
+      out: new SharedArrayBuffer(cfg.outChannels * gridSize(latentGrid) * 4),
     };
     // Frame mode computes whole padding frames past F': their RoPE positions continue the frame axis.
     const computedGrid = { ...plan.grid, F: plan.computedTokens / (plan.grid.H * plan.grid.W) };
@@ -374,7 +399,7 @@ export class WorkerPool {
             runId,
             timestep: req.timestep,
             textKey: req.textKey,
-            latentGrid: { F: latentDims.F, H: latentDims.H, W: latentDims.W },
+            latentGrid: { F: latentGrid.F, H: latentGrid.H, W: latentGrid.W },
             shard: { start: s.start, count: s.end - s.start, tokens: plan.tokens, computedTokens: plan.computedTokens, grid: computedGrid },
             devices: this.devices,
             overlap: req.overlap ?? this.opts.overlap,
@@ -390,8 +415,68 @@ export class WorkerPool {
     return { out: new Float32Array(buffers.out).slice(), stats, ms };
   }
 
+  /** Shares the VAE decoder's weights and uploads them on every device (beside the DiT's, if loaded). */
+  async loadVae(config: WanVaeConfig, weights: WanVaeWeights): Promise<number[]> {
+    await this.heal();
+    this.vae = { config, weights: shareTree(weights) };
+    const r = await this.request("vaeLoaded", this.all(), () => this.all().forEach((d) => this.post(d, { type: "vaeLoad", ...this.vae! })));
+    return this.all().map((d) => (r.get(d) as Extract<FromWorker, { type: "vaeLoaded" }>).ms);
+  }
+
   /**
-   * Cancels the forward in progress, if any: its promise rejects at once with PoolCancelled, and every
+   * One sharded VAE decode: device d decodes the latent rows of plan.bands[d] (halo rows and whole-frame
+   * gathers through shared memory) and writes its rows of the video; returns the whole clamped video.
+   * Failures, timeouts and cancel() behave as for a forward.
+   */
+  async decode(req: DecodeRequest): Promise<DecodeResult> {
+    await this.heal();
+    if (!this.vae) throw new PoolError("decode before loadVae");
+    const { plan, latent } = req;
+    const cfg = this.vae.config;
+    if (plan.devices !== this.devices) throw new PoolError(`the band plan has ${plan.devices} devices, the pool ${this.devices}`);
+    if (plan.h !== latent.H) throw new PoolError(`the band plan splits ${plan.h} latent rows, the latent has ${latent.H}`);
+    const zValues = cfg.zDim * gridSize(latent);
+    if (req.z.length !== zValues) throw new PoolError(`z has ${req.z.length} values, [${cfg.zDim}, ${latent.F}, ${latent.H}, ${latent.W}] needs ${zValues}`);
+    const S = vaeSpatialScale(cfg);
+    const videoGrid: Grid3 = { F: vaeVideoFrames(cfg, latent.F), H: S * latent.H, W: S * latent.W };
+    const bounds = vaeExchangeBounds(cfg, latent.H, latent.W);
+    const sizes = this.devices > 1 ? vaeExchangeSizes(this.devices, bounds.haloBytes, bounds.frameBytes) : { halo: 0, frame: 0 };
+    const shared = (bytes: number, what: string) => {
+      try {
+        return new SharedArrayBuffer(bytes);
+      } catch (e) {
+        throw new PoolError(`the decode's ${what} (${bytes} bytes of shared memory) could not be allocated: ${(e as Error).message}`);
+      }
+    };
+    const z = shared(req.z.byteLength, "latent z");
+    new Float32Array(z).set(req.z);
+    const buffers: DecodeBuffers = {
+      control: controlBuffer(this.devices),
+      halo: shared(sizes.halo, "halo rows"),
+      frame: shared(sizes.frame, "frame gather"),
+      z,
+      video: shared(3 * gridSize(videoGrid) * 4, `video [3, ${videoGrid.F}, ${videoGrid.H}, ${videoGrid.W}] f32`),
+    };
+    const runId = ++this.runId;
+    const deviceNames = this.all().map((i) => this.deviceName(i));
+    const t0 = performance.now();
+    const replies = await this.request(
+      "decoded",
+      this.all(),
+      () =>
+        this.all().forEach((d) => {
+          this.inflight.set(d, runId);
+          this.post(d, { type: "decode", runId, latent, bands: plan.bands, devices: this.devices, buffers, timeoutMs: this.opts.barrierTimeoutMs, deviceNames });
+        }),
+      buffers.control,
+    );
+    const ms = performance.now() - t0;
+    const stats = this.all().map((i) => (replies.get(i) as Extract<FromWorker, { type: "decoded" }>).stats);
+    return { video: new Float32Array(buffers.video).slice(), videoGrid, stats, ms };
+  }
+
+  /**
+   * Cancels the forward (or decode) in progress, if any: its promise rejects at once with PoolCancelled, and every
    * device stops at its next barrier check (the next request waits for that). Loads and prompt encodings
    * are not interrupted. Returns whether there was a forward to cancel.
    */

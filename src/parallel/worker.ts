@@ -12,6 +12,7 @@ import type { DeviceStats, FromWorker, ToWorker } from "./messages.ts";
 import { SabExchange } from "./sab_exchange.ts";
 import { shardedAttention } from "./sharded_attention.ts";
 import { unshareTree } from "./shared_weights.ts";
+import { decodeBand, disposeVae, loadVae } from "./vae_worker.ts";
 import { assertFinite, overflowHint } from "../model/finite.ts";
 
 declare const Deno: { env: { set(k: string, v: string): void } } | undefined;
@@ -78,10 +79,24 @@ async function handle(msg: ToWorker): Promise<void> {
       post({ type: "done", device, runId: msg.runId, stats });
       return;
     }
+    case "vaeLoad": {
+      const t0 = performance.now();
+      await loadVae(need(gpu, "init"), msg, precision);
+      post({ type: "vaeLoaded", device, ms: performance.now() - t0 });
+      return;
+    }
+    case "decode": {
+      running = msg.buffers.control; // as for a forward: a failure of this worker aborts the decode
+      const stats = await decodeBand(device, msg);
+      running = null;
+      post({ type: "decoded", device, runId: msg.runId, stats });
+      return;
+    }
     case "crash":
       throw new Error(msg.message);
     case "dispose":
       forgetModel();
+      disposeVae();
       gpu?.destroy();
       gpu = null;
       model = null;
@@ -173,13 +188,13 @@ function need<T>(v: T | null, step: string): T {
 self.onmessage = (e: MessageEvent<ToWorker>) => {
   const msg = e.data;
   handle(msg).catch((err) => {
-    const runId = msg.type === "forward" ? msg.runId : undefined;
+    const runId = msg.type === "forward" || msg.type === "decode" ? msg.runId : undefined;
     const message = (err as Error)?.message ?? String(err);
     const aborted = err instanceof RunAborted;
     // Whatever failed here (the forward itself, or another message while it runs), the run cannot finish:
     // wake the other devices now, with this error as the cause they and the coordinator report.
     if (!aborted && running) abortRun(running, device, message);
-    if (msg.type === "forward") running = null;
+    if (msg.type === "forward" || msg.type === "decode") running = null;
     post({ type: "error", device, message, runId, aborted });
     if (msg.type === "crash") throw err; // a real uncaught failure: the pool sees the worker's error event
   });

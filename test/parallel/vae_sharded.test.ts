@@ -1,0 +1,120 @@
+// The sharded VAE decode: bands of latent rows over 1-4 workers, halo rows through shared memory before
+// every 3x3 conv, the whole frame gathered for the mid block's attention. Sharded == one device (the
+// decoder on one Gpu in this thread, no band) == diffusers' float64 decode, for every device count and
+// weighted bands; a crash names its device and a cancel rejects at once, and the pool goes on.
+//
+// Deno (lavapipe) runs the matrix on wan-vae-tiny (latent 3x4x6: up to 4 one-row bands); Chromium
+// (SwiftShader) runs the 3-device case.
+import type { Host } from "../harness.ts";
+import { expectClose, test, TOL, withGpu } from "../harness.ts";
+import { WanVaeDecoder } from "../../src/vae/decoder.ts";
+import { planBands } from "../../src/parallel/vae_plan.ts";
+import { PoolCancelled, type WorkerPool } from "../../src/parallel/pool.ts";
+import { decodeLatents } from "../../src/pipeline/decode.ts";
+import { loadVaeGolden } from "../vae/util.ts";
+import { SHARDED_TIMEOUT_MS, withSharedPool } from "./pools.ts";
+
+const DENO_ONLY: Host[] = ["deno"];
+const BOTH: Host[] = ["deno", "browser"];
+
+let single: Promise<Float32Array> | null = null;
+/** wan-vae-tiny decoded on one device in this thread (no workers, no band), once. */
+function singleDevice(): Promise<Float32Array> {
+  single ??= (async () => {
+    const g = await loadVaeGolden("wan-vae-tiny");
+    return await withGpu(async (gpu) => {
+      const dec = new WanVaeDecoder(gpu, g.cfg, g.weights, "f32");
+      try {
+        return await dec.decode(g.z, g.latent);
+      } finally {
+        dec.dispose();
+      }
+    });
+  })();
+  return single;
+}
+
+async function shardedVsSingle(devices: number, weights?: number[]): Promise<void> {
+  const g = await loadVaeGolden("wan-vae-tiny");
+  const one = await singleDevice();
+  expectClose("one device vs diffusers", one, g.expected, TOL.model.f32);
+  await withSharedPool(devices, async (pool) => {
+    await pool.loadVae(g.cfg, g.weights);
+    const run = await decodeLatents(pool, g.cfg, g.latents, g.latent, weights);
+    const bands = run.plan.bands.map((b) => `[${b.y0},${b.y1})`).join(" ");
+    const what = `wan-vae-tiny on ${devices} device(s), bands ${bands}`;
+    const want = { F: 9, H: 32, W: 48 };
+    if (JSON.stringify(run.videoGrid) !== JSON.stringify(want)) throw new Error(`${what}: video ${JSON.stringify(run.videoGrid)}, expected ${JSON.stringify(want)}`);
+    expectClose(`${what} vs one device`, run.video, one, TOL.sharded.f32);
+    expectClose(`${what} vs diffusers`, run.video, g.expected, TOL.model.f32);
+    run.stats.forEach((s, d) => {
+      if (s.y0 !== run.plan.bands[d].y0 || s.y1 !== run.plan.bands[d].y1 || s.chunkMs.length !== g.latent.F) {
+        throw new Error(`${what}: device ${d} reports rows [${s.y0}, ${s.y1}) and ${s.chunkMs.length} chunks`);
+      }
+      if (devices > 1 && !(s.bytesExchanged > 0)) throw new Error(`${what}: device ${d} exchanged no bytes`);
+    });
+  });
+}
+
+for (let n = 1; n <= 4; n++) {
+  test(`vae sharded: wan-vae-tiny on ${n} device(s) == one device == diffusers`, () => shardedVsSingle(n), { timeoutMs: SHARDED_TIMEOUT_MS, hosts: n === 3 ? BOTH : DENO_ONLY });
+}
+test("vae sharded: wan-vae-tiny on 2 devices with weights 1,3 (bands of 1 and 3 rows) == one device == diffusers", () => shardedVsSingle(2, [1, 3]), { timeoutMs: SHARDED_TIMEOUT_MS, hosts: DENO_ONLY });
+
+async function withTinyOn3(fn: (pool: WorkerPool, decode: () => ReturnType<typeof decodeLatents>, expected: Float32Array) => Promise<void>): Promise<void> {
+  const g = await loadVaeGolden("wan-vae-tiny");
+  await withSharedPool(3, async (pool) => {
+    await pool.loadVae(g.cfg, g.weights);
+    await fn(pool, () => decodeLatents(pool, g.cfg, g.latents, g.latent), g.expected);
+  });
+}
+
+test("vae sharded: a worker crashing mid-decode fails it naming its device, and the pool recovers", () =>
+  withTinyOn3(async (pool, decode, expected) => {
+    const run = decode();
+    setTimeout(() => pool.crash(1, "simulated device failure"), 20);
+    let message = "";
+    try {
+      await run;
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    if (!/^device 1\b/.test(message) || !/simulated device failure/.test(message)) {
+      throw new Error(`expected device 1's own error, got "${message || "success"}"`);
+    }
+    expectClose("after recovery", (await decode()).video, expected, TOL.model.f32);
+  }), { timeoutMs: SHARDED_TIMEOUT_MS, hosts: DENO_ONLY });
+
+test("vae sharded: a cancelled decode rejects at once, its devices free their scratch, and the pool goes on", () =>
+  withTinyOn3(async (pool, decode, expected) => {
+    const before = await decode();
+    const run = decode();
+    while (!pool.cancel("cancelled by the test")) await new Promise((r) => setTimeout(r, 0));
+    let error: unknown = null;
+    try {
+      await run;
+    } catch (e) {
+      error = e;
+    }
+    if (!(error instanceof PoolCancelled) || !/cancelled by the test/.test(error.message)) {
+      throw new Error(`expected PoolCancelled, got ${error ? `${(error as Error).name}: ${(error as Error).message}` : "success"}`);
+    }
+    const after = await decode();
+    expectClose("after the cancel", after.video, expected, TOL.model.f32);
+    const held = (r: typeof before) => r.stats.map((s) => s.liveBuffers).join(",");
+    if (held(after) !== held(before)) throw new Error(`GPU buffers held per device: ${held(before)} before the cancelled decode, ${held(after)} after`);
+  }), { timeoutMs: SHARDED_TIMEOUT_MS, hosts: DENO_ONLY });
+
+test("vae sharded: a band plan for another device count or latent is refused naming both", async () => {
+  const g = await loadVaeGolden("wan-vae-tiny");
+  await withSharedPool(2, async (pool) => {
+    await pool.loadVae(g.cfg, g.weights);
+    let message = "";
+    try {
+      await pool.decode({ z: g.z, latent: g.latent, plan: planBands(4, 3) });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    if (!/the band plan has 3 devices, the pool 2/.test(message)) throw new Error(`expected a device-count error, got "${message || "success"}"`);
+  });
+}, { timeoutMs: SHARDED_TIMEOUT_MS, hosts: DENO_ONLY });
