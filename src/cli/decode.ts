@@ -1,0 +1,105 @@
+// `shardit decode`: latents -> a video a person can play, through the Wan VAE decoder sharded over
+// --devices workers in bands of latent rows. --out's extension picks the file (src/io/video.ts): .gif,
+// .apng, .png (contact sheet) or .safetensors (`video` [1, 3, F', H', W'] F32 in [-1, 1]); --frames DIR
+// adds every frame as a PNG.
+import { allowFlags, int, oneOf, type Parsed, parseArgs, str, UsageError } from "./args.ts";
+import { downloadProgress, progressBar } from "./progress.ts";
+import { parseWeights } from "./forward.ts";
+import { denoFileSource } from "../io/fs_deno.ts";
+import { modelFolderFromArg } from "../io/hub_deno.ts";
+import { checkVideoExtension, encodeFramePngs, encodeVideoFile, WAN_FPS } from "../io/video.ts";
+import type { Grid3 } from "../gpu/tensor.ts";
+import { decodeLatents, type DecodeRun, readLatents } from "../pipeline/decode.ts";
+import { placeDevices } from "../parallel/gpus.ts";
+import { PoolCancelled, WorkerPool } from "../parallel/pool.ts";
+import { openWanVaeFolder } from "../vae/weights.ts";
+import type { WanVaeConfig } from "../vae/config.ts";
+
+const FLAGS = ["vae", "latents", "out", "devices", "weights", "gpus", "precision", "frames", "report", "timeout", "fps"];
+
+/** The VAE folder of `--vae ARG` (a vae/ folder, a pipeline folder with vae/, a URL or a Hub id), loaded. */
+export async function loadVae(arg: string): Promise<{ config: WanVaeConfig; weights: Awaited<ReturnType<typeof openWanVaeFolder>>["weights"] }> {
+  return await openWanVaeFolder(await modelFolderFromArg(arg, "vae", { progress: downloadProgress() }), progressBar(`loading ${arg}`));
+}
+
+/** Writes the decoded video to `out` (by extension) and, when asked, every frame as DIR/frame_NNN.png. Returns the paths written. */
+export async function writeVideo(run: DecodeRun, out: string, framesDir?: string, fps = WAN_FPS): Promise<string[]> {
+  const written = [out];
+  await Deno.writeFile(out, await encodeVideoFile(out, run.video, run.videoGrid, fps));
+  if (framesDir) {
+    await Deno.mkdir(framesDir, { recursive: true });
+    for (const [name, bytes] of await encodeFramePngs(run.video, run.videoGrid)) await Deno.writeFile(`${framesDir}/${name}`, bytes);
+    written.push(`${framesDir}/frame_*.png (${run.videoGrid.F})`);
+  }
+  return written;
+}
+
+/** One line per device: its rows, time and exchange. */
+export function decodeLines(run: DecodeRun, adapters: string[]): string[] {
+  const S = run.videoGrid.H / run.plan.h;
+  return run.stats.map((s) =>
+    `  device ${s.device} latent rows [${s.y0}, ${s.y1}) = video rows [${S * s.y0}, ${S * s.y1}): ${s.ms.toFixed(0)} ms, exchange ${s.exchangeMs.toFixed(0)} ms (${s.waitMs.toFixed(0)} waiting) / ${(s.bytesExchanged / 2 ** 20).toFixed(1)} MiB, ${adapters[s.device] ?? ""}`
+  );
+}
+
+export function decodeReport(vae: string, precision: string, latent: Grid3, run: DecodeRun, adapters: string[], loadMs: number) {
+  return {
+    vae,
+    precision,
+    latent,
+    video: run.videoGrid,
+    devices: run.plan.devices,
+    totalMs: run.ms,
+    loadMs,
+    perDevice: run.stats.map((s) => ({ ...s, adapter: adapters[s.device] })),
+  };
+}
+
+function flag(p: Parsed, name: string): string | undefined {
+  const v = p.flags.get(name);
+  return typeof v === "string" ? v : undefined;
+}
+
+export async function decodeCommand(argv: string[]): Promise<number> {
+  const p = parseArgs(argv);
+  allowFlags(p, "decode", FLAGS);
+  const vaeArg = str(p, "vae"), latentsPath = str(p, "latents"), out = str(p, "out");
+  const devices = int(p, "devices", 1);
+  const precision = oneOf(p, "precision", ["f32", "f16"] as const, "f32");
+  const weights = parseWeights(flag(p, "weights"), devices);
+  const fps = int(p, "fps", WAN_FPS);
+  try {
+    checkVideoExtension(out); // before any work: a typo in --out should not cost a decode
+  } catch (e) {
+    throw new UsageError(`--out ${(e as Error).message}`);
+  }
+  const t0 = performance.now();
+  const vae = await loadVae(vaeArg);
+  const { latents, latent } = await readLatents(await denoFileSource(latentsPath), vae.config);
+  const pool = await WorkerPool.create({ devices, precision, gpus: placeDevices(flag(p, "gpus"), devices), barrierTimeoutMs: int(p, "timeout", 180) * 1000 });
+  // Ctrl-C cancels the decode (the devices stop at their next halo swap or chunk), writes nothing, exits 130.
+  const onInterrupt = () => {
+    console.error("cancelling the decode (Ctrl-C again to quit at once)");
+    if (!pool.cancel("interrupted")) Deno.exit(130);
+  };
+  Deno.addSignalListener("SIGINT", onInterrupt);
+  try {
+    await pool.loadVae(vae.config, vae.weights);
+    const loadMs = performance.now() - t0;
+    const run = await decodeLatents(pool, vae.config, latents, latent, weights);
+    const written = await writeVideo(run, out, flag(p, "frames"), fps);
+    const v = run.videoGrid;
+    console.log(`decode: latent ${latent.F}x${latent.H}x${latent.W} -> ${v.F} frames of ${v.W}x${v.H} on ${devices} device(s), ${precision}, ${run.ms.toFixed(0)} ms -> ${written.join(", ")}`);
+    if (devices > 1) for (const line of decodeLines(run, pool.adapters())) console.log(line);
+    const report = flag(p, "report");
+    if (report) await Deno.writeTextFile(report, JSON.stringify(decodeReport(vaeArg, precision, latent, run, pool.adapters(), loadMs), null, 2) + "\n");
+    return 0;
+  } catch (e) {
+    if (!(e instanceof PoolCancelled)) throw e;
+    console.error("decode cancelled; nothing written");
+    return 130;
+  } finally {
+    Deno.removeSignalListener("SIGINT", onInterrupt);
+    await pool.close();
+  }
+}
