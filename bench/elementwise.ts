@@ -78,7 +78,7 @@ for (const dt of precisions) {
     const lat = gpu.upload(randomArray(C * F * H * W, 8), [C, F, H, W], "f32");
     const tok = gpu.empty([L, 4 * C], dt);
     await run("patchify", `${C}x${F}x${H}x${W}`, dt, C * F * H * W * (4 + b), () => patchify(gpu, lat, 0, L, tok));
-    await run("unpatchify", `${C}x${F}x${H}x${W}`, dt, C * F * H * W * (4 + b), () => unpatchify(gpu, tok, 0, L, { C, F, H, W }, lat));
+    await run("unpatchify", `${C}x${F}x${H}x${W}`, dt, C * F * H * W * (4 + b), () => unpatchify(gpu, tok, 0, L, { F, H, W }, lat));
   }
 }
 printTable(rows);

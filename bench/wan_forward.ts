@@ -59,7 +59,7 @@ const weights = syntheticWeights(cfg);
 const syn = syntheticInputs(cfg, latent, textLen, 999);
 const inputs: ForwardInputs = {
   latent: syn.hiddenStates,
-  latentDims: { C: cfg.inChannels, F, H, W },
+  latentGrid: latent,
   text: syn.encoderHiddenStates,
   textTokens: textLen,
   timestep: 999,
@@ -129,7 +129,7 @@ if (mode === "single") {
         // Correctness first: the golden fixture through the same pool.
         await pool.load(gold.cfg, gold.weights);
         await pool.setText("gold", gold.inputs.text, gold.inputs.textTokens);
-        const gplan = planShards(tokenGridFromLatent(gold.inputs.latentDims), n, "sequence");
+        const gplan = planShards(tokenGridFromLatent(gold.inputs.latentGrid), n, "sequence");
         for (const overlap of overlaps) {
           checkGolden(`pool of ${n}${overlap ? ", overlapped exchange" : ""}`, (await pool.forward({ ...gold.inputs, textKey: "gold", plan: gplan, overlap })).out, dtype);
         }

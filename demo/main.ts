@@ -1,13 +1,13 @@
 // The demo page: pick a model and settings, run the sharded denoising loop over N device workers, and
 // watch the shard map, per-device step times and the latent as it forms; then rerun on one device to
 // check the sharded result. Plain DOM. State for tests is published on window.__shardit_demo.
-import type { DType } from "../src/gpu/tensor.ts";
+import type { DType, Grid3 } from "../src/gpu/tensor.ts";
 import { planShards, type ShardMode, type ShardPlan, tokenGridFromLatent } from "../src/parallel/plan.ts";
 import { PoolCancelled, WorkerPool } from "../src/parallel/pool.ts";
 import { generate, type GenerateOptions, type GenerateResult, setPrompts, type StepReport, throwIfCancelled } from "../src/pipeline/generate.ts";
 import { type Solver, SOLVERS } from "../src/sampler/flow_match.ts";
 import { type DemoEnv, probeEnv } from "./env.ts";
-import { CHECKPOINT_LATENT, clearModelCache, type Latent, loadEmbedded, type LoadedModel, loadFolder, loadUrl, type PromptEmbeddings, readPrompts } from "./model_source.ts";
+import { CHECKPOINT_LATENT, clearModelCache, loadEmbedded, type LoadedModel, loadFolder, loadUrl, type PromptEmbeddings, readPrompts } from "./model_source.ts";
 import { drawLatent } from "./preview.ts";
 import { deviceColor, drawShardMap, shardCounts } from "./shard_map.ts";
 import { compareLatents, type LatentDiff, latentStats, type LatentStats } from "./stats.ts";
@@ -25,7 +25,7 @@ interface Settings {
   shift: number;
   seed: number;
   solver: Solver;
-  latent: Latent;
+  latent: Grid3;
   /** Sequence mode: per-worker speed weights (undefined: equal shares). */
   weights?: number[];
   /** The adapter the workers ask for (a browser's only lever over GPU placement). */
@@ -130,7 +130,7 @@ function weightsField(devices: number): number[] | undefined {
   return w;
 }
 
-function setLatentFields(l: Latent): void {
+function setLatentFields(l: Grid3): void {
   input("latent-f").value = String(l.F);
   input("latent-h").value = String(l.H);
   input("latent-w").value = String(l.W);
@@ -360,18 +360,17 @@ async function run(): Promise<void> {
     const setupMs = performance.now() - t0;
     setStatus("running", `denoising: ${s.steps} steps on ${s.devices} device${s.devices > 1 ? "s" : ""} (${s.mode} mode, ${s.precision})`);
     const reports: StepReport[] = [];
-    const dims = { C: m.config.inChannels, ...s.latent };
     const result = await generate(p, m.config, generateOptions(s, signal), (r, x) => {
       reports.push(r);
       state.step = r.step + 1;
       setStepProgress(state.step, r.steps);
       renderTiming($("timing"), reports);
-      drawLatent($<HTMLCanvasElement>("preview"), x, dims);
+      drawLatent($<HTMLCanvasElement>("preview"), x, m.config.inChannels, s.latent);
     });
     lastRun = { settings: s, model: m, prompts, result };
-    state.latentDims = result.latentDims;
+    state.latentDims = { C: m.config.inChannels, ...result.latentGrid };
     state.latentStats = latentStats(result.latent);
-    drawLatent($<HTMLCanvasElement>("preview"), result.latent, result.latentDims);
+    drawLatent($<HTMLCanvasElement>("preview"), result.latent, m.config.inChannels, result.latentGrid);
     const ms = result.steps.map((r) => r.ms);
     const msPerStep = ms.reduce((a, b) => a + b, 0) / ms.length;
     const later = ms.slice(1);
@@ -395,7 +394,7 @@ async function run(): Promise<void> {
       ["saved vs frame mode", result.plan.mode === "frame" ? "-" : `${saved} tokens`, result.plan.mode === "frame" ? "this is frame mode" : `frame mode pads to ${result.framePlan.computedTokens}`],
       ["ms / step", fmtMs(later.length ? (state.summary.msPerStepAfterFirst as number) : msPerStep), later.length ? `after the 1st (${fmtMs(ms[0])})` : "incl. compile"],
       ["total", fmtMs(result.ms), `+${fmtMs(setupMs)} setup`],
-      ["latent", `${dims.C}×${dims.F}×${dims.H}×${dims.W}`, st.finite ? `mean ${st.mean.toFixed(3)}, std ${st.std.toFixed(3)}` : "NaN or Inf in it!"],
+      ["latent", `${m.config.inChannels}×${s.latent.F}×${s.latent.H}×${s.latent.W}`, st.finite ? `mean ${st.mean.toFixed(3)}, std ${st.std.toFixed(3)}` : "NaN or Inf in it!"],
       ["adapters", adapterSummary(p.adapters()), s.powerPreference ? `asked for ${s.powerPreference}` : "default preference"],
     ]);
     setStatus("done", `${s.steps} steps on ${s.devices} device${s.devices > 1 ? "s" : ""} in ${(result.ms / 1000).toFixed(1)} s`);

@@ -10,12 +10,7 @@ import { cachedUrlFolder, clearModelCache, hubFolder } from "../src/io/hub_web.t
 import { loadWanWeights, type WanWeights } from "../src/model/checkpoint.ts";
 import { openWanFolder, type WanConfig } from "../src/model/config.ts";
 import { EMBEDDED_LATENT, embeddedModel } from "../src/model/embedded.ts";
-
-export interface Latent {
-  F: number;
-  H: number;
-  W: number;
-}
+import type { Grid3 } from "../src/gpu/tensor.ts";
 
 export interface LoadedModel {
   /** Identifies the weights (pools holding them can be reused while it is unchanged). */
@@ -36,14 +31,14 @@ export interface PromptEmbeddings {
 export type LoadProgress = (label: string, done: number, total: number) => void;
 
 /** The latent of a 480p, 81-frame video (as the CLI's default for real checkpoints). */
-export const CHECKPOINT_LATENT: Latent = { F: 21, H: 60, W: 104 };
+export const CHECKPOINT_LATENT: Grid3 = { F: 21, H: 60, W: 104 };
 
 // ---------------------------------------------------------------------------------------------
 // Embedded
 
 let embedded: ReturnType<typeof embeddedModel> | null = null;
 
-export function loadEmbedded(): { model: LoadedModel; prompts: PromptEmbeddings; latent: Latent } {
+export function loadEmbedded(): { model: LoadedModel; prompts: PromptEmbeddings; latent: Grid3 } {
   embedded ??= embeddedModel();
   const e = embedded;
   return {
@@ -57,13 +52,13 @@ export function loadEmbedded(): { model: LoadedModel; prompts: PromptEmbeddings;
 // A folder picked with <input type=file webkitdirectory>, a folder URL, or a Hub id; the folder rules are
 // src/io/model_folder.ts's (the same as the CLI's).
 
-async function loadFrom(folder: FolderSource, id: string, name: string, progress: LoadProgress): Promise<{ model: LoadedModel; latent: Latent }> {
+async function loadFrom(folder: FolderSource, id: string, name: string, progress: LoadProgress): Promise<{ model: LoadedModel; latent: Grid3 }> {
   const { config, checkpoint } = await openWanFolder(folder);
   const weights = await loadWanWeights(checkpoint, config, (d, t) => progress("reading weights", d, t));
   return { model: { id, name, config, weights }, latent: { ...CHECKPOINT_LATENT } };
 }
 
-export function loadFolder(picked: readonly File[], progress: LoadProgress): Promise<{ model: LoadedModel; latent: Latent }> {
+export function loadFolder(picked: readonly File[], progress: LoadProgress): Promise<{ model: LoadedModel; latent: Grid3 }> {
   const folder = pickModelFolder(picked);
   const id = `folder:${folder.label}:${picked.map((f) => `${f.webkitRelativePath || f.name}/${f.size}/${f.lastModified}`).join(",")}`;
   return loadFrom(folder, id, folder.label, progress);
@@ -74,7 +69,7 @@ export function loadFolder(picked: readonly File[], progress: LoadProgress): Pro
  * ("Wan-AI/Wan2.1-T2V-1.3B-Diffusers", optionally "@revision"): its transformer/ when it is a diffusers
  * pipeline. Downloads are cached with the Cache API.
  */
-export async function loadUrl(source: string, progress: LoadProgress): Promise<{ model: LoadedModel; latent: Latent }> {
+export async function loadUrl(source: string, progress: LoadProgress): Promise<{ model: LoadedModel; latent: Grid3 }> {
   const repo = /^(\.{0,2}\/|[a-z][a-z0-9+.-]*:)/i.test(source) ? null : parseHubId(source);
   if (repo) {
     const folder = await pipelineComponent(hubFolder(repo, { progress }), "transformer");

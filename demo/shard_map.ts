@@ -89,5 +89,5 @@ function hatch(ctx: CanvasRenderingContext2D, x: number, y: number, w: number, h
 
 /** Per device: real tokens and padding tokens it computes. */
 export function shardCounts(plan: ShardPlan): { device: number; tokens: number; padTokens: number; start: number; end: number }[] {
-  return plan.shards.map((s) => ({ device: s.device, tokens: s.tokens - s.padTokens, padTokens: s.padTokens, start: s.start, end: s.end }));
+  return plan.shards.map((s) => ({ device: s.device, tokens: s.count - s.padTokens, padTokens: s.padTokens, start: s.start, end: s.end }));
 }

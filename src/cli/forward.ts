@@ -82,7 +82,7 @@ export async function forwardCommand(argv: string[]): Promise<number> {
 
   const { config: cfg, checkpoint: ckpt } = await openWanFolder(await modelFolderFromArg(modelDir, "transformer", { progress: downloadProgress() }));
   const inputs = await readForwardInputs(await denoFileSource(inputPath), cfg);
-  const plan = planShards(tokenGridFromLatent(inputs.latentDims), devices, mode, weights);
+  const plan = planShards(tokenGridFromLatent(inputs.latentGrid), devices, mode, weights);
 
   const t0 = performance.now();
   const weightsF32 = await loadWanWeights(ckpt, cfg, progressBar(`loading ${modelDir}`));
@@ -99,7 +99,7 @@ export async function forwardCommand(argv: string[]): Promise<number> {
     await pool.setText("text", inputs.text, inputs.textTokens);
     const loadMs = performance.now() - t0;
     const result = await pool.forward({ ...inputs, textKey: "text", plan });
-    const [C, F, H, W] = [cfg.outChannels, inputs.latentDims.F, inputs.latentDims.H, inputs.latentDims.W];
+    const C = cfg.outChannels, { F, H, W } = inputs.latentGrid;
     await Deno.writeFile(outPath, encodeSafetensors({ output: { dtype: "F32", shape: [1, C, F, H, W], data: result.out } }));
     const report = buildReport(modelDir, precision, plan, pool, result, loadMs);
     const reportRaw = p.flags.get("report");

@@ -8,6 +8,7 @@ import { parseOverlap, parseWeights } from "./forward.ts";
 import { denoFileSource } from "../io/fs_deno.ts";
 import { modelFolderFromArg } from "../io/hub_deno.ts";
 import { encodeSafetensors } from "../io/safetensors.ts";
+import type { Grid3 } from "../gpu/tensor.ts";
 import { readPromptEmbeddings } from "../model/inputs.ts";
 import { encodePng, latentPreview } from "../io/png.ts";
 import { loadWanWeights, type WanWeights } from "../model/checkpoint.ts";
@@ -25,7 +26,7 @@ async function readTextEmbedding(path: string, cfg: WanConfig): Promise<{ text: 
   return readPromptEmbeddings(await denoFileSource(path), cfg);
 }
 
-function parseLatent(raw: string | undefined, def: { F: number; H: number; W: number }) {
+function parseLatent(raw: string | undefined, def: Grid3): Grid3 {
   if (raw === undefined) return def;
   const v = raw.split(",").map(Number);
   if (v.length !== 3 || v.some((x) => !Number.isInteger(x) || x < 1) || v[1] % 2 || v[2] % 2) {
@@ -42,7 +43,7 @@ interface ModelChoice {
   textTokens: number;
   negativeText: Float32Array | null;
   negativeTokens: number;
-  latent: { F: number; H: number; W: number };
+  latent: Grid3;
 }
 
 async function chooseModel(flag: (n: string) => string | undefined, needNegative: boolean): Promise<ModelChoice> {
@@ -114,10 +115,10 @@ export async function generateCommand(argv: string[]): Promise<number> {
       stepsDone = r.step + 1;
       console.log(stepLine(r));
     });
-    const { C, F, H, W } = result.latentDims;
+    const C = model.config.inChannels, { F, H, W } = result.latentGrid;
     await Deno.mkdir(outDir, { recursive: true });
     await Deno.writeFile(`${outDir}/latents.safetensors`, encodeSafetensors({ latents: { dtype: "F32", shape: [1, C, F, H, W], data: result.latent } }, { model: model.name, steps: String(steps), seed: String(seed) }));
-    const preview = latentPreview(result.latent, result.latentDims);
+    const preview = latentPreview(result.latent, C, result.latentGrid);
     await Deno.writeFile(`${outDir}/preview.png`, await encodePng(preview.rgb, preview.width, preview.height));
     const perStep = result.steps.map((s) => s.ms);
     const summary = {

@@ -1,5 +1,6 @@
 // A small PNG encoder (8-bit RGB, no filtering) over the platform's CompressionStream("deflate"),
 // which emits the zlib stream PNG's IDAT wants; works in Deno and browsers. Plus the latent preview.
+import type { Grid3 } from "../gpu/tensor.ts";
 
 const CRC_TABLE = (() => {
   const t = new Uint32Array(256);
@@ -57,8 +58,8 @@ export async function encodePng(rgb: Uint8Array, width: number, height: number):
  * whole video, frames side by side, each latent pixel drawn as `scale` x `scale`.
  * latent [C, F, H, W] -> rgb [H*scale, F*W*scale, 3].
  */
-export function latentPreview(latent: Float32Array, dims: { C: number; F: number; H: number; W: number }, scale = 8): { rgb: Uint8Array; width: number; height: number } {
-  const { C, F, H, W } = dims;
+export function latentPreview(latent: Float32Array, C: number, latentGrid: Grid3, scale = 8): { rgb: Uint8Array; width: number; height: number } {
+  const { F, H, W } = latentGrid;
   const width = F * W * scale, height = H * scale;
   const rgb = new Uint8Array(width * height * 3);
   const plane = F * H * W;

@@ -1,20 +1,14 @@
 // The forward's inputs (DESIGN.md "Command line"): hidden_states [1, C, F, H, W], encoder_hidden_states
 // [1, Lt, text_dim], timestep [1], all F32, read from a safetensors (the fixtures' io.safetensors) and
 // validated against the model config.
+import type { Grid3 } from "../gpu/tensor.ts";
 import { Checkpoint, type ByteSource } from "../io/safetensors.ts";
 import type { WanConfig } from "./config.ts";
 import { assertFinite } from "./finite.ts";
 
-export interface LatentDims {
-  C: number;
-  F: number;
-  H: number;
-  W: number;
-}
-
 export interface ForwardInputs {
-  latent: Float32Array; // [C, F, H, W]
-  latentDims: LatentDims;
+  latent: Float32Array; // [C, F, H, W], C = the model's in_channels
+  latentGrid: Grid3;
   text: Float32Array; // [Lt, text_dim]
   textTokens: number;
   timestep: number;
@@ -42,7 +36,7 @@ export async function readForwardInputs(source: ByteSource, cfg: WanConfig): Pro
   const latent = await io.readF32("hidden_states"), text = await io.readF32("encoder_hidden_states");
   assertFinite(latent, `${file}: hidden_states`);
   assertFinite(text, `${file}: encoder_hidden_states`, { width: textDim, rowName: "text token" });
-  return { latent, latentDims: { C, F, H, W }, text, textTokens: Lt, timestep };
+  return { latent, latentGrid: { F, H, W }, text, textTokens: Lt, timestep };
 }
 
 /**

@@ -4,6 +4,7 @@
 //   seed = FNV-1a 32-bit(UTF-8 name); s = seed * 0x9E3779B1 mod 2^32
 //   h = (i + s) mod 2^32, then the murmur3 fmix32 finaliser; u = h / 2^32
 //   value = f32((2u - 1) * scale + offset), in f64 then rounded once.
+import type { Grid3 } from "../gpu/tensor.ts";
 import type { WanConfig } from "./config.ts";
 import { mapWanWeights, type WanWeights } from "./checkpoint.ts";
 import { numel } from "../io/safetensors.ts";
@@ -61,7 +62,7 @@ export interface SyntheticInputs {
 }
 
 /** Inputs of the rule (names input.hidden_states, input.encoder_hidden_states); timestep is a free choice. */
-export function syntheticInputs(cfg: WanConfig, latent: { F: number; H: number; W: number }, textLen: number, timestep = 999): SyntheticInputs {
+export function syntheticInputs(cfg: WanConfig, latent: Grid3, textLen: number, timestep = 999): SyntheticInputs {
   if (latent.H % 2 || latent.W % 2) throw new Error(`latent H and W must be even (2x2 patches), got ${latent.F},${latent.H},${latent.W}`);
   const hiddenStatesShape = [1, cfg.inChannels, latent.F, latent.H, latent.W];
   const encoderHiddenStatesShape = [1, textLen, cfg.textDim];

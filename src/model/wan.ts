@@ -157,7 +157,7 @@ export class WanModel {
   unpatchifyInto(y: Tensor, shard: ShardView, latentGrid: Grid3, out: Tensor): void {
     const real = realTokens(shard);
     if (real === 0) return;
-    unpatchify(this.gpu, rowsView(y, 0, real), shard.start, real, { ...latentGrid, C: this.cfg.outChannels }, out);
+    unpatchify(this.gpu, rowsView(y, 0, real), shard.start, real, latentGrid, out);
   }
 
   private async block(i: number, h: Tensor, time: TimeState, text: TextState, shard: ShardView, selfAttention: SelfAttention): Promise<void> {

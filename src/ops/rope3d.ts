@@ -3,14 +3,8 @@
 // The cos/sin tables are computed here in float64 (angles p / 10000^(2j/a)) and
 // uploaded once per (grid, D) per Gpu, so the kernel matches the float64 reference to f32 rounding.
 import type { Gpu } from "../gpu/device.ts";
-import type { Tensor } from "../gpu/tensor.ts";
+import { type Grid3, gridSize, type Tensor } from "../gpu/tensor.ts";
 import { grid1d } from "./grid.ts";
-
-export interface RopeGrid {
-  F: number;
-  H: number;
-  W: number;
-}
 
 /** Dims of the [t | h | w] parts of a head of dim D (diffusers' WanRotaryPosEmbed split). */
 export function ropeSplit(D: number): { t: number; h: number; w: number } {
@@ -26,7 +20,7 @@ export interface RopeTables {
 }
 
 /** Per-axis cos/sin tables for positions 0..extent-1, computed in float64. */
-export function ropeTables(grid: RopeGrid, D: number, theta = 10000): RopeTables {
+export function ropeTables(grid: Grid3, D: number, theta = 10000): RopeTables {
   const split = ropeSplit(D);
   const axes: [number, number][] = [[grid.F, split.t], [grid.H, split.h], [grid.W, split.w]];
   const total = axes.reduce((s, [n, a]) => s + n * (a / 2), 0);
@@ -48,7 +42,7 @@ export function ropeTables(grid: RopeGrid, D: number, theta = 10000): RopeTables
 }
 
 /** cos and sin per token and head dim, [L, D] each, repeat-interleaved per pair (diffusers' layout). */
-export function ropeCosSin(grid: RopeGrid, D: number, start = 0, L = grid.F * grid.H * grid.W): { cos: Float32Array; sin: Float32Array } {
+export function ropeCosSin(grid: Grid3, D: number, start = 0, L = gridSize(grid)): { cos: Float32Array; sin: Float32Array } {
   const tab = ropeTables(grid, D);
   const { t, h } = ropeSplit(D);
   const cos = new Float32Array(L * D), sin = new Float32Array(L * D);
@@ -72,7 +66,7 @@ interface UploadedTable {
 /** Uploaded tables per Gpu, keyed by grid and D (a few KiB each; they live as long as the Gpu). */
 const tableCache = new WeakMap<Gpu, Map<string, UploadedTable>>();
 
-function tableTensor(gpu: Gpu, grid: RopeGrid, D: number): UploadedTable {
+function tableTensor(gpu: Gpu, grid: Grid3, D: number): UploadedTable {
   let cache = tableCache.get(gpu);
   if (!cache) tableCache.set(gpu, cache = new Map());
   const key = `${grid.F},${grid.H},${grid.W},${D}`;
@@ -91,7 +85,7 @@ export interface RopeGap {
   tokens: number;
 }
 
-export function rope3d(gpu: Gpu, x: Tensor, grid: RopeGrid, start: number, gap: RopeGap = { at: 0, tokens: 0 }): void {
+export function rope3d(gpu: Gpu, x: Tensor, grid: Grid3, start: number, gap: RopeGap = { at: 0, tokens: 0 }): void {
   // 1. validate
   if (x.shape.length !== 3) throw new Error(`rope3d: x must be [L, N, D], found [${x.shape}]`);
   const [L, N, D] = x.shape;
@@ -100,7 +94,7 @@ export function rope3d(gpu: Gpu, x: Tensor, grid: RopeGrid, start: number, gap: 
   if (!Number.isInteger(gap.at) || !Number.isInteger(gap.tokens) || gap.at < 0 || gap.tokens < 0) {
     throw new Error(`rope3d: gap must be non-negative integers, got at ${gap.at}, tokens ${gap.tokens}`);
   }
-  const tokens = grid.F * grid.H * grid.W;
+  const tokens = gridSize(grid);
   const last = start + L - 1 + (gap.at < L ? gap.tokens : 0);
   if (!Number.isInteger(start) || start < 0 || last >= tokens) {
     throw new Error(`rope3d: rows ${start}..${last} are outside the ${grid.F}x${grid.H}x${grid.W} grid (${tokens} tokens)`);

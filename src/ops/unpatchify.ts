@@ -1,25 +1,25 @@
 // unpatchify: y [count, 4*C] (run dtype) for the global tokens [start, start + count) -> their pixels of
 // out [C, F, H, W] (f32): out[c, f, 2h+a, 2w+b] = y[g - start, (a*2+b)*C + c]. Other tokens' pixels are
 // untouched, so several shards can write one output (see shaders/unpatchify.wgsl).
-// `grid` gives the latent dims; out must have exactly them ([1, C, F, H, W] accepted too).
+// `latentGrid` is the latent's F x H x W; out must be [C, F, H, W] of it ([1, C, F, H, W] accepted too).
 import type { Gpu } from "../gpu/device.ts";
-import { expectShape, type Tensor } from "../gpu/tensor.ts";
+import { expectShape, type Grid3, type Tensor } from "../gpu/tensor.ts";
 import { expectNoOverlap } from "./checks.ts";
 import { grid1d } from "./grid.ts";
-import { expectTokenRange, latentDims, type LatentGrid } from "./patchify.ts";
+import { expectTokenRange, latentShape } from "./patchify.ts";
 
-export function unpatchify(gpu: Gpu, y: Tensor, start: number, count: number, grid: LatentGrid, out: Tensor): void {
+export function unpatchify(gpu: Gpu, y: Tensor, start: number, count: number, latentGrid: Grid3, out: Tensor): void {
   // 1. validate
-  const { C, F, H, W } = grid;
-  for (const [k, v] of Object.entries(grid)) {
+  const { F, H, W } = latentGrid;
+  for (const [k, v] of Object.entries(latentGrid)) {
     if (!Number.isInteger(v) || v <= 0) throw new Error(`unpatchify grid: ${k} must be a positive integer, found ${v}`);
   }
   if (out.dtype !== "f32") throw new Error(`unpatchify out: expected dtype f32 (the output latent is always f32), found ${out.dtype}`);
-  const o = latentDims("unpatchify out", out);
-  if (o.C !== C || o.F !== F || o.H !== H || o.W !== W) {
+  const { C, latentGrid: o } = latentShape("unpatchify out", out);
+  if (o.F !== F || o.H !== H || o.W !== W) {
     throw new Error(`unpatchify out: expected shape [${C},${F},${H},${W}] (the grid), found [${out.shape}]`);
   }
-  expectTokenRange("unpatchify", start, count, grid);
+  expectTokenRange("unpatchify", start, count, latentGrid);
   expectShape("unpatchify y", y, [count, 4 * C]);
   expectNoOverlap("unpatchify", ["out", out], ["y", y]);
   // 2. pipeline key: input dtype  3. uniforms  4. dispatch: one invocation per element of y

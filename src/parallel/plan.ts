@@ -12,21 +12,20 @@
 //   space is [0, F_pad*H'*W') and indices >= L are padding. N > F' is allowed (the last devices then
 //   compute only padding). Weights are not supported in this mode.
 
+import { type Grid3, gridSize } from "../gpu/tensor.ts";
+
 export type ShardMode = "sequence" | "frame";
 export const SHARD_MODES: readonly ShardMode[] = ["sequence", "frame"];
 
-export interface Grid {
-  F: number;
-  H: number;
-  W: number;
-}
-
-/** One device's range in the COMPUTED token index space: [start, end), padTokens of them beyond L. */
+/**
+ * One device's range in the COMPUTED token index space: [start, end), `count` = end - start tokens
+ * computed, padTokens of them beyond L (frame mode). (`planJson` prints count as `tokens`, DESIGN.md's name.)
+ */
 export interface Shard {
   device: number;
   start: number;
   end: number;
-  tokens: number;
+  count: number;
   padTokens: number;
 }
 
@@ -34,7 +33,7 @@ export interface ShardPlan {
   mode: ShardMode;
   devices: number;
   /** The token grid F', H', W'. */
-  grid: Grid;
+  grid: Grid3;
   /** Real tokens L = F'*H'*W'. */
   tokens: number;
   /** Tokens actually computed: L in sequence mode, F_pad*H'*W' in frame mode. */
@@ -49,7 +48,7 @@ function checkDim(what: string, v: number): void {
 }
 
 /** Latent F x H x W (after the VAE) -> token grid F' = F, H' = H/2, W' = W/2 (2x2 spatial patches). */
-export function tokenGridFromLatent(latent: Grid): Grid {
+export function tokenGridFromLatent(latent: Grid3): Grid3 {
   checkDim("latent F", latent.F);
   checkDim("latent H", latent.H);
   checkDim("latent W", latent.W);
@@ -76,14 +75,14 @@ export function largestRemainder(total: number, weights: readonly number[]): num
 }
 
 /** The shard plan of a token grid over `devices` devices. Throws a one-line Error on bad input. */
-export function planShards(grid: Grid, devices: number, mode: ShardMode, weights?: readonly number[]): ShardPlan {
+export function planShards(grid: Grid3, devices: number, mode: ShardMode, weights?: readonly number[]): ShardPlan {
   checkDim("grid F", grid.F);
   checkDim("grid H", grid.H);
   checkDim("grid W", grid.W);
   if (!Number.isInteger(devices) || devices < 1) throw new Error(`devices must be an integer >= 1, got ${devices}`);
   if (!SHARD_MODES.includes(mode)) throw new Error(`shard mode must be one of ${SHARD_MODES.join("|")}, got ${mode}`);
   const frame = grid.H * grid.W;
-  const L = grid.F * frame;
+  const L = gridSize(grid);
   const shards: Shard[] = [];
 
   if (mode === "sequence") {
@@ -105,7 +104,7 @@ export function planShards(grid: Grid, devices: number, mode: ShardMode, weights
     }
     let start = 0;
     for (let d = 0; d < devices; d++) {
-      shards.push({ device: d, start, end: start + sizes[d], tokens: sizes[d], padTokens: 0 });
+      shards.push({ device: d, start, end: start + sizes[d], count: sizes[d], padTokens: 0 });
       start += sizes[d];
     }
     return { mode, devices, grid: { ...grid }, tokens: L, computedTokens: L, padTokens: 0, shards };
@@ -118,7 +117,7 @@ export function planShards(grid: Grid, devices: number, mode: ShardMode, weights
   const computed = fPad * frame;
   for (let d = 0; d < devices; d++) {
     const start = d * perDevice * frame, end = start + perDevice * frame;
-    shards.push({ device: d, start, end, tokens: end - start, padTokens: end - Math.max(start, Math.min(end, L)) });
+    shards.push({ device: d, start, end, count: end - start, padTokens: end - Math.max(start, Math.min(end, L)) });
   }
   return { mode, devices, grid: { ...grid }, tokens: L, computedTokens: computed, padTokens: computed - L, shards };
 }
@@ -149,13 +148,13 @@ export function isPadToken(plan: ShardPlan, g: number): boolean {
 export function describePlan(plan: ShardPlan): string[] {
   const frame = plan.grid.H * plan.grid.W;
   return plan.shards.map((s) => {
-    const frames = s.tokens ? `frames ${Math.floor(s.start / frame)}..${Math.floor((s.end - 1) / frame)}` : "no frames";
-    return `device ${s.device}: tokens [${s.start}, ${s.end}) ${s.tokens} tokens, ${s.padTokens} padding, ${frames}`;
+    const frames = s.count ? `frames ${Math.floor(s.start / frame)}..${Math.floor((s.end - 1) / frame)}` : "no frames";
+    return `device ${s.device}: tokens [${s.start}, ${s.end}) ${s.count} tokens, ${s.padTokens} padding, ${frames}`;
   });
 }
 
 /** The plan as DESIGN.md's `plan` command prints it (no grid). */
 export function planJson(plan: ShardPlan): object {
   const { mode, devices, tokens, computedTokens, padTokens, shards } = plan;
-  return { mode, devices, tokens, computedTokens, padTokens, shards: shards.map(({ device, start, end, tokens, padTokens }) => ({ device, start, end, tokens, padTokens })) };
+  return { mode, devices, tokens, computedTokens, padTokens, shards: shards.map(({ device, start, end, count, padTokens }) => ({ device, start, end, tokens: count, padTokens })) };
 }

@@ -1,6 +1,7 @@
 // The denoising loop over the sharded model: seeded noise, Wan's flow-matching sampler with
 // classifier-free guidance, each model call one sharded forward through the WorkerPool. Shared by
 // `shardit generate` (Deno) and the demo page (browser). The pool must already hold the weights.
+import type { Grid3 } from "../gpu/tensor.ts";
 import type { WanConfig } from "../model/config.ts";
 import type { DeviceStats } from "../parallel/messages.ts";
 import { planShards, type ShardMode, type ShardPlan, tokenGridFromLatent } from "../parallel/plan.ts";
@@ -8,7 +9,8 @@ import { PoolCancelled, type WorkerPool } from "../parallel/pool.ts";
 import { gaussianNoise, type SamplerConfig, sample } from "../sampler/flow_match.ts";
 
 export interface GenerateOptions {
-  latent: { F: number; H: number; W: number };
+  /** The latent's F x H x W (its channels are the model's in_channels). */
+  latent: Grid3;
   sampler: SamplerConfig;
   seed: number;
   mode: ShardMode;
@@ -28,8 +30,8 @@ export interface StepReport {
 }
 
 export interface GenerateResult {
-  latent: Float32Array; // [C, F, H, W]
-  latentDims: { C: number; F: number; H: number; W: number };
+  latent: Float32Array; // [C, F, H, W], C = the model's in_channels
+  latentGrid: Grid3;
   plan: ShardPlan;
   /** The frame-mode plan of the same run, for the padding comparison. */
   framePlan: ShardPlan;
@@ -59,9 +61,9 @@ export async function generate(
   const grid = tokenGridFromLatent(opts.latent);
   const plan = planShards(grid, pool.devices, opts.mode, opts.mode === "sequence" ? opts.weights : undefined);
   const framePlan = planShards(grid, pool.devices, "frame");
-  const latentDims = { C: cfg.inChannels, ...opts.latent };
+  const latentGrid: Grid3 = { F: opts.latent.F, H: opts.latent.H, W: opts.latent.W };
   if (cfg.outChannels !== cfg.inChannels) throw new Error(`generate needs out_channels == in_channels, the model has ${cfg.inChannels} -> ${cfg.outChannels}`);
-  const x0 = gaussianNoise([latentDims.C, latentDims.F, latentDims.H, latentDims.W], opts.seed);
+  const x0 = gaussianNoise([cfg.inChannels, latentGrid.F, latentGrid.H, latentGrid.W], opts.seed);
   const steps: StepReport[] = [];
   const t0 = performance.now();
   let stepStart = performance.now();
@@ -71,7 +73,7 @@ export async function generate(
   const { signal } = opts;
   const forward = async (x: Float32Array, timestep: number, textKey: string) => {
     throwIfCancelled(signal, CANCELLED_MESSAGE);
-    const r = await pool.forward({ latent: x, latentDims, timestep, textKey, plan });
+    const r = await pool.forward({ latent: x, latentGrid, timestep, textKey, plan });
     stepStats.push(r.stats);
     return r.out;
   };
@@ -97,7 +99,7 @@ export async function generate(
           ms: stepStats.reduce((a, st) => a + st[s.device].ms, 0),
           exchangeMs: stepStats.reduce((a, st) => a + st[s.device].exchangeMs, 0),
           exchangeWaitMs: stepStats.reduce((a, st) => a + st[s.device].exchangeWaitMs, 0),
-          tokens: s.tokens - s.padTokens,
+          tokens: s.count - s.padTokens,
           padTokens: s.padTokens,
         })),
       };
@@ -107,5 +109,5 @@ export async function generate(
       stepStart = performance.now();
     },
   ).finally(() => signal?.removeEventListener("abort", cancel));
-  return { latent, latentDims, plan, framePlan, steps, ms: performance.now() - t0 };
+  return { latent, latentGrid, plan, framePlan, steps, ms: performance.now() - t0 };
 }

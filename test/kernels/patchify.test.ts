@@ -3,9 +3,10 @@ import { patchifyRef } from "../reference/patchify.ts";
 import { expectClose, f64, randomArray, roundF16, test, TOL, withGpu, withGpuF16 } from "../harness.ts";
 import { golden, readFixture } from "./golden.ts";
 import type { Gpu } from "../../src/gpu/device.ts";
-import type { DType } from "../../src/gpu/tensor.ts";
+import type { DType, Grid3 } from "../../src/gpu/tensor.ts";
 
-type Grid = { C: number; F: number; H: number; W: number };
+/** A latent [C, F, H, W]: its channels and its grid. */
+type Grid = { C: number } & Grid3;
 
 async function check(gpu: Gpu, grid: Grid, start: number, count: number, dtype: DType, batched = false) {
   const { C, F, H, W } = grid;

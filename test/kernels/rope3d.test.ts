@@ -3,9 +3,9 @@ import { ropeRef } from "../reference/rope3d.ts";
 import { expectClose, expectThrows, f64, randomArray, roundF16, test, TOL, withGpu, withGpuF16 } from "../harness.ts";
 import { fixtureBytes, type FixtureName } from "../fixtures.ts";
 import type { Gpu } from "../../src/gpu/device.ts";
-import type { DType } from "../../src/gpu/tensor.ts";
+import type { DType, Grid3 } from "../../src/gpu/tensor.ts";
 
-async function check(gpu: Gpu, grid: { F: number; H: number; W: number }, start: number, L: number, N: number, D: number, dtype: DType) {
+async function check(gpu: Gpu, grid: Grid3, start: number, L: number, N: number, D: number, dtype: DType) {
   const round = dtype === "f16" ? roundF16 : (a: Float32Array) => a;
   const x = round(randomArray(L * N * D, start * 131 + L * 7 + D, 2));
   const xt = gpu.upload(x, [L, N, D], dtype);
@@ -16,7 +16,7 @@ async function check(gpu: Gpu, grid: { F: number; H: number; W: number }, start:
 
 // [grid, start, L, N, D]: starts 0, 17, and a range inside crossing a frame boundary (H*W = 63 / 42 / 60);
 // L not a multiple of the workgroup size, positions up to ~100 (where f32 angles would drift).
-const cases: [{ F: number; H: number; W: number }, number, number, number, number][] = [
+const cases: [Grid3, number, number, number, number][] = [
   [{ F: 3, H: 3, W: 5 }, 0, 45, 2, 12],
   [{ F: 5, H: 6, W: 7 }, 17, 150, 4, 24],
   [{ F: 4, H: 7, W: 9 }, 50, 33, 3, 36],

@@ -5,9 +5,10 @@ import { unpatchifyRef } from "../reference/unpatchify.ts";
 import { expectClose, f64, randomArray, roundF16, test, TOL, withGpu, withGpuF16 } from "../harness.ts";
 import { golden, linearF64, readFixture } from "./golden.ts";
 import type { Gpu } from "../../src/gpu/device.ts";
-import type { DType } from "../../src/gpu/tensor.ts";
+import type { DType, Grid3 } from "../../src/gpu/tensor.ts";
 
-type Grid = { C: number; F: number; H: number; W: number };
+/** A latent [C, F, H, W]: its channels and its grid. */
+type Grid = { C: number } & Grid3;
 
 // Writes the given token ranges one call each into an output prefilled with other values, and checks
 // every pixel: those of the ranges from y, all others untouched.
@@ -76,8 +77,8 @@ for (const name of ["wan-tiny", "wan-small"] as const) {
       const y = linearF64(f64(await gpu.read(n)), pw.data, golden(model, "proj_out.bias").data, L, d, pw.shape[0]);
       const out = gpu.empty([1, C, F, H, W], "f32");
       const cut = Math.floor(L / 2) + 1;
-      unpatchify(gpu, up(y.subarray(0, cut * 4 * C), [cut, 4 * C]), 0, cut, { C, F, H, W }, out);
-      unpatchify(gpu, up(y.subarray(cut * 4 * C), [L - cut, 4 * C]), cut, L - cut, { C, F, H, W }, out);
+      unpatchify(gpu, up(y.subarray(0, cut * 4 * C), [cut, 4 * C]), 0, cut, { F, H, W }, out);
+      unpatchify(gpu, up(y.subarray(cut * 4 * C), [L - cut, 4 * C]), cut, L - cut, { F, H, W }, out);
       expectClose(`${name} output`, await gpu.read(out), golden(io, "expected").data, TOL.elementwise.f32);
     }));
 }

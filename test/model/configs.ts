@@ -2,13 +2,14 @@
 // layer counts, token counts and text lengths; synthetic weights and inputs by the fixtures' rule.
 import { PRESETS, type WanConfig } from "../../src/model/config.ts";
 import type { ForwardInputs } from "../../src/model/inputs.ts";
+import type { Grid3 } from "../../src/gpu/tensor.ts";
 import { syntheticInputs, syntheticWeights } from "../../src/model/synthetic.ts";
 import type { WanWeights } from "../../src/model/checkpoint.ts";
 
 export interface OddCase {
   name: string;
   cfg: WanConfig;
-  latent: { F: number; H: number; W: number };
+  latent: Grid3;
   textLen: number;
   timestep: number;
 }
@@ -28,6 +29,6 @@ export function oddCaseData(c: OddCase): { weights: WanWeights; inputs: ForwardI
   const syn = syntheticInputs(c.cfg, c.latent, c.textLen, c.timestep);
   return {
     weights: syntheticWeights(c.cfg),
-    inputs: { latent: syn.hiddenStates, latentDims: { C: c.cfg.inChannels, ...c.latent }, text: syn.encoderHiddenStates, textTokens: c.textLen, timestep: c.timestep },
+    inputs: { latent: syn.hiddenStates, latentGrid: c.latent, text: syn.encoderHiddenStates, textTokens: c.textLen, timestep: c.timestep },
   };
 }

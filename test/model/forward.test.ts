@@ -37,11 +37,11 @@ function channelsLast(x: Float32Array, d: number): Float32Array {
 async function checkIntermediates(gpu: Gpu, name: FixtureName) {
   const g = await loadGolden(name);
   const m = model(gpu, g, "f32");
-  const { C, F, H, W } = g.inputs.latentDims;
+  const C = g.cfg.inChannels, { F, H, W } = g.inputs.latentGrid;
   const d = g.cfg.dim;
   const ref = (key: string) => g.io.readF32(`intermediate.${key}`);
   // Patch embedding.
-  const shard = wholeShard(g.inputs.latentDims);
+  const shard = wholeShard(g.inputs.latentGrid);
   const latent = gpu.upload(g.inputs.latent, [C, F, H, W], "f32", "latent");
   const patches = gpu.empty([shard.count, C * 4], "f32", "patches");
   patchify(gpu, latent, 0, shard.count, patches);

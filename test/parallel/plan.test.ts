@@ -29,11 +29,11 @@ function checkInvariants(p: ShardPlan): void {
   for (const [d, s] of p.shards.entries()) {
     expectEqual(`${tag} device index`, s.device, d);
     expectEqual(`${tag} shard ${d} start`, s.start, at);
-    expectEqual(`${tag} shard ${d} tokens`, s.tokens, s.end - s.start);
-    assert(s.padTokens >= 0 && s.padTokens <= s.tokens, `${tag} shard ${d}: padTokens ${s.padTokens} of ${s.tokens}`);
+    expectEqual(`${tag} shard ${d} tokens`, s.count, s.end - s.start);
+    assert(s.padTokens >= 0 && s.padTokens <= s.count, `${tag} shard ${d}: padTokens ${s.padTokens} of ${s.count}`);
     expectEqual(`${tag} shard ${d} padTokens`, s.padTokens, Math.max(0, s.end - Math.max(s.start, L)));
     at = s.end;
-    sum += s.tokens;
+    sum += s.count;
     pad += s.padTokens;
   }
   expectEqual(`${tag} end of last shard`, at, p.computedTokens);
@@ -41,7 +41,7 @@ function checkInvariants(p: ShardPlan): void {
   expectEqual(`${tag} sum of padTokens`, pad, p.padTokens);
   if (p.mode === "sequence") {
     expectEqual(`${tag} computed`, p.computedTokens, L);
-    assert(p.shards.every((s) => s.tokens >= 1), `${tag}: a shard has no tokens`);
+    assert(p.shards.every((s) => s.count >= 1), `${tag}: a shard has no tokens`);
   }
   // The lookup helpers agree with the ranges (spot-check the edges of every shard).
   for (const s of p.shards) {
@@ -68,11 +68,11 @@ test("plan: DESIGN's 480p table at N=4 (frame pads 4,680 tokens, sequence none)"
   const frame = planShards(GRID_480P, 4, "frame");
   expectEqual("frame computed", frame.computedTokens, 24 * 30 * 52);
   expectEqual("frame padTokens", frame.padTokens, 4_680);
-  expectEqual("frame shard tokens", frame.shards.map((s) => s.tokens), [9360, 9360, 9360, 9360]);
+  expectEqual("frame shard tokens", frame.shards.map((s) => s.count), [9360, 9360, 9360, 9360]);
   expectEqual("frame shard padding", frame.shards.map((s) => s.padTokens), [0, 0, 0, 4680]);
   const seq = planShards(GRID_480P, 4, "sequence");
   expectEqual("sequence padTokens", seq.padTokens, 0);
-  expectEqual("sequence shard tokens", seq.shards.map((s) => s.tokens), [8190, 8190, 8190, 8190]);
+  expectEqual("sequence shard tokens", seq.shards.map((s) => s.count), [8190, 8190, 8190, 8190]);
 });
 
 test("plan: 480p and 720p, every N 1..8, both modes", () => {
@@ -81,7 +81,7 @@ test("plan: 480p and 720p, every N 1..8, both modes", () => {
     for (let n = 1; n <= 8; n++) {
       const seq = planShards(grid, n, "sequence");
       checkInvariants(seq);
-      const sizes = seq.shards.map((s) => s.tokens);
+      const sizes = seq.shards.map((s) => s.count);
       assert(Math.max(...sizes) - Math.min(...sizes) <= 1, `sequence N=${n}: sizes ${sizes} differ by more than one`);
       sizes.forEach((t, d) => expectEqual(`sequence N=${n} device ${d}`, t, Math.floor(L / n) + (d < L % n ? 1 : 0)));
       const frame = planShards(grid, n, "frame");
@@ -89,29 +89,29 @@ test("plan: 480p and 720p, every N 1..8, both modes", () => {
       const fPad = Math.ceil(grid.F / n) * n;
       expectEqual(`frame N=${n} computed`, frame.computedTokens, fPad * grid.H * grid.W);
       expectEqual(`frame N=${n} padTokens`, frame.padTokens, (fPad - grid.F) * grid.H * grid.W);
-      for (const s of frame.shards) expectEqual(`frame N=${n} whole frames`, s.tokens, (fPad / n) * grid.H * grid.W);
+      for (const s of frame.shards) expectEqual(`frame N=${n} whole frames`, s.count, (fPad / n) * grid.H * grid.W);
     }
   }
 });
 
 test("plan: uneven L (45 tokens on 2, 4, 5 devices)", () => {
   const grid = { F: 5, H: 3, W: 3 }; // L = 45
-  expectEqual("N=2", planShards(grid, 2, "sequence").shards.map((s) => s.tokens), [23, 22]);
-  expectEqual("N=4", planShards(grid, 4, "sequence").shards.map((s) => s.tokens), [12, 11, 11, 11]);
-  expectEqual("N=5", planShards(grid, 5, "sequence").shards.map((s) => s.tokens), [9, 9, 9, 9, 9]);
+  expectEqual("N=2", planShards(grid, 2, "sequence").shards.map((s) => s.count), [23, 22]);
+  expectEqual("N=4", planShards(grid, 4, "sequence").shards.map((s) => s.count), [12, 11, 11, 11]);
+  expectEqual("N=5", planShards(grid, 5, "sequence").shards.map((s) => s.count), [9, 9, 9, 9, 9]);
   expectEqual("N=4 starts", planShards(grid, 4, "sequence").shards.map((s) => s.start), [0, 12, 23, 34]);
   for (const n of [1, 2, 3, 4, 5, 7, 44, 45]) checkInvariants(planShards(grid, n, "sequence"));
   // frame mode on the same grid: 5 frames on 2 devices -> 6 frames, one padding frame of 9 tokens
   const f = planShards(grid, 2, "frame");
   checkInvariants(f);
-  expectEqual("frame N=2", f.shards.map((s) => [s.tokens, s.padTokens]), [[27, 0], [27, 9]]);
+  expectEqual("frame N=2", f.shards.map((s) => [s.count, s.padTokens]), [[27, 0], [27, 9]]);
 });
 
 test("plan: weighted sequence splits (largest remainder)", () => {
   const grid = { F: 5, H: 3, W: 3 }; // L = 45
   const p = planShards(grid, 3, "sequence", [1, 2, 3]);
   checkInvariants(p);
-  const sizes = p.shards.map((s) => s.tokens);
+  const sizes = p.shards.map((s) => s.count);
   expectEqual("[1,2,3] on 45 (tie 7.5 vs 22.5 goes to the lower device)", sizes, [8, 15, 22]);
   // Each size is its quota rounded down or up, and they sum to L.
   const checkQuota = (w: number[], L: number, sz: number[]) => {
@@ -126,7 +126,7 @@ test("plan: weighted sequence splits (largest remainder)", () => {
   for (const w of [[1, 1], [3, 1], [0.5, 0.25, 0.25], [1.7, 2.9, 1.1, 4.3], [1, 1, 1, 1, 1, 1, 1, 2]]) {
     const pw = planShards(GRID_480P, w.length, "sequence", w);
     checkInvariants(pw);
-    checkQuota(w, 32_760, pw.shards.map((s) => s.tokens));
+    checkQuota(w, 32_760, pw.shards.map((s) => s.count));
   }
   // Equal weights reproduce the unweighted split exactly (same tie-break: lower devices first).
   for (const n of [2, 3, 4, 7]) {
@@ -200,7 +200,9 @@ test("plan CLI: 480p N=4, frame vs sequence, weights", async () => {
   expectEqual("frame keys", Object.keys(fj), keys);
   expectEqual("frame padTokens", fj.padTokens, 4680);
   expectEqual("frame shard keys", Object.keys(fj.shards[0]), ["device", "start", "end", "tokens", "padTokens"]);
-  expectEqual("frame plan", fj, JSON.parse(JSON.stringify({ ...planShards(GRID_480P, 4, "frame"), grid: undefined })));
+  // DESIGN.md's table: F' = 21 padded to 24 frames of 30 x 52 tokens, 6 frames (9,360 tokens) per device.
+  const frameShards = [0, 1, 2, 3].map((d) => ({ device: d, start: d * 9360, end: (d + 1) * 9360, tokens: 9360, padTokens: d === 3 ? 4680 : 0 }));
+  expectEqual("frame plan", fj, { mode: "frame", devices: 4, tokens: 32760, computedTokens: 37440, padTokens: 4680, shards: frameShards });
   const seq = await shardit("plan", "--latent", "21,60,104", "--devices", "4", "--shard", "sequence");
   expectEqual("sequence exit", seq.code, 0);
   const sj = JSON.parse(seq.stdout);

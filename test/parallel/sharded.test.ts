@@ -49,7 +49,7 @@ async function shardedVsSingle(name: FixtureName, devices: number, modes: ShardM
     await pool.setText("text", g.inputs.text, g.inputs.textTokens);
     for (const mode of modes) {
       for (const overlap of devices > 1 ? [false, true] : [false]) {
-        const plan = planShards(tokenGridFromLatent(g.inputs.latentDims), devices, mode, mode === "sequence" ? weights : undefined);
+        const plan = planShards(tokenGridFromLatent(g.inputs.latentGrid), devices, mode, mode === "sequence" ? weights : undefined);
         const what = `${name} ${mode} on ${devices} devices${weights ? ` weights ${weights}` : ""}${overlap ? " overlapped" : ""}`;
         const r = await pool.forward({ ...g.inputs, textKey: "text", plan, overlap });
         if (!overlap) expectBitwiseEqual(`${what} vs single device`, r.out, single);
@@ -85,7 +85,7 @@ test(`sharded wan-small f16 on ${devices} devices, sequence and frame, baseline 
     await pool.setText("text", g.inputs.text, g.inputs.textTokens);
     for (const mode of ["sequence", "frame"] as const) {
       for (const overlap of [false, true]) {
-        const plan = planShards(tokenGridFromLatent(g.inputs.latentDims), devices, mode);
+        const plan = planShards(tokenGridFromLatent(g.inputs.latentGrid), devices, mode);
         const what = `wan-small f16 ${mode} on ${devices} devices${overlap ? " overlapped" : ""}`;
         const r = await pool.forward({ ...g.inputs, textKey: "text", plan, overlap });
         expectClose(`${what} vs single device f16`, r.out, single, TOL.sharded.f16);
@@ -106,7 +106,7 @@ for (const c of ODD_CASES) {
       await pool.setText("t", inputs.text, inputs.textTokens);
       for (const mode of ["sequence", "frame"] as const) {
         for (const overlap of [false, true]) {
-          const plan = planShards(tokenGridFromLatent(inputs.latentDims), 3, mode);
+          const plan = planShards(tokenGridFromLatent(inputs.latentGrid), 3, mode);
           expectClose(`${c.name} ${mode} x3${overlap ? " overlapped" : ""}`, (await pool.forward({ ...inputs, textKey: "t", plan, overlap })).out, ref, TOL.model.f32);
         }
       }
@@ -120,7 +120,7 @@ async function withWanSmallOn3(fn: (pool: WorkerPool, forward: () => ReturnType<
   await withSharedPool(3, async (pool) => {
     await pool.load(g.cfg, g.weights);
     await pool.setText("text", g.inputs.text, g.inputs.textTokens);
-    const plan = planShards(tokenGridFromLatent(g.inputs.latentDims), 3, "sequence");
+    const plan = planShards(tokenGridFromLatent(g.inputs.latentGrid), 3, "sequence");
     await fn(pool, () => pool.forward({ ...g.inputs, textKey: "text", plan }), g.expected);
   });
 }
@@ -178,7 +178,7 @@ test("sharded: a non-finite output fails the run naming the device and token; th
   bias[3] = Infinity;
   const broken = { ...g.weights, projOut: { ...g.weights.projOut, bias } };
   await withSharedPool(3, async (pool) => {
-    const plan = planShards(tokenGridFromLatent(g.inputs.latentDims), 3, "sequence");
+    const plan = planShards(tokenGridFromLatent(g.inputs.latentGrid), 3, "sequence");
     await pool.load(g.cfg, broken);
     await pool.setText("text", g.inputs.text, g.inputs.textTokens);
     let message = "";

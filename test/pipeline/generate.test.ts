@@ -23,10 +23,9 @@ async function run(devices: number): Promise<Float32Array> {
 
 function reference(): Float64Array {
   const m = embeddedModel();
-  const latentDims = { C: m.config.inChannels, ...LATENT };
   const model = (x: Float64Array, timestep: number, text: Float32Array) =>
-    wanForwardRef(m.config, m.weights, { latent: Float32Array.from(x), latentDims, text, textTokens: m.textTokens, timestep });
-  const x0 = gaussianNoise([latentDims.C, LATENT.F, LATENT.H, LATENT.W], SEED);
+    wanForwardRef(m.config, m.weights, { latent: Float32Array.from(x), latentGrid: LATENT, text, textTokens: m.textTokens, timestep });
+  const x0 = gaussianNoise([m.config.inChannels, LATENT.F, LATENT.H, LATENT.W], SEED);
   return sampleRef(x0, SAMPLER, (x, t) => ({ cond: model(x, t, m.text), uncond: model(x, t, m.negativeText) }));
 }
 

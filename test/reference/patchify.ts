@@ -1,6 +1,8 @@
 // Float64 reference of shaders/patchify.wgsl: x [C, F, H, W] -> tokens [count, C*4] for global tokens
 // g in [start, start + count) of the (F, H/2, W/2) grid; element c*4 + a*2 + b = x[c, f, 2h+a, 2w+b].
-export function patchifyRef(x: Float64Array, start: number, count: number, grid: { C: number; F: number; H: number; W: number }): Float64Array {
+import type { Grid3 } from "../../src/gpu/tensor.ts";
+
+export function patchifyRef(x: Float64Array, start: number, count: number, grid: { C: number } & Grid3): Float64Array {
   const { C, F, H, W } = grid;
   const Hp = H / 2, Wp = W / 2;
   const out = new Float64Array(count * C * 4);

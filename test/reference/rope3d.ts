@@ -2,12 +2,14 @@
 // (F, H, W) grid, head vector [t | h | w] (h = w = 2*floor(D/6)), interleaved pairs rotated by
 // angle pos / 10000^(2j/a) with pos that axis' coordinate. Angles computed here, independently of ropeTables.
 // With `gap`, rows from gap.at on are gap.tokens tokens further on (two ranges of the grid).
+import type { Grid3 } from "../../src/gpu/tensor.ts";
+
 export function ropeRef(
   x: ArrayLike<number>,
   L: number,
   N: number,
   D: number,
-  grid: { F: number; H: number; W: number },
+  grid: Grid3,
   start: number,
   gap = { at: L, tokens: 0 },
 ): Float64Array {

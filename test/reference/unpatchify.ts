@@ -1,8 +1,10 @@
 // Float64 reference of shaders/unpatchify.wgsl: y [count, 4*C] for global tokens [start, start + count)
 // writes out[c, f, 2h+a, 2w+b] = y[g - start, (a*2+b)*C + c] into `out` [C, F, H, W] (updated in place;
 // other tokens' pixels are left as they were).
+import type { Grid3 } from "../../src/gpu/tensor.ts";
+
 export function unpatchifyRef(
-  y: Float64Array, start: number, count: number, grid: { C: number; F: number; H: number; W: number }, out: Float64Array,
+  y: Float64Array, start: number, count: number, grid: { C: number } & Grid3, out: Float64Array,
 ): Float64Array {
   const { C, F, H, W } = grid;
   const Hp = H / 2, Wp = W / 2;

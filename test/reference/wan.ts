@@ -17,7 +17,7 @@ import { unpatchifyRef } from "./unpatchify.ts";
 const f64 = (a: Float32Array) => Float64Array.from(a);
 
 export function wanForwardRef(cfg: WanConfig, w: WanWeights, inputs: ForwardInputs): Float64Array {
-  const { C, F, H, W } = inputs.latentDims;
+  const C = cfg.inChannels, { F, H, W } = inputs.latentGrid;
   const grid = { F, H: H / 2, W: W / 2 };
   const L = grid.F * grid.H * grid.W, d = cfg.dim, N = cfg.heads, D = cfg.headDim, Lt = inputs.textTokens, eps = cfg.eps;
   const linear = (x: Float64Array, rows: number, l: { weight: Float32Array; bias: Float32Array }, K: number) =>
