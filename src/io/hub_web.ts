@@ -5,7 +5,7 @@
 // Without the Cache API (an insecure context, storage disabled) files are read through HTTP Range
 // requests instead (urlFolder), uncached.
 import { download, type DownloadProgress } from "./download.ts";
-import { HUB_AUTH_HINT, HUB_ENDPOINT, hubBaseUrl, hubContext, type HubRepo } from "./hub.ts";
+import { HUB_AUTH_HINT, HUB_ENDPOINT, hubBaseUrl, hubContext, type HubRepo, parseHubId } from "./hub.ts";
 import { type FolderSource, urlFolder } from "./model_folder.ts";
 import { fileObjectSource } from "./safetensors.ts";
 
@@ -71,6 +71,24 @@ export function cachedUrlFolder(base: string, opts: WebCacheOptions = {}): Folde
 /** The root of Hub repo `repo` (its transformer/ and vae/ are subfolders), through the Cache API. */
 export function hubFolder(repo: HubRepo, opts: WebCacheOptions & { endpoint?: string } = {}): FolderSource {
   return cachedUrlFolder(hubBaseUrl(repo, opts.endpoint ?? HUB_ENDPOINT), { context: hubContext(repo), authHint: HUB_AUTH_HINT, ...opts });
+}
+
+/**
+ * The folder a user typed into a page: a Hub id ("owner/name[@revision]") unless the text starts with
+ * "/", "./", "../" or a scheme, in which case it is a URL (relative ones against the page). Both are read
+ * through the Cache API. The caller picks the component (pipelineComponent(folder, "transformer")).
+ */
+export function folderFromText(text: string, opts: WebCacheOptions & { endpoint?: string } = {}): FolderSource {
+  const t = text.trim();
+  const repo = /^(\.{0,2}\/|[a-z][a-z0-9+.-]*:)/i.test(t) ? null : parseHubId(t);
+  if (repo) return hubFolder(repo, opts);
+  let url: URL;
+  try {
+    url = new URL(t.endsWith("/") ? t : `${t}/`, typeof location !== "undefined" ? location.href : undefined);
+  } catch {
+    throw new Error(`"${t}" is not a URL or a Hub id (owner/name)`);
+  }
+  return cachedUrlFolder(url.href, opts);
 }
 
 /** Deletes every cached download. */

@@ -46,6 +46,24 @@ test("hub: ids, revisions and the resolve URLs", () => {
   assert(announcedSize(new Headers({ "content-length": "10", "content-encoding": "gzip" })) === null, "gzip");
 });
 
+test("hub: what a page's text box means (folderFromText): Hub ids, absolute and relative URLs", async () => {
+  const { folderFromText } = await import("../../src/io/hub_web.ts");
+  const label = (t: string) => folderFromText(t, { endpoint: "https://hub.example" }).label;
+  const cases: [string, string][] = [
+    ["Wan-AI/Wan2.1-T2V-1.3B-Diffusers", "https://hub.example/Wan-AI/Wan2.1-T2V-1.3B-Diffusers/resolve/main"],
+    [" a/b@v1.0 ", "https://hub.example/a/b/resolve/v1.0"],
+    ["https://host.example/models/wan/transformer/", "https://host.example/models/wan/transformer"],
+    ["http://127.0.0.1:8000/x", "http://127.0.0.1:8000/x"],
+  ];
+  for (const [text, want] of cases) assert(label(text) === want, `folderFromText(${JSON.stringify(text)}) = ${label(text)}, expected ${want}`);
+  if (typeof location !== "undefined") {
+    // A page resolves relative URLs against itself; "./a/b" is a path, never a Hub id.
+    assert(label("./a/b") === new URL("./a/b/", location.href).href.replace(/\/$/, ""), `relative: ${label("./a/b")}`);
+  } else {
+    await expectError("relative URL without a page", () => folderFromText("./a/b"), "\"./a/b\" is not a URL or a Hub id");
+  }
+});
+
 /** The fixture repo's files by path under <id>/resolve/main/, and the reference checkpoints. */
 async function fixtureRepo(dtype: "BF16" | "F32" = "BF16") {
   const enc = new TextEncoder();
