@@ -5,8 +5,7 @@
 import { readPromptEmbeddings } from "../src/model/inputs.ts";
 import { fileObjectSource } from "../src/io/safetensors.ts";
 import { type FolderSource, pickModelFolder, pipelineComponent } from "../src/io/model_folder.ts";
-import { parseHubId } from "../src/io/hub.ts";
-import { cachedUrlFolder, clearModelCache, hubFolder } from "../src/io/hub_web.ts";
+import { clearModelCache, folderFromText } from "../src/io/hub_web.ts";
 import { loadWanWeights, type WanWeights } from "../src/model/checkpoint.ts";
 import { openWanFolder, type WanConfig } from "../src/model/config.ts";
 import { EMBEDDED_LATENT, embeddedModel } from "../src/model/embedded.ts";
@@ -70,18 +69,7 @@ export function loadFolder(picked: readonly File[], progress: LoadProgress): Pro
  * pipeline. Downloads are cached with the Cache API.
  */
 export async function loadUrl(source: string, progress: LoadProgress): Promise<{ model: LoadedModel; latent: Grid3 }> {
-  const repo = /^(\.{0,2}\/|[a-z][a-z0-9+.-]*:)/i.test(source) ? null : parseHubId(source);
-  if (repo) {
-    const folder = await pipelineComponent(hubFolder(repo, { progress }), "transformer");
-    return await loadFrom(folder, `hub:${folder.label}`, `${repo.id}${folder.label.endsWith("/transformer") ? "/transformer" : ""}`, progress);
-  }
-  let root: URL;
-  try {
-    root = new URL(source.endsWith("/") ? source : `${source}/`, location.href);
-  } catch {
-    throw new Error(`"${source}" is not a URL or a Hub id (owner/name)`);
-  }
-  const folder = await pipelineComponent(cachedUrlFolder(root.href, { progress }), "transformer");
+  const folder = await pipelineComponent(folderFromText(source, { progress }), "transformer");
   return await loadFrom(folder, `url:${folder.label}`, folder.label, progress);
 }
 
