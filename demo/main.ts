@@ -263,7 +263,7 @@ async function ensureModel(s: Settings): Promise<{ model: LoadedModel; prompts: 
     if (s.source === "folder") loaded = await loadFolder([...(input("folder").files ?? [])], loadProgress);
     else {
       const url = input("url").value.trim();
-      if (!url) throw new Error("enter the URL of a checkpoint folder (config.json + weights)");
+      if (!url) throw new Error("enter a checkpoint folder URL (config.json + weights) or a Hub id (owner/name)");
       loaded = await loadUrl(url, loadProgress);
     }
     model = { key, model: loaded.model };
