@@ -22,7 +22,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import { type DType, type Grid3, numel, type Tensor } from "../gpu/tensor.ts";
 import { type Linear, freeLinear, gemm, uploadLinear } from "../ops/gemm.ts";
-import { attention, attentionWith, pickAttentionConfig, type AttentionConfig } from "../ops/attention.ts";
+import { attention, attentionPlan, attentionWith, pickAttentionConfig, type AttentionConfig } from "../ops/attention.ts";
 import { channelRmsNorm } from "../ops/channel_rms_norm.ts";
 import { type ConvLayer, freeConv, uploadConv, vaeConv3d } from "../ops/vae_conv3d.ts";
 import { upsample2x } from "../ops/upsample2x.ts";
@@ -33,6 +33,28 @@ import { type BandExchange, checkBand, type RowBand } from "./band.ts";
 
 export type { BandExchange, RowBand } from "./band.ts";
 export { latentsToZ } from "./config.ts";
+
+/**
+ * The mid block's single-head attention has head dim C (384 in Wan2.1); attention.ts's default tiles stop
+ * at D = 256. 128-key tiles (32 invocations per row group) cover D up to 512: 64 queries in 45 KiB of
+ * workgroup memory (GPUs: 48 KiB), or 32 queries in 22.5 KiB (software adapters: 32 KiB).
+ */
+export const VAE_WIDE_ATTENTION: AttentionConfig[] = [{ BQ: 64, BK: 128, DC: 16, TM: 8 }, { BQ: 32, BK: 128, DC: 8, TM: 8 }];
+
+/** attention.ts's default tile for head dim D, else the first wide tile that fits the adapter (null: the default). */
+export function vaeAttentionConfig(gpu: Gpu, D: number, f16: boolean): AttentionConfig | null {
+  try {
+    pickAttentionConfig(gpu, D, f16);
+    return null;
+  } catch {
+    const fits = VAE_WIDE_ATTENTION.find((c) => {
+      const plan = attentionPlan(c, D, f16);
+      return plan.workgroupBytes <= gpu.limits.maxComputeWorkgroupStorageSize && plan.threads <= gpu.limits.maxComputeInvocationsPerWorkgroup;
+    });
+    if (!fits) throw new Error(`${gpu.label}: no attention tile fits the VAE's head dim ${D} in ${gpu.limits.maxComputeWorkgroupStorageSize} bytes of workgroup memory`);
+    return fits;
+  }
+}
 
 /** Frames of the causal convs' feature cache (diffusers' CACHE_T). */
 export const CACHE_T = 2;
@@ -123,14 +145,7 @@ export class WanVaeDecoder {
     }));
     this.normOut = vec(w.normOut, "decoder.norm_out");
     this.convOut = conv(w.convOut, "decoder.conv_out");
-    // Single-head attention with head dim C (384 in Wan2.1): the default tiles stop at D = 256; a 128-key
-    // tile (32 invocations per row group) covers D up to 512 in 45 KiB of workgroup memory.
-    this.attnConfig = null;
-    try {
-      pickAttentionConfig(gpu, C, dtype === "f16");
-    } catch {
-      this.attnConfig = { BQ: 64, BK: 128, DC: 16, TM: 8 };
-    }
+    this.attnConfig = vaeAttentionConfig(gpu, C, dtype === "f16");
   }
 
   /** Frees every weight on the GPU. */

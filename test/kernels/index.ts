@@ -11,3 +11,8 @@ import "./timestep_embedding.test.ts";
 import "./patchify.test.ts";
 import "./unpatchify.test.ts";
 import "./runtime.test.ts";
+import "./vae_conv3d.test.ts"
+import "./channel_rms_norm.test.ts"
+import "./upsample2x.test.ts"
+import "./video_frames.test.ts"
+import "./vae_attention.test.ts"
