@@ -51,7 +51,9 @@ export async function download(url: string, sink: (chunk: Uint8Array) => void | 
   if (!res.ok) {
     await res.body?.cancel();
     const auth = (res.status === 401 || res.status === 403) && opts.authHint ? `; ${opts.authHint}` : "";
-    throw new Error(`${url}: HTTP ${res.status} ${res.statusText}${context}${auth}`);
+    // The Hub says why in x-error-code / x-error-message (e.g. RepositoryNotFound, GatedRepo).
+    const why = [res.headers.get("x-error-code"), res.headers.get("x-error-message")].filter(Boolean).join(": ");
+    throw new Error(`${url}: HTTP ${res.status} ${res.statusText}${why ? ` (${why.replace(/\s+/g, " ")})` : ""}${context}${auth}`);
   }
   const expected = announcedSize(res.headers);
   let done = 0;

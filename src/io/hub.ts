@@ -39,4 +39,5 @@ export function hubContext(repo: HubRepo): string {
   return ` (Hub id ${repo.id}${repo.revision === "main" ? "" : `@${repo.revision}`})`;
 }
 
-export const HUB_AUTH_HINT = "a gated or private repo needs a token: accept its terms on huggingface.co and set HF_TOKEN";
+/** The Hub answers 401 for a repo that does not exist as well as for a private one (so as not to reveal which). */
+export const HUB_AUTH_HINT = "check the id (the Hub answers 401 for a repo that does not exist); a gated or private repo needs a token: accept its terms on huggingface.co and set HF_TOKEN";

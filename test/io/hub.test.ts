@@ -103,7 +103,9 @@ function hubServer(files: Map<string, Uint8Array>, mode: () => Mode) {
     const path = new URL(req.url).pathname;
     const body = path.startsWith(prefix) ? files.get(path.slice(prefix.length)) : undefined;
     if (req.method === "GET") gets.set(path, (gets.get(path) ?? 0) + 1);
-    if (mode() === "unauthorized") return new Response("gated", { status: 401, statusText: "Unauthorized" });
+    if (mode() === "unauthorized") {
+      return new Response("gated", { status: 401, statusText: "Unauthorized", headers: { "x-error-code": "GatedRepo", "x-error-message": "Access to this repo is restricted." } });
+    }
     if (!body) return new Response("Entry not found", { status: 404, statusText: "Not Found" });
     if (mode() === "linked-size-lies") return new Response(body.slice(), { headers: { "x-linked-size": String(body.length + 100) } });
     if (mode() === "truncate" && path.endsWith(".safetensors")) {
@@ -183,7 +185,7 @@ test("hub: 404, 401, network failure and truncated downloads are one-line errors
     await expectError("unknown id", () => open("shardit-test/no-such-repo"), `${server.endpoint}/shardit-test/no-such-repo/resolve/main/transformer/config.json`, "HTTP 404", "Hub id shardit-test/no-such-repo", "not a local folder");
     await expectError("not an id", () => modelFolderFromArg("no-such-folder", "transformer", { cacheDir }), "no-such-folder: no such folder, and not a Hub id");
     mode = "unauthorized";
-    await expectError("gated", () => open(REPO), `${REPO}/resolve/main/transformer/config.json: HTTP 401`, `Hub id ${REPO}`, "HF_TOKEN");
+    await expectError("gated", () => open(REPO), `${REPO}/resolve/main/transformer/config.json: HTTP 401 Unauthorized (GatedRepo: Access to this repo is restricted.)`, `Hub id ${REPO}`, "check the id", "HF_TOKEN");
     mode = "truncate";
     const cut = await expectError("truncated", () => open(REPO), `${REPO}/resolve/main/transformer/diffusion_pytorch_model-00001-of-00002.safetensors`, "broke off after", `Hub id ${REPO}`, "nothing was cached");
     assert(!cut.includes("\n"), "one line");
