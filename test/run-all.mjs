@@ -1,5 +1,6 @@
-// `npm test`: the Deno suite (lavapipe), the browser suite (Chromium + SwiftShader) and the end-to-end
-// suites, then one line `N passed, N failed, N skipped` over everything that ran.
+// `npm test`: the Deno suite (lavapipe), the browser suite (Chromium + SwiftShader), the end-to-end
+// suites and the packed package imported by name from a scratch project (test/package), then one line
+// `N passed, N failed, N skipped` over everything that ran.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,6 +12,7 @@ const suites = [
   ["deno", ["bin/deno.cjs", "run", "-A", "test/run-deno.ts", "--json", join(dir, "deno.json")]],
   ["browser", ["test/run-browser.mjs", "--json", join(dir, "browser.json")]],
   ...(existsSync("test/e2e/run-e2e.mjs") ? [["e2e", ["test/e2e/run-e2e.mjs", "--json", join(dir, "e2e.json")]]] : []),
+  ["package", ["test/package/run-package.mjs", "--json", join(dir, "package.json")]],
 ];
 
 const shaders = spawnSync("node", ["bin/deno.cjs", "run", "-A", "tools/embed-shaders.ts", "--check"], { stdio: "inherit", env });

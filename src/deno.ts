@@ -1,0 +1,61 @@
+// "shardit/deno": everything "shardit" exports (src/index.ts), plus what only Deno has: model folders on
+// disk (loadModel and modelFolder also take a path; URLs and Hub ids are cached in a folder, $SHARDIT_CACHE
+// or ~/.cache/shardit), files as byte sources, GPU placement of the workers (--gpus) and the choice of
+// WebGPU implementation (Dawn or Deno's own).
+//
+//   import { createPool, forward, loadModel, readInputsFile } from "shardit/deno";
+//   const model = await loadModel("./Wan2.1-T2V-1.3B-Diffusers");   // or "Wan-AI/Wan2.1-T2V-1.3B-Diffusers"
+//   const pool = await createPool({ devices: 2 });
+//   await pool.load(model.config, model.weights);
+//   const { out } = await forward(pool, await readInputsFile("io.safetensors", model.config));
+import type { WanConfig } from "./model/config.ts";
+import { type ForwardInputs, readForwardInputs, readPromptEmbeddings } from "./model/inputs.ts";
+import { denoFileSource } from "./io/fs_deno.ts";
+import { modelFolderFromArg } from "./io/hub_deno.ts";
+import type { FolderSource } from "./io/model_folder.ts";
+import { type LoadedModel, loadModel as loadModelAnywhere, type LoadOptions, modelFolder as modelFolderAnywhere, type ModelSource } from "./index.ts";
+
+export * from "./index.ts";
+export { denoFileSource, denoFolder } from "./io/fs_deno.ts";
+export { defaultCacheDir } from "./io/hub_deno.ts";
+export { listGpuPciIds, placeDevices } from "./parallel/gpus.ts";
+export { useWebGpu, WEBGPU_CHOICES, type WebGpuBackend, type WebGpuChoice, webGpuChoice } from "./platform/webgpu_deno.ts";
+
+export interface DenoLoadOptions extends LoadOptions {
+  /** Where URL folders and Hub ids are downloaded to (default: defaultCacheDir()). */
+  cacheDir?: string;
+}
+
+/**
+ * The transformer folder `source` names: as in "shardit", and a string may also be a local folder (tried
+ * first); http(s) URLs are read with Range requests, Hub ids downloaded once into the cache folder.
+ */
+export async function modelFolder(source: ModelSource, opts: DenoLoadOptions = {}): Promise<FolderSource> {
+  if (typeof source !== "string") return await modelFolderAnywhere(source, opts);
+  return await modelFolderFromArg(source, "transformer", { progress: opts.onProgress, cacheDir: opts.cacheDir });
+}
+
+/** Opens the model `source` names (a folder path, URL, Hub id or FolderSource) and reads its weights as f32. */
+export async function loadModel(source: ModelSource, opts: DenoLoadOptions = {}): Promise<LoadedModel> {
+  return await loadModelAnywhere(await modelFolder(source, opts), opts);
+}
+
+/** A forward's inputs from a safetensors file (hidden_states, encoder_hidden_states, timestep: the fixtures' io.safetensors). */
+export async function readInputsFile(path: string, cfg: WanConfig): Promise<ForwardInputs> {
+  const src = await denoFileSource(path);
+  try {
+    return await readForwardInputs(src, cfg);
+  } finally {
+    src.close?.();
+  }
+}
+
+/** Prompt embeddings [1, Lt, text_dim] (umT5's output) from a safetensors file. */
+export async function readPromptFile(path: string, cfg: WanConfig): Promise<{ text: Float32Array; tokens: number }> {
+  const src = await denoFileSource(path);
+  try {
+    return await readPromptEmbeddings(src, cfg);
+  } finally {
+    src.close?.();
+  }
+}

@@ -1,0 +1,141 @@
+// shardit's library surface: `import { ... } from "shardit"` in a page, a worker or Deno (platform
+// neutral: nothing here touches the file system or Deno's namespace). Deno scripts import "shardit/deno"
+// instead (src/deno.ts): the same names, plus model folders on disk and Deno-only GPU placement.
+// The demo (demo/*.ts) and the CLI (src/cli/*) use only these two entries.
+//
+//   const model = await loadModel("Wan-AI/Wan2.1-T2V-1.3B-Diffusers", { onProgress });  // or a File list, a URL
+//   const pool = await createPool({ devices: 4 });
+//   await pool.load(model.config, model.weights);
+//   await setPrompts(pool, text, negativeText, textTokens);
+//   const { latent } = await generate(pool, model.config, { latent: { F: 21, H: 60, W: 104 }, sampler, seed: 0,
+//     mode: "sequence", signal }, (step) => console.log(step.step, step.ms));
+import type { WanWeights } from "./model/checkpoint.ts";
+import { loadWanWeights } from "./model/checkpoint.ts";
+import { openWanFolder, type WanConfig } from "./model/config.ts";
+import type { ForwardInputs } from "./model/inputs.ts";
+import type { DownloadProgress } from "./io/download.ts";
+import { folderFromText } from "./io/hub_web.ts";
+import { type FolderSource, type PickedFile, pickModelFolder, pipelineComponent } from "./io/model_folder.ts";
+import { planShards, type ShardMode, type ShardPlan, tokenGridFromLatent } from "./parallel/plan.ts";
+import { type ForwardResult, PoolCancelled, type PoolOptions, WorkerPool } from "./parallel/pool.ts";
+import type { Grid3 } from "./gpu/tensor.ts";
+
+// ---- Model: config, weights, inputs -------------------------------------------------------------
+export { parseWanConfig, PRESETS, presetConfig, type WanConfig, wanConfigJson } from "./model/config.ts";
+export { loadWanWeights, type WanWeights } from "./model/checkpoint.ts";
+export { EMBEDDED_LATENT, type EmbeddedModel, embeddedModel } from "./model/embedded.ts";
+export { type ForwardInputs, readForwardInputs, readPromptEmbeddings } from "./model/inputs.ts";
+export { type DType, type Grid3, gridSize } from "./gpu/tensor.ts";
+
+// ---- Files: safetensors, model folders, downloads -----------------------------------------------
+export { type ByteSource, bytesSource, Checkpoint, encodeSafetensors, fileObjectSource, urlSource } from "./io/safetensors.ts";
+export { type FolderSource, type PickedFile, pickModelFolder, pipelineComponent, urlFolder } from "./io/model_folder.ts";
+export { type HubRepo, parseHubId } from "./io/hub.ts";
+export { clearModelCache, folderFromText } from "./io/hub_web.ts";
+export type { DownloadProgress } from "./io/download.ts";
+export { encodePng, latentPreview } from "./io/png.ts";
+
+// ---- Devices, plans, the denoising loop ---------------------------------------------------------
+export { type ForwardRequest, type ForwardResult, PoolCancelled, PoolError, type PoolOptions, WorkerPool } from "./parallel/pool.ts";
+export type { DeviceStats } from "./parallel/messages.ts";
+export { planJson, planShards, SHARD_MODES, type ShardMode, type ShardPlan, tokenGridFromLatent } from "./parallel/plan.ts";
+export { generate, type GenerateOptions, type GenerateResult, setPrompts, type StepReport, throwIfCancelled } from "./pipeline/generate.ts";
+export { DEFAULT_SAMPLER, gaussianNoise, type SamplerConfig, type Solver, SOLVERS } from "./sampler/flow_match.ts";
+export { TOL } from "./tolerances.ts";
+
+/** A model ready for `pool.load`: its name (for messages), config and f32 weights. */
+export interface LoadedModel {
+  name: string;
+  config: WanConfig;
+  weights: WanWeights;
+}
+
+/**
+ * Where a model is: a FolderSource, the files of a folder picked in a page (<input webkitdirectory>:
+ * its FileList or File[]), the URL of a folder (absolute, or relative to the page: "/models/wan/"), or a
+ * Hugging Face Hub id ("Wan-AI/Wan2.1-T2V-1.3B-Diffusers", optionally "@revision"). A diffusers pipeline
+ * folder is entered at its transformer/.
+ */
+export type ModelSource = FolderSource | ArrayLike<PickedFile> | string | URL;
+
+export interface LoadOptions {
+  /** (what is happening, bytes done, bytes total; total 0 when unknown): downloads, then reading weights. */
+  onProgress?: DownloadProgress;
+  /** Cache API cache for URL folders and Hub ids (default "shardit-models-v1"). */
+  cacheName?: string;
+}
+
+const isFolderSource = (s: unknown): s is FolderSource => typeof (s as FolderSource)?.open === "function" && typeof (s as FolderSource)?.sub === "function";
+
+/**
+ * The transformer folder `source` names (see ModelSource). URLs and Hub ids are downloaded once into the
+ * Cache API (a page, or Deno), where it is available, else read with HTTP Range requests.
+ */
+export async function modelFolder(source: ModelSource, opts: LoadOptions = {}): Promise<FolderSource> {
+  if (isFolderSource(source)) return await pipelineComponent(source, "transformer");
+  if (typeof source !== "string" && !(source instanceof URL)) return pickModelFolder(Array.from(source));
+  // A Hub id unless the text starts with "/", "./", "../" or a scheme: then a URL (relative to the page).
+  return await pipelineComponent(folderFromText(String(source), { progress: opts.onProgress, cacheName: opts.cacheName }), "transformer");
+}
+
+/** Opens the model `source` names (config.json, then the weights' headers) and reads its weights as f32. */
+export async function loadModel(source: ModelSource, opts: LoadOptions = {}): Promise<LoadedModel> {
+  const folder = await modelFolder(source, opts);
+  const { config, checkpoint } = await openWanFolder(folder);
+  const weights = await loadWanWeights(checkpoint, config, (done, total) => opts.onProgress?.("reading weights", done, total));
+  return { name: folder.label, config, weights };
+}
+
+/**
+ * Starts `devices` workers, one WebGPU device each (precision f32 unless given). The page must be
+ * cross-origin isolated (COOP same-origin, COEP require-corp): the devices share memory.
+ */
+export function createPool(opts: Partial<PoolOptions> & { devices: number }): Promise<WorkerPool> {
+  return WorkerPool.create({ precision: "f32", ...opts });
+}
+
+export interface PlanOptions {
+  /** "sequence" (default: contiguous token ranges, no padding) or "frame" (whole frames, F padded). */
+  mode?: ShardMode;
+  /** Sequence mode: per-device speed weights (shares by largest remainder). */
+  weights?: readonly number[];
+}
+
+/** How the tokens of a latent F x H x W (H, W even: 2x2 patches) are split over `devices`. */
+export function shardPlan(latent: Grid3, devices: number, opts: PlanOptions = {}): ShardPlan {
+  const mode = opts.mode ?? "sequence";
+  return planShards(tokenGridFromLatent(latent), devices, mode, mode === "sequence" ? opts.weights : undefined);
+}
+
+export interface ForwardOptions extends PlanOptions {
+  /** Overlap the exchange with attention over own keys (default: the pool's setting, on). */
+  overlap?: boolean;
+  /** Aborting it cancels the forward (the devices stop at their next layer); it rejects with PoolCancelled. */
+  signal?: AbortSignal;
+}
+
+/** What an aborted signal says: its reason when the caller gave one (abort("...") or abort(error)). */
+function abortMessage(signal: AbortSignal, fallback: string): string {
+  const r = signal.reason;
+  if (typeof r === "string") return r;
+  if (r instanceof Error && r.name !== "AbortError") return r.message;
+  return fallback;
+}
+
+/** The text key `forward` encodes its inputs' text under (set again by every call). */
+const FORWARD_TEXT = "forward";
+
+/** One DiT forward of `inputs` sharded over the pool (which holds the model): output [Cout, F, H, W] f32. */
+export async function forward(pool: WorkerPool, inputs: ForwardInputs, opts: ForwardOptions = {}): Promise<ForwardResult & { plan: ShardPlan }> {
+  const plan = shardPlan(inputs.latentGrid, pool.devices, opts);
+  const { signal } = opts;
+  if (signal?.aborted) throw new PoolCancelled(abortMessage(signal, "forward cancelled"));
+  await pool.setText(FORWARD_TEXT, inputs.text, inputs.textTokens);
+  const cancel = () => pool.cancel(abortMessage(signal!, "forward cancelled"));
+  signal?.addEventListener("abort", cancel);
+  try {
+    return { ...(await pool.forward({ ...inputs, textKey: FORWARD_TEXT, plan, overlap: opts.overlap })), plan };
+  } finally {
+    signal?.removeEventListener("abort", cancel);
+  }
+}
