@@ -84,6 +84,12 @@ test("fs_deno: model folders (one file; index + shards) and malformed folders", 
     await Deno.mkdir(`${dir}/pipeline/transformer`, { recursive: true });
     await Deno.writeTextFile(`${dir}/pipeline/transformer/config.json`, cfgText);
     await expectError("pipeline root", () => openModelDir(`${dir}/pipeline`), `${dir}/pipeline: no config.json`, `try ${dir}/pipeline/transformer`);
+    // `--model` on the pipeline root takes its transformer/ (and vae/ for the VAE); a file is refused.
+    const { modelFolderFromArg } = await import("../../src/io/hub_deno.ts");
+    const component = await modelFolderFromArg(`${dir}/pipeline`, "transformer");
+    assert(component.label === `${dir}/pipeline/transformer`, `--model pipeline root -> ${component.label}`);
+    assert((await modelFolderFromArg(`${dir}/one`, "transformer")).label === `${dir}/one`, "a transformer folder is used as it is");
+    await expectError("a file", () => modelFolderFromArg(`${dir}/one/config.json`, "transformer"), `${dir}/one/config.json: is a file`);
     // A config that is not the transformer's fails before any weights are opened.
     await Deno.writeTextFile(`${dir}/two/config.json`, JSON.stringify({ _class_name: "AutoencoderKLWan" }));
     await expectError("wrong config", () => openModelDir(`${dir}/two`), `${dir}/two/config.json`, "AutoencoderKLWan");
