@@ -11,7 +11,7 @@
 import { Gpu } from "../src/gpu/device.ts";
 import type { DType } from "../src/gpu/tensor.ts";
 import { ATTENTION_CONFIGS, attentionPlan, attentionWith, pickAttentionConfig } from "../src/ops/attention.ts";
-import { attentionRef } from "../test/reference/attention.ts";
+import { attentionRef } from "../src/selftest/reference/attention.ts";
 import { randomArray, relL2, roundF16 } from "../test/harness.ts";
 import { benchArgs, benchEnv, printEnv, printRow, printTable, timeGpu, writeJson } from "./common.ts";
 

@@ -13,7 +13,7 @@ import { geluTanh, silu } from "../src/ops/activation.ts";
 import { addRows } from "../src/ops/add.ts";
 import { patchify } from "../src/ops/patchify.ts";
 import { unpatchify } from "../src/ops/unpatchify.ts";
-import { layerNormModulatedRef } from "../test/reference/layer_norm.ts";
+import { layerNormModulatedRef } from "../src/selftest/reference/layer_norm.ts";
 import { randomArray, relL2 } from "../test/harness.ts";
 import { benchArgs, benchEnv, printEnv, printTable, timeGpu, writeJson } from "./common.ts";
 

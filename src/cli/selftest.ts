@@ -1,9 +1,9 @@
 // `shardit selftest`: prints the adapter (name, backend, features, granted limits), then runs every
-// kernel test (test/kernels: each kernel against its Float64 reference) on it, ending in a table.
+// kernel check (src/selftest/kernels: each kernel against its Float64 reference) on it, ending in a table.
 import { Gpu } from "../gpu/device.ts";
-import "../../test/kernels/index.ts";
-import { registeredTests } from "../../test/harness.ts";
-import { runTests } from "../../test/runner.ts";
+import "../selftest/kernels/index.ts";
+import { registeredTests } from "../selftest/harness.ts";
+import { runTests } from "../selftest/runner.ts";
 
 export async function selftest(filter: string): Promise<number> {
   const gpu = await Gpu.create({ label: "selftest" });

@@ -12,7 +12,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import { type Tensor } from "../gpu/tensor.ts";
 
-/** The Float64 embedding values (test/reference/timestep_embedding.ts transcribes diffusers independently). */
+/** The Float64 embedding values (src/selftest/reference/timestep_embedding.ts transcribes diffusers independently). */
 export function timestepEmbeddingValues(t: number, dim: number): Float64Array {
   const half = dim / 2;
   const out = new Float64Array(dim);

@@ -5,8 +5,8 @@
 import UPNG from "upng-js";
 import omggif from "omggif";
 import { expectThrows, test } from "../harness.ts";
-import { golden, readFixture } from "../kernels/golden.ts";
-import { frameRgbRef, toByteRef } from "../reference/video.ts";
+import { golden, readFixture } from "../../src/selftest/kernels/golden.ts";
+import { frameRgbRef, toByteRef } from "../../src/selftest/reference/video.ts";
 import { assert, expectSame } from "./util.ts";
 import { bytesSource, decodeToF32, SafetensorsFile } from "../../src/io/safetensors.ts";
 import { contactSheet, encodeApng, encodeFramePngs, encodeGif, encodeVideoFile, toByte, videoToRgb8, WAN_FPS } from "../../src/io/video.ts";

@@ -4,15 +4,15 @@
 import type { WanWeights } from "../../src/model/checkpoint.ts";
 import type { WanConfig } from "../../src/model/config.ts";
 import type { ForwardInputs } from "../../src/model/inputs.ts";
-import { geluTanhRef, siluRef } from "./activation.ts";
-import { attentionRef } from "./attention.ts";
-import { gemmRef } from "./gemm.ts";
-import { layerNormAffineRef, layerNormModulatedRef } from "./layer_norm.ts";
-import { patchifyRef } from "./patchify.ts";
-import { rmsNormRef } from "./rms_norm.ts";
-import { ropeRef } from "./rope3d.ts";
-import { timestepEmbeddingRef } from "./timestep_embedding.ts";
-import { unpatchifyRef } from "./unpatchify.ts";
+import { geluTanhRef, siluRef } from "../../src/selftest/reference/activation.ts";
+import { attentionRef } from "../../src/selftest/reference/attention.ts";
+import { gemmRef } from "../../src/selftest/reference/gemm.ts";
+import { layerNormAffineRef, layerNormModulatedRef } from "../../src/selftest/reference/layer_norm.ts";
+import { patchifyRef } from "../../src/selftest/reference/patchify.ts";
+import { rmsNormRef } from "../../src/selftest/reference/rms_norm.ts";
+import { ropeRef } from "../../src/selftest/reference/rope3d.ts";
+import { timestepEmbeddingRef } from "../../src/selftest/reference/timestep_embedding.ts";
+import { unpatchifyRef } from "../../src/selftest/reference/unpatchify.ts";
 
 const f64 = (a: Float32Array) => Float64Array.from(a);
 

@@ -1,8 +1,8 @@
-import { freeLinear, gemm, type GemmEpilogue, GEMM_TILES, type GemmTile, gemmWorkgroupBytes, uploadLinear } from "../../src/ops/gemm.ts";
+import { freeLinear, gemm, type GemmEpilogue, GEMM_TILES, type GemmTile, gemmWorkgroupBytes, uploadLinear } from "../../ops/gemm.ts";
 import { gemmRef } from "../reference/gemm.ts";
 import { expectClose, f64, randomArray, roundF16, skip, test, TOL, withGpu, withGpuF16 } from "../harness.ts";
-import type { Gpu } from "../../src/gpu/device.ts";
-import type { DType, Tensor } from "../../src/gpu/tensor.ts";
+import type { Gpu } from "../../gpu/device.ts";
+import type { DType, Tensor } from "../../gpu/tensor.ts";
 
 interface Case {
   M: number;

@@ -1,8 +1,8 @@
 // The runtime's own promises: errors name the op and the limit, buffers are pooled, uniforms match the WGSL.
-import { GpuError } from "../../src/gpu/device.ts";
-import { parseUniformStruct } from "../../src/gpu/uniforms.ts";
-import { rmsNorm } from "../../src/ops/rms_norm.ts";
-import { silu } from "../../src/ops/activation.ts";
+import { GpuError } from "../../gpu/device.ts";
+import { parseUniformStruct } from "../../gpu/uniforms.ts";
+import { rmsNorm } from "../../ops/rms_norm.ts";
+import { silu } from "../../ops/activation.ts";
 import { siluRef } from "../reference/activation.ts";
 import { expectClose, f64, test, TOL, withGpu } from "../harness.ts";
 

@@ -2,12 +2,12 @@
 // the wide tiles the decoder picks from when the default tiles stop short of D (VAE_WIDE_ATTENTION; each
 // test skips where the adapter's workgroup memory is too small for its tile), against the
 // Float64 attention reference, at pixel counts off the tile.
-import { type AttentionConfig, attentionPlan, attentionWith } from "../../src/ops/attention.ts";
-import { VAE_WIDE_ATTENTION } from "../../src/vae/decoder.ts";
+import { type AttentionConfig, attentionPlan, attentionWith } from "../../ops/attention.ts";
+import { VAE_WIDE_ATTENTION } from "../../vae/decoder.ts";
 import { attentionRef } from "../reference/attention.ts";
 import { expectClose, f64, randomArray, roundF16, skip, test, TOL, withGpu, withGpuF16 } from "../harness.ts";
-import type { Gpu } from "../../src/gpu/device.ts";
-import type { DType } from "../../src/gpu/tensor.ts";
+import type { Gpu } from "../../gpu/device.ts";
+import type { DType } from "../../gpu/tensor.ts";
 
 async function check(gpu: Gpu, L: number, D: number, cfg: AttentionConfig, dtype: DType) {
   const plan = attentionPlan(cfg, D, dtype === "f16");

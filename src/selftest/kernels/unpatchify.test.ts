@@ -1,11 +1,11 @@
-import { unpatchify } from "../../src/ops/unpatchify.ts";
-import { addRows } from "../../src/ops/add.ts";
-import { layerNormModulated } from "../../src/ops/layer_norm.ts";
+import { unpatchify } from "../../ops/unpatchify.ts";
+import { addRows } from "../../ops/add.ts";
+import { layerNormModulated } from "../../ops/layer_norm.ts";
 import { unpatchifyRef } from "../reference/unpatchify.ts";
 import { expectClose, f64, randomArray, roundF16, test, TOL, withGpu, withGpuF16 } from "../harness.ts";
 import { golden, linearF64, readFixture } from "./golden.ts";
-import type { Gpu } from "../../src/gpu/device.ts";
-import type { DType, Grid3 } from "../../src/gpu/tensor.ts";
+import type { Gpu } from "../../gpu/device.ts";
+import type { DType, Grid3 } from "../../gpu/tensor.ts";
 
 /** A latent [C, F, H, W]: its channels and its grid. */
 type Grid = { C: number } & Grid3;

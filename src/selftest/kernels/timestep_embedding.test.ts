@@ -1,11 +1,11 @@
-import { timestepEmbedding } from "../../src/ops/timestep_embedding.ts";
-import { silu } from "../../src/ops/activation.ts";
+import { timestepEmbedding } from "../../ops/timestep_embedding.ts";
+import { silu } from "../../ops/activation.ts";
 import { timestepEmbeddingRef } from "../reference/timestep_embedding.ts";
 import { siluRef } from "../reference/activation.ts";
 import { expectClose, f64, test, TOL, withGpu, withGpuF16 } from "../harness.ts";
 import { golden, linearF64, readFixture } from "./golden.ts";
-import type { Gpu } from "../../src/gpu/device.ts";
-import type { DType } from "../../src/gpu/tensor.ts";
+import type { Gpu } from "../../gpu/device.ts";
+import type { DType } from "../../gpu/tensor.ts";
 
 async function check(gpu: Gpu, t: number, dim: number, dtype: DType) {
   const out = gpu.empty([1, dim], dtype);

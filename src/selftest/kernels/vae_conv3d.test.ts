@@ -2,11 +2,11 @@
 // rows (padTop 0) and conv padding (padTop 1), the residual epilogue, the (3,1,1) time conv with its
 // output split into two frames, the 3x3 Conv2d and a 1x1x1 conv; widths off every tile (Cout 3, 7, 33, 70,
 // 130), odd H x W, every tile config.
-import { CONV_TILES, uploadConv, vaeConv3d } from "../../src/ops/vae_conv3d.ts";
+import { CONV_TILES, uploadConv, vaeConv3d } from "../../ops/vae_conv3d.ts";
 import { vaeConv3dRef } from "../reference/vae_conv3d.ts";
 import { expectClose, expectThrows, f64, randomArray, roundF16, test, TOL, withGpu, withGpuF16 } from "../harness.ts";
-import type { Gpu } from "../../src/gpu/device.ts";
-import type { DType } from "../../src/gpu/tensor.ts";
+import type { Gpu } from "../../gpu/device.ts";
+import type { DType } from "../../gpu/tensor.ts";
 
 interface Case {
   T: number;

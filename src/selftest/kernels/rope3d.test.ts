@@ -1,9 +1,9 @@
-import { rope3d, ropeCosSin } from "../../src/ops/rope3d.ts";
+import { rope3d, ropeCosSin } from "../../ops/rope3d.ts";
 import { ropeRef } from "../reference/rope3d.ts";
 import { expectClose, expectThrows, f64, randomArray, roundF16, test, TOL, withGpu, withGpuF16 } from "../harness.ts";
 import { fixtureBytes, type FixtureName } from "../fixtures.ts";
-import type { Gpu } from "../../src/gpu/device.ts";
-import type { DType, Grid3 } from "../../src/gpu/tensor.ts";
+import type { Gpu } from "../../gpu/device.ts";
+import type { DType, Grid3 } from "../../gpu/tensor.ts";
 
 async function check(gpu: Gpu, grid: Grid3, start: number, L: number, N: number, D: number, dtype: DType) {
   const round = dtype === "f16" ? roundF16 : (a: Float32Array) => a;

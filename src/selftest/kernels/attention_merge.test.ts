@@ -1,13 +1,13 @@
 // Attention split over key sets, merged exactly: attention over A u B == merge(attention over A, attention
 // over B) through the log-sum-exp that attention writes with its `lse` option; masked keys, empty parts,
 // every tile config, and a three-way merge through the merged LSE.
-import { ATTENTION_CONFIGS, attention, attentionPlan, attentionWith } from "../../src/ops/attention.ts";
-import { attentionMerge } from "../../src/ops/attention_merge.ts";
+import { ATTENTION_CONFIGS, attention, attentionPlan, attentionWith } from "../../ops/attention.ts";
+import { attentionMerge } from "../../ops/attention_merge.ts";
 import { attentionRef } from "../reference/attention.ts";
 import { attentionLseRef, attentionMergeRef, attentionWithLseRef, concatKeys } from "../reference/attention_merge.ts";
 import { expectClose, f64, randomArray, roundF16, skip, test, TOL, withGpu, withGpuF16 } from "../harness.ts";
-import type { Gpu } from "../../src/gpu/device.ts";
-import type { DType, Tensor } from "../../src/gpu/tensor.ts";
+import type { Gpu } from "../../gpu/device.ts";
+import type { DType, Tensor } from "../../gpu/tensor.ts";
 
 const cut = (a: ArrayLike<number>, rows: number, row: number) => Array.prototype.slice.call(a, 0, rows * row) as number[];
 

@@ -1,0 +1,154 @@
+// The one test harness shared by both hosts: test files register cases with `test`, and
+// test/run-deno.ts (Deno, lavapipe) and test/browser/main.ts (Chromium, SwiftShader) run the same list.
+// Kernel tests are one-liners through `withGpu` (a fresh device per test, everything destroyed after)
+// and `expectClose` (relative L2 against a Float64 reference, with a useful failure message).
+
+import { Gpu, type GpuOptions } from "../gpu/device.ts";
+
+export type Host = "deno" | "browser";
+export interface TestCase {
+  name: string;
+  fn: () => Promise<void> | void;
+  /** Run only on these hosts (default: both). */
+  hosts?: Host[];
+  /** Per-test timeout in ms (default 120 s: software adapters are slow). */
+  timeoutMs?: number;
+}
+
+const cases: TestCase[] = [];
+
+export function test(name: string, fn: () => Promise<void> | void, opts: Omit<TestCase, "name" | "fn"> = {}): void {
+  cases.push({ name, fn, ...opts });
+}
+
+export function registeredTests(): readonly TestCase[] {
+  return cases;
+}
+
+const cleanups: (() => Promise<void> | void)[] = [];
+/** Runs `fn` once after the last test of a run (whatever the filter): e.g. closing pools that tests share. */
+export function afterAll(fn: () => Promise<void> | void): void {
+  cleanups.push(fn);
+}
+export function registeredCleanups(): readonly (() => Promise<void> | void)[] {
+  return cleanups;
+}
+
+/** Thrown to mark a test skipped (e.g. the adapter lacks shader-f16); counted as skipped, never passed. */
+export class SkipError extends Error {}
+export function skip(reason: string): never {
+  throw new SkipError(reason);
+}
+
+/** Runs `fn` with a fresh Gpu and destroys it afterwards, whatever happens. */
+export async function withGpu<T>(fn: (gpu: Gpu) => Promise<T>, opts: GpuOptions = {}): Promise<T> {
+  const gpu = await Gpu.create(opts);
+  try {
+    return await fn(gpu);
+  } finally {
+    gpu.destroy();
+  }
+}
+
+/** Like withGpu, but skips the test when the adapter has no shader-f16. */
+export async function withGpuF16<T>(fn: (gpu: Gpu) => Promise<T>): Promise<T | void> {
+  return await withGpu(async (gpu) => {
+    if (!gpu.features.f16) skip("adapter has no shader-f16");
+    return await fn(gpu);
+  });
+}
+
+/** Tolerances, named once in src/tolerances.ts (the demo uses them too). */
+export { TOL } from "../tolerances.ts";
+
+export function relL2(got: ArrayLike<number>, ref: ArrayLike<number>): number {
+  let num = 0, den = 0;
+  for (let i = 0; i < ref.length; i++) {
+    num += (got[i] - ref[i]) ** 2;
+    den += ref[i] ** 2;
+  }
+  return Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-300);
+}
+
+/** Throws unless got ≈ ref within `tol` relative L2; the message gives count, worst index and samples. */
+export function expectClose(what: string, got: ArrayLike<number>, ref: ArrayLike<number>, tol: number): void {
+  if (got.length !== ref.length) throw new Error(`${what}: got ${got.length} values, reference has ${ref.length}`);
+  let nonFinite = 0;
+  for (let i = 0; i < got.length; i++) if (!Number.isFinite(got[i])) nonFinite++;
+  const err = relL2(got, ref);
+  if (nonFinite === 0 && err <= tol) return;
+  let worst = 0, worstDiff = -1, bad = 0;
+  for (let i = 0; i < ref.length; i++) {
+    const d = Math.abs(got[i] - ref[i]);
+    if (!(d <= tol * (Math.abs(ref[i]) + 1e-3))) bad++;
+    if (!(d <= worstDiff) || Number.isNaN(d)) [worst, worstDiff] = [i, Number.isNaN(d) ? Infinity : d];
+  }
+  const samples = [worst, 0, 1, ref.length - 1]
+    .filter((i, k, a) => i < ref.length && a.indexOf(i) === k)
+    .map((i) => `[${i}] got ${got[i]} expected ${ref[i]}`)
+    .join("; ");
+  throw new Error(
+    `${what}: relative L2 error ${err.toExponential(3)} > ${tol} (${bad} of ${ref.length} elements off, ${nonFinite} non-finite); worst ${samples}`,
+  );
+}
+
+/**
+ * Throws unless got and want hold the same f32 bit patterns (NaN payloads and the sign of zero included):
+ * for results that must not depend on how the work was split. The message gives the count of differing
+ * elements, the first one and the largest difference.
+ */
+export function expectBitwiseEqual(what: string, got: Float32Array, want: Float32Array): void {
+  if (got.length !== want.length) throw new Error(`${what}: got ${got.length} values, expected ${want.length}`);
+  const a = new Uint32Array(got.buffer, got.byteOffset, got.length), b = new Uint32Array(want.buffer, want.byteOffset, want.length);
+  let differ = 0, first = -1, maxDiff = 0;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] === b[i]) continue;
+    differ++;
+    if (first < 0) first = i;
+    maxDiff = Math.max(maxDiff, Math.abs(got[i] - want[i]));
+  }
+  if (differ) {
+    throw new Error(`${what}: ${differ} of ${got.length} values differ bitwise (first [${first}] got ${got[first]} expected ${want[first]}; largest difference ${maxDiff})`);
+  }
+}
+
+/** Throws unless `fn` throws (or rejects) with a message matching `pattern`: a wrong error fails too. */
+export async function expectThrows(what: string, fn: () => unknown, pattern: RegExp): Promise<void> {
+  let message: string | null = null;
+  try {
+    await fn();
+  } catch (e) {
+    message = (e as Error)?.message ?? String(e);
+  }
+  if (message === null) throw new Error(`${what}: expected an error matching ${pattern}, but it succeeded`);
+  if (!pattern.test(message)) throw new Error(`${what}: expected an error matching ${pattern}, got "${message}"`);
+}
+
+/** Throws unless got and want are structurally equal (compared as JSON: plain values, arrays, objects). */
+export function expectEqual<T>(what: string, got: T, want: T): void {
+  if (JSON.stringify(got) !== JSON.stringify(want)) throw new Error(`${what}: got ${JSON.stringify(got)}, expected ${JSON.stringify(want)}`);
+}
+
+/** Deterministic values in [-scale, scale) (a 32-bit LCG hash), so failures reproduce. */
+export function randomArray(n: number, seed: number, scale = 1): Float32Array {
+  const out = new Float32Array(n);
+  let s = (seed * 2654435761) >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    let h = s ^ (s >>> 15);
+    h = Math.imul(h, 0x2c1b3c6d) >>> 0;
+    h ^= h >>> 12;
+    out[i] = ((h >>> 0) / 4294967296 * 2 - 1) * scale;
+  }
+  return out;
+}
+
+/** Float64 copy of a Float32Array (references take f64; inputs were rounded to f32 already). */
+export function f64(a: ArrayLike<number>): Float64Array {
+  return Float64Array.from(a);
+}
+
+/** Values rounded through f16 then widened, so an f16 kernel is compared on what it actually received. */
+export function roundF16(a: Float32Array): Float32Array {
+  return Float32Array.from(new Float16Array(a));
+}

@@ -1,0 +1,20 @@
+// The kernel checks: each kernel against its Float64 reference (src/selftest/reference) and, where one
+// exists, diffusers' golden tensors. `npx shardit selftest` runs them on the adapter at hand; the test
+// suite runs them in both hosts (test/kernels/index.ts imports this list).
+import "./rms_norm.test.ts";
+import "./gemm.test.ts";
+import "./attention.test.ts";
+import "./attention_merge.test.ts";
+import "./layer_norm.test.ts";
+import "./rope3d.test.ts";
+import "./activation.test.ts";
+import "./add.test.ts";
+import "./timestep_embedding.test.ts";
+import "./patchify.test.ts";
+import "./unpatchify.test.ts";
+import "./runtime.test.ts";
+import "./vae_conv3d.test.ts";
+import "./channel_rms_norm.test.ts";
+import "./upsample2x.test.ts";
+import "./video_frames.test.ts";
+import "./vae_attention.test.ts";
