@@ -102,11 +102,11 @@ export function indexShardNames(json: unknown, what: string): string[] {
 }
 
 async function openFolderWeights(folder: FolderSource): Promise<{ checkpoint: Checkpoint; files: string[] }> {
-  const { index, shards } = await chooseWeightFiles(folder);
+  const { index, shards, probed } = await chooseWeightFiles(folder);
   const opened: [string, ByteSource][] = [];
   try {
     for (const name of shards) {
-      const src = await folder.open(name);
+      const src = name === probed?.[0] ? probed[1] : await folder.open(name);
       if (!src) throw new Error(`${folder.locate(name)}: not found${index ? `, but index ${index} names it` : ""}${folder.context}`);
       opened.push([name, src]);
     }
@@ -117,8 +117,11 @@ async function openFolderWeights(folder: FolderSource): Promise<{ checkpoint: Ch
   return await openCheckpoint(folder, opened, index);
 }
 
-/** Which files hold the weights: an index json and its shards, or one safetensors file (index null). */
-async function chooseWeightFiles(folder: FolderSource): Promise<{ index: string | null; shards: string[] }> {
+/**
+ * Which files hold the weights: an index json and its shards, or one safetensors file (index null). A
+ * file opened while probing comes back open (`probed`), so that it is not fetched twice.
+ */
+async function chooseWeightFiles(folder: FolderSource): Promise<{ index: string | null; shards: string[]; probed?: [string, ByteSource] }> {
   const listing = await folder.list();
   if (listing === null) {
     // Not listable (HTTP): probe the index names, then the single-file names (a 404 answers "absent").
@@ -128,9 +131,7 @@ async function chooseWeightFiles(folder: FolderSource): Promise<{ index: string 
     }
     for (const name of WEIGHT_FILES) {
       const src = await folder.open(name);
-      if (!src) continue;
-      src.close?.();
-      return { index: null, shards: [name] };
+      if (src) return { index: null, shards: [name], probed: [name, src] };
     }
     throw new Error(`${folder.label}: no ${INDEX_FILES.join(" / ")} and no ${WEIGHT_FILES.join(" / ")} (each answered 404)${folder.context}`);
   }

@@ -103,6 +103,8 @@ test("model folder: an unlistable folder (HTTP) is probed: index first, then the
   assert(b.files.join() === "model.safetensors", `files ${b.files}`);
   // Both index names and diffusers' single file were probed (absent) before our own name.
   assert(single.opened.includes("diffusion_pytorch_model.safetensors.index.json") && single.opened.includes("diffusion_pytorch_model.safetensors"), `probed ${single.opened}`);
+  // The weight file found by probing is the one read (opened once: a download is not repeated).
+  assert(single.opened.filter((n) => n === "model.safetensors").length === 1, `model.safetensors opened ${single.opened.filter((n) => n === "model.safetensors").length} times`);
   const noShard = probedFolder({ "config.json": enc.encode(configText), "diffusion_pytorch_model.safetensors.index.json": index });
   await expectError("shard 404", () => openWanFolder(noShard), "mem/diffusion_pytorch_model-00001-of-00002.safetensors: not found", "index diffusion_pytorch_model.safetensors.index.json names it", "(test folder)");
   await expectError("no weights", () => openWanFolder(probedFolder({ "config.json": enc.encode(configText) })), "mem: no diffusion_pytorch_model.safetensors.index.json", "(test folder)");
