@@ -11,5 +11,6 @@ import "./parallel/sharded.test.ts";
 import "./parallel/vae_sharded.test.ts";
 import "./pipeline/generate.test.ts";
 import "./cli/cli.test.ts";
+import "./cli/decode.test.ts";
 import "./parallel/gpus.test.ts";
 import "./vae/index.ts";

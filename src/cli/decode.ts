@@ -10,16 +10,31 @@ import { modelFolderFromArg } from "../io/hub_deno.ts";
 import { checkVideoExtension, encodeFramePngs, encodeVideoFile, WAN_FPS } from "../io/video.ts";
 import type { Grid3 } from "../gpu/tensor.ts";
 import { decodeLatents, type DecodeRun, readLatents } from "../pipeline/decode.ts";
-import { placeDevices } from "../parallel/gpus.ts";
+import { placeDevices } from "../platform/deno_gpus.ts";
 import { PoolCancelled, WorkerPool } from "../parallel/pool.ts";
-import { openWanVaeFolder } from "../vae/weights.ts";
-import type { WanVaeConfig } from "../vae/config.ts";
+import { loadWanVaeWeights, type WanVaeWeights } from "../vae/weights.ts";
+import { parseWanVaeConfig, type WanVaeConfig } from "../vae/config.ts";
+import { openModelFolder } from "../io/model_folder.ts";
+import { planBands } from "../parallel/vae_plan.ts";
 
 const FLAGS = ["vae", "latents", "out", "devices", "weights", "gpus", "precision", "frames", "report", "timeout", "fps"];
 
-/** The VAE folder of `--vae ARG` (a vae/ folder, a pipeline folder with vae/, a URL or a Hub id), loaded. */
-export async function loadVae(arg: string): Promise<{ config: WanVaeConfig; weights: Awaited<ReturnType<typeof openWanVaeFolder>>["weights"] }> {
-  return await openWanVaeFolder(await modelFolderFromArg(arg, "vae", { progress: downloadProgress() }), progressBar(`loading ${arg}`));
+/**
+ * The VAE of `--vae ARG` (a vae/ folder, a pipeline folder with vae/, a URL or a Hub id): its config at
+ * once, its decoder weights when `weights()` is called (so inputs can be checked against the config first).
+ */
+export async function openVae(arg: string): Promise<{ config: WanVaeConfig; weights: () => Promise<WanVaeWeights> }> {
+  const opened = await openModelFolder(await modelFolderFromArg(arg, "vae", { progress: downloadProgress() }), parseWanVaeConfig);
+  return {
+    config: opened.config,
+    weights: async () => {
+      try {
+        return await loadWanVaeWeights(opened.checkpoint, opened.config, progressBar(`loading ${arg}`));
+      } finally {
+        opened.checkpoint.close();
+      }
+    },
+  };
 }
 
 /** Writes the decoded video to `out` (by extension) and, when asked, every frame as DIR/frame_NNN.png. Returns the paths written. */
@@ -74,8 +89,10 @@ export async function decodeCommand(argv: string[]): Promise<number> {
     throw new UsageError(`--out ${(e as Error).message}`);
   }
   const t0 = performance.now();
-  const vae = await loadVae(vaeArg);
+  const vae = await openVae(vaeArg);
   const { latents, latent } = await readLatents(await denoFileSource(latentsPath), vae.config);
+  planBands(latent.H, devices, weights); // a device count or weights that cannot split h: say so before loading
+  const vaeWeights = await vae.weights();
   const pool = await WorkerPool.create({ devices, precision, gpus: placeDevices(flag(p, "gpus"), devices), barrierTimeoutMs: int(p, "timeout", 180) * 1000 });
   // Ctrl-C cancels the decode (the devices stop at their next halo swap or chunk), writes nothing, exits 130.
   const onInterrupt = () => {
@@ -84,7 +101,7 @@ export async function decodeCommand(argv: string[]): Promise<number> {
   };
   Deno.addSignalListener("SIGINT", onInterrupt);
   try {
-    await pool.loadVae(vae.config, vae.weights);
+    await pool.loadVae(vae.config, vaeWeights);
     const loadMs = performance.now() - t0;
     const run = await decodeLatents(pool, vae.config, latents, latent, weights);
     const written = await writeVideo(run, out, flag(p, "frames"), fps);

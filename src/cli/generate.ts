@@ -1,7 +1,9 @@
 // `shardit generate`: the whole denoising loop, sharded over device workers. With no flags it runs the
 // embedded small model (synthetic weights and prompt embeddings) on 4 workers in sequence mode.
 // Writes DIR/latents.safetensors (`latents` [1, C, F, H, W] F32), DIR/preview.png (latent channels 0-2
-// as RGB, frames side by side) and DIR/summary.json, and prints a progress bar per step.
+// as RGB, frames side by side) and DIR/summary.json, and prints a progress bar per step. With --vae it then
+// decodes on the same workers (bands of latent rows) and adds DIR/video.safetensors (`video` [1, 3, F', H', W']
+// F32 in [-1, 1]) and DIR/video.gif.
 import { allowFlags, int, num, oneOf, parseArgs, str, UsageError } from "./args.ts";
 import { downloadProgress, progressBar } from "./progress.ts";
 import { parseOverlap, parseWeights } from "./forward.ts";
@@ -14,12 +16,15 @@ import { encodePng, latentPreview } from "../io/png.ts";
 import { loadWanWeights, type WanWeights } from "../model/checkpoint.ts";
 import { openWanFolder, type WanConfig } from "../model/config.ts";
 import { EMBEDDED_LATENT, embeddedModel } from "../model/embedded.ts";
-import { placeDevices } from "../parallel/gpus.ts";
+import { placeDevices } from "../platform/deno_gpus.ts";
 import { PoolCancelled, WorkerPool } from "../parallel/pool.ts";
 import { generate, setPrompts, type StepReport, throwIfCancelled } from "../pipeline/generate.ts";
+import { decodeLatents, type DecodeRun } from "../pipeline/decode.ts";
+import { planBands } from "../parallel/vae_plan.ts";
+import { decodeLines, openVae, writeVideo } from "./decode.ts";
 import { SOLVERS } from "../sampler/flow_match.ts";
 
-const FLAGS = ["model", "text", "negative-text", "steps", "guidance", "shift", "seed", "devices", "shard", "weights", "precision", "out", "latent", "solver", "gpus", "timeout", "overlap"];
+const FLAGS = ["model", "text", "negative-text", "steps", "guidance", "shift", "seed", "devices", "shard", "weights", "precision", "out", "latent", "solver", "gpus", "timeout", "overlap", "vae"];
 
 /** Prompt embeddings from a safetensors file (see readPromptEmbeddings). */
 async function readTextEmbedding(path: string, cfg: WanConfig): Promise<{ text: Float32Array; tokens: number }> {
@@ -99,12 +104,20 @@ export async function generateCommand(argv: string[]): Promise<number> {
   Deno.addSignalListener("SIGINT", onInterrupt);
   let pool: WorkerPool | null = null;
   let stepsDone = 0;
+  let latentsWritten = false;
   try {
     const model = await chooseModel(flag, guidance !== 1);
+    // --vae: the config is checked against the model before anything runs; the weights load with the model's.
+    const vae = flag("vae") ? await openVae(flag("vae")!) : null;
+    if (vae && vae.config.zDim !== model.config.inChannels) {
+      throw new UsageError(`--vae ${flag("vae")}: its z_dim is ${vae.config.zDim}, the model's latents have ${model.config.inChannels} channels`);
+    }
+    if (vae) planBands(model.latent.H, devices, weights); // the decode's bands: at least one latent row per device
     throwIfCancelled(cancel.signal);
     const t0 = performance.now();
     pool = await WorkerPool.create({ devices, precision, gpus: placeDevices(flag("gpus"), devices), barrierTimeoutMs: int(p, "timeout", 180) * 1000, overlap });
     await pool.load(model.config, model.weights);
+    if (vae) await pool.loadVae(vae.config, await vae.weights());
     throwIfCancelled(cancel.signal);
     await setPrompts(pool, model.text, guidance !== 1 ? model.negativeText : null, model.textTokens, model.negativeTokens);
     throwIfCancelled(cancel.signal);
@@ -120,6 +133,19 @@ export async function generateCommand(argv: string[]): Promise<number> {
     await Deno.writeFile(`${outDir}/latents.safetensors`, encodeSafetensors({ latents: { dtype: "F32", shape: [1, C, F, H, W], data: result.latent } }, { model: model.name, steps: String(steps), seed: String(seed) }));
     const preview = latentPreview(result.latent, C, result.latentGrid);
     await Deno.writeFile(`${outDir}/preview.png`, await encodePng(preview.rgb, preview.width, preview.height));
+    latentsWritten = true;
+    let decoded: DecodeRun | null = null;
+    if (vae) {
+      const stop = () => pool!.cancel("interrupted");
+      cancel.signal.addEventListener("abort", stop);
+      try {
+        decoded = await decodeLatents(pool, vae.config, result.latent, result.latentGrid, weights);
+      } finally {
+        cancel.signal.removeEventListener("abort", stop);
+      }
+      await writeVideo(decoded, `${outDir}/video.safetensors`);
+      await writeVideo(decoded, `${outDir}/video.gif`);
+    }
     const perStep = result.steps.map((s) => s.ms);
     const summary = {
       model: model.name,
@@ -135,17 +161,25 @@ export async function generateCommand(argv: string[]): Promise<number> {
       totalMs: result.ms,
       setupMs,
       perStep: result.steps,
+      decode: decoded && { video: decoded.videoGrid, ms: decoded.ms, perDevice: decoded.stats },
     };
     await Deno.writeTextFile(`${outDir}/summary.json`, JSON.stringify(summary, null, 2) + "\n");
     console.log(
       `done: ${summary.tokens} tokens on ${devices} device(s), ${summary.padTokens} pad tokens (frame mode would pad ${summary.framePadTokens}: ${summary.paddingSavedVsFrameMode} saved), ` +
         `${summary.msPerStep.toFixed(0)} ms/step, ${(summary.totalMs / 1000).toFixed(1)} s total (+${(setupMs / 1000).toFixed(1)} s setup)`,
     );
-    console.log(`wrote ${outDir}/latents.safetensors, ${outDir}/preview.png, ${outDir}/summary.json`);
+    if (decoded) {
+      const v = decoded.videoGrid;
+      console.log(`decoded: ${v.F} frames of ${v.W}x${v.H} in ${(decoded.ms / 1000).toFixed(1)} s on ${devices} device(s)`);
+      if (devices > 1) for (const line of decodeLines(decoded, pool.adapters())) console.log(line);
+    }
+    const videoFiles = decoded ? `, ${outDir}/video.safetensors, ${outDir}/video.gif` : "";
+    console.log(`wrote ${outDir}/latents.safetensors, ${outDir}/preview.png${videoFiles}, ${outDir}/summary.json`);
     return 0;
   } catch (e) {
     if (!(e instanceof PoolCancelled)) throw e;
-    console.error(`cancelled after ${stepsDone}/${steps} steps; nothing written`);
+    if (latentsWritten) console.error(`decode cancelled: ${outDir}/latents.safetensors and preview.png written, no video`);
+    else console.error(`cancelled after ${stepsDone}/${steps} steps; nothing written`);
     return 130;
   } finally {
     Deno.removeSignalListener("SIGINT", onInterrupt);

@@ -12,6 +12,9 @@ const USAGE = `usage: shardit <command> [flags]
   generate [--model DIR|URL|HUB_ID] [--text FILE] [--negative-text FILE] [--steps N] [--guidance G] [--shift S]
            [--seed N] [--solver unipc|euler] [--devices N] [--shard sequence|frame] [--weights w1,...]
            [--precision f32|f16] [--latent F,H,W] [--gpus auto|ID,...] [--overlap[=off]] [--out DIR]
+           [--vae DIR|URL|HUB_ID]    also decode: DIR/video.safetensors and DIR/video.gif
+  decode --vae DIR|URL|HUB_ID --latents FILE --out FILE.gif|.apng|.png|.safetensors [--devices N]
+         [--weights w1,...] [--gpus auto|ID,...] [--precision f32|f16] [--frames DIR] [--report FILE] [--fps N]
   --webgpu auto|dawn|deno on any GPU command (default $SHARDIT_WEBGPU, else auto): Dawn (Chrome's
           WebGPU, the webgpu npm package: subgroups and matrix units) or Deno's own (wgpu); auto takes Dawn
           when its addon loads and finds an adapter
@@ -29,6 +32,7 @@ const commands: Record<string, Command> = {
   plan: async (argv) => (await import("./plan.ts")).plan(argv),
   forward: async (argv) => (await import("./forward.ts")).forwardCommand(argv),
   generate: async (argv) => (await import("./generate.ts")).generateCommand(argv),
+  decode: async (argv) => (await import("./decode.ts")).decodeCommand(argv),
 };
 
 async function main(argv: string[]): Promise<number> {
