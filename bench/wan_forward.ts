@@ -24,7 +24,7 @@ import { type ForwardInputs, readForwardInputs } from "../src/model/inputs.ts";
 import { syntheticInputs, syntheticWeights } from "../src/model/synthetic.ts";
 import { WanModel } from "../src/model/wan.ts";
 import { uploadWanWeights } from "../src/model/weights_gpu.ts";
-import { placeDevices } from "../src/parallel/gpus.ts";
+import { placeDevices } from "../src/platform/deno_gpus.ts";
 import { planShards, type ShardMode, tokenGridFromLatent } from "../src/parallel/plan.ts";
 import { WorkerPool } from "../src/parallel/pool.ts";
 import { relL2 } from "../test/harness.ts";

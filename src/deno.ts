@@ -18,7 +18,7 @@ import { type LoadedModel, loadModel as loadModelAnywhere, type LoadOptions, mod
 export * from "./index.ts";
 export { denoFileSource, denoFolder } from "./io/fs_deno.ts";
 export { defaultCacheDir } from "./io/hub_deno.ts";
-export { listGpuPciIds, placeDevices } from "./parallel/gpus.ts";
+export { listGpuPciIds, placeDevices } from "./platform/deno_gpus.ts";
 export { useWebGpu, WEBGPU_CHOICES, type WebGpuBackend, type WebGpuChoice, webGpuChoice } from "./platform/webgpu_deno.ts";
 
 export interface DenoLoadOptions extends LoadOptions {

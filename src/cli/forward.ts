@@ -10,7 +10,7 @@ import { readForwardInputs } from "../model/inputs.ts";
 import { openWanFolder } from "../model/config.ts";
 import { planShards, type ShardMode, type ShardPlan, tokenGridFromLatent } from "../parallel/plan.ts";
 import { type ForwardResult, WorkerPool } from "../parallel/pool.ts";
-import { placeDevices } from "../parallel/gpus.ts";
+import { placeDevices } from "../platform/deno_gpus.ts";
 
 const FLAGS = ["model", "input", "out", "devices", "shard", "weights", "gpus", "precision", "report", "profile", "timeout", "overlap"];
 

@@ -1,7 +1,7 @@
 // --gpus placement: explicit ids pin devices round-robin, auto spreads over the host's GPUs (none when it
 // has fewer than two), and ids that are not GPUs of the host are refused when the host's list is known.
 // The host is made up here (a sysfs-like folder, literal GPU lists), so every expectation is written out.
-import { listGpuPciIds, placeDevices } from "../../src/parallel/gpus.ts";
+import { listGpuPciIds, placeDevices } from "../../src/platform/deno_gpus.ts";
 import { expectEqual, expectThrows, test } from "../harness.ts";
 
 test("gpus: PCI display devices are listed from sysfs as DRI_PRIME ids", () => {

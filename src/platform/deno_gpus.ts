@@ -1,6 +1,8 @@
 // Placement of device workers on physical GPUs (Deno on Linux): Mesa's device-select Vulkan layer
 // gives a process the GPU whose PCI id is in DRI_PRIME at its first requestAdapter, so each worker
 // sets DRI_PRIME before creating its device. In a browser, power preference is the only lever.
+// Deno only (Deno.readDirSync over /sys): kept out of the platform-neutral parallel layer; only Deno
+// entry points (CLI, benches, tests) import it. The pool passes each worker its DRI_PRIME value.
 
 /**
  * Display-class PCI devices (class 0x03xxxx) as DRI_PRIME ids, e.g. "pci-0000_00_06_0", sorted; none where
