@@ -1,11 +1,10 @@
 // The demo page: pick a model and settings, run the sharded denoising loop over N device workers, and
 // watch the shard map, per-device step times and the latent as it forms; then rerun on one device to
 // check the sharded result. Plain DOM. State for tests is published on window.__shardit_demo.
-import type { DType, Grid3 } from "../src/gpu/tensor.ts";
-import { planShards, type ShardMode, type ShardPlan, tokenGridFromLatent } from "../src/parallel/plan.ts";
-import { PoolCancelled, WorkerPool } from "../src/parallel/pool.ts";
-import { generate, type GenerateOptions, type GenerateResult, setPrompts, type StepReport, throwIfCancelled } from "../src/pipeline/generate.ts";
-import { type Solver, SOLVERS } from "../src/sampler/flow_match.ts";
+import {
+  type DType, generate, type GenerateOptions, type GenerateResult, type Grid3, planShards, PoolCancelled, setPrompts, type ShardMode, type ShardPlan,
+  type Solver, SOLVERS, type StepReport, throwIfCancelled, tokenGridFromLatent, TOL, WorkerPool,
+} from "../src/index.ts";
 import { type DemoEnv, probeEnv } from "./env.ts";
 import { CHECKPOINT_LATENT, clearModelCache, loadEmbedded, type LoadedModel, loadFolder, loadUrl, type PromptEmbeddings, readPrompts } from "./model_source.ts";
 import { drawLatent } from "./preview.ts";
@@ -445,7 +444,7 @@ async function compare(): Promise<void> {
     });
     const d = compareLatents(last.result.latent, ref.latent);
     state.compare = { maxAbsDiff: d.maxAbsDiff, relL2: d.relL2, steps: s.steps, ms: performance.now() - t0 };
-    const tol = s.precision === "f16" ? 1e-2 : 1e-4;
+    const tol = TOL.sharded[s.precision];
     const el = $("compare-result");
     el.className = `compare ${d.relL2 <= tol ? "ok" : "bad"}`;
     el.innerHTML = `<b>${s.devices} devices vs one device</b>, same seed and settings: max |Δ| = ${d.maxAbsDiff.toExponential(2)}, ` +

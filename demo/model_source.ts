@@ -2,14 +2,10 @@
 // folder picked from disk, the URL of such a folder, or a Hugging Face Hub id. Downloads go through the
 // Cache API (keyed by URL, src/io/hub_web.ts), so a second visit reads them from the browser's cache;
 // progress is reported in bytes.
-import { readPromptEmbeddings } from "../src/model/inputs.ts";
-import { fileObjectSource } from "../src/io/safetensors.ts";
-import { type FolderSource, pickModelFolder, pipelineComponent } from "../src/io/model_folder.ts";
-import { clearModelCache, folderFromText } from "../src/io/hub_web.ts";
-import { loadWanWeights, type WanWeights } from "../src/model/checkpoint.ts";
-import { openWanFolder, type WanConfig } from "../src/model/config.ts";
-import { EMBEDDED_LATENT, embeddedModel } from "../src/model/embedded.ts";
-import type { Grid3 } from "../src/gpu/tensor.ts";
+import {
+  clearModelCache, EMBEDDED_LATENT, embeddedModel, fileObjectSource, type FolderSource, type Grid3, loadModel, modelFolder, pickModelFolder,
+  readPromptEmbeddings, type WanConfig, type WanWeights,
+} from "../src/index.ts";
 
 export interface LoadedModel {
   /** Identifies the weights (pools holding them can be reused while it is unchanged). */
@@ -52,8 +48,7 @@ export function loadEmbedded(): { model: LoadedModel; prompts: PromptEmbeddings;
 // src/io/model_folder.ts's (the same as the CLI's).
 
 async function loadFrom(folder: FolderSource, id: string, name: string, progress: LoadProgress): Promise<{ model: LoadedModel; latent: Grid3 }> {
-  const { config, checkpoint } = await openWanFolder(folder);
-  const weights = await loadWanWeights(checkpoint, config, (d, t) => progress("reading weights", d, t));
+  const { config, weights } = await loadModel(folder, { onProgress: progress });
   return { model: { id, name, config, weights }, latent: { ...CHECKPOINT_LATENT } };
 }
 
@@ -69,7 +64,7 @@ export function loadFolder(picked: readonly File[], progress: LoadProgress): Pro
  * pipeline. Downloads are cached with the Cache API.
  */
 export async function loadUrl(source: string, progress: LoadProgress): Promise<{ model: LoadedModel; latent: Grid3 }> {
-  const folder = await pipelineComponent(folderFromText(source, { progress }), "transformer");
+  const folder = await modelFolder(source, { onProgress: progress });
   return await loadFrom(folder, `url:${folder.label}`, folder.label, progress);
 }
 

@@ -1,6 +1,5 @@
 // The latent preview on a canvas: latentPreview's RGB (channels 0-2, frames side by side) -> ImageData.
-import { latentPreview } from "../src/io/png.ts";
-import type { Grid3 } from "../src/gpu/tensor.ts";
+import { type Grid3, latentPreview } from "../src/index.ts";
 
 /** Largest pixels per latent pixel (up to 8) keeping the strip about 1400 px wide at most. */
 export function previewScale(latentGrid: Grid3): number {

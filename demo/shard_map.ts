@@ -1,7 +1,7 @@
 // The shard map: the computed token grid F_pad x H' x W' drawn frame by frame, each token cell
 // coloured by the device that computes it; padding tokens (frame mode, frames past F') hatched.
 // Layout is a pure function of the plan, drawing is plain canvas 2D.
-import type { ShardPlan } from "../src/parallel/plan.ts";
+import type { ShardPlan } from "../src/index.ts";
 
 /** One colour per device (up to 8 workers), distinct on dark and light backgrounds. */
 export const DEVICE_COLORS = ["#4e9af1", "#f28e2b", "#59c27a", "#e15759", "#b07aa1", "#edc948", "#4fc1c9", "#ff9da7"];

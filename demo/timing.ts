@@ -1,7 +1,7 @@
 // Per-device timing bars, one group per finished step: a bar per device whose length is its wall time
 // for the step (both CFG forwards); at its start the K/V exchange: barrier waiting (for other devices)
 // hatched, copying (readback, upload) in a darker shade. The first step also pays for compiling shaders.
-import type { StepReport } from "../src/pipeline/generate.ts";
+import type { StepReport } from "../src/index.ts";
 import { deviceColor } from "./shard_map.ts";
 
 /** 812 ms, 8.5 s. */

@@ -8,18 +8,19 @@
 //   const pool = await createPool({ devices: 2 });
 //   await pool.load(model.config, model.weights);
 //   const { out } = await forward(pool, await readInputsFile("io.safetensors", model.config));
-import type { WanConfig } from "./model/config.ts";
+import { openWanFolder, type WanConfig } from "./model/config.ts";
+import { loadWanWeights } from "./model/checkpoint.ts";
 import { type ForwardInputs, readForwardInputs, readPromptEmbeddings } from "./model/inputs.ts";
 import { denoFileSource } from "./io/fs_deno.ts";
 import { modelFolderFromArg } from "./io/hub_deno.ts";
 import type { FolderSource } from "./io/model_folder.ts";
-import { type LoadedModel, loadModel as loadModelAnywhere, type LoadOptions, modelFolder as modelFolderAnywhere, type ModelSource } from "./index.ts";
+import { type LoadedModel, type LoadOptions, modelFolder as modelFolderAnywhere, type ModelSource, type OpenedModel } from "./index.ts";
 
 export * from "./index.ts";
 export { denoFileSource, denoFolder } from "./io/fs_deno.ts";
 export { defaultCacheDir } from "./io/hub_deno.ts";
 export { listGpuPciIds, placeDevices } from "./platform/deno_gpus.ts";
-export { useWebGpu, WEBGPU_CHOICES, type WebGpuBackend, type WebGpuChoice, webGpuChoice } from "./platform/webgpu_deno.ts";
+export { takeWebGpuFlag, useWebGpu, WEBGPU_CHOICES, type WebGpuBackend, type WebGpuChoice, webGpuChoice } from "./platform/webgpu_deno.ts";
 
 export interface DenoLoadOptions extends LoadOptions {
   /** Where URL folders and Hub ids are downloaded to (default: defaultCacheDir()). */
@@ -32,12 +33,21 @@ export interface DenoLoadOptions extends LoadOptions {
  */
 export async function modelFolder(source: ModelSource, opts: DenoLoadOptions = {}): Promise<FolderSource> {
   if (typeof source !== "string") return await modelFolderAnywhere(source, opts);
-  return await modelFolderFromArg(source, "transformer", { progress: opts.onProgress, cacheDir: opts.cacheDir });
+  return await modelFolderFromArg(source, opts.component ?? "transformer", { progress: opts.onProgress, cacheDir: opts.cacheDir });
 }
 
-/** Opens the model `source` names (a folder path, URL, Hub id or FolderSource) and reads its weights as f32. */
+/** Opens the transformer `source` names (a folder path, URL, Hub id or FolderSource) without reading its weights. */
+export async function openModel(source: ModelSource, opts: DenoLoadOptions = {}): Promise<OpenedModel> {
+  const folder = await modelFolder(source, opts);
+  const { config, checkpoint } = await openWanFolder(folder);
+  return { name: folder.label, config, checkpoint };
+}
+
+/** Opens the transformer `source` names (a folder path, URL, Hub id or FolderSource) and reads its weights as f32. */
 export async function loadModel(source: ModelSource, opts: DenoLoadOptions = {}): Promise<LoadedModel> {
-  return await loadModelAnywhere(await modelFolder(source, opts), opts);
+  const { name, config, checkpoint } = await openModel(source, opts);
+  const weights = await loadWanWeights(checkpoint, config, (done, total) => opts.onProgress?.("reading weights", done, total));
+  return { name, config, weights };
 }
 
 /** A forward's inputs from a safetensors file (hidden_states, encoder_hidden_states, timestep: the fixtures' io.safetensors). */

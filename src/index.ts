@@ -11,6 +11,7 @@
 //     mode: "sequence", signal }, (step) => console.log(step.step, step.ms));
 import type { WanWeights } from "./model/checkpoint.ts";
 import { loadWanWeights } from "./model/checkpoint.ts";
+import type { Checkpoint } from "./io/safetensors.ts";
 import { openWanFolder, type WanConfig } from "./model/config.ts";
 import type { ForwardInputs } from "./model/inputs.ts";
 import type { DownloadProgress } from "./io/download.ts";
@@ -42,6 +43,15 @@ export { planJson, planShards, SHARD_MODES, type ShardMode, type ShardPlan, toke
 export { generate, type GenerateOptions, type GenerateResult, setPrompts, type StepReport, throwIfCancelled } from "./pipeline/generate.ts";
 export { DEFAULT_SAMPLER, gaussianNoise, type SamplerConfig, type Solver, SOLVERS } from "./sampler/flow_match.ts";
 export { TOL } from "./tolerances.ts";
+export { warnIfSlowAdapter } from "./gpu/adapter_check.ts";
+
+// ---- The VAE decoder: latents -> video --------------------------------------------------------
+export { parseWanVaeConfig, WAN21_VAE, type WanVaeConfig } from "./vae/config.ts";
+export { loadWanVaeWeights, openWanVaeFolder, type WanVaeWeights } from "./vae/weights.ts";
+export { type DecodeRun, decodeLatents, readLatents } from "./pipeline/decode.ts";
+export { type BandPlan, planBands } from "./parallel/vae_plan.ts";
+export { checkVideoExtension, encodeFramePngs, encodeVideoFile, WAN_FPS } from "./io/video.ts";
+export { openModelFolder } from "./io/model_folder.ts";
 
 /** A model ready for `pool.load`: its name (for messages), config and f32 weights. */
 export interface LoadedModel {
@@ -63,6 +73,15 @@ export interface LoadOptions {
   onProgress?: DownloadProgress;
   /** Cache API cache for URL folders and Hub ids (default "shardit-models-v1"). */
   cacheName?: string;
+  /** The folder of a diffusers pipeline to enter: "transformer" (default) or "vae". */
+  component?: string;
+}
+
+/** A model opened but not read: config.json checked, the weights' headers validated against it. */
+export interface OpenedModel {
+  name: string;
+  config: WanConfig;
+  checkpoint: Checkpoint;
 }
 
 const isFolderSource = (s: unknown): s is FolderSource => typeof (s as FolderSource)?.open === "function" && typeof (s as FolderSource)?.sub === "function";
@@ -72,18 +91,25 @@ const isFolderSource = (s: unknown): s is FolderSource => typeof (s as FolderSou
  * Cache API (a page, or Deno), where it is available, else read with HTTP Range requests.
  */
 export async function modelFolder(source: ModelSource, opts: LoadOptions = {}): Promise<FolderSource> {
-  if (isFolderSource(source)) return await pipelineComponent(source, "transformer");
-  if (typeof source !== "string" && !(source instanceof URL)) return pickModelFolder(Array.from(source));
+  const component = opts.component ?? "transformer";
+  if (isFolderSource(source)) return await pipelineComponent(source, component);
+  if (typeof source !== "string" && !(source instanceof URL)) return await pipelineComponent(pickModelFolder(Array.from(source)), component);
   // A Hub id unless the text starts with "/", "./", "../" or a scheme: then a URL (relative to the page).
-  return await pipelineComponent(folderFromText(String(source), { progress: opts.onProgress, cacheName: opts.cacheName }), "transformer");
+  return await pipelineComponent(folderFromText(String(source), { progress: opts.onProgress, cacheName: opts.cacheName }), component);
 }
 
-/** Opens the model `source` names (config.json, then the weights' headers) and reads its weights as f32. */
-export async function loadModel(source: ModelSource, opts: LoadOptions = {}): Promise<LoadedModel> {
+/** Opens the transformer `source` names: config.json (checked first, before any download of weights), then the weights' headers. */
+export async function openModel(source: ModelSource, opts: LoadOptions = {}): Promise<OpenedModel> {
   const folder = await modelFolder(source, opts);
   const { config, checkpoint } = await openWanFolder(folder);
+  return { name: folder.label, config, checkpoint };
+}
+
+/** Opens the transformer `source` names and reads its weights as f32. */
+export async function loadModel(source: ModelSource, opts: LoadOptions = {}): Promise<LoadedModel> {
+  const { name, config, checkpoint } = await openModel(source, opts);
   const weights = await loadWanWeights(checkpoint, config, (done, total) => opts.onProgress?.("reading weights", done, total));
-  return { name: folder.label, config, weights };
+  return { name, config, weights };
 }
 
 /**
