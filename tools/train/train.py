@@ -1,0 +1,329 @@
+"""Trains the embedded model: diffusers' WanTransformer3DModel in pixel space plus a word-level text
+encoder, on the synthetic clips of data.py, with flow matching as Wan trains. One call on the GPU host
+also writes the float64 golden, measures the sampler settings over all 60 prompts, and renders samples.
+
+  PYTHONPATH=<diffusers>/src:tools/train python3 tools/train/train.py --out DIR [--train-seconds S] [--smoke]
+
+Pixel space: a clip [3, T, 32, 32] in [-1, 1] becomes the model's input [12, T, 16, 16] by 2x2
+space-to-depth (torch's pixel_unshuffle order: channel c*4 + a*2 + b holds pixel (2h+a, 2w+b) of colour
+c), exactly invertible by depth-to-space (pixel_shuffle). src/model/pixels.ts does the same in TypeScript.
+
+Flow matching (Wan2.1): x_t = (1 - s) x0 + s eps, the model predicts eps - x0 at timestep 1000 s, where
+s = S u / (1 + (S - 1) u), u ~ U(0, 1) (Wan's shifted schedule, training shift S = TRAIN_SHIFT).
+The text is dropped (all-zero rows) for TEXT_DROP of the samples: the unconditional branch of CFG.
+Weights saved are an exponential moving average (EMA) of the trained ones.
+
+Writes DIR/model.tar holding model/transformer (save_pretrained: config.json +
+diffusion_pytorch_model.safetensors, F32), model/text_encoder (vocab.json, config.json, model.safetensors),
+model/hparams.json and model/loss.json; then DIR/io.safetensors (the golden), DIR/loss.png, DIR/eval.json
+(success over the 60 prompts per sampler setting) and DIR/samples.png.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing as mp
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import analysis
+import data
+import sampling
+import text as textenc
+
+HP = dict(
+    seed=20261202,
+    clips=16384,  # training clips, rendered once (1024 per worker chunk)
+    frames=data.FRAMES,
+    side=data.SIDE,
+    model=dict(
+        patch_size=[1, 2, 2],
+        num_attention_heads=4,
+        attention_head_dim=24,
+        in_channels=12,
+        out_channels=12,
+        text_dim=32,
+        freq_dim=256,
+        ffn_dim=384,
+        num_layers=3,
+        cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads",
+        eps=1e-6,
+        image_dim=None,
+        added_kv_proj_dim=None,
+        rope_max_seq_len=1024,
+        pos_embed_seq_len=None,
+    ),
+    batch=256,
+    lr=1.5e-3,
+    weight_decay=0.01,
+    betas=[0.9, 0.99],
+    warmup_steps=100,
+    final_lr_fraction=0.05,  # cosine decay (over the training time budget) to this fraction of lr
+    grad_clip=1.0,
+    ema_decay=0.997,
+    train_shift=3.0,
+    text_drop=0.1,
+    autocast="bf16",
+)
+CHUNK = 1024
+
+
+def log(*a):
+    print(f"[{time.strftime('%H:%M:%S')}]", *a, flush=True)
+
+
+def _chunk(args):
+    n, seed = args
+    clips, prompts = data.make_clips(n, seed)
+    return clips.astype(np.float16), prompts
+
+
+def render_dataset(n: int, seed: int):
+    jobs = [(min(CHUNK, n - i), seed * 1000 + i // CHUNK) for i in range(0, n, CHUNK)]
+    with mp.Pool(min(len(jobs), os.cpu_count() or 1)) as pool:
+        parts = pool.map(_chunk, jobs)
+    return np.concatenate([p[0] for p in parts]), [q for p in parts for q in p[1]]
+
+
+def to_model(video: torch.Tensor) -> torch.Tensor:
+    """[B, 3, T, H, W] -> [B, 12, T, H/2, W/2] (space-to-depth, channel c*4 + a*2 + b)."""
+    B, C, T, H, W = video.shape
+    return video.view(B, C, T, H // 2, 2, W // 2, 2).permute(0, 1, 4, 6, 2, 3, 5).reshape(B, C * 4, T, H // 2, W // 2)
+
+
+def to_video(x: torch.Tensor) -> torch.Tensor:
+    """The inverse of to_model."""
+    B, C4, T, h, w = x.shape
+    C = C4 // 4
+    return x.view(B, C, 2, 2, T, h, w).permute(0, 1, 4, 5, 2, 6, 3).reshape(B, C, T, h * 2, w * 2)
+
+
+def lr_at(step: int, progress: float) -> float:
+    """Linear warm-up over warmup_steps, then cosine over the fraction of the time budget spent."""
+    if step < HP["warmup_steps"]:
+        return HP["lr"] * (step + 1) / HP["warmup_steps"]
+    f = HP["final_lr_fraction"]
+    return HP["lr"] * (f + (1 - f) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--train-seconds", type=float, default=150)
+    ap.add_argument("--smoke", action="store_true", help="tiny data, 3 s of training, 2 eval settings: checks every stage")
+    ap.add_argument("--keep-model-dir", action="store_true", help="keep DIR/model beside DIR/model.tar")
+    ap.add_argument("--eval", choices=["full", "small"], default="full", help="sampler settings measured: 96 or 14")
+    args = ap.parse_args()
+    from diffusers import WanTransformer3DModel
+    from safetensors.torch import save_file
+
+    out = args.out
+    os.makedirs(out, exist_ok=True)
+    dev = torch.device("cuda")
+    torch.manual_seed(HP["seed"])
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+
+    # ---- data
+    t0 = time.time()
+    n_clips = 512 if args.smoke else HP["clips"]
+    clips_np, prompts = render_dataset(n_clips, HP["seed"])
+    clips = to_model(torch.from_numpy(clips_np).to(dev).float()).half()  # [N, 12, T, 16, 16]
+    ids, lengths = textenc.batch_ids(prompts)
+    ids, lengths = ids.to(dev), lengths.to(dev)
+    log(f"data: {n_clips} clips {tuple(clips.shape)} in {time.time() - t0:.1f} s")
+
+    # ---- model
+    model = WanTransformer3DModel(**HP["model"]).to(dev)
+    encoder = textenc.WordEncoder(HP["model"]["text_dim"]).to(dev)
+    params = list(model.parameters()) + list(encoder.parameters())
+    log(f"model: {sum(p.numel() for p in model.parameters())} parameters, text encoder {sum(p.numel() for p in encoder.parameters())}")
+    ema = [p.detach().clone() for p in params]
+    opt = torch.optim.AdamW(params, lr=HP["lr"], weight_decay=HP["weight_decay"], betas=tuple(HP["betas"]))
+    gen = torch.Generator(device=dev).manual_seed(HP["seed"])
+    B = HP["batch"]
+    losses = []
+
+    def train_step(step: int, progress: float) -> torch.Tensor:
+        idx = torch.randint(0, clips.shape[0], (B,), device=dev, generator=gen)
+        x0 = clips[idx].float()
+        eps = torch.randn(x0.shape, device=dev, generator=gen)
+        u = torch.rand(B, device=dev, generator=gen)
+        S = HP["train_shift"]
+        s = S * u / (1 + (S - 1) * u)
+        xt = (1 - s)[:, None, None, None, None] * x0 + s[:, None, None, None, None] * eps
+        keep = torch.rand(B, device=dev, generator=gen) >= HP["text_drop"]
+        text = encoder(ids[idx], lengths[idx] * keep)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, progress)
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            pred = model(xt, s * 1000, text, return_dict=False)[0]
+        loss = F.mse_loss(pred.float(), eps - x0)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, HP["grad_clip"])
+        opt.step()
+        d = min(HP["ema_decay"], (1 + step) / (10 + step))
+        with torch.no_grad():
+            torch._foreach_lerp_(ema, [p.detach() for p in params], 1 - d)
+        return loss.detach()
+
+    # ---- train for a wall-clock budget; the LR schedule follows the fraction of it spent
+    budget = 3.0 if args.smoke else args.train_seconds
+    t0 = time.time()
+    step = 0
+    pending = []
+    while True:
+        progress = (time.time() - t0) / budget
+        if progress >= 1:
+            break
+        pending.append(train_step(step, progress))
+        step += 1
+        if len(pending) == 50:
+            losses.extend(torch.stack(pending).tolist())
+            pending = []
+            if step % 500 == 0:
+                log(f"step {step} loss {np.mean(losses[-200:]):.4f} lr {lr_at(step, progress):.2e}")
+    losses.extend(torch.stack(pending).tolist() if pending else [])
+    total = step
+    train_s = time.time() - t0
+    per_step = train_s / max(1, total)
+    log(f"trained {total} steps (batch {B}) in {train_s:.0f} s, {per_step * 1000:.1f} ms/step; last 200 loss {np.mean(losses[-200:]):.4f}")
+
+    with torch.no_grad():
+        for p, e in zip(params, ema):
+            p.copy_(e)
+    model.eval()
+
+    # ---- save (EMA weights, F32), then pack the model folder into one tar at once (the GPU host returns
+    # at most 8 files, and this one must come back even if a later stage runs out of time)
+    mdir = os.path.join(out, "model")
+    model.save_pretrained(os.path.join(mdir, "transformer"), safe_serialization=True)
+    tdir = os.path.join(mdir, "text_encoder")
+    os.makedirs(tdir, exist_ok=True)
+    save_file({"token_embedding": encoder.token_embedding.detach().float().cpu().contiguous(),
+               "position_embedding": encoder.position_embedding.detach().float().cpu().contiguous()},
+              os.path.join(tdir, "model.safetensors"))
+    with open(os.path.join(tdir, "vocab.json"), "w") as f:
+        json.dump(textenc.VOCAB, f)
+    with open(os.path.join(tdir, "config.json"), "w") as f:
+        json.dump({"kind": "word-embedding", "text_dim": HP["model"]["text_dim"], "max_words": textenc.MAX_WORDS,
+                   "vocab_size": len(textenc.VOCAB), "padding": "zero rows after the prompt's words; empty prompt = all zeros"}, f, indent=1)
+    hp = dict(HP, train_steps=total, train_seconds=round(train_s, 1), ms_per_step=round(per_step * 1000, 2),
+              final_loss=float(np.mean(losses[-200:])), torch=torch.__version__, device=torch.cuda.get_device_name())
+    with open(os.path.join(mdir, "hparams.json"), "w") as f:
+        json.dump(hp, f, indent=1)
+    with open(os.path.join(mdir, "loss.json"), "w") as f:
+        json.dump([round(l, 5) for l in losses], f)
+    import tarfile
+    with tarfile.open(os.path.join(out, "model.tar"), "w") as tf:
+        tf.add(mdir, arcname="model")
+    import shutil
+    shutil.rmtree(mdir) if not args.keep_model_dir else None
+    log("saved model.tar")
+
+    # ---- loss curve
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 3.2), dpi=100)
+    ls = np.array(losses)
+    k = max(1, len(ls) // 200)
+    smooth = np.convolve(ls, np.ones(k) / k, mode="valid")
+    ax.plot(ls, color="#bbb", lw=0.5, label="per step")
+    ax.plot(np.arange(len(smooth)) + k - 1, smooth, color="C0", lw=1.2, label=f"mean of {k}")
+    ax.set_yscale("log"); ax.set_xlabel("step"); ax.set_ylabel("flow-matching MSE"); ax.legend()
+    ax.set_title(f"embedded Wan (pixel space), batch {B}, {total} steps, {torch.cuda.get_device_name()}", fontsize=8)
+    fig.tight_layout(); fig.savefig(os.path.join(out, "loss.png")); plt.close(fig)
+
+    # ---- golden: diffusers in float64 on the saved weights, a fixed input
+    gm = WanTransformer3DModel(**HP["model"]).to(dev, torch.float64).eval()
+    gm.load_state_dict({k: v.double() for k, v in model.state_dict().items()})  # the saved (EMA) weights, exactly
+    g = torch.Generator().manual_seed(7)
+    hs = torch.randn(1, 12, data.FRAMES, data.SIDE // 2, data.SIDE // 2, generator=g).float()
+    gid, glen = textenc.batch_ids(["a red circle moving left"])
+    with torch.no_grad():
+        ehs = encoder(gid.to(dev), glen.to(dev)).float().cpu()
+        ts = torch.tensor([700.0])
+        exp = gm(hs.double().to(dev), ts.double().to(dev), ehs.double().to(dev), return_dict=False)[0].cpu()
+    save_file({"hidden_states": hs.contiguous(), "encoder_hidden_states": ehs.contiguous(), "timestep": ts,
+               "expected": exp.float().contiguous()}, os.path.join(out, "io.safetensors"),
+              metadata={"prompt": "a red circle moving left", "computed": "diffusers WanTransformer3DModel, float64"})
+    del gm
+    log("golden written")
+
+    # ---- sampler settings over all 60 prompts x seeds (same math as src/sampler/flow_match.ts)
+    all_prompts = data.all_prompts()
+    seeds = 1 if args.smoke else 4
+    eval_prompts = [p for p in all_prompts for _ in range(seeds)]
+    eid, elen = textenc.batch_ids(eval_prompts)
+    with torch.no_grad():
+        cond = encoder(eid.to(dev), elen.to(dev)).float()
+    uncond = torch.zeros_like(cond)
+    n = len(eval_prompts)
+    noise = torch.randn(n, 12, data.FRAMES, data.SIDE // 2, data.SIDE // 2, device=dev,
+                        generator=torch.Generator(device=dev).manual_seed(12345))
+
+    def run(steps, guidance, shift, solver):
+        def velocity(x, t):
+            ts = torch.full((x.shape[0],), t, device=dev)
+            if guidance == 1:
+                return model(x, ts, cond, return_dict=False)[0].float()
+            v = model(torch.cat([x, x]), torch.cat([ts, ts]), torch.cat([cond, uncond]), return_dict=False)[0].float()
+            vc, vu = v[:n], v[n:]
+            return vu + guidance * (vc - vu)
+        with torch.no_grad():
+            x = sampling.sample(noise, velocity, steps, shift, solver)
+        return to_video(x).clamp(-1, 1).cpu().numpy()
+
+    if args.smoke:
+        settings = [(4, 3.0, 3.0, "unipc"), (4, 1.0, 3.0, "euler")]
+    elif args.eval == "small":
+        settings = [(st, g_, sh, "unipc") for st in [6, 8, 12] for g_ in [1.0, 2.0] for sh in [1.0, 3.0]] + [(8, 1.0, 3.0, "euler"), (12, 1.0, 3.0, "euler")]
+    else:
+        settings = [(st, g_, sh, so) for so in ["unipc", "euler"] for st in [4, 6, 8, 12] for g_ in [1.0, 2.0, 3.5, 5.0] for sh in [1.0, 3.0, 5.0]]
+    results = []
+    t0 = time.time()
+    best = None
+    for st, g_, sh, so in settings:
+        video = run(st, g_, sh, so)
+        ok = [analysis.matches(video[i], eval_prompts[i]) for i in range(n)]
+        fails = sorted({eval_prompts[i] for i in range(n) if not ok[i]})
+        r = dict(steps=st, guidance=g_, shift=sh, solver=so, success=sum(ok), total=n, forwards=st * (1 if g_ == 1 else 2), failed_prompts=fails)
+        results.append(r)
+        key = (r["success"], -r["forwards"])
+        if best is None or key > best[0]:
+            best = (key, r, video)
+    log(f"eval: {len(settings)} settings x {n} clips in {time.time() - t0:.0f} s")
+    for r in sorted(results, key=lambda r: (-r["success"], r["forwards"]))[:15]:
+        log(f"  {r['solver']:5s} steps {r['steps']:2d} guidance {r['guidance']:.1f} shift {r['shift']:.0f}: {r['success']}/{r['total']} ({r['forwards']} forwards)")
+    with open(os.path.join(out, "eval.json"), "w") as f:
+        json.dump({"seeds_per_prompt": seeds, "noise": "torch.Generator(cuda).manual_seed(12345), [n,12,8,16,16]",
+                   "best": best[1], "results": results}, f, indent=1)
+
+    # ---- samples: the best setting's first seed of every prompt, a contact sheet (rows: prompts, columns: frames)
+    from PIL import Image, ImageDraw
+    video = best[2]
+    rows = list(range(0, n, seeds))
+    scale = 2
+    cell = data.SIDE * scale
+    sheet = Image.new("RGB", (data.FRAMES * cell + 190, len(rows) * cell), (0, 0, 0))
+    draw = ImageDraw.Draw(sheet)
+    for r_i, i in enumerate(rows):
+        frames = ((video[i] + 1) * 127.5).round().clip(0, 255).astype(np.uint8).transpose(1, 2, 3, 0)  # [T, H, W, 3]
+        for t in range(data.FRAMES):
+            sheet.paste(Image.fromarray(frames[t]).resize((cell, cell), Image.NEAREST), (t * cell, r_i * cell))
+        mark = "ok" if analysis.matches(video[i], eval_prompts[i]) else "FAIL"
+        draw.text((data.FRAMES * cell + 4, r_i * cell + cell // 2 - 6), f"{eval_prompts[i][2:]} {mark}", fill=(220, 220, 220))
+    sheet.save(os.path.join(out, "samples.png"))
+    log("done; best:", json.dumps({k: v for k, v in best[1].items() if k != "failed_prompts"}))
+
+
+if __name__ == "__main__":
+    main()
