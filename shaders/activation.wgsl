@@ -11,12 +11,7 @@
 // One invocation owns one element; a workgroup owns 256 consecutive elements.
 // Dispatch: ceil(n / 256) workgroups spread over x and y by the host (workgroup = x + y * 65535).
 
-#if ${f16}
-enable f16;
-alias T = f16;
-#else
-alias T = f32;
-#endif
+// @prelude
 
 struct Params {
   n: u32,
@@ -35,7 +30,7 @@ fn sigmoid(z: f32) -> f32 {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let i = (wg.x + wg.y * 65535u) * WG + lid;
+  let i = workgroup_index(wg) * WG + lid;
   if (i >= p.n) { return; }
   let v = f32(x[i]);
 #if ${gelu}

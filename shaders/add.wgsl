@@ -8,12 +8,7 @@
 // One invocation owns one element; a workgroup owns 256 consecutive elements.
 // Dispatch: ceil(n / 256) workgroups spread over x and y by the host (workgroup = x + y * 65535).
 
-#if ${f16}
-enable f16;
-alias T = f16;
-#else
-alias T = f32;
-#endif
+// @prelude
 
 struct Params {
   n: u32,
@@ -30,7 +25,7 @@ const WG: u32 = 256u;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let i = (wg.x + wg.y * 65535u) * WG + lid;
+  let i = workgroup_index(wg) * WG + lid;
   if (i >= p.n) { return; }
   let r = i / p.cols;
   let c = i - r * p.cols;

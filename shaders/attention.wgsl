@@ -27,12 +27,7 @@
 //   VK (keys per V chunk), PS (vec4 stride of a P row), SA4 / SP4 (vec4 sizes of sa / sp).
 //   Chosen on the host (src/ops/attention.ts).
 
-#if ${f16}
-enable f16;
-alias T = f16;
-#else
-alias T = f32;
-#endif
+// @prelude
 
 struct Params {
   Lq: u32,

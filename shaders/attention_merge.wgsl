@@ -14,12 +14,7 @@
 // One invocation owns one vec4 of O; a workgroup owns 256 consecutive vec4s.
 // Dispatch: ceil(n4 / 256) workgroups spread over x and y by the host (workgroup = x + y * 65535).
 
-#if ${f16}
-enable f16;
-alias T = f16;
-#else
-alias T = f32;
-#endif
+// @prelude
 
 struct Params {
   n4: u32,
@@ -43,7 +38,7 @@ const NEG: f32 = -1.0e30;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let i = (wg.x + wg.y * 65535u) * WG + lid;
+  let i = workgroup_index(wg) * WG + lid;
   if (i >= p.n4) { return; }
   let rh = i / p.D4;             // (query row, head) = row * N + head
   let l1 = lse1[rh];

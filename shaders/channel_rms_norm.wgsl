@@ -11,12 +11,7 @@
 // (c = lane, lane + 8, ...) and reduce the sum of squares through workgroup memory.
 // Dispatch: ceil(P / 32) workgroups spread over x and y by the host (workgroup = x + y * 65535).
 
-#if ${f16}
-enable f16;
-alias T = f16;
-#else
-alias T = f32;
-#endif
+// @prelude
 
 struct Params {
   P: u32,
@@ -40,7 +35,7 @@ fn sigmoid(z: f32) -> f32 {
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) i: u32) {
-  let pix = (wg.x + wg.y * 65535u) * PIX + i / LANES;
+  let pix = workgroup_index(wg) * PIX + i / LANES;
   let lane = i % LANES;
   let ok = pix < p.P;
   let base = pix * p.C;

@@ -32,12 +32,7 @@
 // blocks of 4x4 kept as mat4x4 accumulators, so its inner loop reads TM/4 + TN/4 vec4s per k and does
 // TM * TN FMAs; neighbouring invocations read neighbouring vec4s.
 
-#if ${f16}
-enable f16;
-alias T = f16;
-#else
-alias T = f32;
-#endif
+// @prelude
 
 #if ${vec}
 alias LT = vec4<T>;

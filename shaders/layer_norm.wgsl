@@ -17,12 +17,7 @@
 // The two sums are tree-reduced in workgroup memory.
 // Dispatch: (rows, 1, 1) workgroups; rows > 65535 are split over y by the host (row = x + y * 65535).
 
-#if ${f16}
-enable f16;
-alias T = f16;
-#else
-alias T = f32;
-#endif
+// @prelude
 
 #if ${pairs}
 alias VT = vec2<T>;
@@ -80,7 +75,7 @@ fn epilogue(j: u32, v: VF) -> VT {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) i: u32) {
-  let row = wg.x + wg.y * 65535u;
+  let row = workgroup_index(wg);
   if (row >= p.rows) { return; }  // uniform per workgroup, so the barriers stay in uniform control flow
   let nv = p.cols / PER;          // vectors per row
   let base = row * nv;

@@ -7,12 +7,7 @@
 // One workgroup of 256 invocations owns one row; invocation i strides over columns i, i + 256, ...
 // Dispatch: (rows, 1, 1) workgroups; rows > 65535 are split over y by the host (row = x + y * 65535).
 
-#if ${f16}
-enable f16;
-alias T = f16;
-#else
-alias T = f32;
-#endif
+// @prelude
 
 struct Params {
   rows: u32,
@@ -29,7 +24,7 @@ var<workgroup> partial: array<f32, WG>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) i: u32) {
-  let row = wg.x + wg.y * 65535u;
+  let row = workgroup_index(wg);
   if (row >= p.rows) { return; }  // uniform per workgroup, so barriers below stay in uniform control flow
   let base = row * p.cols;
   var sum = 0.0;

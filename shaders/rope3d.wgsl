@@ -14,12 +14,7 @@
 // One invocation per pair; dispatch: ceil(pairs / 256) workgroups, split over y beyond 65535 (grid1d).
 // Define: D (head dim, even).
 
-#if ${f16}
-enable f16;
-alias T = f16;
-#else
-alias T = f32;
-#endif
+// @prelude
 
 struct Params {
   pairs: u32,

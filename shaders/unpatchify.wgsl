@@ -8,12 +8,7 @@
 // One invocation owns one element of y (reads are contiguous); a workgroup owns 256 of them.
 // Dispatch: ceil(n / 256) workgroups spread over x and y by the host (workgroup = x + y * 65535).
 
-#if ${f16}
-enable f16;
-alias T = f16;
-#else
-alias T = f32;
-#endif
+// @prelude
 
 struct Params {
   C: u32,
@@ -32,7 +27,7 @@ const WG: u32 = 256u;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let i = (wg.x + wg.y * 65535u) * WG + lid;
+  let i = workgroup_index(wg) * WG + lid;
   if (i >= p.n) { return; }
   let row = 4u * p.C;
   let t = i / row;

@@ -8,12 +8,7 @@
 // One invocation owns one output element; a workgroup owns 256 consecutive ones.
 // Dispatch: ceil(n / 256) workgroups spread over x and y by the host (workgroup = x + y * 65535).
 
-#if ${f16}
-enable f16;
-alias T = f16;
-#else
-alias T = f32;
-#endif
+// @prelude
 
 struct Params {
   n: u32,
@@ -28,7 +23,7 @@ struct Params {
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) i: u32) {
-  let o = (wg.x + wg.y * 65535u) * 256u + i;
+  let o = workgroup_index(wg) * 256u + i;
   if (o >= p.n) { return; }
   let c = o % p.C;
   let px = o / p.C;

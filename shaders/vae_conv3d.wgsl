@@ -22,12 +22,7 @@
 // K advances in steps of BK through workgroup memory (f32): X gathered from the taps, W read as rows.
 // Dispatch: (ceil(N / BN), ceil(M / BM) spread over y and z by the host: tile row = y + z * 65535).
 
-#if ${f16}
-enable f16;
-alias T = f16;
-#else
-alias T = f32;
-#endif
+// @prelude
 
 struct Params {
   M: u32,

@@ -9,12 +9,7 @@
 // One invocation owns one pixel; a workgroup owns 256 consecutive pixels.
 // Dispatch: ceil(P / 256) workgroups spread over x and y by the host (workgroup = x + y * 65535).
 
-#if ${f16}
-enable f16;
-alias T = f16;
-#else
-alias T = f32;
-#endif
+// @prelude
 
 struct Params {
   P: u32,
@@ -30,7 +25,7 @@ struct Params {
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) i: u32) {
-  let px = (wg.x + wg.y * 65535u) * 256u + i;
+  let px = workgroup_index(wg) * 256u + i;
   if (px >= p.P) { return; }
 #if ${rgba8}
   var packed = 255u << 24u;

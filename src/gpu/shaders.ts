@@ -2,10 +2,32 @@
 // single-file bundles all see the same text) and their variants through wgsl-preprocessor.
 // In a .wgsl file, `${name}` is a compile-time define: `#if ${f16}` selects a branch, and any other
 // `${name}` is replaced by the value (tile sizes, head dim). The `T` alias is f16 or f32 by `f16`.
+//
+// A line `// @prelude` is replaced by PRELUDE (the element type T by ${f16}, and workgroup_index for a
+// 1-D dispatch spread over x and y), so that every shader does not repeat them. A shader may still write
+// the same lines itself instead: the directive is opt-in.
 
 // @ts-types="../types/wgsl-preprocessor.d.ts"
 import { wgsl } from "wgsl-preprocessor/wgsl-preprocessor.js";
 import { SHADERS } from "./shaders.gen.ts";
+
+/**
+ * What `// @prelude` expands to: `enable f16` and T = f16 when ${f16} is set, else T = f32; and the
+ * linear workgroup id of a dispatch that grid1d (src/ops/grid.ts) spread over x and y (x < 65535).
+ */
+export const PRELUDE = `#if \${f16}
+enable f16;
+alias T = f16;
+#else
+alias T = f32;
+#endif
+
+fn workgroup_index(wg: vec3<u32>) -> u32 { return wg.x + wg.y * 65535u; }`;
+
+/** Replaces the `// @prelude` line (one per shader) by PRELUDE. */
+export function expandPrelude(source: string): string {
+  return source.replace(/^\/\/ @prelude[ \t]*$/m, PRELUDE);
+}
 
 export function shaderSource(op: string): string {
   const src = SHADERS[op];
@@ -18,7 +40,7 @@ export function shaderNames(): string[] {
 }
 
 export function preprocessShader(source: string, defines: Record<string, string | number | boolean>): string {
-  const parts = source.split(/\$\{(\w+)\}/);
+  const parts = expandPrelude(source).split(/\$\{(\w+)\}/);
   const strings: string[] = [];
   const values: unknown[] = [];
   for (let i = 0; i < parts.length; i++) {
