@@ -214,8 +214,12 @@ export class WanVaeDecoder {
         opts.onChunk?.(t, performance.now() - start);
       }
       if (t0 !== frames) throw new Error(`VAE decode: produced ${t0} frames, expected ${frames}`);
-    } finally {
+      for (const c of st.caches.values()) gpu.release(c.buf.buffer);
+    } catch (e) {
+      // A failed or cancelled decode gives back everything taken since it started (on success every
+      // activation was released as it was consumed, so concurrent band decodes on one Gpu stay apart).
       gpu.releaseSince(mark);
+      throw e;
     }
     return video;
   }
@@ -239,6 +243,7 @@ export class WanVaeDecoder {
       await emit(`decoder.up_blocks.${i}`, x);
     }
     const a = this.norm(x, this.normOut, true);
+    this.gpu.release(x.buffer);
     return await this.causalConv(st, "decoder.conv_out", a, this.convOut);
   }
 

@@ -2,7 +2,7 @@
 // video and each stage's output (post_quant_conv, conv_in, mid block, every up block) so a failure says where.
 import type { DType, Tensor } from "../../src/gpu/tensor.ts";
 import { WanVaeDecoder, latentsToZ } from "../../src/vae/decoder.ts";
-import { expectClose, test, withGpu, withGpuF16 } from "../harness.ts";
+import { expectClose, expectEqual, test, withGpu, withGpuF16 } from "../harness.ts";
 import type { Gpu } from "../../src/gpu/device.ts";
 import type { VaeFixtureName } from "../fixtures.ts";
 import { chunksToChannelsFirst, loadVaeGolden } from "./util.ts";
@@ -15,6 +15,7 @@ async function checkDecode(gpu: Gpu, name: VaeFixtureName, dtype: DType) {
   expectClose(`${name} latentsToZ`, latentsToZ(g.latents, g.cfg), g.z, 1e-6);
   const dec = new WanVaeDecoder(gpu, g.cfg, g.weights, dtype);
   const stages = new Map<string, { data: Float32Array[]; shapes: number[][] }>();
+  const live = gpu.liveBuffers;
   const video = await dec.decode(g.z, g.latent, {
     intermediates: dtype === "f32"
       ? async (stage: string, x: Tensor) => {
@@ -25,6 +26,7 @@ async function checkDecode(gpu: Gpu, name: VaeFixtureName, dtype: DType) {
       }
       : undefined,
   });
+  expectEqual(`${name} ${dtype}: pooled buffers held after the decode`, gpu.liveBuffers, live);
   for (const [stage, s] of stages) {
     expectClose(`${name} ${dtype} stage ${stage}`, chunksToChannelsFirst(s.data, s.shapes), await g.io.readF32(`intermediate.${stage}`), VAE_TOL[dtype]);
   }
