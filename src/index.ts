@@ -20,6 +20,8 @@ import { type FolderSource, type PickedFile, pickModelFolder, pipelineComponent 
 import { planShards, type ShardMode, type ShardPlan, tokenGridFromLatent } from "./parallel/plan.ts";
 import { type ForwardResult, PoolCancelled, type PoolOptions, WorkerPool } from "./parallel/pool.ts";
 import type { Grid3 } from "./gpu/tensor.ts";
+import { Gpu, type GpuOptions } from "./gpu/device.ts";
+import type { Summary } from "./selftest/runner.ts";
 
 // ---- Model: config, weights, inputs -------------------------------------------------------------
 export { parseWanConfig, PRESETS, presetConfig, type WanConfig, wanConfigJson } from "./model/config.ts";
@@ -164,4 +166,26 @@ export async function forward(pool: WorkerPool, inputs: ForwardInputs, opts: For
   } finally {
     signal?.removeEventListener("abort", cancel);
   }
+}
+
+/** The adapter a device gets here: name, backend, features and granted limits (what `shardit selftest` prints first). */
+export async function describeGpu(opts: GpuOptions = {}): Promise<Record<string, unknown>> {
+  const gpu = await Gpu.create({ label: "describe", ...opts });
+  try {
+    return gpu.describe();
+  } finally {
+    gpu.destroy();
+  }
+}
+
+export type { Summary as SelftestSummary, TestResult as SelftestResult } from "./selftest/runner.ts";
+
+/**
+ * Runs every kernel against its Float64 reference on this adapter (`shardit selftest`), logging a line per
+ * check; names containing `filter` only. The checks load on first use (they are not part of a bundle's entry).
+ */
+export async function selftest(filter = "", log: (line: string) => void = console.log): Promise<Summary> {
+  await import("./selftest/kernels/index.ts");
+  const [{ registeredTests }, { runTests }] = await Promise.all([import("./selftest/harness.ts"), import("./selftest/runner.ts")]);
+  return await runTests(registeredTests(), typeof Deno === "undefined" ? "browser" : "deno", filter, log);
 }

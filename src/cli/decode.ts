@@ -5,17 +5,10 @@
 import { allowFlags, int, oneOf, type Parsed, parseArgs, str, UsageError } from "./args.ts";
 import { downloadProgress, progressBar } from "./progress.ts";
 import { parseWeights } from "./forward.ts";
-import { denoFileSource } from "../io/fs_deno.ts";
-import { modelFolderFromArg } from "../io/hub_deno.ts";
-import { checkVideoExtension, encodeFramePngs, encodeVideoFile, WAN_FPS } from "../io/video.ts";
-import type { Grid3 } from "../gpu/tensor.ts";
-import { decodeLatents, type DecodeRun, readLatents } from "../pipeline/decode.ts";
-import { placeDevices } from "../platform/deno_gpus.ts";
-import { PoolCancelled, WorkerPool } from "../parallel/pool.ts";
-import { loadWanVaeWeights, type WanVaeWeights } from "../vae/weights.ts";
-import { parseWanVaeConfig, type WanVaeConfig } from "../vae/config.ts";
-import { openModelFolder } from "../io/model_folder.ts";
-import { planBands } from "../parallel/vae_plan.ts";
+import {
+  checkVideoExtension, decodeLatents, type DecodeRun, denoFileSource, encodeFramePngs, encodeVideoFile, type Grid3, loadWanVaeWeights, modelFolder,
+  openModelFolder, parseWanVaeConfig, placeDevices, planBands, PoolCancelled, readLatents, WAN_FPS, type WanVaeConfig, type WanVaeWeights, WorkerPool,
+} from "../deno.ts";
 
 const FLAGS = ["vae", "latents", "out", "devices", "weights", "gpus", "precision", "frames", "report", "timeout", "fps"];
 
@@ -24,7 +17,7 @@ const FLAGS = ["vae", "latents", "out", "devices", "weights", "gpus", "precision
  * once, its decoder weights when `weights()` is called (so inputs can be checked against the config first).
  */
 export async function openVae(arg: string): Promise<{ config: WanVaeConfig; weights: () => Promise<WanVaeWeights> }> {
-  const opened = await openModelFolder(await modelFolderFromArg(arg, "vae", { progress: downloadProgress() }), parseWanVaeConfig);
+  const opened = await openModelFolder(await modelFolder(arg, { component: "vae", onProgress: downloadProgress() }), parseWanVaeConfig);
   return {
     config: opened.config,
     weights: async () => {

@@ -2,15 +2,10 @@
 // --devices workers (DESIGN.md, "Command line"). Writes `output` [1, Cout, F, H, W] F32 and a report.
 import { allowFlags, int, oneOf, type Parsed, parseArgs, str, UsageError } from "./args.ts";
 import { downloadProgress, progressBar } from "./progress.ts";
-import { denoFileSource } from "../io/fs_deno.ts";
-import { modelFolderFromArg } from "../io/hub_deno.ts";
-import { encodeSafetensors } from "../io/safetensors.ts";
-import { loadWanWeights } from "../model/checkpoint.ts";
-import { readForwardInputs } from "../model/inputs.ts";
-import { openWanFolder } from "../model/config.ts";
-import { planShards, type ShardMode, type ShardPlan, tokenGridFromLatent } from "../parallel/plan.ts";
-import { type ForwardResult, WorkerPool } from "../parallel/pool.ts";
-import { placeDevices } from "../platform/deno_gpus.ts";
+import {
+  denoFileSource, encodeSafetensors, type ForwardResult, loadWanWeights, openModel, placeDevices, planShards, readForwardInputs, type ShardMode, type ShardPlan,
+  tokenGridFromLatent, WorkerPool,
+} from "../deno.ts";
 
 const FLAGS = ["model", "input", "out", "devices", "shard", "weights", "gpus", "precision", "report", "profile", "timeout", "overlap"];
 
@@ -80,7 +75,7 @@ export async function forwardCommand(argv: string[]): Promise<number> {
   const gpusRaw = p.flags.get("gpus");
   const overlap = parseOverlap(p);
 
-  const { config: cfg, checkpoint: ckpt } = await openWanFolder(await modelFolderFromArg(modelDir, "transformer", { progress: downloadProgress() }));
+  const { config: cfg, checkpoint: ckpt } = await openModel(modelDir, { onProgress: downloadProgress() });
   const inputs = await readForwardInputs(await denoFileSource(inputPath), cfg);
   const plan = planShards(tokenGridFromLatent(inputs.latentGrid), devices, mode, weights);
 

@@ -7,22 +7,12 @@
 import { allowFlags, int, num, oneOf, parseArgs, str, UsageError } from "./args.ts";
 import { downloadProgress, progressBar } from "./progress.ts";
 import { parseOverlap, parseWeights } from "./forward.ts";
-import { denoFileSource } from "../io/fs_deno.ts";
-import { modelFolderFromArg } from "../io/hub_deno.ts";
-import { encodeSafetensors } from "../io/safetensors.ts";
-import type { Grid3 } from "../gpu/tensor.ts";
-import { readPromptEmbeddings } from "../model/inputs.ts";
-import { encodePng, latentPreview } from "../io/png.ts";
-import { loadWanWeights, type WanWeights } from "../model/checkpoint.ts";
-import { openWanFolder, type WanConfig } from "../model/config.ts";
-import { EMBEDDED_LATENT, embeddedModel } from "../model/embedded.ts";
-import { placeDevices } from "../platform/deno_gpus.ts";
-import { PoolCancelled, WorkerPool } from "../parallel/pool.ts";
-import { generate, setPrompts, type StepReport, throwIfCancelled } from "../pipeline/generate.ts";
-import { decodeLatents, type DecodeRun } from "../pipeline/decode.ts";
-import { planBands } from "../parallel/vae_plan.ts";
+import {
+  decodeLatents, type DecodeRun, denoFileSource, EMBEDDED_LATENT, embeddedModel, encodePng, encodeSafetensors, generate, type Grid3, latentPreview,
+  loadWanWeights, openModel, placeDevices, planBands, PoolCancelled, readPromptEmbeddings, setPrompts, SOLVERS, type StepReport, throwIfCancelled,
+  type WanConfig, type WanWeights, WorkerPool,
+} from "../deno.ts";
 import { decodeLines, openVae, writeVideo } from "./decode.ts";
-import { SOLVERS } from "../sampler/flow_match.ts";
 
 const FLAGS = ["model", "text", "negative-text", "steps", "guidance", "shift", "seed", "devices", "shard", "weights", "precision", "out", "latent", "solver", "gpus", "timeout", "overlap", "vae"];
 
@@ -63,7 +53,7 @@ async function chooseModel(flag: (n: string) => string | undefined, needNegative
   if (!textPath) throw new UsageError("--text FILE (umT5 prompt embeddings, see README) is required with --model");
   const negPath = flag("negative-text");
   if (needNegative && !negPath) throw new UsageError("--negative-text FILE is required with --model when --guidance is not 1");
-  const { config, checkpoint: ckpt } = await openWanFolder(await modelFolderFromArg(dir, "transformer", { progress: downloadProgress() }));
+  const { config, checkpoint: ckpt } = await openModel(dir, { onProgress: downloadProgress() });
   const text = await readTextEmbedding(textPath, config);
   const neg = negPath ? await readTextEmbedding(negPath, config) : null;
   const weights = await loadWanWeights(ckpt, config, progressBar(`loading ${dir}`));

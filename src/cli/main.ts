@@ -1,8 +1,7 @@
 // The Deno entry point of `npx shardit <command>` (bin/shardit.cjs runs it with the local deno).
 // Any error prints one line naming what is wrong and exits non-zero; --verbose adds the stack.
 import { parseArgs, UsageError } from "./args.ts";
-import { takeWebGpuFlag, useWebGpu, webGpuChoice } from "../platform/webgpu_deno.ts";
-import { warnIfSlowAdapter } from "../gpu/adapter_check.ts";
+import { takeWebGpuFlag, useWebGpu, warnIfSlowAdapter, webGpuChoice } from "../deno.ts";
 
 const USAGE = `usage: shardit <command> [flags]
   selftest [--filter S]                run every kernel against its Float64 reference on this adapter

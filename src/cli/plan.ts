@@ -2,7 +2,7 @@
 // plan as JSON in DESIGN.md's form { mode, devices, tokens, computedTokens, padTokens, shards }.
 // Any bad flag or impossible plan is a UsageError (one line, exit 2).
 import { allowFlags, int, oneOf, parseArgs, str, UsageError } from "./args.ts";
-import { planJson, planShards, SHARD_MODES, tokenGridFromLatent } from "../parallel/plan.ts";
+import { planJson, planShards, SHARD_MODES, tokenGridFromLatent } from "../index.ts";
 
 function numberList(flag: string, raw: string): number[] {
   const parts = raw.split(",");
