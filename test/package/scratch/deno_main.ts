@@ -2,7 +2,7 @@
 // test/package/run-package.mjs). Forward of a golden fixture over 2 devices, then the denoising loop with
 // a progress callback and an AbortSignal that cancels it after the first step. Prints one JSON line.
 // Usage (in the scratch project): deno run -A deno_main.ts FIXTURE_DIR
-import { createPool, embeddedModel, forward, generate, PoolCancelled, setPrompts, shardPlan, TOL } from "shardit";
+import { createPool, forward, generate, PoolCancelled, setPrompts, shardPlan, TOL } from "shardit";
 import { Checkpoint, denoFileSource, loadModel, readInputsFile } from "shardit/deno";
 
 const fixture = Deno.args[0];
@@ -23,13 +23,12 @@ try {
   report.forward = { relL2: relL2(r.out, expected), values: r.out.length, shards: r.plan.shards.map((s) => [s.start, s.end]) };
   report.plan = shardPlan({ F: 3, H: 6, W: 10 }, 2, { mode: "frame" }).padTokens;
 
-  const e = embeddedModel();
-  await pool.load(e.config, e.weights);
-  await setPrompts(pool, e.text, e.negativeText, e.textTokens);
+  // The same model drives the denoising loop, the fixture's text as prompt and negative prompt.
+  await setPrompts(pool, inputs.text, inputs.text, inputs.textTokens);
   const abort = new AbortController();
   const steps: number[] = [];
   try {
-    await generate(pool, e.config, { latent: { F: 1, H: 4, W: 6 }, sampler: { steps: 3, shift: 5, guidance: 5, solver: "unipc" }, seed: 1, mode: "sequence", signal: abort.signal }, (step) => {
+    await generate(pool, model.config, { latent: { F: 1, H: 4, W: 6 }, sampler: { steps: 3, shift: 5, guidance: 5, solver: "unipc" }, seed: 1, mode: "sequence", signal: abort.signal }, (step) => {
       steps.push(step.step);
       if (step.step === 0) abort.abort();
     });
