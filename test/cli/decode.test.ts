@@ -113,7 +113,10 @@ test("cli: decode's bad input is one line naming the file, tensor or flag, and a
 
 test("cli: generate --vae adds video.safetensors (== the one-device decode of its latents) and video.gif", async () => {
   const dir = tmp();
-  const r = await shardit("generate", "--steps", "2", "--devices", "2", "--latent", "3,6,10", "--vae", vaeDir, "--out", dir);
+  // A 16-channel DiT (the wan-small fixture, its io.safetensors' encoder_hidden_states as the prompt): the
+  // embedded model works in pixel space and takes no VAE.
+  const small = `${root}test/fixtures/wan-small`;
+  const r = await shardit("generate", "--model", small, "--text", `${small}/io.safetensors`, "--guidance", "1", "--steps", "2", "--devices", "2", "--latent", "3,6,10", "--vae", vaeDir, "--out", dir);
   if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stderr}`);
   const g = await loadVaeGolden("wan-vae-tiny");
   const latents = await (await Checkpoint.open([await denoFileSource(`${dir}/latents.safetensors`)])).readF32("latents");
