@@ -1,28 +1,37 @@
 // vae_conv3d: the Wan VAE's convolutions as one implicit GEMM over channels-last activations.
-//   out[t, h, w, n] = bias[n] (+ res[t, h, w, n]) + sum_{kt, kh, kw, ci} in(t + kt, h + kh - padTop, w + kw - KW/2, ci)
-//                     * wk[((kt * KH + kh) * KW + kw) * Cin + ci, n]
-// where in(tv, ...) is frame tv of [cache frames (nCache of them) ++ x frames]: a causal time conv reads its
-// first KT - 1 frames from the feature cache, never padding behind; the first zeroFrames of those read zero
-// (the causal padding: the cache holds fewer frames before the first chunks). Rows
-// outside [0, Hin) and columns outside [0, W) read zero (conv padding; with padTop = 0 and Hin = Hout + KH - 1
-// the rows come from a halo exchange instead). M = T * Hout * W output pixels, N = Cout, K = KT*KH*KW*Cin.
-// Kernel sizes KT, KH, KW (1 or 3; KW/2 columns of zero padding) and tiles are compiled in.
-// The output may split its channels into G = Cout / splitC frame groups (the time upsampler: channels
-// [g*splitC, (g+1)*splitC) of frame t go to output frame t*G + g), so out is [T*G, Hout, W, splitC].
-// Bindings (T = f16 or f32 by ${f16}; shapes in elements):
+//   out[t, h, w, n] = bias[n] (+ res[t, h, w, n]) + sum_k X[m, k] W[n, k],   m = (t, h, w),
+//   X[m, (tap, ci)] = in(t + kt, h + kh - padTop, w + kw - KW/2, ci),  tap = (kt * KH + kh) * KW + kw
+// where in(tv, ...) is frame tv of [cache frames (nCache = KT - 1 of them) ++ x frames]: a causal time conv
+// reads its first KT - 1 frames from the feature cache, never padding behind; the first zeroFrames of
+// those read zero (the causal padding: the cache holds fewer frames before the first chunks). Rows
+// outside [0, Hin) and columns outside [0, W) read zero (conv padding; with padTop = 0 and
+// Hin = Hout + KH - 1 the rows come from a halo exchange instead). M = T * Hout * W, N = Cout,
+// K = KT * KH * KW * Cin. The output may split its channels into G = Cout / splitC frame groups (the time
+// upsampler: channels [g splitC, (g + 1) splitC) of frame t go to output frame t G + g).
+// Defines: f16; KT KH KW (1 or 3); vec (Cin % 4 == 0: X, cache and W read as vec4, 4 channels of one tap);
+// residual; and gemm.wgsl's tile defines (BM BN BK TM TN WGX WGY THREADS tm8 tn8 la2 lb2 ahalf bhalf
+// A_SMEM B_SMEM, from gemmDefines).
+// Bindings (shapes in elements):
 //   0 uniform Params
 //   1 x     read       [T, Hin, W, Cin]
-//   2 cache read       [nCache, Hin, W, Cin]  (frames < zeroFrames never read; x again when nothing is read)
-//   3 wk    read       [K, Cout]
+//   2 cache read       [KT - 1, Hin, W, Cin]  (frames < zeroFrames never read; x again when nothing is read)
+//   3 w     read       [Cout, K]  (PyTorch's [Cout, Cin, KT, KH, KW] reordered to tap-major, channel fastest)
 //   4 bias  read       [Cout]
 //   5 out   read_write [T * G, Hout, W, splitC]
 //   6 res   read       same shape as out (only with ${residual}: the residual block's skip path)
-// A workgroup owns a BM x BN tile of (pixels, output channels); invocation (tx, ty) owns TM x TN of it,
-// rows ty + i * (BM / TM) and columns tx + j * (BN / TN) (interleaved, so neighbours write neighbours).
-// K advances in steps of BK through workgroup memory (f32): X gathered from the taps, W read as rows.
-// Dispatch: (ceil(N / BN), ceil(M / BM) spread over y and z by the host: tile row = y + z * 65535).
+// Scheme: gemm.wgsl's (see there): X and W tiles through registers into transposed, padded, double-buffered
+// workgroup tiles; invocation (tx, ty) owns (TM/4) x (TN/4) blocks of 4x4 (mat4x4 accumulators, named
+// variables: arrays indexed in loops spill on NVIDIA). The only change is loadX, which gathers X from the
+// taps; each invocation's X rows are fixed over K, so their (t, h, w) are decoded once.
+// Dispatch: (ceil(Cout / BN), ceil(M / BM) spread over y and z by the host: tile row = y + z * 65535).
 
 // @prelude
+
+#if ${vec}
+alias LT = vec4<T>;
+#else
+alias LT = T;
+#endif
 
 struct Params {
   M: u32,
@@ -39,122 +48,258 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<T>;
-@group(0) @binding(2) var<storage, read> cache: array<T>;
-@group(0) @binding(3) var<storage, read> wk: array<T>;
+@group(0) @binding(1) var<storage, read> x: array<LT>;
+@group(0) @binding(2) var<storage, read> cache: array<LT>;
+@group(0) @binding(3) var<storage, read> w: array<LT>;
 @group(0) @binding(4) var<storage, read> bias: array<T>;
 @group(0) @binding(5) var<storage, read_write> out: array<T>;
 #if ${residual}
 @group(0) @binding(6) var<storage, read> res: array<T>;
 #endif
 
-const KT: u32 = ${KT}u;
 const KH: u32 = ${KH}u;
 const KW: u32 = ${KW}u;
 const BM: u32 = ${BM}u;
 const BN: u32 = ${BN}u;
 const BK: u32 = ${BK}u;
-const TM: u32 = ${TM}u;
-const TN: u32 = ${TN}u;
-const RY: u32 = BM / TM; // invocation rows
-const RX: u32 = BN / TN; // invocation columns
-const THREADS: u32 = RX * RY;
-const LA: u32 = BM * BK / THREADS; // X elements each invocation gathers per K step (THREADS % BK == 0)
+const WGX: u32 = ${WGX}u;
+const WGY: u32 = ${WGY}u;
+const THREADS: u32 = ${THREADS}u;
+const KV: u32 = BK / 4u;
+const LDA: u32 = BM + 4u;
+const LDB: u32 = BN + 4u;
+const AV: u32 = LDA / 4u;
+const BV: u32 = LDB / 4u;
+const A_HALF: bool = ${ahalf};
+const B_HALF: bool = ${bhalf};
 
-var<workgroup> As: array<f32, BK * BM>; // [BK][BM]
-var<workgroup> Bs: array<f32, BK * BN>; // [BK][BN]
+var<workgroup> As: array<vec4<f32>, ${A_SMEM}>;
+var<workgroup> Bs: array<vec4<f32>, ${B_SMEM}>;
+
+// An output pixel decoded once: frame t, input row h - padTop, column w - KW/2 (the tap offsets add on).
+struct Pix {
+  t: u32,
+  h: i32,
+  w: i32,
+  ok: bool,
+}
+
+fn pixel(m: u32) -> Pix {
+  let HWo = p.Hout * p.W;
+  let hw = m % HWo;
+  return Pix(m / HWo, i32(hw / p.W) - i32(p.padTop), i32(hw % p.W) - i32(KW / 2u), m < p.M);
+}
+
+// Element offset of channel ci at tap `tap` of pixel q, in x (frame >= nCache) or cache; -1: zero.
+// Returns the frame-relative offset in .x and 1 in .y when it is in the cache.
+fn tapOffset(q: Pix, tap: u32, ci: u32) -> vec2<i32> {
+  let r = q.h + i32((tap / KW) % KH);
+  let c = q.w + i32(tap % KW);
+  let tv = q.t + tap / (KW * KH);
+  if (r < 0 || r >= i32(p.Hin) || c < 0 || c >= i32(p.W) || tv < p.zeroFrames) { return vec2<i32>(-1, 0); }
+  let pix = u32(r) * p.W + u32(c);
+  if (tv < p.nCache) { return vec2<i32>(i32((tv * p.Hin * p.W + pix) * p.Cin + ci), 1); }
+  return vec2<i32>(i32(((tv - p.nCache) * p.Hin * p.W + pix) * p.Cin + ci), 0);
+}
+
+#if ${vec}
+// Four consecutive K values (4 channels of one tap, Cin % 4 == 0) of pixel q.
+fn loadX(q: Pix, kq: u32) -> vec4<f32> {
+  let k = kq * 4u;
+  if (!q.ok || k >= p.K) { return vec4<f32>(0.0); }
+  let o = tapOffset(q, k / p.Cin, k % p.Cin);
+  if (o.x < 0) { return vec4<f32>(0.0); }
+  if (o.y == 1) { return vec4<f32>(cache[u32(o.x) / 4u]); }
+  return vec4<f32>(x[u32(o.x) / 4u]);
+}
+#else
+fn loadX1(q: Pix, k: u32) -> f32 {
+  if (k >= p.K) { return 0.0; }
+  let o = tapOffset(q, k / p.Cin, k % p.Cin);
+  if (o.x < 0) { return 0.0; }
+  if (o.y == 1) { return f32(cache[u32(o.x)]); }
+  return f32(x[u32(o.x)]);
+}
+
+fn loadX(q: Pix, kq: u32) -> vec4<f32> {
+  let k = kq * 4u;
+  if (!q.ok || k >= p.K) { return vec4<f32>(0.0); }
+  return vec4<f32>(loadX1(q, k), loadX1(q, k + 1u), loadX1(q, k + 2u), loadX1(q, k + 3u));
+}
+#endif
+
+fn loadW(row: u32, kq: u32) -> vec4<f32> {
+  let k = kq * 4u;
+  if (row >= p.Cout || k >= p.K) { return vec4<f32>(0.0); }
+#if ${vec}
+  return vec4<f32>(w[row * (p.K / 4u) + kq]);
+#else
+  let base = row * p.K + k;
+  var v = vec4<f32>(f32(w[base]), 0.0, 0.0, 0.0);
+  if (k + 1u < p.K) { v.y = f32(w[base + 1u]); }
+  if (k + 2u < p.K) { v.z = f32(w[base + 2u]); }
+  if (k + 3u < p.K) { v.w = f32(w[base + 3u]); }
+  return v;
+#endif
+}
+
+fn store(m: u32, n: u32, acc: f32) {
+  let HWo = p.Hout * p.W;
+  let G = p.Cout / p.splitC;
+  let o = ((m / HWo * G + n / p.splitC) * HWo + m % HWo) * p.splitC + n % p.splitC;
+  var r = acc + f32(bias[n]);
+#if ${residual}
+  r += f32(res[o]);
+#endif
+  out[o] = T(r);
+}
+
+fn outer(acc: mat4x4<f32>, a: vec4<f32>, b: vec4<f32>) -> mat4x4<f32> {
+  return mat4x4<f32>(fma(b, vec4<f32>(a.x), acc[0]), fma(b, vec4<f32>(a.y), acc[1]), fma(b, vec4<f32>(a.z), acc[2]), fma(b, vec4<f32>(a.w), acc[3]));
+}
+
+fn storeA(buf: u32, r: u32, kq: u32, v: vec4<f32>) {
+  let k = buf * BK + kq * 4u;
+  let c = r % 4u;
+  let i = (k * LDA + r) / 4u;
+  As[i][c] = v.x;
+  As[i + AV][c] = v.y;
+  As[i + 2u * AV][c] = v.z;
+  As[i + 3u * AV][c] = v.w;
+}
+
+fn storeB(buf: u32, r: u32, kq: u32, v: vec4<f32>) {
+  let k = buf * BK + kq * 4u;
+  let c = r % 4u;
+  let i = (k * LDB + r) / 4u;
+  Bs[i][c] = v.x;
+  Bs[i + BV][c] = v.y;
+  Bs[i + 2u * BV][c] = v.z;
+  Bs[i + 3u * BV][c] = v.w;
+}
+
+fn storeBlock(m: u32, j: u32, acc: mat4x4<f32>) {
+  for (var i = 0u; i < 4u; i++) {
+    if (m + i >= p.M) { return; }
+    let v = acc[i];
+    if (j < p.Cout) { store(m + i, j, v.x); }
+    if (j + 1u < p.Cout) { store(m + i, j + 1u, v.y); }
+    if (j + 2u < p.Cout) { store(m + i, j + 2u, v.z); }
+    if (j + 3u < p.Cout) { store(m + i, j + 3u, v.w); }
+  }
+}
 
 @compute @workgroup_size(THREADS)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
   let n0 = wg.x * BN;
   let m0 = (wg.y + wg.z * 65535u) * BM;
-  let HWo = p.Hout * p.W;
-  let tx = tid % RX;
-  let ty = tid / RX;
+  let tx = tid % WGX;
+  let ty = tid / WGX;
 
-  // The pixels this invocation gathers for X: rows mm = tid / BK + j * (THREADS / BK), fixed over K.
-  let kk = tid % BK;
-  var pt: array<u32, LA>;
-  var ph: array<i32, LA>;
-  var pw: array<i32, LA>;
-  var pok: array<bool, LA>;
-  for (var j = 0u; j < LA; j++) {
-    let m = m0 + tid / BK + j * (THREADS / BK);
-    pok[j] = m < p.M;
-    let t = m / HWo;
-    let hw = m % HWo;
-    pt[j] = t;
-    ph[j] = i32(hw / p.W) - i32(p.padTop);
-    pw[j] = i32(hw % p.W) - i32(KW / 2u);
-  }
-
-  var acc: array<array<f32, TN>, TM>;
-  for (var i = 0u; i < TM; i++) {
-    for (var j = 0u; j < TN; j++) { acc[i][j] = 0.0; }
-  }
-
-  for (var k0 = 0u; k0 < p.K; k0 += BK) {
-    // Gather X: tap and channel of column k0 + kk.
-    let k = k0 + kk;
-    let ci = k % p.Cin;
-    let tap = k / p.Cin;
-    let dw = i32(tap % KW);
-    let dh = i32((tap / KW) % KH);
-    let dt = tap / (KW * KH);
-    for (var j = 0u; j < LA; j++) {
-      var v = 0.0;
-      let r = ph[j] + dh;
-      let c = pw[j] + dw;
-      if (pok[j] && k < p.K && r >= 0 && r < i32(p.Hin) && c >= 0 && c < i32(p.W)) {
-        let tv = pt[j] + dt;
-        let pix = u32(r) * p.W + u32(c);
-        if (tv < p.zeroFrames) {
-          v = 0.0;
-        } else if (tv < p.nCache) {
-          v = f32(cache[(tv * p.Hin * p.W + pix) * p.Cin + ci]);
-        } else {
-          v = f32(x[((tv - p.nCache) * p.Hin * p.W + pix) * p.Cin + ci]);
-        }
-      }
-      As[kk * BM + tid / BK + j * (THREADS / BK)] = v;
-    }
-    // Load W rows k0 .. k0 + BK, columns n0 .. n0 + BN.
-    for (var i = tid; i < BK * BN; i += THREADS) {
-      let r = i / BN;
-      let c = i % BN;
-      var v = 0.0;
-      if (k0 + r < p.K && n0 + c < p.Cout) { v = f32(wk[(k0 + r) * p.Cout + n0 + c]); }
-      Bs[i] = v;
-    }
-    workgroupBarrier();
-    for (var q = 0u; q < BK; q++) {
-      var a: array<f32, TM>;
-      var b: array<f32, TN>;
-      for (var i = 0u; i < TM; i++) { a[i] = As[q * BM + ty + i * RY]; }
-      for (var j = 0u; j < TN; j++) { b[j] = Bs[q * BN + tx + j * RX]; }
-      for (var i = 0u; i < TM; i++) {
-        for (var j = 0u; j < TN; j++) { acc[i][j] = fma(a[i], b[j], acc[i][j]); }
-      }
-    }
-    workgroupBarrier();
-  }
-
-  let G = p.Cout / p.splitC;
-  for (var i = 0u; i < TM; i++) {
-    let m = m0 + ty + i * RY;
-    if (m >= p.M) { continue; }
-    let t = m / HWo;
-    let hw = m % HWo;
-    for (var j = 0u; j < TN; j++) {
-      let n = n0 + tx + j * RX;
-      if (n >= p.Cout) { continue; }
-      let g = n / p.splitC;
-      let o = ((t * G + g) * HWo + hw) * p.splitC + n % p.splitC;
-      var v = acc[i][j] + f32(bias[n]);
-#if ${residual}
-      v += f32(res[o]);
+  let ar0 = tid / KV;
+  let aq0 = tid % KV;
+  let ar1 = (tid + THREADS) / KV;
+  let aq1 = (tid + THREADS) % KV;
+  let useA = !A_HALF || ar0 < BM;
+  let useB = !B_HALF || ar0 < BN;
+  let q0 = pixel(m0 + ar0);
+#if ${la2}
+  let q1 = pixel(m0 + ar1);
 #endif
-      out[o] = T(v);
+
+  var m00 = mat4x4<f32>();
+#if ${tn8}
+  var m01 = mat4x4<f32>();
+#endif
+#if ${tm8}
+  var m10 = mat4x4<f32>();
+#if ${tn8}
+  var m11 = mat4x4<f32>();
+#endif
+#endif
+
+  let nt = (p.K + BK - 1u) / BK;
+
+  var xa0 = vec4<f32>(0.0);
+  if (useA) { xa0 = loadX(q0, aq0); }
+#if ${la2}
+  var xa1 = loadX(q1, aq1);
+#endif
+  var wb0 = vec4<f32>(0.0);
+  if (useB) { wb0 = loadW(n0 + ar0, aq0); }
+#if ${lb2}
+  var wb1 = loadW(n0 + ar1, aq1);
+#endif
+  if (useA) { storeA(0u, ar0, aq0, xa0); }
+#if ${la2}
+  storeA(0u, ar1, aq1, xa1);
+#endif
+  if (useB) { storeB(0u, ar0, aq0, wb0); }
+#if ${lb2}
+  storeB(0u, ar1, aq1, wb1);
+#endif
+  workgroupBarrier();
+
+  for (var t = 0u; t < nt; t++) {
+    let cur = t % 2u;
+    let more = t + 1u < nt;
+    if (more) {
+      let kq0 = (t + 1u) * KV;
+      if (useA) { xa0 = loadX(q0, kq0 + aq0); }
+#if ${la2}
+      xa1 = loadX(q1, kq0 + aq1);
+#endif
+      if (useB) { wb0 = loadW(n0 + ar0, kq0 + aq0); }
+#if ${lb2}
+      wb1 = loadW(n0 + ar1, kq0 + aq1);
+#endif
     }
+
+    var ai = cur * BK * AV + ty;
+    var bi = cur * BK * BV + tx;
+    for (var k = 0u; k < BK; k++) {
+      let a0 = As[ai];
+      let b0 = Bs[bi];
+      m00 = outer(m00, a0, b0);
+#if ${tn8}
+      let b1 = Bs[bi + WGX];
+      m01 = outer(m01, a0, b1);
+#endif
+#if ${tm8}
+      let a1 = As[ai + WGY];
+      m10 = outer(m10, a1, b0);
+#if ${tn8}
+      m11 = outer(m11, a1, b1);
+#endif
+#endif
+      ai += AV;
+      bi += BV;
+    }
+
+    if (more) {
+      let nxt = 1u - cur;
+      if (useA) { storeA(nxt, ar0, aq0, xa0); }
+#if ${la2}
+      storeA(nxt, ar1, aq1, xa1);
+#endif
+      if (useB) { storeB(nxt, ar0, aq0, wb0); }
+#if ${lb2}
+      storeB(nxt, ar1, aq1, wb1);
+#endif
+    }
+    workgroupBarrier();
   }
+
+  let mr = m0 + ty * 4u;
+  let nc = n0 + tx * 4u;
+  storeBlock(mr, nc, m00);
+#if ${tn8}
+  storeBlock(mr, nc + 4u * WGX, m01);
+#endif
+#if ${tm8}
+  storeBlock(mr + 4u * WGY, nc, m10);
+#if ${tn8}
+  storeBlock(mr + 4u * WGY, nc + 4u * WGX, m11);
+#endif
+#endif
 }

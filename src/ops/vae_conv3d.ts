@@ -4,27 +4,34 @@
 // upsamplers (KT = 1) and, for completeness, 1x1x1 convs (the decoder runs those through gemm).
 import type { Gpu } from "../gpu/device.ts";
 import { type DType, expectShape, numel, type Tensor, tensorBytes } from "../gpu/tensor.ts";
-import { MAX_WG_X } from "./grid.ts";
+import { grid1d, MAX_WG_X } from "./grid.ts";
+import { GEMM_TILES, type GemmTile, gemmDefines, gemmWorkgroupBytes, pickTile } from "./gemm.ts";
 
-/** A conv on the GPU: weights rearranged to wk [K = KT*KH*KW*Cin, Cout] (tap-major, channel fastest). */
+/**
+ * A conv on the GPU: weights reordered to w [Cout, K], K = KT*KH*KW*Cin, tap-major with the channel
+ * fastest (a GEMM's [N, K] rows), padded with zero rows to 4 when `narrow` (Cout <= 4, Cin % 4 == 0).
+ */
 export interface ConvLayer {
-  wk: Tensor;
+  w: Tensor;
   bias: Tensor;
   KT: number;
   KH: number;
   KW: number;
   Cin: number;
   Cout: number;
+  /** Runs on vae_conv3d_narrow (one invocation per pixel, all <= 4 outputs) unless a GEMM tile is forced. */
+  narrow: boolean;
   name: string;
 }
 
-/** PyTorch [Cout, Cin, KT, KH, KW] -> [K, Cout], k = ((kt * KH + kh) * KW + kw) * Cin + ci. */
-export function convWeightToKxN(weight: Float32Array, Cout: number, Cin: number, taps: number): Float32Array {
+/** PyTorch [Cout, Cin, taps] -> [rows >= Cout, taps * Cin] with k = tap * Cin + ci (rows past Cout zero). */
+export function convWeightToNxK(weight: Float32Array, Cout: number, Cin: number, taps: number, rows = Cout): Float32Array {
   if (weight.length !== Cout * Cin * taps) throw new Error(`conv weight has ${weight.length} values, expected ${Cout}x${Cin}x${taps}`);
-  const out = new Float32Array(weight.length);
+  const K = taps * Cin;
+  const out = new Float32Array(rows * K);
   for (let co = 0; co < Cout; co++) {
     for (let ci = 0; ci < Cin; ci++) {
-      for (let tap = 0; tap < taps; tap++) out[(tap * Cin + ci) * Cout + co] = weight[(co * Cin + ci) * taps + tap];
+      for (let tap = 0; tap < taps; tap++) out[co * K + tap * Cin + ci] = weight[(co * Cin + ci) * taps + tap];
     }
   }
   return out;
@@ -40,37 +47,32 @@ export function uploadConv(gpu: Gpu, weight: Float32Array, shape: readonly numbe
   if (weight.length !== numel(shape)) throw new Error(`${name}: weight has ${weight.length} values, shape [${shape}] needs ${numel(shape)}`);
   if (bias.length !== Cout) throw new Error(`${name}: bias has ${bias.length} values, expected ${Cout} (Cout)`);
   const taps = KT * KH * KW;
+  const narrow = Cout <= 4 && Cin % 4 === 0;
+  const rows = narrow ? 4 : Cout;
   return {
-    wk: gpu.upload(convWeightToKxN(weight, Cout, Cin, taps), [taps * Cin, Cout], dtype, `${name}.weight`),
+    w: gpu.upload(convWeightToNxK(weight, Cout, Cin, taps, rows), [rows, taps * Cin], dtype, `${name}.weight`),
     bias: gpu.upload(bias, [Cout], dtype, `${name}.bias`),
-    KT, KH, KW, Cin, Cout, name,
+    KT, KH, KW, Cin, Cout, narrow, name,
   };
 }
 
 export function freeConv(gpu: Gpu, l: ConvLayer): void {
-  gpu.freeTensor(l.wk);
+  gpu.freeTensor(l.w);
   gpu.freeTensor(l.bias);
 }
 
-interface ConvTile {
-  BM: number;
-  BN: number;
-  BK: number;
-  TM: number;
-  TN: number;
-}
-
-/** By output width: 64x64 tiles for wide layers, 128x32 where N is a multiple of 32 (96: no waste), 128x8 for RGB. */
-export const CONV_TILES: Record<string, ConvTile> = {
-  "64x64": { BM: 64, BN: 64, BK: 16, TM: 4, TN: 4 },
-  "128x32": { BM: 128, BN: 32, BK: 16, TM: 4, TN: 4 },
-  "128x8": { BM: 128, BN: 8, BK: 16, TM: 4, TN: 2 },
+/** gemm's tiles plus a 32-wide one, so 96 (and 160, 224) output channels waste nothing. */
+export const CONV_TILES: Record<string, GemmTile> = {
+  ...GEMM_TILES,
+  "128x32x8": { BM: 128, BN: 32, BK: 8, TM: 8, TN: 4 },
 };
 
-export function pickConvTile(N: number): ConvTile {
-  if (N >= 128 && N % 64 === 0) return CONV_TILES["64x64"];
-  if (N >= 16) return CONV_TILES["128x32"];
-  return CONV_TILES["128x8"];
+/** The tile with no wasted columns where Cout allows (a multiple of 128, 64 or 32), else gemm's choice. */
+export function pickConvTile(M: number, N: number): GemmTile {
+  if (N % 128 === 0) return pickTile(M, N);
+  if (N % 64 === 0) return GEMM_TILES["128x64x8"];
+  if (N % 32 === 0) return CONV_TILES["128x32x8"];
+  return pickTile(M, N);
 }
 
 export interface ConvOptions {
@@ -84,7 +86,8 @@ export interface ConvOptions {
   residual?: Tensor;
   /** Output channels per output frame (default Cout); Cout / splitC frames per input frame (the time upsampler: Cout / 2). */
   splitC?: number;
-  tile?: ConvTile;
+  /** Force a GEMM tile (tests, bench); default: vae_conv3d_narrow for a narrow layer, else pickConvTile. */
+  tile?: GemmTile;
 }
 
 /**
@@ -103,7 +106,7 @@ export function vaeConv3d(gpu: Gpu, x: Tensor, layer: ConvLayer, out: Tensor, op
   if (!(Number.isInteger(splitC) && splitC > 0 && Cout % splitC === 0)) throw new Error(`${name}: splitC ${splitC} must divide Cout ${Cout}`);
   const G = Cout / splitC;
   expectShape(`${name} output`, out, [T * G, Hout, W, splitC], x.dtype);
-  if (layer.wk.dtype !== x.dtype) throw new Error(`${name}: weights are ${layer.wk.dtype}, x is ${x.dtype}`);
+  if (layer.w.dtype !== x.dtype) throw new Error(`${name}: weights are ${layer.w.dtype}, x is ${x.dtype}`);
   const nCache = KT - 1;
   const zeroFrames = opts.zeroFrames ?? nCache;
   if (!(Number.isInteger(zeroFrames) && zeroFrames >= 0 && zeroFrames <= nCache)) throw new Error(`${name}: zeroFrames ${zeroFrames} must be in [0, ${nCache}]`);
@@ -117,17 +120,30 @@ export function vaeConv3d(gpu: Gpu, x: Tensor, layer: ConvLayer, out: Tensor, op
   }
   for (const [what, t] of [["x", x], ["output", out]] as const) gpu.checkBinding(tensorBytes(t), `${name} ${what}`);
   const M = T * Hout * W, K = KT * KH * KW * Cin;
-  // 2. pipeline key: dtype, kernel size, tile, residual
-  const tile = opts.tile ?? pickConvTile(Cout);
-  const kernel = gpu.kernel("vae_conv3d", { f16: x.dtype === "f16", KT, KH, KW, ...tile, residual: !!opts.residual });
+  const params = { M, Cin, Cout, K, Hin, Hout, W, padTop, nCache, zeroFrames, splitC };
+  const bindings = [x, opts.cache ?? x, layer.w, layer.bias, out, ...(opts.residual ? [opts.residual] : [])];
+  const f16 = x.dtype === "f16", residual = !!opts.residual;
+  if (layer.narrow && !opts.tile) {
+    if (splitC !== Cout) throw new Error(`${name}: a narrow conv (Cout ${Cout} <= 4) does not split its output into frames`);
+    // 2. pipeline key: dtype, kernel size, residual  3. uniforms  4. dispatch: one invocation per pixel
+    const kernel = gpu.kernel("vae_conv3d_narrow", { f16, KT, KH, KW, residual });
+    gpu.dispatch(kernel, params, bindings, grid1d(Math.ceil(M / 64)));
+    return;
+  }
+  // 2. pipeline key: dtype, kernel size, vec4 reads, tile, residual
+  const tile = opts.tile ?? pickConvTile(M, Cout);
+  const smem = gemmWorkgroupBytes(tile);
+  if (smem > gpu.limits.maxComputeWorkgroupStorageSize) throw new Error(`${name}: tile ${tile.BM}x${tile.BN}x${tile.BK} needs ${smem} bytes of workgroup memory, over the adapter's ${gpu.limits.maxComputeWorkgroupStorageSize}`);
+  const g = gemmDefines(x.dtype, K, tile, "none", true);
+  const defines = {
+    f16, KT, KH, KW, residual, vec: Cin % 4 === 0,
+    BM: g.BM, BN: g.BN, BK: g.BK, WGX: g.WGX, WGY: g.WGY, THREADS: g.THREADS, tm8: g.tm8, tn8: g.tn8,
+    la2: g.la2, lb2: g.lb2, ahalf: g.ahalf, bhalf: g.bhalf, A_SMEM: g.A_SMEM, B_SMEM: g.B_SMEM,
+  };
+  const kernel = gpu.kernel("vae_conv3d", defines);
   // 3. uniforms  4. dispatch: (N tiles, M tiles over y and z)
   const mTiles = Math.ceil(M / tile.BM);
-  const bindings = [x, opts.cache ?? x, layer.wk, layer.bias, out, ...(opts.residual ? [opts.residual] : [])];
-  gpu.dispatch(kernel, { M, Cin, Cout, K, Hin, Hout, W, padTop, nCache, zeroFrames, splitC }, bindings, [
-    Math.ceil(Cout / tile.BN),
-    Math.min(mTiles, MAX_WG_X),
-    Math.ceil(mTiles / MAX_WG_X),
-  ]);
+  gpu.dispatch(kernel, params, bindings, [Math.ceil(Cout / tile.BN), Math.min(mTiles, MAX_WG_X), Math.ceil(mTiles / MAX_WG_X)]);
 }
 
 /** FLOPs of one conv (2 M N K), for benchmarks. */

@@ -1,7 +1,8 @@
 // vae_conv3d against its Float64 reference: the causal 3x3x3 conv with 0, 1 or 2 cached frames, halo
 // rows (padTop 0) and conv padding (padTop 1), the residual epilogue, the (3,1,1) time conv with its
 // output split into two frames, the 3x3 Conv2d and a 1x1x1 conv; widths off every tile (Cout 3, 7, 33, 70,
-// 130), odd H x W, every tile config.
+// 130), odd H x W, channel counts with and without vec4 reads (Cin % 4), several tiles, and the narrow
+// kernel (Cout <= 4: conv_out).
 import { CONV_TILES, uploadConv, vaeConv3d } from "../../ops/vae_conv3d.ts";
 import { vaeConv3dRef } from "../reference/vae_conv3d.ts";
 import { expectClose, expectThrows, f64, randomArray, roundF16, test, TOL, withGpu, withGpuF16 } from "../harness.ts";
@@ -70,9 +71,12 @@ const cases: Case[] = [
   { T: 4, Hout: 6, W: 10, Cin: 7, Cout: 5, k: [1, 3, 3] }, // the upsamplers' Conv2d
   { T: 2, Hout: 4, W: 6, Cin: 16, Cout: 8, k: [1, 3, 3], halo: true },
   { T: 3, Hout: 3, W: 3, Cin: 17, Cout: 19, k: [1, 1, 1], residual: true }, // conv_shortcut
-  { T: 1, Hout: 5, W: 13, Cin: 16, Cout: 64, k: [3, 3, 3], zeroFrames: 1, tile: "64x64" },
-  { T: 1, Hout: 5, W: 13, Cin: 16, Cout: 64, k: [3, 3, 3], zeroFrames: 1, tile: "128x32" },
-  { T: 1, Hout: 5, W: 13, Cin: 16, Cout: 64, k: [3, 3, 3], zeroFrames: 1, tile: "128x8" },
+  { T: 1, Hout: 5, W: 13, Cin: 16, Cout: 64, k: [3, 3, 3], zeroFrames: 1, tile: "128x128x8" },
+  { T: 1, Hout: 5, W: 13, Cin: 16, Cout: 64, k: [3, 3, 3], zeroFrames: 1, tile: "128x64x8" },
+  { T: 2, Hout: 5, W: 13, Cin: 16, Cout: 96, k: [3, 3, 3], zeroFrames: 0, tile: "128x32x8", residual: true },
+  { T: 1, Hout: 5, W: 13, Cin: 16, Cout: 64, k: [3, 3, 3], zeroFrames: 1, tile: "64x64x8" },
+  { T: 1, Hout: 3, W: 5, Cin: 8, Cout: 3, k: [3, 3, 3], zeroFrames: 1, tile: "64x64x8" }, // RGB through a GEMM tile
+  { T: 1, Hout: 3, W: 5, Cin: 12, Cout: 4, k: [3, 3, 3], zeroFrames: 1, residual: true }, // narrow kernel, + residual
 ];
 
 for (const c of cases) {
