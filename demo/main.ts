@@ -2,12 +2,12 @@
 // watch the shard map, per-device step times and the latent as it forms; then rerun on one device to
 // check the sharded result. Plain DOM. State for tests is published on window.__shardit_demo.
 import {
-  type DType, generate, type GenerateOptions, type GenerateResult, type Grid3, planShards, PoolCancelled, setPrompts, type ShardMode, type ShardPlan,
+  type DType, EMBEDDED_LATENT, EMBEDDED_SAMPLER, generate, type GenerateOptions, type GenerateResult, type Grid3, planShards, PoolCancelled, setPrompts, type ShardMode, type ShardPlan,
   type Solver, SOLVERS, type StepReport, throwIfCancelled, tokenGridFromLatent, TOL, WorkerPool,
 } from "../src/index.ts";
 import { type DemoEnv, probeEnv } from "./env.ts";
 import { CHECKPOINT_LATENT, clearModelCache, loadEmbedded, type LoadedModel, loadFolder, loadUrl, type PromptEmbeddings, readPrompts } from "./model_source.ts";
-import { drawLatent } from "./preview.ts";
+import { clipGifUrl, drawClip, drawLatent } from "./preview.ts";
 import { deviceColor, drawShardMap, shardCounts } from "./shard_map.ts";
 import { compareLatents, type LatentDiff, latentStats, type LatentStats } from "./stats.ts";
 import { fmtMs, renderTiming } from "./timing.ts";
@@ -127,6 +127,16 @@ function weightsField(devices: number): number[] | undefined {
   const w = raw.split(",").map((x) => Number(x.trim()));
   if (w.length !== devices || w.some((x) => !(x > 0))) throw new Error(`Speed weights: ${devices} positive numbers separated by commas (one per worker), got "${raw}"`);
   return w;
+}
+
+/** The real Wan2.1 defaults (WanPipeline: 50 steps, guidance 5, shift 5 in Wan's own code). */
+const CHECKPOINT_SAMPLER = { solver: "unipc" as Solver, steps: 50, guidance: 5, shift: 5 };
+
+function setSamplerFields(d: { solver: Solver; steps: number; guidance: number; shift: number }): void {
+  select("solver").value = d.solver;
+  input("steps").value = String(d.steps);
+  input("guidance").value = String(d.guidance);
+  input("shift").value = String(d.shift);
 }
 
 function setLatentFields(l: Grid3): void {
@@ -252,7 +262,7 @@ function sourceKey(s: Source): string {
 async function ensureModel(s: Settings): Promise<{ model: LoadedModel; prompts: PromptEmbeddings }> {
   const key = sourceKey(s.source);
   if (s.source === "embedded") {
-    const e = loadEmbedded();
+    const e = await loadEmbedded(input("prompt").value);
     model = { key, model: e.model };
     return { model: e.model, prompts: e.prompts };
   }
@@ -346,6 +356,7 @@ async function run(): Promise<void> {
   renderSummary([]);
   const preview = $<HTMLCanvasElement>("preview");
   preview.width = preview.height = 1; // no stale latent from an earlier run
+  $<HTMLImageElement>("clip").hidden = true;
   setStepProgress(0, s.steps);
   const t0 = performance.now();
   try {
@@ -364,12 +375,20 @@ async function run(): Promise<void> {
       state.step = r.step + 1;
       setStepProgress(state.step, r.steps);
       renderTiming($("timing"), reports);
-      drawLatent($<HTMLCanvasElement>("preview"), x, m.config.inChannels, s.latent);
+      if (s.source === "embedded") drawClip($<HTMLCanvasElement>("preview"), x, s.latent);
+      else drawLatent($<HTMLCanvasElement>("preview"), x, m.config.inChannels, s.latent);
     });
     lastRun = { settings: s, model: m, prompts, result };
     state.latentDims = { C: m.config.inChannels, ...result.latentGrid };
     state.latentStats = latentStats(result.latent);
-    drawLatent($<HTMLCanvasElement>("preview"), result.latent, m.config.inChannels, result.latentGrid);
+    if (s.source === "embedded") {
+      // The embedded model's latent is the clip (pixel space): show its frames and play it.
+      drawClip($<HTMLCanvasElement>("preview"), result.latent, result.latentGrid);
+      const clip = $<HTMLImageElement>("clip");
+      if (clip.src.startsWith("blob:")) URL.revokeObjectURL(clip.src);
+      clip.src = await clipGifUrl(result.latent, result.latentGrid);
+      clip.hidden = false;
+    } else drawLatent($<HTMLCanvasElement>("preview"), result.latent, m.config.inChannels, result.latentGrid);
     const ms = result.steps.map((r) => r.ms);
     const msPerStep = ms.reduce((a, b) => a + b, 0) / ms.length;
     const later = ms.slice(1);
@@ -489,7 +508,8 @@ function renderEnv(env: DemoEnv): void {
 async function main(): Promise<void> {
   const solver = select("solver");
   solver.innerHTML = SOLVERS.map((s) => `<option value="${s}"${s === "unipc" ? " selected" : ""}>${s}</option>`).join("");
-  setLatentFields(loadEmbedded().latent);
+  setLatentFields(EMBEDDED_LATENT);
+  setSamplerFields(EMBEDDED_SAMPLER);
   syncSourceUi();
   renderTiming($("timing"), []);
   setStepProgress(0, Number(input("steps").value) || 0);
@@ -497,7 +517,8 @@ async function main(): Promise<void> {
   document.querySelectorAll<HTMLInputElement>("input[name=model]").forEach((r) =>
     r.addEventListener("change", () => {
       syncSourceUi();
-      setLatentFields(source() === "embedded" ? loadEmbedded().latent : CHECKPOINT_LATENT);
+      setLatentFields(source() === "embedded" ? EMBEDDED_LATENT : CHECKPOINT_LATENT);
+      setSamplerFields(source() === "embedded" ? EMBEDDED_SAMPLER : CHECKPOINT_SAMPLER);
       previewPlan();
     })
   );

@@ -1,10 +1,11 @@
-// Where the demo's model comes from: the embedded default (nothing downloaded), a diffusers checkpoint
+// Where the demo's model comes from: the embedded default (the trained model shipped in models/embedded, a
+// typed prompt through its word-level encoder; nothing downloaded), a diffusers checkpoint
 // folder picked from disk, the URL of such a folder, or a Hugging Face Hub id. Downloads go through the
 // Cache API (keyed by URL, src/io/hub_web.ts), so a second visit reads them from the browser's cache;
 // progress is reported in bytes.
 import {
-  clearModelCache, EMBEDDED_LATENT, embeddedModel, fileObjectSource, type FolderSource, type Grid3, loadModel, modelFolder, pickModelFolder,
-  readPromptEmbeddings, type WanConfig, type WanWeights,
+  clearModelCache, EMBEDDED_LATENT, type EmbeddedModel, embeddedPrompt, fileObjectSource, type FolderSource, type Grid3, loadModel, modelFolder, pickModelFolder,
+  loadEmbeddedModel, readPromptEmbeddings, type WanConfig, type WanWeights,
 } from "../src/index.ts";
 
 export interface LoadedModel {
@@ -31,14 +32,19 @@ export const CHECKPOINT_LATENT: Grid3 = { F: 21, H: 60, W: 104 };
 // ---------------------------------------------------------------------------------------------
 // Embedded
 
-let embedded: ReturnType<typeof embeddedModel> | null = null;
+let embedded: Promise<EmbeddedModel> | null = null;
 
-export function loadEmbedded(): { model: LoadedModel; prompts: PromptEmbeddings; latent: Grid3 } {
-  embedded ??= embeddedModel();
-  const e = embedded;
+/** The trained embedded model (read once, 2.2 MB from this site) and `prompt` through its encoder; the empty prompt is the unconditional branch. */
+export async function loadEmbedded(prompt: string): Promise<{ model: LoadedModel; prompts: PromptEmbeddings; latent: Grid3 }> {
+  embedded ??= loadEmbeddedModel().catch((e) => {
+    embedded = null;
+    throw e;
+  });
+  const e = await embedded;
+  const text = embeddedPrompt(e, prompt), negative = embeddedPrompt(e, "");
   return {
     model: { id: "embedded", name: e.name, config: e.config, weights: e.weights },
-    prompts: { text: e.text, textTokens: e.textTokens, negativeText: e.negativeText, negativeTokens: e.textTokens },
+    prompts: { text: text.text, textTokens: text.tokens, negativeText: negative.text, negativeTokens: negative.tokens },
     latent: { ...EMBEDDED_LATENT },
   };
 }

@@ -26,7 +26,12 @@ import type { Summary } from "./selftest/runner.ts";
 // ---- Model: config, weights, inputs -------------------------------------------------------------
 export { parseWanConfig, PRESETS, presetConfig, type WanConfig, wanConfigJson } from "./model/config.ts";
 export { loadWanWeights, type WanWeights } from "./model/checkpoint.ts";
-export { EMBEDDED_LATENT, type EmbeddedModel, embeddedModel } from "./model/embedded.ts";
+export { SYNTHETIC_LATENT, type SyntheticModel, syntheticModel } from "./model/synthetic_model.ts";
+export { EMBEDDED_LATENT, EMBEDDED_PROMPT, EMBEDDED_SAMPLER, EMBEDDED_VIDEO, type EmbeddedModel, embeddedPrompt, loadEmbeddedModel } from "./model/embedded.ts";
+export { depthToSpace, spaceToDepth, upscaleVideo } from "./model/pixels.ts";
+export { contactSheet, videoToRgb8 } from "./io/video.ts";
+export { encodePrompt, type WordEncoder } from "./model/text_encoder.ts";
+export { analyzeClip, type ClipAnalysis, clipMatchesPrompt } from "./pipeline/clip_analysis.ts";
 export { type ForwardInputs, readForwardInputs, readPromptEmbeddings } from "./model/inputs.ts";
 export { type DType, type Grid3, gridSize } from "./gpu/tensor.ts";
 

@@ -10,6 +10,7 @@ import "./model/finite.test.ts";
 import "./parallel/sharded.test.ts";
 import "./parallel/vae_sharded.test.ts";
 import "./pipeline/generate.test.ts";
+import "./pipeline/embedded.test.ts";
 import "./cli/cli.test.ts";
 import "./cli/decode.test.ts";
 import "./parallel/gpus.test.ts";

@@ -1,5 +1,8 @@
-// `shardit generate`: the whole denoising loop, sharded over device workers. With no flags it runs the
-// embedded small model (synthetic weights and prompt embeddings) on 4 workers in sequence mode.
+// `shardit generate`: the whole denoising loop, sharded over device workers. With no --model it runs the
+// embedded trained model (models/embedded: 8 frames of 32x32, prompts "a <color> <shape> moving <direction>",
+// --prompt) on 4 workers in sequence mode and writes the clip: DIR/video.gif (shown 4x, --scale),
+// DIR/video.png (contact sheet), DIR/video.safetensors (`video` [1, 3, 8, 32, 32] in [-1, 1]) and, with
+// --frames DIR2, every frame as PNG.
 // Writes DIR/latents.safetensors (`latents` [1, C, F, H, W] F32), DIR/preview.png (latent channels 0-2
 // as RGB, frames side by side) and DIR/summary.json, and prints a progress bar per step. With --vae it then
 // decodes on the same workers (bands of latent rows) and adds DIR/video.safetensors (`video` [1, 3, F', H', W']
@@ -8,13 +11,13 @@ import { allowFlags, int, num, oneOf, parseArgs, str, UsageError } from "./args.
 import { downloadProgress, progressBar } from "./progress.ts";
 import { parseOverlap, parseWeights } from "./forward.ts";
 import {
-  decodeLatents, type DecodeRun, denoFileSource, EMBEDDED_LATENT, embeddedModel, encodePng, encodeSafetensors, generate, type Grid3, latentPreview,
+  decodeLatents, type DecodeRun, denoFileSource, depthToSpace, EMBEDDED_LATENT, EMBEDDED_PROMPT, EMBEDDED_SAMPLER, embeddedPrompt, encodeFramePngs, encodePng, encodeSafetensors, generate, type Grid3, latentPreview,
   loadWanWeights, openModel, placeDevices, planBands, PoolCancelled, readPromptEmbeddings, setPrompts, SOLVERS, type StepReport, throwIfCancelled,
-  type WanConfig, type WanWeights, WorkerPool,
+  encodeVideoFile, loadEmbeddedModel, upscaleVideo, type WanConfig, type WanWeights, WorkerPool,
 } from "../deno.ts";
 import { decodeLines, openVae, writeVideo } from "./decode.ts";
 
-const FLAGS = ["model", "text", "negative-text", "steps", "guidance", "shift", "seed", "devices", "shard", "weights", "precision", "out", "latent", "solver", "gpus", "timeout", "overlap", "vae"];
+const FLAGS = ["model", "text", "negative-text", "steps", "guidance", "shift", "seed", "devices", "shard", "weights", "precision", "out", "latent", "solver", "gpus", "timeout", "overlap", "vae", "prompt", "frames", "scale"];
 
 /** Prompt embeddings from a safetensors file (see readPromptEmbeddings). */
 async function readTextEmbedding(path: string, cfg: WanConfig): Promise<{ text: Float32Array; tokens: number }> {
@@ -39,16 +42,24 @@ interface ModelChoice {
   negativeText: Float32Array | null;
   negativeTokens: number;
   latent: Grid3;
+  /** The embedded model works in pixel space: its latent is the video (depthToSpace). */
+  pixels: boolean;
+  prompt?: string;
 }
 
 async function chooseModel(flag: (n: string) => string | undefined, needNegative: boolean): Promise<ModelChoice> {
   const dir = flag("model");
   if (!dir) {
-    const e = embeddedModel();
-    const text = flag("text") ? await readTextEmbedding(flag("text")!, e.config) : { text: e.text, tokens: e.textTokens };
-    const neg = flag("negative-text") ? await readTextEmbedding(flag("negative-text")!, e.config) : { text: e.negativeText, tokens: e.textTokens };
-    return { name: e.name, config: e.config, weights: e.weights, text: text.text, textTokens: text.tokens, negativeText: neg.text, negativeTokens: neg.tokens, latent: parseLatent(flag("latent"), EMBEDDED_LATENT) };
+    if (flag("prompt") !== undefined && flag("text")) throw new UsageError("give --prompt or --text, not both");
+    if (flag("vae")) throw new UsageError("--vae needs --model: the embedded model works in pixel space, its output is the video");
+    const e = await loadEmbeddedModel();
+    const prompt = flag("text") ? undefined : flag("prompt") ?? EMBEDDED_PROMPT;
+    const text = prompt === undefined ? await readTextEmbedding(flag("text")!, e.config) : embeddedPrompt(e, prompt);
+    // The unconditional branch is the empty prompt: all-zero rows, as the model was trained (10% text dropped).
+    const neg = flag("negative-text") ? await readTextEmbedding(flag("negative-text")!, e.config) : embeddedPrompt(e, "");
+    return { name: e.name, config: e.config, weights: e.weights, text: text.text, textTokens: text.tokens, negativeText: neg.text, negativeTokens: neg.tokens, latent: parseLatent(flag("latent"), EMBEDDED_LATENT), pixels: true, prompt };
   }
+  if (flag("prompt") !== undefined) throw new UsageError("--prompt works with the embedded model only (its word-level encoder); with --model give umT5 embeddings as --text FILE");
   const textPath = flag("text");
   if (!textPath) throw new UsageError("--text FILE (umT5 prompt embeddings, see README) is required with --model");
   const negPath = flag("negative-text");
@@ -57,7 +68,7 @@ async function chooseModel(flag: (n: string) => string | undefined, needNegative
   const text = await readTextEmbedding(textPath, config);
   const neg = negPath ? await readTextEmbedding(negPath, config) : null;
   const weights = await loadWanWeights(ckpt, config, progressBar(`loading ${dir}`));
-  return { name: dir, config, weights, text: text.text, textTokens: text.tokens, negativeText: neg?.text ?? null, negativeTokens: neg?.tokens ?? 0, latent: parseLatent(flag("latent"), { F: 21, H: 60, W: 104 }) };
+  return { name: dir, config, weights, text: text.text, textTokens: text.tokens, negativeText: neg?.text ?? null, negativeTokens: neg?.tokens ?? 0, latent: parseLatent(flag("latent"), { F: 21, H: 60, W: 104 }), pixels: false };
 }
 
 function stepLine(r: StepReport): string {
@@ -74,10 +85,11 @@ export async function generateCommand(argv: string[]): Promise<number> {
   const devices = int(p, "devices", embedded ? 4 : 1);
   const mode = oneOf(p, "shard", ["sequence", "frame"] as const, "sequence");
   const precision = oneOf(p, "precision", ["f32", "f16"] as const, "f32");
-  const solver = oneOf(p, "solver", SOLVERS, "unipc");
-  const steps = int(p, "steps", embedded ? 6 : 50);
-  const guidance = num(p, "guidance", 5.0);
-  const shift = num(p, "shift", 5.0);
+  const solver = oneOf(p, "solver", SOLVERS, embedded ? EMBEDDED_SAMPLER.solver : "unipc");
+  const steps = int(p, "steps", embedded ? EMBEDDED_SAMPLER.steps : 50);
+  const guidance = num(p, "guidance", embedded ? EMBEDDED_SAMPLER.guidance : 5.0);
+  const shift = num(p, "shift", embedded ? EMBEDDED_SAMPLER.shift : 5.0);
+  const scale = int(p, "scale", 4);
   const seed = int(p, "seed", 0, 0);
   const outDir = str(p, "out", "out");
   const weights = parseWeights(flag("weights"), devices);
@@ -112,6 +124,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
     await setPrompts(pool, model.text, guidance !== 1 ? model.negativeText : null, model.textTokens, model.negativeTokens);
     throwIfCancelled(cancel.signal);
     const setupMs = performance.now() - t0;
+    if (model.prompt !== undefined) console.log(`prompt: "${model.prompt}"`);
     console.log(`${model.name}: latent ${model.latent.F}x${model.latent.H}x${model.latent.W}, ${devices} device(s) [${[...new Set(pool.adapters())].join("; ")}], ${mode} mode, ${precision}, ${solver} ${steps} steps, guidance ${guidance}, shift ${shift}, seed ${seed}`);
     const sampler = { steps, shift, guidance, solver };
     const result = await generate(pool, model.config, { latent: model.latent, sampler, seed, mode, weights, signal: cancel.signal }, (r) => {
@@ -121,8 +134,28 @@ export async function generateCommand(argv: string[]): Promise<number> {
     const C = model.config.inChannels, { F, H, W } = result.latentGrid;
     await Deno.mkdir(outDir, { recursive: true });
     await Deno.writeFile(`${outDir}/latents.safetensors`, encodeSafetensors({ latents: { dtype: "F32", shape: [1, C, F, H, W], data: result.latent } }, { model: model.name, steps: String(steps), seed: String(seed) }));
-    const preview = latentPreview(result.latent, C, result.latentGrid);
-    await Deno.writeFile(`${outDir}/preview.png`, await encodePng(preview.rgb, preview.width, preview.height));
+    const written = [`${outDir}/latents.safetensors`];
+    if (model.pixels) {
+      // The pixel-space latent is the clip: [12, F, h, w] -> [3, F, 2h, 2w], clamped to [-1, 1].
+      const video = depthToSpace(result.latent, result.latentGrid);
+      const grid = { F, H: 2 * H, W: 2 * W };
+      const shown = upscaleVideo(video, grid, scale);
+      await Deno.writeFile(`${outDir}/video.gif`, await encodeVideoFile("video.gif", shown.video, shown.grid));
+      await Deno.writeFile(`${outDir}/video.png`, await encodeVideoFile("video.png", shown.video, shown.grid));
+      await Deno.writeFile(`${outDir}/video.safetensors`, await encodeVideoFile("video.safetensors", video, grid));
+      written.push(`${outDir}/video.gif`, `${outDir}/video.png`, `${outDir}/video.safetensors`);
+      const framesDir = flag("frames");
+      if (framesDir) {
+        await Deno.mkdir(framesDir, { recursive: true });
+        const frames = await encodeFramePngs(shown.video, shown.grid);
+        for (const [name, bytes] of frames) await Deno.writeFile(`${framesDir}/${name}`, bytes);
+        written.push(`${framesDir}/frame_*.png (${frames.length})`);
+      }
+    } else {
+      const preview = latentPreview(result.latent, C, result.latentGrid);
+      await Deno.writeFile(`${outDir}/preview.png`, await encodePng(preview.rgb, preview.width, preview.height));
+      written.push(`${outDir}/preview.png`);
+    }
     latentsWritten = true;
     let decoded: DecodeRun | null = null;
     if (vae) {
@@ -139,6 +172,8 @@ export async function generateCommand(argv: string[]): Promise<number> {
     const perStep = result.steps.map((s) => s.ms);
     const summary = {
       model: model.name,
+      prompt: model.prompt,
+      sampler: { solver, steps, guidance, shift, seed },
       tokens: result.plan.tokens,
       devices,
       shard: mode,
@@ -164,7 +199,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
       if (devices > 1) for (const line of decodeLines(decoded, pool.adapters())) console.log(line);
     }
     const videoFiles = decoded ? `, ${outDir}/video.safetensors, ${outDir}/video.gif` : "";
-    console.log(`wrote ${outDir}/latents.safetensors, ${outDir}/preview.png${videoFiles}, ${outDir}/summary.json`);
+    console.log(`wrote ${written.join(", ")}${videoFiles}, ${outDir}/summary.json`);
     return 0;
   } catch (e) {
     if (!(e instanceof PoolCancelled)) throw e;

@@ -8,6 +8,7 @@ const USAGE = `usage: shardit <command> [flags]
   plan --latent F,H,W --devices N --shard sequence|frame [--weights w1,...]
   forward --model DIR|URL|HUB_ID --input FILE --out FILE [--devices N] [--shard sequence|frame] [--weights w1,...]
           [--gpus auto|ID,...] [--precision f32|f16] [--report FILE] [--overlap[=off]]
+  generate [--prompt "a red circle moving left"] [--frames DIR] [--scale N]   the embedded model: DIR/video.gif|png|safetensors
   generate [--model DIR|URL|HUB_ID] [--text FILE] [--negative-text FILE] [--steps N] [--guidance G] [--shift S]
            [--seed N] [--solver unipc|euler] [--devices N] [--shard sequence|frame] [--weights w1,...]
            [--precision f32|f16] [--latent F,H,W] [--gpus auto|ID,...] [--overlap[=off]] [--out DIR]

@@ -1,35 +1,66 @@
-// The embedded default model: the wan-small architecture (4 heads x 24, 2 layers, 16 latent channels,
-// text width 64) with weights and prompt embeddings from the fixtures' deterministic rule, so
-// `shardit generate` and the demo run with nothing downloaded. It demonstrates the engine (sharding,
-// sampling, timing), not image quality: the weights are not trained.
-import type { WanWeights } from "./checkpoint.ts";
-import { presetConfig, type WanConfig } from "./config.ts";
-import { syntheticTensor, syntheticWeights } from "./synthetic.ts";
+// The embedded default model of `shardit generate` and the demo: a small Wan2.1 DiT (diffusers'
+// WanTransformer3DModel, 4 heads x 24, 3 blocks) trained in pixel space on synthetic clips of one shape
+// moving on a dark background, with its word-level text encoder (models/embedded/README.md is the model
+// card; tools/train/ made it). It ships in the repository (2.2 MB), so nothing is downloaded: the files are
+// read through URLs relative to this module (file: URLs in Deno, asset URLs that Vite emits in the page).
+// Its "latent" is the video itself by 2x2 space-to-depth (pixels.ts): [12, 8, 16, 16] <-> 8 frames of 32x32.
+import type { Grid3 } from "../gpu/tensor.ts";
+import { Checkpoint, type Progress, urlSource } from "../io/safetensors.ts";
+import { parseJsonBytes } from "../io/model_folder.ts";
+import { loadWanWeights, type WanWeights } from "./checkpoint.ts";
+import { parseWanConfig, type WanConfig } from "./config.ts";
+import { PIXEL_LATENT_CHANNELS } from "./pixels.ts";
+import type { Solver } from "../sampler/flow_match.ts";
+import { encodePrompt, loadWordEncoder, type WordEncoder } from "./text_encoder.ts";
 
-export const EMBEDDED_NAME = "embedded wan-small (synthetic weights)";
-/** 5 x 14 x 18 latent: 5 x 7 x 9 = 315 tokens, which 2, 4 and 5 devices do not divide evenly. */
-export const EMBEDDED_LATENT = { F: 5, H: 14, W: 18 } as const;
-export const EMBEDDED_TEXT_TOKENS = 16;
+export const EMBEDDED_NAME = "embedded Wan (trained, 8 frames of 32x32)";
+/** The pixel-space latent [12, F, H, W] of 8 frames of 32x32: 8 x 8 x 8 = 512 tokens. */
+export const EMBEDDED_LATENT: Grid3 = { F: 8, H: 16, W: 16 };
+/** The video it makes: [3, 8, 32, 32]. */
+export const EMBEDDED_VIDEO: Grid3 = { F: 8, H: 32, W: 32 };
+
+/**
+ * Sampler defaults, the best of the settings measured on the H200 over all 60 prompts x 4 seeds with the same
+ * sampler math (models/embedded/eval.json: UniPC 8 steps, guidance 1, shift 1 matched 26/240; guidance 2 and
+ * shift 3 did no better, 12 steps no better than 8). Guidance 1 runs one forward per step.
+ */
+export const EMBEDDED_SAMPLER: { solver: Solver; steps: number; guidance: number; shift: number } = { solver: "unipc", steps: 8, guidance: 1, shift: 1 };
+export const EMBEDDED_PROMPT = "a red circle moving right";
+
+/** The model files, relative to this module (a literal `new URL(..., import.meta.url)` each, so Vite bundles them). */
+const FILES = {
+  config: new URL("../../models/embedded/transformer/config.json", import.meta.url),
+  weights: new URL("../../models/embedded/transformer/diffusion_pytorch_model.safetensors", import.meta.url),
+  vocab: new URL("../../models/embedded/text_encoder/vocab.json", import.meta.url),
+  text: new URL("../../models/embedded/text_encoder/model.safetensors", import.meta.url),
+};
 
 export interface EmbeddedModel {
   name: string;
   config: WanConfig;
   weights: WanWeights;
-  /** Prompt and negative-prompt embeddings [Lt, text_dim]. */
-  text: Float32Array;
-  negativeText: Float32Array;
-  textTokens: number;
+  encoder: WordEncoder;
 }
 
-export function embeddedModel(): EmbeddedModel {
-  const config = presetConfig("wan-small");
-  const shape = [1, EMBEDDED_TEXT_TOKENS, config.textDim];
-  return {
-    name: EMBEDDED_NAME,
-    config,
-    weights: syntheticWeights(config),
-    text: syntheticTensor("embedded.prompt_embeds", shape),
-    negativeText: syntheticTensor("embedded.negative_prompt_embeds", shape),
-    textTokens: EMBEDDED_TEXT_TOKENS,
-  };
+async function readJson(url: URL): Promise<unknown> {
+  const src = await urlSource(url);
+  return parseJsonBytes(await src.read(0, src.size), url.href);
+}
+
+/** Reads the embedded model's transformer and text encoder (a few MB, no network). */
+export async function loadEmbeddedModel(onProgress?: Progress): Promise<EmbeddedModel> {
+  const config = parseWanConfig(await readJson(FILES.config), FILES.config.href);
+  if (config.inChannels !== PIXEL_LATENT_CHANNELS || config.outChannels !== PIXEL_LATENT_CHANNELS) {
+    throw new Error(`${FILES.config.href}: the embedded model works on ${PIXEL_LATENT_CHANNELS} pixel channels, config has ${config.inChannels} -> ${config.outChannels}`);
+  }
+  const ckpt = await Checkpoint.open([await urlSource(FILES.weights)]);
+  const weights = await loadWanWeights(ckpt, config, onProgress);
+  const encoder = await loadWordEncoder(await readJson(FILES.vocab), await Checkpoint.open([await urlSource(FILES.text)]), new URL(".", FILES.vocab).href.replace(/\/$/, ""));
+  if (encoder.textDim !== config.textDim) throw new Error(`embedded model: text encoder width ${encoder.textDim} != the transformer's text_dim ${config.textDim}`);
+  return { name: EMBEDDED_NAME, config, weights, encoder };
+}
+
+/** The prompt's encoder_hidden_states [Lt, text_dim] (Lt = the encoder's max words) and Lt. */
+export function embeddedPrompt(model: EmbeddedModel, prompt: string): { text: Float32Array; tokens: number } {
+  return { text: encodePrompt(model.encoder, prompt), tokens: model.encoder.maxWords };
 }

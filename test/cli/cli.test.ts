@@ -35,17 +35,37 @@ for (const shard of ["sequence", "frame"]) {
   }, { hosts: ["deno"] });
 }
 
-test("cli: generate with no model flags writes latents, preview PNG and summary", async () => {
+test("cli: generate --prompt on the embedded model writes the clip (gif, contact sheet, video.safetensors == the latents' pixels) and summary", async () => {
   const dir = tmp();
-  const r = await shardit("generate", "--steps", "2", "--devices", "2", "--out", dir, "--latent", "3,6,10");
+  const r = await shardit("generate", "--prompt", "a green square moving up", "--steps", "2", "--devices", "2", "--out", dir, "--latent", "3,6,10", "--frames", `${dir}/frames`);
   if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stderr}`);
-  const latents = await readOutput(`${dir}/latents.safetensors`, "latents");
-  if (latents.length !== 16 * 3 * 6 * 10 || latents.some((v) => !Number.isFinite(v))) throw new Error("latents missing or not finite");
-  const png = Deno.readFileSync(`${dir}/preview.png`);
-  if (png[1] !== 0x50 || png[2] !== 0x4e || png[3] !== 0x47) throw new Error("preview.png is not a PNG");
+  const latents = await readOutput(`${dir}/latents.safetensors`, "latents"); // [1, 12, 3, 6, 10]: the pixel latent
+  if (latents.length !== 12 * 3 * 6 * 10 || latents.some((v) => !Number.isFinite(v))) throw new Error("latents missing or not finite");
+  // video [1, 3, 3, 12, 20] = depth-to-space of the latents (pixel_shuffle: channel c*4 + a*2 + b), clamped.
+  const video = await readOutput(`${dir}/video.safetensors`, "video");
+  const want = new Float32Array(3 * 3 * 12 * 20);
+  for (let c = 0; c < 3; c++) for (let f = 0; f < 3; f++) for (let y = 0; y < 12; y++) for (let x = 0; x < 20; x++) {
+    const v = latents[(((c * 4 + (y % 2) * 2 + (x % 2)) * 3 + f) * 6 + (y >> 1)) * 10 + (x >> 1)];
+    want[((c * 3 + f) * 12 + y) * 20 + x] = Math.min(1, Math.max(-1, v));
+  }
+  expectClose("video.safetensors vs the latents' pixels", video, want, 0);
+  const gif = Deno.readFileSync(`${dir}/video.gif`);
+  if (new TextDecoder().decode(gif.subarray(0, 6)) !== "GIF89a") throw new Error("video.gif is not a GIF");
+  for (const png of [`${dir}/video.png`, `${dir}/frames/frame_000.png`, `${dir}/frames/frame_002.png`]) {
+    const b = Deno.readFileSync(png);
+    if (b[1] !== 0x50 || b[2] !== 0x4e || b[3] !== 0x47) throw new Error(`${png} is not a PNG`);
+  }
   const summary = JSON.parse(Deno.readTextFileSync(`${dir}/summary.json`));
-  if (summary.tokens !== 45 || summary.steps !== 2 || summary.padTokens !== 0 || summary.framePadTokens !== 15) throw new Error(`summary ${JSON.stringify(summary).slice(0, 200)}`);
+  if (summary.tokens !== 45 || summary.steps !== 2 || summary.padTokens !== 0 || summary.framePadTokens !== 15 || summary.prompt !== "a green square moving up") {
+    throw new Error(`summary ${JSON.stringify(summary).slice(0, 200)}`);
+  }
   if (!/step 2\/2/.test(r.stdout)) throw new Error(`no progress line in ${r.stdout}`);
+}, { hosts: ["deno"] });
+
+test("cli: generate --prompt errors: an unknown word lists the vocabulary; --prompt with --model or with --text", async () => {
+  await expectFailure(["generate", "--prompt", "a red cat moving left"], /unknown word "cat".*knows only: a moving red green blue yellow white circle square triangle left right up down/);
+  await expectFailure(["generate", "--prompt", "a red circle moving left", "--model", fixture("wan-small", "")], /--prompt works with the embedded model only/);
+  await expectFailure(["generate", "--prompt", "a red circle moving left", "--text", fixture("wan-small", "io.safetensors")], /--prompt or --text, not both/);
 }, { hosts: ["deno"] });
 
 // Ctrl-C (SIGINT) during generate: the run stops within a step, nothing is written, exit status 130.

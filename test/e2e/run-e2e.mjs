@@ -114,7 +114,7 @@ try {
     const m = state.shardMap;
     expect(m && m.devices === WORKERS, `shard map devices ${m?.devices}, expected ${WORKERS}`);
     expect(m.mode === "sequence", `mode ${m.mode}`);
-    expect(m.tokens === 315, `tokens ${m.tokens}, expected 315 (5 x 7 x 9)`);
+    expect(m.tokens === 512, `tokens ${m.tokens}, expected 512 (8 x 8 x 8)`);
     expect(m.padTokens === 0, `pad tokens ${m.padTokens}, expected 0`);
     const sum = m.perDevice.reduce((a, d) => a + d.tokens, 0);
     expect(sum === m.tokens, `per-device tokens sum to ${sum}, expected ${m.tokens}`);
@@ -131,17 +131,21 @@ try {
 
   await check("latents finite, expected length", async () => {
     const { C, F, H, W } = state.latentDims;
-    expect(F === 5 && H === 14 && W === 18, `latent ${F}x${H}x${W}, expected the embedded 5x14x18`);
+    expect(C === 12 && F === 8 && H === 16 && W === 16, `latent ${C}x${F}x${H}x${W}, expected the embedded 12x8x16x16 (8 frames of 32x32)`);
     const n = C * F * H * W;
     expect(state.latentStats.length === n, `latent length ${state.latentStats.length}, expected ${n}`);
     expect(state.latentStats.finite, "latent has NaN or Inf");
     expect(state.latentStats.std > 0, `latent std ${state.latentStats.std}`);
     const s = state.summary;
-    expect(s.tokens === 315 && s.padTokens === 0 && s.paddingSavedVsFrameMode === s.framePadTokens, `summary ${JSON.stringify(s)}`);
+    expect(s.tokens === 512 && s.padTokens === 0 && s.paddingSavedVsFrameMode === s.framePadTokens, `summary ${JSON.stringify(s)}`);
     const adapters = String(s.adapters ?? "").split("; ").filter(Boolean);
     expect(adapters.length === WORKERS, `summary names ${adapters.length} worker adapters ("${s.adapters}"), expected ${WORKERS}`);
     const size = await page.evaluate(() => { const c = document.getElementById("preview"); return [c.width, c.height]; });
     expect(size[0] > 1 && size[1] > 1, `preview canvas is ${size.join("x")}`);
+    // The embedded model's clip plays as an animated GIF (8 frames of 32x32 shown 4x).
+    await page.waitForFunction(() => document.getElementById("clip").naturalWidth > 0, null, { timeout: 10_000 }).catch(() => {});
+    const clip = await page.evaluate(() => { const i = document.getElementById("clip"); return { hidden: i.hidden, src: i.src.slice(0, 5), w: i.naturalWidth, h: i.naturalHeight }; });
+    expect(!clip.hidden && clip.src === "blob:" && clip.w === 128 && clip.h === 128, `clip image ${JSON.stringify(clip)}`);
   });
 
   await check("compare with one device: relL2 <= 1e-4", async () => {

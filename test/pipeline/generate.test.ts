@@ -1,6 +1,6 @@
-// The denoising loop on the embedded model: sharded over 4 devices == 1 device, and both equal a
+// The denoising loop on the synthetic model: sharded over 4 devices == 1 device, and both equal a
 // Float64 pipeline (the sampler's reference driving the model's composed Float64 reference).
-import { embeddedModel } from "../../src/model/embedded.ts";
+import { syntheticModel } from "../../src/model/synthetic_model.ts";
 import { generate, setPrompts } from "../../src/pipeline/generate.ts";
 import { gaussianNoise, type SamplerConfig } from "../../src/sampler/flow_match.ts";
 import { expectClose, test, TOL } from "../harness.ts";
@@ -13,7 +13,7 @@ const SAMPLER: SamplerConfig = { steps: 2, shift: 5, guidance: 5, solver: "unipc
 const SEED = 7;
 
 async function run(devices: number): Promise<Float32Array> {
-  const m = embeddedModel();
+  const m = syntheticModel();
   return await withSharedPool(devices, async (pool) => {
     await pool.load(m.config, m.weights);
     await setPrompts(pool, m.text, m.negativeText, m.textTokens);
@@ -22,7 +22,7 @@ async function run(devices: number): Promise<Float32Array> {
 }
 
 function reference(): Float64Array {
-  const m = embeddedModel();
+  const m = syntheticModel();
   const model = (x: Float64Array, timestep: number, text: Float32Array) =>
     wanForwardRef(m.config, m.weights, { latent: Float32Array.from(x), latentGrid: LATENT, text, textTokens: m.textTokens, timestep });
   const x0 = gaussianNoise([m.config.inChannels, LATENT.F, LATENT.H, LATENT.W], SEED);

@@ -1,0 +1,56 @@
+// Scores the embedded model with shardit itself (WebGPU, here lavapipe on the CPU): generates each prompt
+// of the grammar (or --prompts "a,b") for each seed at the embedded defaults (or --steps/--guidance/--shift/
+// --solver) and checks the clip with src/pipeline/clip_analysis.ts: colour, direction, travel >= 8 px.
+// Prints one line per clip and a JSON summary at the end. Slow on a CPU (seconds per clip).
+//   node bin/deno.cjs run -A tools/embedded-eval.ts [--seeds 0,1] [--prompts all|"a red circle moving left,..."] [--devices 1]
+import { allowFlags, int, num, oneOf, parseArgs, str } from "../src/cli/args.ts";
+import { EMBEDDED_SAMPLER, EMBEDDED_VIDEO, embeddedPrompt, loadEmbeddedModel } from "../src/model/embedded.ts";
+import { depthToSpace } from "../src/model/pixels.ts";
+import { WorkerPool } from "../src/parallel/pool.ts";
+import { generate, setPrompts } from "../src/pipeline/generate.ts";
+import { analyzeClip, clipMatchesPrompt } from "../src/pipeline/clip_analysis.ts";
+import { SOLVERS } from "../src/sampler/flow_match.ts";
+
+export const COLORS = ["red", "green", "blue", "yellow", "white"];
+export const SHAPES = ["circle", "square", "triangle"];
+export const DIRECTIONS = ["left", "right", "up", "down"];
+/** The 60 prompts, colour slowest (tools/train/data.py all_prompts). */
+export const ALL_PROMPTS = COLORS.flatMap((c) => SHAPES.flatMap((s) => DIRECTIONS.map((d) => `a ${c} ${s} moving ${d}`)));
+
+if (import.meta.main) {
+  const p = parseArgs(Deno.args);
+  allowFlags(p, "embedded-eval", ["seeds", "prompts", "devices", "steps", "guidance", "shift", "solver"]);
+  const seeds = str(p, "seeds", "0").split(",").map(Number);
+  const promptsArg = str(p, "prompts", "all");
+  const prompts = promptsArg === "all" ? ALL_PROMPTS : promptsArg.split(",").map((s) => s.trim());
+  const sampler = {
+    steps: int(p, "steps", EMBEDDED_SAMPLER.steps),
+    guidance: num(p, "guidance", EMBEDDED_SAMPLER.guidance),
+    shift: num(p, "shift", EMBEDDED_SAMPLER.shift),
+    solver: oneOf(p, "solver", SOLVERS, EMBEDDED_SAMPLER.solver),
+  };
+  const model = await loadEmbeddedModel();
+  const pool = await WorkerPool.create({ devices: int(p, "devices", 1), precision: "f32" });
+  const rows: { prompt: string; seed: number; ok: boolean; color: string; direction: string; travel: number }[] = [];
+  try {
+    await pool.load(model.config, model.weights);
+    const empty = embeddedPrompt(model, "");
+    for (const prompt of prompts) {
+      const text = embeddedPrompt(model, prompt);
+      await setPrompts(pool, text.text, sampler.guidance !== 1 ? empty.text : null, text.tokens, empty.tokens);
+      for (const seed of seeds) {
+        const r = await generate(pool, model.config, { latent: { F: 8, H: 16, W: 16 }, sampler, seed, mode: "sequence" });
+        const a = analyzeClip(depthToSpace(r.latent, r.latentGrid), EMBEDDED_VIDEO);
+        const m = clipMatchesPrompt(a, prompt, EMBEDDED_VIDEO.W);
+        rows.push({ prompt, seed, ok: m.ok, color: a.color, direction: a.direction, travel: Number(a.travel.toFixed(2)) });
+        console.log(`${m.ok ? "ok  " : "FAIL"} seed ${seed} "${prompt}": ${m.why}`);
+      }
+    }
+  } finally {
+    await pool.close();
+  }
+  const n = rows.length, ok = rows.filter((r) => r.ok).length;
+  const colourOk = rows.filter((r) => r.color === r.prompt.split(" ")[1]).length;
+  const directionOk = rows.filter((r) => r.direction === r.prompt.split(" ")[4]).length;
+  console.log(JSON.stringify({ sampler, seeds, clips: n, matched: ok, colourRight: colourOk, directionRight: directionOk }));
+}
