@@ -1,17 +1,20 @@
-// GEMM bench: Y[M, N] = X[M, K] · W[N, K]^T + b on this adapter, f32 and f16, per tile variant.
+// GEMM bench: Y[M, N] = X[M, K] · W[N, K]^T + b on this adapter, f32 and f16, per kernel and tile variant:
+// "auto" (what the model runs: the matrix kernel for f16 where the device has subgroup matrices), "scalar"
+// (the scalar kernel's own pick), a scalar tile name (GEMM_TILES) or "m:" + a matrix tile (MATRIX_TILES, f16).
 // First checks 256 sampled outputs (32 rows x 8 columns) against a Float64 dot product of the values the
 // GPU holds, then times (warm-up, batches of --iters calls, sync) and prints ms and TFLOP/s (2 M N K).
 // Shape keys are "MxKxN" (X [M, K], W [N, K]), the same as bench/torch_gemm.py writes, so the two JSONs
 // join on (shape, precision).
 //
-//   deno run -A bench/gemm.ts [--small] [--shapes 4096x4096x4096,...] [--precision f32,f16]
-//                             [--variants auto|all|128x128x16,64x64x16,...] [--iters 10] [--json out.json]
+//   deno run -A bench/gemm.ts [--webgpu auto|dawn|deno] [--small] [--shapes 4096x4096x4096,...] [--precision f32,f16]
+//                             [--variants auto|scalar|all|matrix|128x128x8,m:64x64x32,...] [--iters 10] [--json out.json]
 //
 // X or Y larger than one storage binding is processed in row chunks (as the model does), each chunk one
 // gemm call on views of the big buffers; a timed call is the whole product.
 import { Gpu } from "../src/gpu/device.ts";
 import { type DType, dtypeBytes, type Tensor } from "../src/gpu/tensor.ts";
-import { freeLinear, gemm, GEMM_TILES, type GemmTile, pickTile, uploadLinear } from "../src/ops/gemm.ts";
+import { freeLinear, gemm, GEMM_TILES, type GemmOptions, type GemmTile, pickTile, uploadLinear } from "../src/ops/gemm.ts";
+import { MATRIX_TILES, matrixGemmSupport, pickMatrixTile } from "../src/ops/gemm_matrix.ts";
 import { randomArray } from "../test/harness.ts";
 import { benchArgs, benchEnv, printEnv, printRow, printTable, timeGpu, writeJson } from "./common.ts";
 
@@ -25,8 +28,16 @@ const shapes = (args.get("shapes")?.split(",") ?? (args.has("small") ? SMALL : F
 });
 const precisions = (args.get("precision") ?? "f32,f16").split(",") as DType[];
 const variantArg = args.get("variants") ?? "auto";
-const variantNames = variantArg === "all" ? Object.keys(GEMM_TILES) : variantArg.split(",");
-for (const v of variantNames) if (v !== "auto" && !GEMM_TILES[v]) throw new Error(`unknown variant ${v} (known: auto, ${Object.keys(GEMM_TILES)})`);
+const matrixNames = Object.keys(MATRIX_TILES).map((n) => "m:" + n);
+// "all": every variant; "matrix": every matrix tile; "scalar-tiles": every scalar tile.
+const variantNames = variantArg.split(",").flatMap((v) =>
+  v === "all" ? ["auto", "scalar", ...Object.keys(GEMM_TILES), ...matrixNames] : v === "matrix" ? matrixNames : v === "scalar-tiles" ? Object.keys(GEMM_TILES) : [v]
+);
+for (const v of variantNames) {
+  if (v !== "auto" && v !== "scalar" && !GEMM_TILES[v] && !(v.startsWith("m:") && MATRIX_TILES[v.slice(2)])) {
+    throw new Error(`unknown variant ${v} (known: auto, scalar, ${Object.keys(GEMM_TILES)}, ${matrixNames})`);
+  }
+}
 const iters = Number(args.get("iters") ?? (args.has("small") ? 3 : 10));
 
 const gpu = await Gpu.create({ label: "bench" });
@@ -79,12 +90,27 @@ for (const { key, M, K, N } of shapes) {
     // What the GPU holds (f16-rounded for f16), for the reference.
     const xs = dtype === "f16" ? new Float16Array(x) : x, ws = dtype === "f16" ? new Float16Array(w) : w, bs = dtype === "f16" ? new Float16Array(b) : b;
 
+    const matrix = matrixGemmSupport(gpu);
     for (const vname of variantNames) {
-      const tile = vname === "auto" ? pickTile(Math.min(M, rowsPerChunk), N) : GEMM_TILES[vname];
+      // The options of this variant and the tile it runs (named for the table).
+      let opts: GemmOptions, tileLabel: string;
+      if (vname.startsWith("m:") || (vname === "auto" && dtype === "f16" && matrix.ok)) {
+        if (!matrix.ok || dtype !== "f16") {
+          console.log(`${key} ${dtype} ${vname}: skipped (${!matrix.ok ? matrix.reason : "the matrix kernel is f16 only"})`);
+          continue;
+        }
+        const mt = vname === "auto" ? pickMatrixTile(gpu, matrix.subgroupSize) : MATRIX_TILES[vname.slice(2)];
+        opts = { kernel: "matrix", matrixTile: mt };
+        tileLabel = "matrix " + (Object.entries(MATRIX_TILES).find(([, v]) => v === mt)?.[0] ?? JSON.stringify(mt));
+      } else {
+        const tile = vname === "auto" || vname === "scalar" ? pickTile(Math.min(M, rowsPerChunk), N) : GEMM_TILES[vname];
+        opts = { kernel: "scalar", tile };
+        tileLabel = tileName(tile);
+      }
       const run = () => {
         for (let r0 = 0; r0 < M; r0 += rowsPerChunk) {
           const rows = Math.min(rowsPerChunk, M - r0);
-          gemm(gpu, view(xBuf, K, r0, rows), layer, view(yBuf, N, r0, rows), { tile });
+          gemm(gpu, view(xBuf, K, r0, rows), layer, view(yBuf, N, r0, rows), opts);
         }
       };
       // Correctness on 32 sampled rows x 8 sampled columns.
@@ -109,7 +135,7 @@ for (const { key, M, K, N } of shapes) {
       const ok = relErr <= (dtype === "f16" ? 1e-2 : 1e-4);
       const t = await timeGpu(gpu, run, iters);
       const r: Result = {
-        shape: key, M, K, N, precision: dtype, variant: vname, tile: tileName(tile), ms: t.ms,
+        shape: key, M, K, N, precision: dtype, variant: vname, tile: tileLabel, ms: t.ms,
         tflops: (2 * M * N * K) / (t.ms * 1e-3) / 1e12, relErr, ok, batches: t.batches,
       };
       results.push(r);

@@ -2,8 +2,11 @@
 // A weight whose [N, K] exceeds one storage binding is split into row chunks (one buffer each); each chunk
 // is one dispatch writing its own output columns. A missing bias compiles the bias binding out (no dummy
 // buffer). Tile sizes are compile-time defines; `pickTile` chooses by the output size unless told.
+// f16 runs on a device with subgroup matrices go to the matrix kernel (src/ops/gemm_matrix.ts); the scalar
+// kernel here is the fallback and the f32 path.
 import type { Gpu } from "../gpu/device.ts";
 import { type DType, dtypeBytes, numel, type Tensor } from "../gpu/tensor.ts";
+import { gemmMatrix, matrixGemmSupport, type MatrixTile } from "./gemm_matrix.ts";
 
 export type GemmEpilogue = "none" | "gelu_tanh" | "residual" | "residual_gate";
 
@@ -110,8 +113,15 @@ export interface GemmOptions {
   epilogue?: GemmEpilogue;
   /** residual_gate: Y += (acc + b) * gate.tensor[gate.offset + n] (offset in elements). */
   gate?: { tensor: Tensor; offset: number };
-  /** Force a tile configuration (bench, tests); default pickTile(M, N). */
+  /** Force a tile configuration of the scalar kernel (bench, tests); default pickTile(M, N). */
   tile?: GemmTile;
+  /**
+   * Which kernel: "auto" (default: the matrix kernel for f16 where the device has subgroup matrices and no
+   * scalar tile was forced, else scalar), "scalar", or "matrix" (an error where it cannot run).
+   */
+  kernel?: "auto" | "scalar" | "matrix";
+  /** Force a tile of the matrix kernel (bench, tests); default pickMatrixTile. */
+  matrixTile?: MatrixTile;
 }
 
 /** The defines of one gemm pipeline (exported for the bench, which reports them). */
@@ -180,6 +190,11 @@ export function gemm(gpu: Gpu, x: Tensor, layer: Linear, out: Tensor, opts: Gemm
   }
   if (M === 0) return;
 
+  const kernelChoice = opts.kernel ?? "auto";
+  if (kernelChoice === "matrix" || (kernelChoice === "auto" && !opts.tile && dtype === "f16" && matrixGemmSupport(gpu).ok)) {
+    gemmMatrix(gpu, x, layer, out, epilogue, gate, opts.matrixTile);
+    return;
+  }
   const tile = opts.tile ?? pickTile(M, N);
   const smem = gemmWorkgroupBytes(tile), maxSmem = gpu.limits.maxComputeWorkgroupStorageSize;
   if (smem > maxSmem) {

@@ -3,6 +3,7 @@
 // suite runs them in both hosts (test/kernels/index.ts imports this list).
 import "./rms_norm.test.ts";
 import "./gemm.test.ts";
+import "./gemm_matrix.test.ts";
 import "./attention.test.ts";
 import "./attention_merge.test.ts";
 import "./layer_norm.test.ts";
