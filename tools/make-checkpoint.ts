@@ -10,7 +10,8 @@ import { encodeFromF32, encodeSafetensors, safetensorsHeader, type StDType, type
 import { presetConfig, wanConfigJson } from "../src/model/config.ts";
 import { expectedTensors } from "../src/model/checkpoint.ts";
 import { fillSynthetic, syntheticInputs } from "../src/model/synthetic.ts";
-import { numel, DTYPE_BYTES } from "../src/io/safetensors.ts";
+import { DTYPE_BYTES } from "../src/io/safetensors.ts";
+import { numel } from "../src/gpu/tensor.ts";
 
 async function main(argv: string[]): Promise<void> {
   const p = parseArgs(argv);

@@ -15,7 +15,7 @@ import { SHADERS } from "./shaders.gen.ts";
  * What `// @prelude` expands to: `enable f16` and T = f16 when ${f16} is set, else T = f32; and the
  * linear workgroup id of a dispatch that grid1d (src/ops/grid.ts) spread over x and y (x < 65535).
  */
-export const PRELUDE = `#if \${f16}
+const PRELUDE = `#if \${f16}
 enable f16;
 alias T = f16;
 #else
@@ -25,7 +25,7 @@ alias T = f32;
 fn workgroup_index(wg: vec3<u32>) -> u32 { return wg.x + wg.y * 65535u; }`;
 
 /** Replaces the `// @prelude` line (one per shader) by PRELUDE. */
-export function expandPrelude(source: string): string {
+function expandPrelude(source: string): string {
   return source.replace(/^\/\/ @prelude[ \t]*$/m, PRELUDE);
 }
 
@@ -33,10 +33,6 @@ export function shaderSource(op: string): string {
   const src = SHADERS[op];
   if (src === undefined) throw new Error(`no shader named ${op} (known: ${Object.keys(SHADERS).join(", ")})`);
   return src;
-}
-
-export function shaderNames(): string[] {
-  return Object.keys(SHADERS);
 }
 
 export function preprocessShader(source: string, defines: Record<string, string | number | boolean>): string {

@@ -4,6 +4,7 @@
 // {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__"?: {string: string}}, then the data
 // section; offsets are relative to the data section. Nothing in a header is trusted before it is checked:
 // every violation is an error naming the file and the tensor or field.
+import { numel } from "../gpu/tensor.ts";
 
 /** Random access to the bytes of one file. `read` returns exactly `length` bytes or throws. */
 export interface ByteSource {
@@ -144,12 +145,6 @@ function isObject(v: unknown): v is Record<string, unknown> {
 }
 function isCount(v: unknown): v is number {
   return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
-}
-
-export function numel(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
 }
 
 export class SafetensorsFile {

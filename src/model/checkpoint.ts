@@ -3,7 +3,8 @@
 // tensors, the loader and the synthetic generator are all that walk with a different `get`.
 // WanWeights is plain data (objects, arrays, Float32Array), so it can be posted to workers.
 // Every matrix is row-major [out, in] as in PyTorch's nn.Linear (y = x W^T + b).
-import { type Checkpoint, numel, type Progress } from "../io/safetensors.ts";
+import type { Checkpoint, Progress } from "../io/safetensors.ts";
+import { numel } from "../gpu/tensor.ts";
 import type { WanConfig } from "./config.ts";
 
 export interface Linear {

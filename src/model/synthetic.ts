@@ -7,7 +7,7 @@
 import type { Grid3 } from "../gpu/tensor.ts";
 import type { WanConfig } from "./config.ts";
 import { mapWanWeights, type WanWeights } from "./checkpoint.ts";
-import { numel } from "../io/safetensors.ts";
+import { numel } from "../gpu/tensor.ts";
 
 export function fnv1a32(bytes: Uint8Array): number {
   let h = 0x811c9dc5;

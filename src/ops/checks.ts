@@ -1,14 +1,10 @@
 // Validation shared by the element-wise and layout ops: errors name the op and the tensor, expected vs found.
-import { type DType, type Tensor, tensorBytes } from "../gpu/tensor.ts";
+import { type Tensor, tensorBytes } from "../gpu/tensor.ts";
 
 /** Throws unless `t` is 2-D, returning [rows, cols]. */
 export function expect2d(what: string, t: Tensor): [number, number] {
   if (t.shape.length !== 2) throw new Error(`${what}: expected a 2-D tensor [rows, cols], found shape [${t.shape}]`);
   return [t.shape[0], t.shape[1]];
-}
-
-export function expectDtype(what: string, t: Tensor, dtype: DType): void {
-  if (t.dtype !== dtype) throw new Error(`${what}: expected dtype ${dtype}, found ${t.dtype}`);
 }
 
 /**

@@ -41,23 +41,6 @@ export function ropeTables(grid: Grid3, D: number, theta = 10000): RopeTables {
   return { data, offH: offs[1], offW: offs[2] };
 }
 
-/** cos and sin per token and head dim, [L, D] each, repeat-interleaved per pair (diffusers' layout). */
-export function ropeCosSin(grid: Grid3, D: number, start = 0, L = gridSize(grid)): { cos: Float32Array; sin: Float32Array } {
-  const tab = ropeTables(grid, D);
-  const { t, h } = ropeSplit(D);
-  const cos = new Float32Array(L * D), sin = new Float32Array(L * D);
-  for (let r = 0; r < L; r++) {
-    const g = start + r;
-    const f = Math.floor(g / (grid.H * grid.W)), hh = Math.floor(g / grid.W) % grid.H, w = g % grid.W;
-    for (let i = 0; i < D / 2; i++) {
-      const idx = i < t / 2 ? f * (t / 2) + i : i < (t + h) / 2 ? tab.offH + hh * (h / 2) + (i - t / 2) : tab.offW + w * (h / 2) + (i - (t + h) / 2);
-      cos[r * D + 2 * i] = cos[r * D + 2 * i + 1] = tab.data[2 * idx];
-      sin[r * D + 2 * i] = sin[r * D + 2 * i + 1] = tab.data[2 * idx + 1];
-    }
-  }
-  return { cos, sin };
-}
-
 interface UploadedTable {
   tensor: Tensor;
   offH: number;

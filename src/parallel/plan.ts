@@ -122,37 +122,6 @@ export function planShards(grid: Grid3, devices: number, mode: ShardMode, weight
   return { mode, devices, grid: { ...grid }, tokens: L, computedTokens: computed, padTokens: computed - L, shards };
 }
 
-/** The device whose shard holds computed-space index g (binary search over the contiguous shards). */
-export function shardOfToken(plan: ShardPlan, g: number): number {
-  if (!Number.isInteger(g) || g < 0 || g >= plan.computedTokens) {
-    throw new Error(`token ${g} is outside the computed range [0, ${plan.computedTokens})`);
-  }
-  let lo = 0, hi = plan.shards.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (plan.shards[mid].start <= g) lo = mid;
-    else hi = mid - 1;
-  }
-  return plan.shards[lo].device;
-}
-
-/** Whether computed-space index g is padding (only in frame mode: g >= L). */
-export function isPadToken(plan: ShardPlan, g: number): boolean {
-  if (!Number.isInteger(g) || g < 0 || g >= plan.computedTokens) {
-    throw new Error(`token ${g} is outside the computed range [0, ${plan.computedTokens})`);
-  }
-  return g >= plan.tokens;
-}
-
-/** One human-readable line per shard, e.g. `device 1: tokens [8190, 16380) 8190 tokens, 0 padding, frames 5..10`. */
-export function describePlan(plan: ShardPlan): string[] {
-  const frame = plan.grid.H * plan.grid.W;
-  return plan.shards.map((s) => {
-    const frames = s.count ? `frames ${Math.floor(s.start / frame)}..${Math.floor((s.end - 1) / frame)}` : "no frames";
-    return `device ${s.device}: tokens [${s.start}, ${s.end}) ${s.count} tokens, ${s.padTokens} padding, ${frames}`;
-  });
-}
-
 /** The plan as DESIGN.md's `plan` command prints it (no grid). */
 export function planJson(plan: ShardPlan): object {
   const { mode, devices, tokens, computedTokens, padTokens, shards } = plan;

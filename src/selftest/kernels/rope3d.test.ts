@@ -1,9 +1,26 @@
-import { rope3d, ropeCosSin } from "../../ops/rope3d.ts";
+import { rope3d, ropeSplit, ropeTables } from "../../ops/rope3d.ts";
 import { ropeRef } from "../reference/rope3d.ts";
 import { expectClose, expectThrows, f64, randomArray, roundF16, test, TOL, withGpu, withGpuF16 } from "../harness.ts";
 import { fixtureBytes, type FixtureName } from "../fixtures.ts";
 import type { Gpu } from "../../gpu/device.ts";
-import type { DType, Grid3 } from "../../gpu/tensor.ts";
+import { type DType, type Grid3, gridSize } from "../../gpu/tensor.ts";
+
+/** From the production tables (ropeTables): cos and sin per token and head dim, [L, D] each, repeat-interleaved per pair (diffusers' layout). */
+function ropeCosSin(grid: Grid3, D: number, start = 0, L = gridSize(grid)): { cos: Float32Array; sin: Float32Array } {
+  const tab = ropeTables(grid, D);
+  const { t, h } = ropeSplit(D);
+  const cos = new Float32Array(L * D), sin = new Float32Array(L * D);
+  for (let r = 0; r < L; r++) {
+    const g = start + r;
+    const f = Math.floor(g / (grid.H * grid.W)), hh = Math.floor(g / grid.W) % grid.H, w = g % grid.W;
+    for (let i = 0; i < D / 2; i++) {
+      const idx = i < t / 2 ? f * (t / 2) + i : i < (t + h) / 2 ? tab.offH + hh * (h / 2) + (i - t / 2) : tab.offW + w * (h / 2) + (i - (t + h) / 2);
+      cos[r * D + 2 * i] = cos[r * D + 2 * i + 1] = tab.data[2 * idx];
+      sin[r * D + 2 * i] = sin[r * D + 2 * i + 1] = tab.data[2 * idx + 1];
+    }
+  }
+  return { cos, sin };
+}
 
 async function check(gpu: Gpu, grid: Grid3, start: number, L: number, N: number, D: number, dtype: DType) {
   const round = dtype === "f16" ? roundF16 : (a: Float32Array) => a;
