@@ -29,7 +29,7 @@ export default defineConfig({
   preview: { headers: isolation, host: "127.0.0.1" },
   worker: { format: "es" },
   // Pre-bundle up front: a dependency discovered mid-run makes the dev server reload the page.
-  optimizeDeps: { entries: ["test/browser/index.html", "demo/index.html"], include: ["wgsl-preprocessor/wgsl-preprocessor.js", "gifenc/dist/gifenc.esm.js", "upng-js", "omggif"] },
+  optimizeDeps: { entries: ["test/browser/index.html", "demo/index.html"], include: ["wgsl-preprocessor/wgsl-preprocessor.js", "gifenc/dist/gifenc.esm.js", "upng-js", "omggif", "webm-muxer"] },
   build: {
     target: "es2022",
     rollupOptions: { input: { demo: "demo/index.html", tests: "test/browser/index.html" } },

@@ -11,6 +11,7 @@ import { clipGifUrl, drawClip, drawLatent } from "./preview.ts";
 import { deviceColor, drawShardMap, shardCounts } from "./shard_map.ts";
 import { compareLatents, type LatentDiff, latentStats, type LatentStats } from "./stats.ts";
 import { fmtMs, renderTiming } from "./timing.ts";
+import { mountVideo, offerLatents } from "./video.ts";
 
 type Source = "embedded" | "folder" | "url";
 
@@ -389,6 +390,7 @@ async function run(): Promise<void> {
       clip.src = await clipGifUrl(result.latent, result.latentGrid);
       clip.hidden = false;
     } else drawLatent($<HTMLCanvasElement>("preview"), result.latent, m.config.inChannels, result.latentGrid);
+    offerLatents(result.latent, m.config.inChannels, result.latentGrid); // 16-channel latents: the Video panel decodes them with the chosen VAE
     const ms = result.steps.map((r) => r.ms);
     const msPerStep = ms.reduce((a, b) => a + b, 0) / ms.length;
     const later = ms.slice(1);
@@ -511,6 +513,7 @@ async function main(): Promise<void> {
   setLatentFields(EMBEDDED_LATENT);
   setSamplerFields(EMBEDDED_SAMPLER);
   syncSourceUi();
+  mountVideo({ devices: () => Number(input("workers").value) || 1, precision: () => select("precision").value as DType });
   renderTiming($("timing"), []);
   setStepProgress(0, Number(input("steps").value) || 0);
 
