@@ -5,8 +5,12 @@
 // With `lse` [Lq, N] f32 it also writes each (query, head)'s log-sum-exp of the scores (a separate
 // pipeline, compiled with the `lse` define): attention over disjoint key sets then merges exactly
 // (src/ops/attention_merge.ts).
+// On devices with subgroup matrices, f16 attention at head dim 128 can run on the matrix units instead
+// (src/ops/attention_matrix.ts, same contract): attention() picks it once MATRIX_ATTENTION_AUTO is on (off until
+// it passes its tests on the GPU host), attentionWith() takes either config.
 import type { Gpu } from "../gpu/device.ts";
 import { expectShape, tensorBytes, type Tensor } from "../gpu/tensor.ts";
+import { dispatchAttentionMatrix, type MatrixAttentionConfig, pickMatrixAttentionConfig } from "./attention_matrix.ts";
 
 export interface AttentionConfig {
   /** Queries per workgroup (TM per row group of threads). */
@@ -19,19 +23,16 @@ export interface AttentionConfig {
   TM?: 4 | 8;
 }
 
-/** Named configs (workgroup memory at D = 128 in the comments); the bench sweeps them. */
+/**
+ * The configs the picker runs (workgroup memory at D = 128 in the comments), in DEFAULT_ORDER: the first that
+ * fits the adapter's workgroup memory wins (128x64t8 at 48 KiB, as on the H100/H200; 32x32 at the 16 KiB minimum).
+ * Configs that no adapter picks live in bench/variants/attention_configs.ts, for the bench to compare.
+ */
 export const ATTENTION_CONFIGS: Record<string, AttentionConfig> = {
   "128x64t8": { BQ: 128, BK: 64, DC: 16, TM: 8 }, // 256 threads, 8x4 S and 8x8 O per thread, 46 KiB
-  "128x64t8d8": { BQ: 128, BK: 64, DC: 8, TM: 8 }, // 256 threads, 40 KiB
-  "64x64t8": { BQ: 64, BK: 64, DC: 16, TM: 8 }, // 128 threads, 25 KiB
-  "256x32t8d8": { BQ: 256, BK: 32, DC: 8, TM: 8 }, // 256 threads, 45 KiB
-  "64x64": { BQ: 64, BK: 64, DC: 32 }, // 256 threads, 33 KiB
   "128x32": { BQ: 128, BK: 32, DC: 32 }, // 256 threads, 38 KiB
-  "128x32d16": { BQ: 128, BK: 32, DC: 16 }, // 256 threads, 28 KiB
   "64x32": { BQ: 64, BK: 32, DC: 32 }, // 128 threads, 21 KiB
-  "32x64": { BQ: 32, BK: 64, DC: 32 }, // 128 threads, 20.5 KiB
   "32x32": { BQ: 32, BK: 32, DC: 32 }, //  64 threads, 12.5 KiB (fits the 16 KiB minimum)
-  "64x64d16": { BQ: 64, BK: 64, DC: 16 }, // 256 threads, 25 KiB
 };
 
 // Measured on an H100 (Deno/wgpu/Vulkan, D=128, L=32760, f32 / f16 ms): 128x64t8 373 / 387, 256x32t8d8 387 / 397,
@@ -92,13 +93,20 @@ export interface AttentionOptions {
   lse?: Tensor;
 }
 
-export function attention(gpu: Gpu, q: Tensor, k: Tensor, v: Tensor, out: Tensor, opts?: AttentionOptions): void {
-  const D = q.shape[2];
-  attentionWith(gpu, q, k, v, out, opts?.validKeys, pickAttentionConfig(gpu, D, q.dtype === "f16"), opts?.lse);
+/** The kernel and config attention() runs for (head dim D, dtype) on `gpu`: the matrix kernel where it can run. */
+export function pickAttention(gpu: Gpu, D: number, f16: boolean): AttentionConfig | MatrixAttentionConfig {
+  return pickMatrixAttentionConfig(gpu, D, f16 ? "f16" : "f32") ?? pickAttentionConfig(gpu, D, f16);
 }
 
-/** attention with an explicit tile config (tests and bench). */
-export function attentionWith(gpu: Gpu, q: Tensor, k: Tensor, v: Tensor, out: Tensor, validKeys: number | undefined, cfg: AttentionConfig, lse?: Tensor): void {
+export function attention(gpu: Gpu, q: Tensor, k: Tensor, v: Tensor, out: Tensor, opts?: AttentionOptions): void {
+  const D = q.shape[2];
+  attentionWith(gpu, q, k, v, out, opts?.validKeys, pickAttention(gpu, D, q.dtype === "f16"), opts?.lse);
+}
+
+/** attention with an explicit config, scalar or matrix (tests and bench). */
+export function attentionWith(
+  gpu: Gpu, q: Tensor, k: Tensor, v: Tensor, out: Tensor, validKeys: number | undefined, cfg: AttentionConfig | MatrixAttentionConfig, lse?: Tensor,
+): void {
   // 1. validate
   if (q.shape.length !== 3) throw new Error(`attention: q must be [Lq, N, D], found [${q.shape}]`);
   const [Lq, N, D] = q.shape;
@@ -112,6 +120,10 @@ export function attentionWith(gpu: Gpu, q: Tensor, k: Tensor, v: Tensor, out: Te
   if (lse) expectShape("attention lse", lse, [Lq, N], "f32");
   for (const [name, t] of [["q", q], ["k", k], ["v", v], ["out", out]] as const) gpu.checkBinding(tensorBytes(t), `attention ${name}`);
   if (N > gpu.limits.maxComputeWorkgroupsPerDimension) throw new Error(`attention: ${N} heads exceed maxComputeWorkgroupsPerDimension`);
+  if ("kind" in cfg) {
+    dispatchAttentionMatrix(gpu, q, k, v, out, lse, { Lq, Lk, N, D, validKeys: nValid }, cfg);
+    return;
+  }
   // 2. pipeline key: dtype, head dim, tile config, LSE output
   const plan = attentionPlan(cfg, D, q.dtype === "f16");
   if (plan.workgroupBytes > gpu.limits.maxComputeWorkgroupStorageSize) {

@@ -6,6 +6,7 @@ import "./gemm.test.ts";
 import "./gemm_matrix.test.ts";
 import "./attention.test.ts";
 import "./attention_merge.test.ts";
+import "./attention_matrix.test.ts";
 import "./layer_norm.test.ts";
 import "./rope3d.test.ts";
 import "./activation.test.ts";

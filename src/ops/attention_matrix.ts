@@ -1,0 +1,123 @@
+// attentionMatrix: fused flash attention on the matrix units (shaders/attention_matrix.wgsl), the kernel that
+// src/ops/attention.ts picks (once MATRIX_ATTENTION_AUTO is on) for f16 runs at head dim 128 where the device
+// has subgroup matrices (chromium-experimental-subgroup-matrix with f16 -> f32 16x16x16 tiles, subgroup size 32:
+// Dawn on NVIDIA).
+// Same bindings, masking and LSE contract as the scalar kernel; attention.ts validates the tensors and
+// calls dispatchAttentionMatrix. Here: the configs, the support check (with the reason it fails), the plan
+// (defines and workgroup memory) and the dispatch.
+import type { Gpu } from "../gpu/device.ts";
+import type { DType, Tensor } from "../gpu/tensor.ts";
+
+export interface MatrixAttentionConfig {
+  kind: "matrix";
+  /** Subgroups per workgroup; each owns 16 query rows (BQ = 16 NSG). */
+  NSG: number;
+  /** Keys per tile (multiple of 32). */
+  BK: number;
+}
+
+/** The only head dim the matrix kernel spells out (8 Q and 8 O tiles of 16 columns per subgroup). */
+export const MATRIX_ATTENTION_HEAD_DIM = 128;
+const SUBGROUP = 32;
+
+/** Named configs (workgroup memory in the comments); the picker takes the first that fits. BQ <= 2 BK (Q is staged in kv). */
+export const MATRIX_ATTENTION_CONFIGS: Record<string, MatrixAttentionConfig> = {
+  "m4x32": { kind: "matrix", NSG: 4, BK: 32 }, // 64 queries x 32 keys, 128 invocations, 31 KiB
+  "m2x64": { kind: "matrix", NSG: 2, BK: 64 }, // 32 x 64, 64 invocations, 47 KiB
+  "m2x32": { kind: "matrix", NSG: 2, BK: 32 }, // 32 x 32, 64 invocations, 24 KiB
+};
+const DEFAULT_ORDER = ["m4x32", "m2x32"];
+
+/**
+ * Whether attention() picks the matrix kernel by itself. Off: on the H200 (Dawn, 2026-12-02) the kernel failed
+ * its Float64 tests (bench/results/test_attention_matrix_dawn_h200.log), and the fixes since (16-byte sized
+ * workgroup variables, Q loaded outside loops and branches) have not run there yet. Turn on once
+ * `npm run test:gpu` passes the attention_matrix tests; until then f16 attention runs the scalar kernel.
+ */
+export const MATRIX_ATTENTION_AUTO = false;
+
+export interface MatrixAttentionPlan {
+  defines: Record<string, number | boolean>;
+  threads: number;
+  /** Queries per workgroup. */
+  BQ: number;
+  workgroupBytes: number;
+}
+
+/** Defines, invocations and workgroup memory of `cfg` (the layout of attention_matrix.wgsl). */
+export function matrixAttentionPlan(cfg: MatrixAttentionConfig): MatrixAttentionPlan {
+  const { NSG, BK } = cfg;
+  if (!Number.isInteger(NSG) || NSG < 1 || BK % 32 !== 0 || BK <= 0) throw new Error(`attention_matrix: bad config ${JSON.stringify(cfg)}`);
+  const D = MATRIX_ATTENTION_HEAD_DIM;
+  const BQ = 16 * NSG, threads = SUBGROUP * NSG;
+  const DS = D + 8, SS = BK + 4, PS = BK + 8; // row strides: f16 Q/K/V tile, f32 S tile, f16 P tile
+  // kv (f16 K and V tiles) + ss (f32 S tile per subgroup) + ps (f16 P tile per subgroup) + the rescale flag
+  if (BQ > 2 * BK) throw new Error(`attention_matrix: config ${JSON.stringify(cfg)} has ${BQ} queries, over the ${2 * BK} rows kv can stage`);
+  // kv (f16 K and V tiles) + ss (f32 S tile per subgroup) + ps (f16 P tile per subgroup) + the rescale flag (vec4)
+  const workgroupBytes = 2 * BK * DS * 2 + NSG * 16 * SS * 4 + NSG * 16 * PS * 2 + 16;
+  return { defines: { NSG, BK, WG: threads }, threads, BQ, workgroupBytes };
+}
+
+/** Why `gpu` cannot run the matrix kernel for (D, dtype), or null when it can. */
+export function matrixAttentionUnsupported(gpu: Gpu, D: number, dtype: DType): string | null {
+  const f = gpu.features;
+  if (dtype !== "f16") return `matrix attention is f16 only (found ${dtype})`;
+  if (D !== MATRIX_ATTENTION_HEAD_DIM) return `matrix attention needs head dim ${MATRIX_ATTENTION_HEAD_DIM} (found ${D})`;
+  if (!f.subgroupMatrix) return `${gpu.label} (${gpu.implementation}) has no subgroup matrices (chromium-experimental-subgroup-matrix)`;
+  if (!f.subgroupMatrixConfigs.some((c) => c.componentType === "f16" && c.resultComponentType === "f32" && c.M === 16 && c.N === 16 && c.K === 16)) {
+    return `${gpu.label} offers no f16 -> f32 16x16x16 subgroup matrix (has ${f.subgroupMatrixConfigs.map((c) => `${c.componentType}->${c.resultComponentType} ${c.M}x${c.N}x${c.K}`).join(", ") || "none"})`;
+  }
+  if (f.subgroupMinSize !== SUBGROUP || f.subgroupMaxSize !== SUBGROUP) {
+    return `matrix attention needs subgroups of exactly ${SUBGROUP} invocations (${gpu.label} reports ${f.subgroupMinSize}..${f.subgroupMaxSize})`;
+  }
+  return null;
+}
+
+/** True when `cfg` fits the device's workgroup memory and invocation limits. */
+export function matrixAttentionFits(gpu: Gpu, cfg: MatrixAttentionConfig): boolean {
+  const plan = matrixAttentionPlan(cfg);
+  return plan.workgroupBytes <= gpu.limits.maxComputeWorkgroupStorageSize && plan.threads <= gpu.limits.maxComputeInvocationsPerWorkgroup;
+}
+
+/** The first default matrix config that can run on `gpu` for (D, dtype), whatever MATRIX_ATTENTION_AUTO says. */
+export function firstMatrixAttentionConfig(gpu: Gpu, D: number, dtype: DType): MatrixAttentionConfig | null {
+  if (matrixAttentionUnsupported(gpu, D, dtype) !== null) return null;
+  for (const name of DEFAULT_ORDER) {
+    if (matrixAttentionFits(gpu, MATRIX_ATTENTION_CONFIGS[name])) return MATRIX_ATTENTION_CONFIGS[name];
+  }
+  return null;
+}
+
+/** The matrix config attention() uses on `gpu` for (D, dtype), or null (then the scalar kernel runs). */
+export function pickMatrixAttentionConfig(gpu: Gpu, D: number, dtype: DType): MatrixAttentionConfig | null {
+  return MATRIX_ATTENTION_AUTO ? firstMatrixAttentionConfig(gpu, D, dtype) : null;
+}
+
+export interface AttentionDims {
+  Lq: number;
+  Lk: number;
+  N: number;
+  D: number;
+  validKeys: number;
+}
+
+/**
+ * Records the matrix kernel on tensors that attention.ts has validated (q/k/v/out f16 [L, N, D], lse [Lq, N]
+ * f32). Throws, naming the device and what it lacks, where the kernel cannot run.
+ */
+export function dispatchAttentionMatrix(
+  gpu: Gpu, q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor | undefined, dims: AttentionDims, cfg: MatrixAttentionConfig,
+): void {
+  const why = matrixAttentionUnsupported(gpu, dims.D, q.dtype);
+  if (why) throw new Error(`attention_matrix: ${why}`);
+  // pipeline key: tile config and LSE output (head dim and dtype are fixed)
+  const plan = matrixAttentionPlan(cfg);
+  if (!matrixAttentionFits(gpu, cfg)) {
+    throw new Error(`attention_matrix: config ${JSON.stringify(cfg)} needs ${plan.workgroupBytes} bytes of workgroup memory and ${plan.threads} invocations, over ${gpu.label}'s ${gpu.limits.maxComputeWorkgroupStorageSize} / ${gpu.limits.maxComputeInvocationsPerWorkgroup}`);
+  }
+  const kernel = gpu.kernel("attention_matrix", { ...plan.defines, lse: lse !== undefined });
+  // uniforms (the scalar kernel's Params) and dispatch: one workgroup per (BQ queries, head)
+  const { Lq, Lk, N, D, validKeys } = dims;
+  const qscale = Math.LOG2E / Math.sqrt(D);
+  gpu.dispatch(kernel, { Lq, Lk, N, validKeys, qscale }, lse ? [q, k, v, out, lse] : [q, k, v, out], [Math.ceil(Lq / plan.BQ), N]);
+}
