@@ -245,77 +245,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
 
     var ai = cur * BK * AV + ty;
     var bi = cur * BK * BV + tx;
-#if ${unroll}
-    // Unrolled by 4 in the source (BK % 4 == 0): the tile reads get constant offsets.
-    for (var k = 0u; k < BK; k += 4u) {
-      {
-        let a0 = As[ai];
-        let b0 = Bs[bi];
-        m00 = outer(m00, a0, b0);
-#if ${tn8}
-        let b1 = Bs[bi + WGX];
-        m01 = outer(m01, a0, b1);
-#endif
-#if ${tm8}
-        let a1 = As[ai + WGY];
-        m10 = outer(m10, a1, b0);
-#if ${tn8}
-        m11 = outer(m11, a1, b1);
-#endif
-#endif
-      }
-      {
-        let a0 = As[ai + 1u * AV];
-        let b0 = Bs[bi + 1u * BV];
-        m00 = outer(m00, a0, b0);
-#if ${tn8}
-        let b1 = Bs[bi + 1u * BV + WGX];
-        m01 = outer(m01, a0, b1);
-#endif
-#if ${tm8}
-        let a1 = As[ai + 1u * AV + WGY];
-        m10 = outer(m10, a1, b0);
-#if ${tn8}
-        m11 = outer(m11, a1, b1);
-#endif
-#endif
-      }
-      {
-        let a0 = As[ai + 2u * AV];
-        let b0 = Bs[bi + 2u * BV];
-        m00 = outer(m00, a0, b0);
-#if ${tn8}
-        let b1 = Bs[bi + 2u * BV + WGX];
-        m01 = outer(m01, a0, b1);
-#endif
-#if ${tm8}
-        let a1 = As[ai + 2u * AV + WGY];
-        m10 = outer(m10, a1, b0);
-#if ${tn8}
-        m11 = outer(m11, a1, b1);
-#endif
-#endif
-      }
-      {
-        let a0 = As[ai + 3u * AV];
-        let b0 = Bs[bi + 3u * BV];
-        m00 = outer(m00, a0, b0);
-#if ${tn8}
-        let b1 = Bs[bi + 3u * BV + WGX];
-        m01 = outer(m01, a0, b1);
-#endif
-#if ${tm8}
-        let a1 = As[ai + 3u * AV + WGY];
-        m10 = outer(m10, a1, b0);
-#if ${tn8}
-        m11 = outer(m11, a1, b1);
-#endif
-#endif
-      }
-      ai += 4u * AV;
-      bi += 4u * BV;
-    }
-#else
     for (var k = 0u; k < BK; k++) {
       let a0 = As[ai];
       let b0 = Bs[bi];
@@ -334,7 +263,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
       ai += AV;
       bi += BV;
     }
-#endif
 
     if (more) {
       let nxt = 1u - cur;

@@ -29,22 +29,19 @@ export interface GemmTile {
   BK: number;
   TM: number;
   TN: number;
-  /** Unroll the inner k loop by 4 in the source. */
-  unroll?: boolean;
 }
 
-/** Named tile configurations (the bench sweeps these by name). */
+/**
+ * The tiles pickTile chooses (the bench sweeps these by name). The others went after the H200 sweep (Dawn,
+ * f32, 32760x1536x8960, one call, bench/RESULTS.md): none beat 128x128x8 (29.8 TFLOP/s) where it would have
+ * competed: 64x128x8 28.4, 128x128x16 unrolled 26.6, 128x64x16 26.2, 64x128x16 26.2, 128x128x8 unrolled
+ * 24.7, 128x128x16 22.6, 64x64x16 2.3 (one of Dawn's erratic slow runs, RESULTS.md); gemm.wgsl's
+ * unrolled inner loop, used only by the two unrolled tiles, went with them.
+ */
 export const GEMM_TILES: Record<string, GemmTile> = {
-  "128x128x16": { BM: 128, BN: 128, BK: 16, TM: 8, TN: 8 },
   "128x128x8": { BM: 128, BN: 128, BK: 8, TM: 8, TN: 8 },
-  "128x128x8u": { BM: 128, BN: 128, BK: 8, TM: 8, TN: 8, unroll: true },
-  "128x128x16u": { BM: 128, BN: 128, BK: 16, TM: 8, TN: 8, unroll: true },
-  "128x64x16": { BM: 128, BN: 64, BK: 16, TM: 8, TN: 4 },
   "128x64x8": { BM: 128, BN: 64, BK: 8, TM: 8, TN: 4 },
-  "64x128x8": { BM: 64, BN: 128, BK: 8, TM: 4, TN: 8 },
   "64x64x8": { BM: 64, BN: 64, BK: 8, TM: 4, TN: 4 },
-  "64x128x16": { BM: 64, BN: 128, BK: 16, TM: 4, TN: 8 },
-  "64x64x16": { BM: 64, BN: 64, BK: 16, TM: 4, TN: 4 },
   "32x64x16": { BM: 32, BN: 64, BK: 16, TM: 4, TN: 4 },
 };
 
@@ -137,7 +134,6 @@ export function gemmDefines(dtype: DType, K: number, tile: GemmTile, epilogue: G
     f16: dtype === "f16",
     vec: K % 4 === 0,
     BM, BN, BK, TM, TN, WGX, WGY, THREADS,
-    unroll: !!tile.unroll,
     tm8: TM === 8,
     tn8: TN === 8,
     la2: LOADS_A === 2,

@@ -7,7 +7,7 @@ import type { GemmEpilogue, Linear } from "./gemm.ts";
 
 /**
  * Workgroup tile of the matrix kernel: SGR x SGC subgroups, each owning 2 x TC result matrices of
- * 16 x 16 (TC 2 or 4), so BM = 32 SGR, BN = 16 TC SGC; K step BK (a multiple of 16), rows padded by PAD halves.
+ * 16 x 16 (TC 2 or 4), so BM = 32 SGR, BN = 16 TC SGC; K step BK (16 or 32), rows padded by PAD halves.
  */
 export interface MatrixTile {
   SGR: number;
@@ -26,10 +26,11 @@ export const MATRIX_TILES: Record<string, MatrixTile> = {
   "128x128x16": { SGR: 4, SGC: 4, TC: 2, BK: 16, PAD: 8 },
   "64x128x16t4": { SGR: 2, SGC: 2, TC: 4, BK: 16, PAD: 8 },
   "128x128x32t4": { SGR: 4, SGC: 2, TC: 4, BK: 32, PAD: 8 },
+  "64x256x16t4": { SGR: 2, SGC: 4, TC: 4, BK: 16, PAD: 8 },
 };
 
 /** The default tile (first that fits the adapter's limits; measured on the H200, bench/RESULTS.md). */
-export const MATRIX_TILE_ORDER = ["64x64x32", "64x128x32", "128x64x32"];
+export const MATRIX_TILE_ORDER = ["128x128x16", "64x64x16", "64x64x32"];
 
 /** Whether the matrix kernel can run on this device: an f16 x f16 -> f32 16x16x16 config and one subgroup size. */
 export function matrixGemmSupport(gpu: Gpu): { ok: true; subgroupSize: number } | { ok: false; reason: string } {
@@ -54,9 +55,9 @@ export function matrixGemmDefines(K: number, tile: MatrixTile, subgroupSize: num
   const { SGR, SGC, TC, BK, PAD } = tile;
   const THREADS = SGR * SGC * subgroupSize, BM = 32 * SGR, BN = 16 * TC * SGC;
   const LA = (BM * BK) / 4 / THREADS, LB = (BN * BK) / 4 / THREADS;
-  const ok = (TC === 2 || TC === 4) && BK % 16 === 0 && PAD % 4 === 0 && [1, 2, 4].includes(LA) && [1, 2, 4].includes(LB);
+  const ok = (TC === 2 || TC === 4) && (BK === 16 || BK === 32) && PAD % 4 === 0 && [1, 2, 4].includes(LA) && [1, 2, 4].includes(LB);
   if (!ok) {
-    throw new Error(`gemm_matrix: unsupported tile ${JSON.stringify(tile)} with subgroup size ${subgroupSize} (TC 2 or 4, BK a multiple of 16, 1, 2 or 4 vec4 loads of X and W per invocation; got ${LA} and ${LB})`);
+    throw new Error(`gemm_matrix: unsupported tile ${JSON.stringify(tile)} with subgroup size ${subgroupSize} (TC 2 or 4, BK 16 or 32, 1, 2 or 4 vec4 loads of X and W per invocation; got ${LA} and ${LB})`);
   }
   const epiGate = epilogue === "residual_gate";
   return {
@@ -64,6 +65,7 @@ export function matrixGemmDefines(K: number, tile: MatrixTile, subgroupSize: num
     SG: subgroupSize, SGC, THREADS, BM, BN, BK, PAD,
     TCOLS: 16 * TC,
     tc4: TC === 4,
+    bk32: BK === 32,
     la2: LA >= 2, la4: LA === 4,
     lb2: LB >= 2, lb4: LB === 4,
     A_SMEM: 2 * BM * (BK + PAD),

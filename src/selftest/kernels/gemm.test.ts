@@ -84,7 +84,7 @@ const cases: Case[] = [
   { M: 45, N: 257, K: 64, maxChunkBytes: 128 * 64 * 4 },
   { M: 130, N: 1000, K: 12, maxChunkBytes: 300 * 12 * 4, epilogue: "gelu_tanh" },
   { M: 45, N: 257, K: 64, maxChunkBytes: 128 * 64 * 4, epilogue: "residual" },
-  { M: 130, N: 257, K: 100, maxChunkBytes: 128 * 100 * 4, epilogue: "residual_gate", tile: "128x128x16" },
+  { M: 130, N: 257, K: 100, maxChunkBytes: 128 * 100 * 4, epilogue: "residual_gate", tile: "128x128x8" },
   // x and out as views at row offsets of bigger buffers (offsets 256-aligned: 64 rows of >= 12 elements)
   { M: 45, N: 96, K: 64, viewRows: 64, epilogue: "residual" },
   { M: 130, N: 257, K: 100, viewRows: 128, maxChunkBytes: 128 * 100 * 4, epilogue: "residual_gate" },
