@@ -29,7 +29,7 @@ function reference(): Float64Array {
   return sampleRef(x0, SAMPLER, (x, t) => ({ cond: model(x, t, m.text), uncond: model(x, t, m.negativeText) }));
 }
 
-test("generate: embedded model, 2 UniPC steps with guidance, 1 and 4 devices == Float64 pipeline", async () => {
+test("generate: synthetic model, 2 UniPC steps with guidance, 1 and 4 devices == Float64 pipeline", async () => {
   const ref = reference();
   const one = await run(1);
   expectClose("1 device vs Float64 pipeline", one, ref, TOL.model.f32);

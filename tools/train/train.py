@@ -119,7 +119,14 @@ def main():
     ap.add_argument("--smoke", action="store_true", help="tiny data, 3 s of training, 2 eval settings: checks every stage")
     ap.add_argument("--keep-model-dir", action="store_true", help="keep DIR/model beside DIR/model.tar")
     ap.add_argument("--eval", choices=["full", "small"], default="full", help="sampler settings measured: 96 or 14")
+    ap.add_argument("--heads", type=int, help="override num_attention_heads (the committed model: 4)")
+    ap.add_argument("--head-dim", type=int, help="override attention_head_dim (the committed model: 24; RoPE gives height and width"
+                    " D//6 rotation frequencies each, time the rest: 4 each at D = 24, 8 each at D = 48)")
+    ap.add_argument("--layers", type=int, help="override num_layers (the committed model: 3)")
     args = ap.parse_args()
+    for flag, key in [("heads", "num_attention_heads"), ("head_dim", "attention_head_dim"), ("layers", "num_layers")]:
+        if getattr(args, flag) is not None:
+            HP["model"][key] = getattr(args, flag)
     from diffusers import WanTransformer3DModel
     from safetensors.torch import save_file
 
