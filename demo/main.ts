@@ -41,7 +41,8 @@ interface DemoState {
   error: string | null;
   env: DemoEnv | null;
   shardMap: { mode: ShardMode; devices: number; tokens: number; computedTokens: number; padTokens: number; perDevice: ReturnType<typeof shardCounts> } | null;
-  latentDims: { C: number; F: number; H: number; W: number } | null;
+  /** The last run's latent [C, F, H, W]: its channels and grid. */
+  latentDims: ({ C: number } & Grid3) | null;
   latentStats: LatentStats | null;
   summary: Record<string, number | string> | null;
   compare: (Omit<LatentDiff, "worst"> & { steps: number; ms: number }) | null;

@@ -72,3 +72,18 @@ export function copyTensor(gpu: Gpu, src: Tensor, dst: Tensor): void {
 export function zeroTensor(gpu: Gpu, t: Tensor): void {
   gpu.write(t, new Float32Array(numel(t.shape)));
 }
+
+/**
+ * How many of `rows` rows of `rowElems` elements of `dtype` one chunk may hold so that the chunk fits one
+ * storage binding: all of them when they fit, else the most that do rounded down to a multiple of
+ * `multiple` (which keeps every chunk's rowsView 256-byte aligned). Throws naming `what` when not even
+ * `multiple` rows fit.
+ */
+export function rowsPerBinding(gpu: Gpu, rows: number, rowElems: number, dtype: DType, what: string, multiple = 128): number {
+  const max = gpu.limits.maxStorageBufferBindingSize;
+  const fit = Math.floor(max / (rowElems * dtypeBytes(dtype)));
+  if (fit >= rows) return rows;
+  const chunk = Math.floor(fit / multiple) * multiple;
+  if (chunk < multiple) throw new Error(`${gpu.label}: ${what} of ${multiple} rows x ${rowElems} does not fit maxStorageBufferBindingSize ${max}`);
+  return chunk;
+}

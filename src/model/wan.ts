@@ -8,7 +8,7 @@
 // C / Cout latent channels, F x H x W the latent, F' x H' x W' = F x H/2 x W/2 the token grid.
 
 import type { Gpu } from "../gpu/device.ts";
-import { copyTensor, type DType, dtypeBytes, type Grid3, rowsView, type Tensor, zeroTensor } from "../gpu/tensor.ts";
+import { copyTensor, type DType, type Grid3, rowsPerBinding, rowsView, type Tensor, zeroTensor } from "../gpu/tensor.ts";
 import { gemm, type Linear } from "../ops/gemm.ts";
 import { attention } from "../ops/attention.ts";
 import { rope3d, type RopeGap } from "../ops/rope3d.ts";
@@ -191,7 +191,7 @@ export class WanModel {
     // c. Feed-forward: n = LN(h)(1 + c_scale) + c_shift; h += (W2 GELU_tanh(W1 n + b1) + b2) * c_gate,
     //    in row chunks so the [rows, ffn] hidden activation fits one storage binding.
     layerNormModulated(gpu, h, mod, 3, 4, n, cfg.eps);
-    const rowsPerChunk = this.ffnChunkRows(L);
+    const rowsPerChunk = rowsPerBinding(gpu, L, cfg.ffnDim, this.dtype, "a feed-forward chunk");
     for (let r0 = 0; r0 < L; r0 += rowsPerChunk) {
       const rows = Math.min(rowsPerChunk, L - r0);
       const nRows = rowsView(n, r0, rows), hRows = rowsView(h, r0, rows);
@@ -224,14 +224,5 @@ export class WanModel {
     rmsNorm(this.gpu, k, b.normK, this.cfg.eps);
     rope3d(this.gpu, this.heads(k), grid, start, gap);
     return { k: this.heads(k), v: this.heads(this.linear(x, b.v, rows)) };
-  }
-
-  /** Rows per feed-forward chunk: all of them when [L, ffn] fits a binding, else a multiple of 128 that does. */
-  private ffnChunkRows(L: number): number {
-    const maxRows = Math.floor(this.gpu.limits.maxStorageBufferBindingSize / (this.cfg.ffnDim * dtypeBytes(this.dtype)));
-    if (maxRows >= L) return L;
-    const rows = Math.floor(maxRows / 128) * 128;
-    if (rows < 128) throw new Error(`${this.gpu.label}: a feed-forward chunk of 128 rows x ${this.cfg.ffnDim} does not fit maxStorageBufferBindingSize ${this.gpu.limits.maxStorageBufferBindingSize}`);
-    return rows;
   }
 }
