@@ -33,8 +33,8 @@ async function handle(msg: ToWorker): Promise<void> {
     case "init": {
       device = msg.device;
       precision = msg.precision;
-      // Mesa's device-select layer picks the GPU whose PCI id is in DRI_PRIME at the first requestAdapter.
-      if (msg.driPrime && typeof Deno !== "undefined") Deno.env.set("DRI_PRIME", msg.driPrime);
+      // Deno: this worker's GPU placement (DRI_PRIME, src/platform/deno_gpus.ts), before the first requestAdapter.
+      if (msg.driPrime && typeof Deno !== "undefined") (await import("../platform/deno_gpus.ts")).useDriPrime(msg.driPrime);
       // Deno: load the pool's WebGPU implementation (Dawn or Deno's own) after DRI_PRIME, so Dawn's Vulkan
       // instance sees it too. Imported lazily: the platform module is Deno-only.
       if (msg.webgpu && typeof Deno !== "undefined") {

@@ -41,3 +41,11 @@ export function placeDevices(spec: string | undefined, devices: number, hostGpus
   if (spec === "auto" && ids.length < 2) return new Array(devices).fill(undefined);
   return Array.from({ length: devices }, (_, d) => ids[d % ids.length]);
 }
+
+/**
+ * Places this process (a device worker) on the GPU with PCI id `id`: Mesa's device-select layer reads
+ * DRI_PRIME at the first requestAdapter, so call this before it.
+ */
+export function useDriPrime(id: string): void {
+  Deno.env.set("DRI_PRIME", id);
+}
