@@ -1,6 +1,6 @@
-// The host <-> GPU copies of the K/V exchange, each path timed alone, to find where the pool's ~300 ms
-// per layer per device (f32, 32,760 tokens, bench/RESULTS.md) goes and which path is fastest.
-// One "block" is one device's K or V share at N = 2: 16,380 tokens x 1536 x 4 bytes = 100.6 MB (--mb).
+// The host <-> GPU copies of the self-attention exchange (the rows n), each path timed alone, to find
+// where the pool's ~300 ms per layer per device (f32, 32,760 tokens, bench/RESULTS.md) goes and which path
+// is fastest. One "block" is one device's share of n (as of K or V before) at N = 2: 16,380 tokens x 1536 x 4 bytes = 100.6 MB (--mb).
 // Every path is checked first: the bytes that arrive equal the bytes sent (a pattern, compared in full).
 // bench/torch_copy.py times torch's D2H / H2D copies of the same bytes on the same card (pageable and
 // pinned), the hardware's reference.

@@ -11,7 +11,7 @@
 //
 // single: one device in this thread; --profile adds per-op GPU times (timestamp queries).
 // pool: the sharded forward through WorkerPool for each device count and shard mode; per-device
-// compute and exchange times come from the workers. --overlap=on (the pool's default): the overlapped K/V
+// compute and exchange times come from the workers. --overlap=on (the pool's default): the overlapped rows
 // exchange (attention over own keys while the others' arrive, exact merge); off: the plain all-gather;
 // off,on runs both in the same pools.
 import { Gpu } from "../src/gpu/device.ts";

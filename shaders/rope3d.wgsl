@@ -1,7 +1,7 @@
 // rope3d: Wan's 3D rotary position embedding, in place on x [L, N, D] (Q or K of a token range).
 // Row r is global token g = start + r (+ skip when r >= skipAt) of an (F', H', W') grid: the rows may be
 // one range, or two ranges with a gap of `skip` tokens between them (the other devices' tokens around a
-// shard, in the K/V exchange). f slowest: f = g / (H'W'),
+// shard, in the rows exchange). f slowest: f = g / (H'W'),
 // h = (g / W') % H', w = g % W'. The head vector is [t part | h part | w part] with h = w = 2*floor(D/6)
 // dims and t = D - h - w; adjacent pairs (x[2i], x[2i+1]) of a part rotate by that axis' angle:
 // (x0 cos - x1 sin, x0 sin + x1 cos). cos/sin come from a host-built f64-exact table (src/ops/rope3d.ts),

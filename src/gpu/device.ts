@@ -331,7 +331,7 @@ export class Gpu {
    * Copies byte ranges of GPU buffers into `dst` arrays (which may view a SharedArrayBuffer) with one
    * submission and one mapping of a reused staging buffer: no allocation and one CPU copy per range.
    * `whileCopying`, if given, records GPU work once the ranges are mapped; it is submitted before the CPU
-   * copies, so the GPU runs it meanwhile (the K/V exchange hides its readback behind attention this way).
+   * copies, so the GPU runs it meanwhile (the rows exchange hides its readback behind attention this way).
    */
   readInto(parts: { buffer: GPUBuffer; offset: number; bytes: number; dst: Uint8Array }[], whileCopying?: () => void): Promise<void> {
     const run = this.readChain.then(() => this.readIntoNow(parts, whileCopying));
