@@ -109,6 +109,9 @@ export class Gpu {
   private deferredError: string | null = null;
 
   private pipelines = new Map<string, Kernel>();
+  /** False for a Gpu made by sharing(): its destroy() leaves the device to the Gpu that created it. */
+  private ownsDevice = true;
+  private onUncapturedError: (e: Event) => void;
   private pool = new Map<number, GPUBuffer[]>();
   private live = new Set<GPUBuffer>();
   private encoder: GPUCommandEncoder | null = null;
@@ -136,9 +139,10 @@ export class Gpu {
       size: this.uniformStaging.byteLength,
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
     });
-    device.addEventListener("uncapturederror", (e) => {
+    this.onUncapturedError = (e) => {
       this.deferredError ??= `${this.label}: ${(e as GPUUncapturedErrorEvent).error.message}`;
-    });
+    };
+    device.addEventListener("uncapturederror", this.onUncapturedError);
     device.lost.then((info) => {
       if (info.reason !== "destroyed") this.lost = `${this.label} was lost: ${info.message || info.reason}`;
     });
@@ -181,6 +185,19 @@ export class Gpu {
     for (const name of REQUESTED_LIMITS) requiredLimits[name] = adapter.limits[name] as number;
     const device = await adapter.requestDevice({ label, requiredFeatures, requiredLimits });
     return new Gpu(device, adapter.info, features, implementation, opts);
+  }
+
+  /**
+   * Another Gpu on this one's device, with its own buffers, buffer pool, uniform ring and error state, all
+   * destroyed by its destroy(), which leaves the device. It shares the compiled pipelines: for many
+   * independent checks where compiling dominates (the browser test host, where SwiftShader takes seconds
+   * per pipeline; Deno's tests keep a fresh device each).
+   */
+  sharing(label = this.label): Gpu {
+    const g = new Gpu(this.device, this.adapterInfo, this.features, this.implementation, { label, profile: this.profiling });
+    g.ownsDevice = false;
+    g.pipelines = this.pipelines;
+    return g;
   }
 
   /** Adapter name, backend hints, features and granted limits, for selftest and reports. */
@@ -534,7 +551,8 @@ export class Gpu {
     this.querySet?.destroy();
     this.queryResolve?.destroy();
     this.staging?.destroy();
-    this.device.destroy();
+    this.device.removeEventListener("uncapturederror", this.onUncapturedError);
+    if (this.ownsDevice) this.device.destroy();
   }
 }
 

@@ -1,7 +1,7 @@
 // The one test harness shared by both hosts: test files register cases with `test`, and
 // test/run-deno.ts (Deno, lavapipe) and test/browser/main.ts (Chromium, SwiftShader) run the same list.
-// Kernel tests are one-liners through `withGpu` (a fresh device per test, everything destroyed after)
-// and `expectClose` (relative L2 against a Float64 reference, with a useful failure message).
+// Kernel tests are one-liners through `withGpu` (a fresh device per test, everything destroyed after; in a
+// browser a fresh Gpu on one shared device, see below) and `expectClose` (relative L2 against a Float64 reference, with a useful failure message).
 
 import { Gpu, type GpuOptions } from "../gpu/device.ts";
 
@@ -40,12 +40,49 @@ export function skip(reason: string): never {
   throw new SkipError(reason);
 }
 
-/** Runs `fn` with a fresh Gpu and destroys it afterwards, whatever happens. */
+/**
+ * The browser host's one device for tests with default options: SwiftShader compiles each pipeline for
+ * seconds (attention for tens of seconds on 2 cores), so tests there get a fresh Gpu over this device
+ * (Gpu.sharing: their own buffers, uniform ring and errors, the compiled pipelines shared). Deno, where a
+ * device and its compiles are cheap, keeps a fresh device per test.
+ */
+let browserDevice: Promise<Gpu> | null = null;
+
+/** Whether a test's Gpu runs on the browser's shared device (default options in a browser). */
+const onSharedDevice = (opts: GpuOptions) => typeof Deno === "undefined" && Object.keys(opts).length === 0;
+
+async function freshGpu(opts: GpuOptions): Promise<Gpu> {
+  if (!onSharedDevice(opts)) return await Gpu.create(opts);
+  browserDevice ??= Gpu.create({ label: "test device" });
+  const base = await browserDevice.catch((e) => {
+    browserDevice = null;
+    throw e;
+  });
+  if (base.lost) {
+    browserDevice = null; // a test lost it: the next one starts a new device
+    return await freshGpu(opts);
+  }
+  return base.sharing();
+}
+
+afterAll(async () => {
+  const base = await browserDevice?.catch(() => null);
+  browserDevice = null;
+  base?.destroy();
+});
+
+/** Runs `fn` with a fresh Gpu (in a browser: on the shared test device) and destroys it afterwards, whatever happens. */
 export async function withGpu<T>(fn: (gpu: Gpu) => Promise<T>, opts: GpuOptions = {}): Promise<T> {
-  const gpu = await Gpu.create(opts);
+  const gpu = await freshGpu(opts);
   try {
     return await fn(gpu);
   } finally {
+    if (onSharedDevice(opts)) {
+      // On the shared device, let this test's work finish and its errors arrive (an invalid submit is reported
+      // a task later) while its Gpu still listens, so that none lands on the next test.
+      await gpu.device.queue.onSubmittedWorkDone().catch(() => {});
+      await new Promise((r) => setTimeout(r, 0));
+    }
     gpu.destroy();
   }
 }
