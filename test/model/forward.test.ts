@@ -8,14 +8,14 @@ import { ownKeysAttention } from "../../src/model/self_attention.ts";
 import { uploadWanWeights } from "../../src/model/weights_gpu.ts";
 import { patchify } from "../../src/ops/patchify.ts";
 import { gemm } from "../../src/ops/gemm.ts";
-import { expectClose, test, withGpu, withGpuF16 } from "../harness.ts";
+import { expectClose, test, TOL, withGpu, withGpuF16 } from "../harness.ts";
 import type { FixtureName } from "../fixtures.ts";
 import { type Golden, loadGolden } from "./util.ts";
 import { ODD_CASES, oddCaseData } from "./configs.ts";
 import { wanForwardRef } from "../reference/wan.ts";
 
 /** Whole-model tolerances (DESIGN.md "Numbers that count"): f32 1e-4, f16 arithmetic 1e-2. */
-const MODEL_TOL = { f32: 1e-4, f16: 1e-2 } as const;
+const MODEL_TOL = TOL.model;
 
 function model(gpu: Gpu, g: Golden, dtype: DType): WanModel {
   return new WanModel(gpu, g.cfg, uploadWanWeights(gpu, g.cfg, g.weights, dtype), dtype);
@@ -83,5 +83,5 @@ for (const c of ODD_CASES) {
 // The composed reference itself must reproduce diffusers (else the checks above prove nothing).
 test("model Float64 reference wan-tiny vs diffusers", async () => {
   const g = await loadGolden("wan-tiny");
-  expectClose("wanForwardRef wan-tiny", wanForwardRef(g.cfg, g.weights, g.inputs), g.expected, 1e-6);
+  expectClose("wanForwardRef wan-tiny", wanForwardRef(g.cfg, g.weights, g.inputs), g.expected, TOL.float64);
 });

@@ -34,6 +34,8 @@ test("generate: synthetic model, 2 UniPC steps with guidance, 1 and 4 devices ==
   const one = await run(1);
   expectClose("1 device vs Float64 pipeline", one, ref, TOL.model.f32);
   const four = await run(4);
+  // Not bitwise: the pools run the default overlapped exchange, whose merge of two partial softmaxes sums in
+  // another order than one device (test/parallel/sharded.test.ts checks the plain all-gather bitwise).
   expectClose("4 devices vs 1 device", four, one, TOL.sharded.f32);
   expectClose("4 devices vs Float64 pipeline", four, ref, TOL.model.f32);
 }, { hosts: ["deno"], timeoutMs: 300_000 });
