@@ -142,7 +142,7 @@ test("sampler: a single data point is recovered exactly by both solvers", async 
       const sig = flowSigmas(steps, 5);
       const x = gaussianNoise([33], 3);
       const got = await sample(x, { steps, shift: 5, guidance: 1, solver }, async (xx, _t, i) => ({ cond: xx.map((v, k) => (v - c[k]) / sig[i]) }));
-      expectClose(`${solver} steps ${steps}`, got, c, 1e-5);
+      expectClose(`${solver} steps ${steps}`, got, c, TOL.sampler.f32);
     }
   }
 });

@@ -119,7 +119,7 @@ test("attention_merge: both parts empty give zeros; the Float64 merge of referen
     const a = attentionWithLseRef(f64(q), f64(ka), f64(va), Lq, 5, N, D), b = attentionWithLseRef(f64(q), f64(kb), f64(vb), Lq, 7, N, D, 6);
     const m = attentionMergeRef(a.o, a.lse, b.o, b.lse, Lq, N, D);
     const ref = attentionRef(f64(q), concatKeys(ka, kb, 5, 6, N, D), concatKeys(va, vb, 5, 6, N, D), Lq, 11, N, D);
-    expectClose("Float64 merge", m.o, ref, 1e-12);
+    expectClose("Float64 merge", m.o, ref, TOL.float64.identity);
   }));
 
 test("attention_merge rejects bad shapes and in-place use", () =>

@@ -105,8 +105,8 @@ for (const [fixture, grid, D] of [["wan-tiny", { F: 3, H: 3, W: 5 }, 12], ["wan-
     const L = grid.F * grid.H * grid.W;
     if (cos.shape.join() !== `1,${L},1,${D}`) throw new Error(`${fixture} rope cos has shape [${cos.shape}], expected [1,${L},1,${D}]`);
     const ours = ropeCosSin(grid, D);
-    expectClose(`${fixture} rope cos`, ours.cos, cos.data, 1e-7);
-    expectClose(`${fixture} rope sin`, ours.sin, sin.data, 1e-7);
+    expectClose(`${fixture} rope cos`, ours.cos, cos.data, TOL.float64.tables);
+    expectClose(`${fixture} rope sin`, ours.sin, sin.data, TOL.float64.tables);
   });
   // The kernel applied to an identity-like input reproduces the golden cos/sin: x = (1, 0) pairs give (cos, sin).
   test(`rope3d kernel matches ${fixture} golden cos/sin`, () =>
