@@ -1,6 +1,7 @@
 // End-to-end: builds the site (vite build), serves it with `vite preview` (cross-origin isolated), opens
 // the demo in the system Chromium (SwiftShader WebGPU), runs the embedded model on 2 workers for 2
-// steps, then "compare with one device". Each check is one test case.
+// steps, then "compare with one device"; decodes a latents file with the embedded VAE in the Video panel.
+// Each check is one test case.
 // Usage: node test/e2e/run-e2e.mjs [--json out.json] [--keep-dist]
 // Env: E2E_TIMEOUT_MS (a run or a compare, default 300000), CHROMIUM_PATH.
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -202,6 +203,41 @@ try {
     const [a, b] = [state.latentStats, again.latentStats];
     expect(a.length === b.length && Math.abs(a.mean - b.mean) <= 1e-6 * (1 + Math.abs(a.mean)) && Math.abs(a.std - b.std) <= 1e-6 * a.std,
       `latents after the cancel differ: mean ${b.mean} vs ${a.mean}, std ${b.std} vs ${a.std}`);
+  });
+
+  // The Video panel: wan-vae-tiny's latents [1,16,3,4,6] decoded by the embedded VAE (its shape, synthetic
+  // weights) in 2 bands of latent rows, then played as a WebM (WebCodecs) or, without VideoEncoder, a GIF.
+  await check("decode a latents file on 2 workers: bands on the shard map, a clip that plays, a download", async () => {
+    await page.fill("#workers", "2");
+    await page.selectOption("#vae-source", "embedded");
+    await page.setInputFiles("#latents-file", "test/fixtures/wan-vae-tiny/io.safetensors");
+    await page.click("#decode");
+    const t0 = Date.now();
+    let v;
+    for (;;) {
+      v = await page.evaluate(() => JSON.parse(JSON.stringify(window.__shardit_video ?? null)));
+      if (v && ["done", "error", "cancelled"].includes(v.status)) break;
+      if (Date.now() - t0 > RUN_TIMEOUT_MS) throw new Error(`no decode within ${RUN_TIMEOUT_MS} ms (status ${v?.status}, "${v?.phase}")`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(v.status === "done", `decode status ${v.status}: ${v.error ?? v.phase}`);
+    expect(v.video.F === 9 && v.video.H === 32 && v.video.W === 48, `video ${JSON.stringify(v.video)}, expected 9 frames of 48x32`);
+    expect(v.bands.map((b) => `${b.y0}-${b.y1}`).join(",") === "0-2,2-4", `bands ${JSON.stringify(v.bands)}`);
+    const shown = await page.evaluate(async () => {
+      const player = document.getElementById("video-player"), gif = document.getElementById("video-gif");
+      if (!player.hidden) {
+        if (player.readyState < 1) await new Promise((r) => { player.onloadedmetadata = r; setTimeout(r, 10_000); });
+        return { kind: "webm", w: player.videoWidth, h: player.videoHeight };
+      }
+      if (!gif.complete) await new Promise((r) => { gif.onload = r; setTimeout(r, 10_000); });
+      return { kind: "gif", w: gif.naturalWidth, h: gif.naturalHeight };
+    });
+    expect(shown.kind === v.format && shown.w === 48 && shown.h === 32, `the page shows ${JSON.stringify(shown)}, state says ${v.format}`);
+    const link = await page.getAttribute("#video-download", "download");
+    expect(link === `shardit-9x48x32.${v.format}`, `download name ${link}`);
+    const bands = await page.evaluate(() => { const c = document.getElementById("decode-bands"); return c.width * c.height; });
+    expect(bands > 0, "no decode bands drawn under the shard map");
+    console.log(`     decoded in ${(v.decodeMs / 1000).toFixed(1)} s (device 0's chunks ${v.bands[0].chunkMs.map((m) => m.toFixed(0)).join(", ")} ms), ${v.format}${v.codec ? ` ${v.codec}` : ` (${v.fallback})`}, ${v.bytes} bytes`);
   });
 
   await check("no page errors", async () => {
