@@ -5,7 +5,7 @@
 // read through URLs relative to this module (file: URLs in Deno, asset URLs that Vite emits in the page).
 // Its "latent" is the video itself by 2x2 space-to-depth (pixels.ts): [12, 8, 16, 16] <-> 8 frames of 32x32.
 import type { Grid3 } from "../gpu/tensor.ts";
-import { Checkpoint, type Progress, urlSource } from "../io/safetensors.ts";
+import { type ByteSource, Checkpoint, type Progress, urlSource } from "../io/safetensors.ts";
 import { parseJsonBytes } from "../io/model_folder.ts";
 import { loadWanWeights, type WanWeights } from "./checkpoint.ts";
 import { parseWanConfig, type WanConfig } from "./config.ts";
@@ -27,12 +27,21 @@ export const EMBEDDED_VIDEO: Grid3 = { F: 8, H: 32, W: 32 };
 export const EMBEDDED_SAMPLER: { solver: Solver; steps: number; guidance: number; shift: number } = { solver: "unipc", steps: 8, guidance: 1, shift: 1 };
 export const EMBEDDED_PROMPT = "a red circle moving right";
 
-/** The model files, relative to this module (a literal `new URL(..., import.meta.url)` each, so Vite bundles them). */
+/**
+ * The model files, relative to this module (a literal `new URL(..., import.meta.url)` each, so Vite bundles
+ * them; it inlines files under 4 KB as data: URLs, so messages name them by NAMES, never by URL).
+ */
 const FILES = {
   config: new URL("../../models/embedded/transformer/config.json", import.meta.url),
   weights: new URL("../../models/embedded/transformer/diffusion_pytorch_model.safetensors", import.meta.url),
   vocab: new URL("../../models/embedded/text_encoder/vocab.json", import.meta.url),
   text: new URL("../../models/embedded/text_encoder/model.safetensors", import.meta.url),
+};
+const NAMES: Record<keyof typeof FILES, string> = {
+  config: "models/embedded/transformer/config.json",
+  weights: "models/embedded/transformer/diffusion_pytorch_model.safetensors",
+  vocab: "models/embedded/text_encoder/vocab.json",
+  text: "models/embedded/text_encoder/model.safetensors",
 };
 
 export interface EmbeddedModel {
@@ -42,20 +51,28 @@ export interface EmbeddedModel {
   encoder: WordEncoder;
 }
 
-async function readJson(url: URL): Promise<unknown> {
-  const src = await urlSource(url);
-  return parseJsonBytes(await src.read(0, src.size), url.href);
+async function open(file: keyof typeof FILES): Promise<ByteSource> {
+  try {
+    return { ...await urlSource(FILES[file]), name: NAMES[file] };
+  } catch (e) {
+    throw new Error(`${NAMES[file]} (the embedded model) could not be read: ${(e as Error).message}`);
+  }
+}
+
+async function readJson(file: keyof typeof FILES): Promise<unknown> {
+  const src = await open(file);
+  return parseJsonBytes(await src.read(0, src.size), NAMES[file]);
 }
 
 /** Reads the embedded model's transformer and text encoder (a few MB, no network). */
 export async function loadEmbeddedModel(onProgress?: Progress): Promise<EmbeddedModel> {
-  const config = parseWanConfig(await readJson(FILES.config), FILES.config.href);
+  const config = parseWanConfig(await readJson("config"), NAMES.config);
   if (config.inChannels !== PIXEL_LATENT_CHANNELS || config.outChannels !== PIXEL_LATENT_CHANNELS) {
-    throw new Error(`${FILES.config.href}: the embedded model works on ${PIXEL_LATENT_CHANNELS} pixel channels, config has ${config.inChannels} -> ${config.outChannels}`);
+    throw new Error(`${NAMES.config}: the embedded model works on ${PIXEL_LATENT_CHANNELS} pixel channels, config has ${config.inChannels} -> ${config.outChannels}`);
   }
-  const ckpt = await Checkpoint.open([await urlSource(FILES.weights)]);
+  const ckpt = await Checkpoint.open([await open("weights")]);
   const weights = await loadWanWeights(ckpt, config, onProgress);
-  const encoder = await loadWordEncoder(await readJson(FILES.vocab), await Checkpoint.open([await urlSource(FILES.text)]), new URL(".", FILES.vocab).href.replace(/\/$/, ""));
+  const encoder = await loadWordEncoder(await readJson("vocab"), await Checkpoint.open([await open("text")]), "models/embedded/text_encoder");
   if (encoder.textDim !== config.textDim) throw new Error(`embedded model: text encoder width ${encoder.textDim} != the transformer's text_dim ${config.textDim}`);
   return { name: EMBEDDED_NAME, config, weights, encoder };
 }
