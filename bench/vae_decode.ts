@@ -9,7 +9,10 @@
 // is printed as a measurement).
 //
 //   deno run -A bench/vae_decode.ts [--latent 21,60,104] [--precision f32,f16] [--check-latent 2,8,8]
-//       [--check-ref FILE] [--max-seconds 120] [--workers 2] [--gpus auto|ID,...] [--small] [--json out.json]
+//       [--check-ref FILE] [--max-seconds 120] [--workers 2] [--gpus auto|ID,...] [--timestamps] [--small] [--json out.json]
+// --timestamps: GPU time per op of the timed decode (timestamp queries, one pass per dispatch), beside the
+// wall clock: on Dawn the wall clock of long waits includes its event polling (bench/RESULTS.md, "Attention
+// on Dawn"), so the GPU times are the kernels' own.
 // --workers N: also the sharded decode (src/pipeline/decode.ts: N workers, height bands, halo exchange
 // through SharedArrayBuffer) on the devices --gpus places them on; its check decode must equal the
 // single-device one within the same tolerances.
@@ -25,7 +28,7 @@ import { placeDevices } from "../src/platform/deno_gpus.ts";
 import { decodeLatents } from "../src/pipeline/decode.ts";
 import { benchArgs, benchEnv, printEnv, printTable, writeJson } from "./common.ts";
 
-const args = benchArgs("bench/vae_decode.ts", ["latent", "precision", "check-latent", "check-ref", "max-seconds", "small", "json", "workers", "gpus"], ["small"]);
+const args = benchArgs("bench/vae_decode.ts", ["latent", "precision", "check-latent", "check-ref", "max-seconds", "small", "json", "workers", "gpus", "timestamps"], ["small", "timestamps"]);
 /** Worker counts for the sharded decode through the pool (0: none), e.g. --workers 2. */
 const workerCounts = (args.get("workers") ?? "").split(",").filter(Boolean).map(Number);
 const gpus = args.get("gpus") ?? "auto";
@@ -66,7 +69,7 @@ function decodeFlops(cfg: WanVaeConfig, T: number, h: number, w: number): number
   return flops;
 }
 
-const gpu = await Gpu.create({ label: "vae bench" });
+const gpu = await Gpu.create({ label: "vae bench", profile: args.has("timestamps") });
 const env = benchEnv(gpu);
 printEnv(env);
 const t0 = performance.now();
@@ -94,6 +97,7 @@ for (const dtype of precisions) {
     if (!(err <= tol[dtype])) throw new Error(`${dtype}: the check decode is off by ${err} (> ${tol[dtype]}); no timing`);
   } else console.log(`${dtype}: no --check-ref given; timing without a correctness check`);
   // The timed decode.
+  gpu.opTimes.clear();
   const chunks: number[] = [];
   const stop = new AbortController();
   const start = performance.now();
@@ -112,6 +116,12 @@ for (const dtype of precisions) {
   }
   const ms = performance.now() - start;
   const rest = chunks.slice(1);
+  const ops = gpu.opTimeTable();
+  const gpuMs = ops.reduce((a, o) => a + o.ms, 0);
+  if (ops.length) {
+    console.log(`${dtype}: GPU time by op over ${chunks.length} chunks (timestamps), ${gpuMs.toFixed(0)} ms in all:`);
+    printTable(ops.map((o) => ({ op: o.op, ms: o.ms, count: o.count, share: o.ms / gpuMs })));
+  }
   const row = {
     precision: dtype,
     latent: `${T}x${h}x${w}`,
@@ -121,6 +131,7 @@ for (const dtype of precisions) {
     first_chunk_ms: chunks[0],
     chunk_ms: rest.length ? rest.reduce((a, b) => a + b, 0) / rest.length : NaN,
     tflops: stopped ? NaN : flops / ms / 1e9,
+    gpu_ms: ops.length ? gpuMs : NaN,
     check_rel_l2: err,
   };
   console.log(JSON.stringify(row));
@@ -158,7 +169,7 @@ for (const n of workerCounts) {
     }
   }
 }
-printTable(rows, ["precision", "latent", "frames", "chunks", "ms", "first_chunk_ms", "chunk_ms", "tflops", "check_rel_l2"]);
+printTable(rows, ["precision", "latent", "frames", "chunks", "ms", "first_chunk_ms", "chunk_ms", "tflops", "gpu_ms", "check_rel_l2"]);
 if (gpu.features.timestamps) console.log(`(decode FLOPs counted: ${(flops / 1e12).toFixed(1)} TFLOP)`);
 const jsonPath = args.get("json");
 if (jsonPath) writeJson(jsonPath, { env, cfg: { baseDim: cfg.baseDim }, flops, rows });
