@@ -29,12 +29,24 @@ const REQUESTED_LIMITS = [
 ] as const;
 
 /** The WebGPU implementation Gpu.create uses when not given one: set once per process or worker. */
-let defaultWebGpu: { gpu: GPU; implementation: string } | null = null;
+let defaultWebGpu: { gpu: GPU; implementation: string; quirks: WebGpuQuirks } | null = null;
+
+/** What an implementation needs worked around (set by whoever registers it). */
+export interface WebGpuQuirks {
+  /**
+   * queue.writeBuffer must not see a view of a SharedArrayBuffer: Dawn's Node-API addon in Deno segfaults
+   * on one (found with the pool's shared weights and latents); such writes go through a private copy.
+   */
+  noSharedWrites?: boolean;
+}
 
 /** Registers the `GPU` object (and its name, e.g. "dawn", "deno") every later Gpu.create uses by default. */
-export function setWebGpu(gpu: GPU, implementation: string): void {
-  defaultWebGpu = { gpu, implementation };
+export function setWebGpu(gpu: GPU, implementation: string, quirks: WebGpuQuirks = {}): void {
+  defaultWebGpu = { gpu, implementation, quirks };
 }
+
+/** Bytes per private copy of a shared write (WebGpuQuirks.noSharedWrites). */
+const SHARED_WRITE_CHUNK = 16 << 20;
 
 /** The chromium-experimental-subgroup-matrix feature: f16 (etc.) matrix tiles on the matrix units. */
 export const SUBGROUP_MATRIX_FEATURE = "chromium-experimental-subgroup-matrix";
@@ -53,6 +65,8 @@ export interface GpuOptions {
   gpu?: GPU;
   /** Its name in describe() and errors (with `gpu`). */
   implementation?: string;
+  /** Its quirks (with `gpu`). */
+  quirks?: WebGpuQuirks;
   powerPreference?: GPUPowerPreference;
   /** Fail at start-up if the adapter has no shader-f16 (for --precision f16). */
   requireF16?: boolean;
@@ -103,6 +117,8 @@ export class Gpu {
   readonly label: string;
   /** Which WebGPU implementation made this device ("dawn", "deno", "navigator.gpu"). */
   readonly implementation: string;
+  private readonly quirks: WebGpuQuirks;
+  private sharedWriteCopy: Uint8Array | null = null;
   /** Set when the device is lost; every later call throws it. */
   lost: string | null = null;
   /** The first asynchronous GPU error (validation, out of memory), naming its op; thrown by sync(). */
@@ -126,9 +142,10 @@ export class Gpu {
   /** Accumulated GPU milliseconds per op name while profiling. */
   readonly opTimes = new Map<string, { ms: number; count: number }>();
 
-  private constructor(device: GPUDevice, info: GPUAdapterInfo, features: GpuFeatures, implementation: string, opts: GpuOptions) {
+  private constructor(device: GPUDevice, info: GPUAdapterInfo, features: GpuFeatures, implementation: string, quirks: WebGpuQuirks, opts: GpuOptions) {
     this.device = device;
     this.implementation = implementation;
+    this.quirks = quirks;
     this.adapterInfo = info;
     this.features = features;
     this.limits = device.limits;
@@ -151,6 +168,7 @@ export class Gpu {
   static async create(opts: GpuOptions = {}): Promise<Gpu> {
     const label = opts.label ?? "device 0";
     const implementation = opts.gpu ? (opts.implementation ?? "given") : (defaultWebGpu?.implementation ?? "navigator.gpu");
+    const quirks = opts.gpu ? (opts.quirks ?? {}) : (defaultWebGpu?.quirks ?? {});
     const gpu = opts.gpu ?? defaultWebGpu?.gpu ?? (typeof navigator === "undefined" ? undefined : navigator.gpu);
     if (!gpu) throw new GpuError(`${label}: WebGPU is not available here (navigator.gpu is missing)`);
     const adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference });
@@ -184,7 +202,7 @@ export class Gpu {
     const requiredLimits: Record<string, number> = {};
     for (const name of REQUESTED_LIMITS) requiredLimits[name] = adapter.limits[name] as number;
     const device = await adapter.requestDevice({ label, requiredFeatures, requiredLimits });
-    return new Gpu(device, adapter.info, features, implementation, opts);
+    return new Gpu(device, adapter.info, features, implementation, quirks, opts);
   }
 
   /**
@@ -194,7 +212,7 @@ export class Gpu {
    * per pipeline; Deno's tests keep a fresh device each).
    */
   sharing(label = this.label): Gpu {
-    const g = new Gpu(this.device, this.adapterInfo, this.features, this.implementation, { label, profile: this.profiling });
+    const g = new Gpu(this.device, this.adapterInfo, this.features, this.implementation, this.quirks, { label, profile: this.profiling });
     g.ownsDevice = false;
     g.pipelines = this.pipelines;
     return g;
@@ -326,6 +344,16 @@ export class Gpu {
   writeBytes(buffer: GPUBuffer, offset: number, data: ArrayBufferLike, dataOffset: number, size: number): void {
     this.checkAlive();
     if (this.encoder) this.flush();
+    if (this.quirks.noSharedWrites && typeof SharedArrayBuffer !== "undefined" && data instanceof SharedArrayBuffer) {
+      // writeBuffer copies at call time, so one private chunk serves every piece.
+      this.sharedWriteCopy ??= new Uint8Array(Math.min(SHARED_WRITE_CHUNK, Math.max(size, 4)));
+      for (let at = 0; at < size; at += this.sharedWriteCopy.length) {
+        const n = Math.min(this.sharedWriteCopy.length, size - at);
+        this.sharedWriteCopy.set(new Uint8Array(data, dataOffset + at, n));
+        this.device.queue.writeBuffer(buffer, offset + at, this.sharedWriteCopy, 0, n);
+      }
+      return;
+    }
     // A view, not the buffer: Deno's writeBuffer refuses a bare SharedArrayBuffer but takes a view of one.
     this.device.queue.writeBuffer(buffer, offset, new Uint8Array(data, dataOffset, size), 0, size);
   }

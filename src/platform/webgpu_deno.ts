@@ -87,7 +87,7 @@ export async function loadDawn(): Promise<GPU> {
  */
 export async function useWebGpu(choice: WebGpuChoice = webGpuChoice()): Promise<WebGpuBackend> {
   const backend = await resolveWebGpu(choice);
-  setWebGpu(backend.gpu, backend.implementation);
+  setWebGpu(backend.gpu, backend.implementation, { noSharedWrites: backend.implementation === "dawn" });
   Deno.env.set(WEBGPU_ENV, backend.implementation);
   return backend;
 }
