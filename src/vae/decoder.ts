@@ -29,6 +29,7 @@ import { upsample2x } from "../ops/upsample2x.ts";
 import { videoFrames } from "../ops/video_frames.ts";
 import { vaeDecoderPlan, vaeSpatialScale, vaeVideoFrames, type WanVaeConfig } from "./config.ts";
 import type { VaeConv, VaeResBlockWeights, WanVaeWeights } from "./weights.ts";
+import { assertFinite, overflowHint } from "../model/finite.ts";
 import { type BandExchange, checkBand, type RowBand } from "./band.ts";
 
 export type { BandExchange, RowBand } from "./band.ts";
@@ -177,6 +178,7 @@ export class WanVaeDecoder {
     const C = this.cfg.zDim;
     if (![T, h, w].every((d) => Number.isInteger(d) && d > 0)) throw new Error(`VAE decode: latent grid ${T}x${h}x${w} must be positive integers`);
     if (z.length !== C * T * h * w) throw new Error(`VAE decode: z has ${z.length} values, expected [${C}, ${T}, ${h}, ${w}] = ${C * T * h * w}`);
+    assertFinite(z, "VAE decode: z", { width: h * w, rowName: "channel-frame" });
     const band = opts.band ?? null;
     if (band) {
       checkBand(band, h);
@@ -209,6 +211,8 @@ export class WanVaeDecoder {
         gpu.release(rgb.buffer);
         const got = await gpu.read(planar);
         gpu.release(planar.buffer);
+        const hint = overflowHint(this.dtype);
+        assertFinite(got, `VAE decode on ${gpu.label}: frames ${t0}..${t0 + n - 1} (latent frame ${t})`, { width: n * H * W, rowName: "colour channel", hint });
         for (let c = 0; c < 3; c++) video.set(got.subarray(c * n * H * W, (c + 1) * n * H * W), c * plane + t0 * H * W);
         t0 += n;
         opts.onChunk?.(t, performance.now() - start);
