@@ -7,7 +7,10 @@
 // join on (shape, precision).
 //
 //   deno run -A bench/gemm.ts [--webgpu auto|dawn|deno] [--small] [--shapes 4096x4096x4096,...] [--precision f32,f16]
-//                             [--variants auto|scalar|all|matrix|128x128x8,m:64x64x32,...] [--iters 10] [--json out.json]
+//                             [--variants auto|scalar|all|matrix|128x128x8,m:64x64x32,...] [--iters 10] [--timestamps] [--json out.json]
+//
+// --timestamps: also the GPU time per call from timestamp queries (gpuMs, gpuTFLOP/s). On Dawn the wall clock
+// can include idle time between the GPU finishing and onSubmittedWorkDone resolving (bench/RESULTS.md).
 //
 // X or Y larger than one storage binding is processed in row chunks (as the model does), each chunk one
 // gemm call on views of the big buffers; a timed call is the whole product.
@@ -18,7 +21,7 @@ import { MATRIX_TILES, matrixGemmSupport, pickMatrixTile } from "../src/ops/gemm
 import { randomArray } from "../test/harness.ts";
 import { benchArgs, benchEnv, printEnv, printRow, printTable, timeGpu, writeJson } from "./common.ts";
 
-const args = benchArgs("bench/gemm.ts", ["small", "shapes", "precision", "variants", "iters", "json"], ["small"]);
+const args = benchArgs("bench/gemm.ts", ["small", "shapes", "precision", "variants", "iters", "json", "timestamps"], ["small", "timestamps"]);
 const FULL = ["4096x4096x4096", "32760x1536x8960", "32760x8960x1536"];
 const SMALL = ["256x128x192", "130x100x257", "64x64x64"];
 const shapes = (args.get("shapes")?.split(",") ?? (args.has("small") ? SMALL : FULL)).map((s) => {
@@ -40,7 +43,7 @@ for (const v of variantNames) {
 }
 const iters = Number(args.get("iters") ?? (args.has("small") ? 3 : 10));
 
-const gpu = await Gpu.create({ label: "bench" });
+const gpu = await Gpu.create({ label: "bench", profile: args.has("timestamps") });
 const env = benchEnv(gpu);
 printEnv(env);
 const maxBinding = gpu.limits.maxStorageBufferBindingSize;
@@ -56,6 +59,8 @@ interface Result {
   tile: string;
   ms: number;
   tflops: number;
+  /** GPU ms per call from timestamp queries (--timestamps), else null. */
+  gpuMs: number | null;
   relErr: number;
   ok: boolean;
   batches: number[];
@@ -133,13 +138,18 @@ for (const { key, M, K, N } of shapes) {
       }
       const relErr = Math.sqrt(num / Math.max(den, 1e-300));
       const ok = relErr <= (dtype === "f16" ? 1e-2 : 1e-4);
-      const t = await timeGpu(gpu, run, iters);
+      gpu.opTimes.clear();
+      const warmup = 2, repeats = 3;
+      const t = await timeGpu(gpu, run, iters, { warmup, repeats });
+      const stampedMs = [...gpu.opTimes.values()].reduce((a, o) => a + o.ms, 0);
+      const gpuMs = args.has("timestamps") && gpu.opTimes.size > 0 ? stampedMs / (warmup + repeats * iters) : null;
       const r: Result = {
-        shape: key, M, K, N, precision: dtype, variant: vname, tile: tileLabel, ms: t.ms,
+        shape: key, M, K, N, precision: dtype, variant: vname, tile: tileLabel, ms: t.ms, gpuMs,
         tflops: (2 * M * N * K) / (t.ms * 1e-3) / 1e12, relErr, ok, batches: t.batches,
       };
       results.push(r);
-      printRow({ shape: key, precision: dtype, variant: vname, tile: r.tile, ms: r.ms, "TFLOP/s": r.tflops, relErr: r.relErr, ok });
+      const gpuCols = gpuMs === null ? {} : { gpuMs, "gpuTFLOP/s": (2 * M * N * K) / (gpuMs * 1e-3) / 1e12 };
+      printRow({ shape: key, precision: dtype, variant: vname, tile: r.tile, ms: r.ms, "TFLOP/s": r.tflops, ...gpuCols, relErr: r.relErr, ok });
     }
     freeLinear(gpu, layer);
     gpu.release(xBuf);
@@ -149,7 +159,7 @@ for (const { key, M, K, N } of shapes) {
 }
 
 console.log("");
-printTable(results.map((r) => ({ shape: r.shape, precision: r.precision, variant: r.variant, tile: r.tile, ms: r.ms, "TFLOP/s": r.tflops, relErr: r.relErr, ok: r.ok })));
+printTable(results.map((r) => ({ shape: r.shape, precision: r.precision, variant: r.variant, tile: r.tile, ms: r.ms, "TFLOP/s": r.tflops, gpuMs: r.gpuMs ?? "", relErr: r.relErr, ok: r.ok })));
 const jsonPath = args.get("json");
 if (jsonPath) writeJson(jsonPath, { bench: "gemm", env, iters, results });
 gpu.destroy();
