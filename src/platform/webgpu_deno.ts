@@ -59,22 +59,31 @@ function dawnAddonPaths(): string[] {
 
 let dawnGpu: GPU | null = null;
 
+type NodeRequire = ((id: string) => unknown) & { resolve(id: string): string };
+
 /** Loads dawn.node and creates its GPU object (once per process or worker); throws naming what failed. */
 export async function loadDawn(): Promise<GPU> {
   if (dawnGpu) return dawnGpu;
-  const path = dawnAddonPaths().find((p) => {
+  // Imported here, not at the top, through a variable: node:module exists only in Deno (a browser build must
+  // not try to resolve it) and a literal specifier would make `deno check` want @types/node.
+  const nodeModule = "node:module";
+  const { createRequire } = await import(nodeModule) as { createRequire(from: string): NodeRequire };
+  const require = createRequire(import.meta.url);
+  const candidates = dawnAddonPaths();
+  try {
+    // Node's resolution from this module: finds a hoisted node_modules/webgpu when shardit is installed as a package.
+    const pkg = require.resolve("webgpu/package.json");
+    candidates.splice(1, 0, pkg.replace(/package\.json$/, `dist/${dawnPlatformDir()}/dawn.node`));
+  } catch { /* not resolvable from here: the other candidates */ }
+  const path = candidates.find((p) => {
     try {
       return Deno.statSync(p).isFile;
     } catch {
       return false;
     }
   });
-  if (!path) throw new Error(`Dawn: the webgpu package's addon was not found (looked at ${dawnAddonPaths().join(", ")}; run npm install)`);
-  // Imported here, not at the top, through a variable: node:module exists only in Deno (a browser build must
-  // not try to resolve it) and a literal specifier would make `deno check` want @types/node.
-  const nodeModule = "node:module";
-  const { createRequire } = await import(nodeModule) as { createRequire(from: string): (id: string) => unknown };
-  const addon = createRequire(import.meta.url)(path) as { create(flags: string[]): GPU };
+  if (!path) throw new Error(`Dawn: the webgpu package's addon was not found (looked at ${candidates.join(", ")}; run npm install)`);
+  const addon = require(path) as { create(flags: string[]): GPU };
   const extra = (Deno.env.get("SHARDIT_DAWN_TOGGLES") ?? "").split(",").filter(Boolean);
   dawnGpu = addon.create([`enable-dawn-features=${[...DAWN_TOGGLES, ...extra].join(",")}`, "backend=vulkan"]);
   return dawnGpu;
