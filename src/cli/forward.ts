@@ -35,6 +35,8 @@ export interface ForwardReport {
   totalMs: number;
   loadMs: number;
   perDevice: { device: number; adapter: string; start: number; end: number; tokens: number; padTokens: number; ms: number; exchangeMs: number; exchangeWaitMs: number; bytesExchanged: number }[];
+  /** Per device: the WebGPU implementation ("dawn", "deno"), its features and matrix configs (Gpu.describe). */
+  gpus: { implementation: unknown; features: unknown }[];
 }
 
 export function buildReport(model: string, precision: string, plan: ShardPlan, pool: WorkerPool, r: ForwardResult, loadMs: number): ForwardReport {
@@ -60,6 +62,10 @@ export function buildReport(model: string, precision: string, plan: ShardPlan, p
       exchangeWaitMs: s.exchangeWaitMs,
       bytesExchanged: s.bytesExchanged,
     })),
+    gpus: r.stats.map((s) => {
+      const d = pool.describe(s.device);
+      return { implementation: d.implementation, features: d.features };
+    }),
   };
 }
 
