@@ -294,7 +294,18 @@ export class Gpu {
   }
 
   releaseSince(mark: ReadonlySet<GPUBuffer>): void {
-    for (const b of [...this.live]) if (!mark.has(b)) this.release(b);
+    for (const b of [...this.live]) if (!mark.has(b) && !this.pinned.has(b)) this.release(b);
+  }
+
+  /** Buffers that caches keep for the Gpu's lifetime (rope3d's tables): never a run's scratch. */
+  private pinned = new Set<GPUBuffer>();
+
+  /**
+   * Marks `t` as held by a cache for as long as this Gpu lives, so that releaseSince (a failed run giving
+   * back its scratch) keeps it even when the run that first needed it created it.
+   */
+  pin(t: Tensor): void {
+    this.pinned.add(t.buffer);
   }
 
   private createStorage(size: number, label: string): GPUBuffer {

@@ -57,6 +57,7 @@ function tableTensor(gpu: Gpu, grid: Grid3, D: number): UploadedTable {
   if (!hit) {
     const tab = ropeTables(grid, D);
     hit = { tensor: gpu.upload(tab.data, [tab.data.length], "f32", "rope table"), offH: tab.offH, offW: tab.offW };
+    gpu.pin(hit.tensor); // cached: a run that fails after creating it must not give it back with its scratch
     cache.set(key, hit);
   }
   return hit;

@@ -7,8 +7,8 @@
 // crash, the cancel and the non-finite output; its kernels are checked one by one by test/kernels.
 // Pools are shared per device count (pools.ts): a test loads its weights into a pool that stays up.
 import { planShards, type ShardMode, tokenGridFromLatent } from "../../src/parallel/plan.ts";
-import { PoolCancelled, type WorkerPool } from "../../src/parallel/pool.ts";
-import { expectBitwiseEqual, expectClose, type Host, skip, test, TOL, withGpu } from "../harness.ts";
+import { PoolCancelled, WorkerPool } from "../../src/parallel/pool.ts";
+import { expectBitwiseEqual, expectClose, expectThrows, type Host, skip, test, TOL, withGpu } from "../harness.ts";
 import { forwardOnDevice } from "../../src/model/forward.ts";
 import { WanModel } from "../../src/model/wan.ts";
 import { uploadWanWeights } from "../../src/model/weights_gpu.ts";
@@ -146,6 +146,28 @@ test("sharded: a worker crashing mid-run fails the run naming its device, and th
     // The pool restarts the dead worker and gives the right answer again.
     expectClose("after recovery", (await forward()).out, expected, TOL.model.f32);
   }), { timeoutMs: SHARDED_TIMEOUT_MS, hosts: BOTH });
+
+// Regression: a crash during a pool's first forward made that forward's failure give back rope3d's cached
+// tables (created in it) with its scratch; the recovery forward was right, every later one read overwritten
+// tables (relative L2 1.4e-2). A pool of its own: the crash must hit the devices' first forward.
+test("sharded: after a crash in the first forward, every later forward is right (cached tables survive the failed run)", async () => {
+  const g = await loadGolden("wan-tiny");
+  const pool = await WorkerPool.create({ devices: 3, precision: "f32", barrierTimeoutMs: SHARDED_TIMEOUT_MS });
+  try {
+    await pool.load(g.cfg, g.weights);
+    await pool.setText("text", g.inputs.text, g.inputs.textTokens);
+    const plan = planShards(tokenGridFromLatent(g.inputs.latentGrid), 3, "sequence");
+    const forward = () => pool.forward({ ...g.inputs, textKey: "text", plan });
+    const first = forward();
+    setTimeout(() => pool.crash(1, "simulated device failure"), 20); // the first forward compiles for seconds
+    await expectThrows("the crashed forward", () => first, /^device 1\b.*simulated device failure/);
+    for (const what of ["the recovery forward", "the forward after it", "a third forward"]) {
+      expectClose(what, (await forward()).out, g.expected, TOL.model.f32);
+    }
+  } finally {
+    await pool.close();
+  }
+}, { timeoutMs: SHARDED_TIMEOUT_MS, hosts: DENO_ONLY });
 
 // Cancelling a forward (the demo's Cancel button): the call rejects at once, every device stops at its
 // next barrier and gives back the run's scratch buffers, and the pool's next forward is right.
