@@ -161,21 +161,23 @@ try {
   await saveScreenshot(page);
 
   await check("frame-mode shard map shows padding", async () => {
-    // The plan is drawn as settings change, before any run: F' = 5 frames on 2 devices pads to 6.
+    // The plan is drawn as settings change, before any run: F' = 8 frames of 64 tokens on 3 devices pads to 9.
+    await page.fill("#workers", "3");
     await page.selectOption("#shard", "frame");
     const m = await page.evaluate(() => window.__shardit_demo.shardMap);
-    expect(m.mode === "frame" && m.devices === WORKERS, `shard map ${m.mode} on ${m.devices}`);
-    expect(m.padTokens === 63 && m.computedTokens === 378, `pad ${m.padTokens}, computed ${m.computedTokens}; expected 63 of 378`);
-    expect(m.perDevice[1].padTokens === 63, `device 1 pads ${m.perDevice[1].padTokens}`);
+    expect(m.mode === "frame" && m.devices === 3, `shard map ${m.mode} on ${m.devices}`);
+    expect(m.padTokens === 64 && m.computedTokens === 576, `pad ${m.padTokens}, computed ${m.computedTokens}; expected 64 of 576`);
+    expect(m.perDevice[2].padTokens === 64, `device 2 pads ${m.perDevice[2].padTokens}`);
     expect(await page.locator("#legend .swatch.pad").count() === 1, "no padding entry in the legend");
     await page.selectOption("#shard", "sequence");
+    await page.fill("#workers", String(WORKERS));
   });
 
-  await check("speed weights 3,1 split the sequence 236 / 79; a bad entry is explained", async () => {
+  await check("speed weights 3,1 split the sequence 384 / 128; a bad entry is explained", async () => {
     await page.fill("#weights", "3,1");
     const m = await page.evaluate(() => window.__shardit_demo.shardMap);
     const tokens = m.perDevice.map((d) => d.tokens);
-    expect(m.mode === "sequence" && tokens.join() === "236,79" && m.padTokens === 0, `per-device tokens ${tokens} (pad ${m.padTokens}), expected 236,79`);
+    expect(m.mode === "sequence" && tokens.join() === "384,128" && m.padTokens === 0, `per-device tokens ${tokens} (pad ${m.padTokens}), expected 384,128`);
     await page.fill("#weights", "3");
     const note = await page.textContent("#grid-note");
     expect(/Speed weights: 2 positive numbers/.test(note), `grid note "${note}"`);
