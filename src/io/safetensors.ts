@@ -355,6 +355,12 @@ export function encodeSafetensors(
 
 export type Progress = (bytesDone: number, bytesTotal: number) => void;
 
+/** A list of problems as one message: the first, then how many more and up to three of them. */
+export function summarizeProblems(problems: readonly string[]): string {
+  const more = problems.length > 1 ? ` (and ${problems.length - 1} more: ${problems.slice(1, 4).join("; ")}${problems.length > 4 ? "; ..." : ""})` : "";
+  return `${problems[0]}${more}`;
+}
+
 export class Checkpoint {
   private constructor(
     readonly files: SafetensorsFile[],
@@ -420,6 +426,27 @@ export class Checkpoint {
     const t = this.tensors.get(name);
     if (!t) throw new Error(`tensor "${name}" not found in ${this.describe()}`);
     return t;
+  }
+  /**
+   * Checks each wanted tensor's presence and shape from the headers only (no data read): one line a
+   * problem, expected vs found, and the stored bytes of the wanted tensors present.
+   */
+  checkShapes(want: readonly { name: string; shape: readonly number[] }[]): { problems: string[]; bytes: number } {
+    const fmt = (s: readonly number[]) => `[${s.join(", ")}]`;
+    const problems: string[] = [];
+    let bytes = 0;
+    for (const { name, shape } of want) {
+      const info = this.tensors.get(name);
+      if (!info) {
+        problems.push(`tensor "${name}" ${fmt(shape)} not found`);
+        continue;
+      }
+      if (info.shape.length !== shape.length || info.shape.some((v, i) => v !== shape[i])) {
+        problems.push(`tensor "${name}" has shape ${fmt(info.shape)}, expected ${fmt(shape)} (in ${info.source.name})`);
+      }
+      bytes += info.end - info.begin;
+    }
+    return { problems, bytes };
   }
   names(): string[] {
     return [...this.tensors.keys()];

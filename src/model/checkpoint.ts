@@ -3,7 +3,7 @@
 // tensors, the loader and the synthetic generator are all that walk with a different `get`.
 // WanWeights is plain data (objects, arrays, Float32Array), so it can be posted to workers.
 // Every matrix is row-major [out, in] as in PyTorch's nn.Linear (y = x W^T + b).
-import type { Checkpoint, Progress } from "../io/safetensors.ts";
+import { type Checkpoint, type Progress, summarizeProblems } from "../io/safetensors.ts";
 import { numel } from "../gpu/tensor.ts";
 import type { WanConfig } from "./config.ts";
 
@@ -120,7 +120,6 @@ export function expectedTensors(cfg: WanConfig): ExpectedTensor[] {
   return list;
 }
 
-const fmt = (s: readonly number[]) => `[${s.join(", ")}]`;
 
 export interface CheckpointReport {
   /** Tensors the forward needs, with their stored bytes. */
@@ -136,22 +135,9 @@ export interface CheckpointReport {
  */
 export function validateCheckpoint(ckpt: Checkpoint, cfg: WanConfig): CheckpointReport {
   const want = expectedTensors(cfg);
-  const problems: string[] = [];
-  let bytes = 0;
-  for (const { name, shape } of want) {
-    if (!ckpt.has(name)) {
-      problems.push(`tensor "${name}" ${fmt(shape)} not found`);
-      continue;
-    }
-    const info = ckpt.info(name);
-    if (info.shape.length !== shape.length || info.shape.some((v, i) => v !== shape[i])) {
-      problems.push(`tensor "${name}" has shape ${fmt(info.shape)}, expected ${fmt(shape)} (in ${info.source.name})`);
-    }
-    bytes += info.end - info.begin;
-  }
+  const { problems, bytes } = ckpt.checkShapes(want);
   if (problems.length) {
-    const more = problems.length > 1 ? ` (and ${problems.length - 1} more: ${problems.slice(1, 4).join("; ")}${problems.length > 4 ? "; ..." : ""})` : "";
-    throw new Error(`checkpoint ${ckpt.describe()} does not match the config (d=${cfg.dim}, ${cfg.numLayers} layers): ${problems[0]}${more}`);
+    throw new Error(`checkpoint ${ckpt.describe()} does not match the config (d=${cfg.dim}, ${cfg.numLayers} layers): ${summarizeProblems(problems)}`);
   }
   const needed = new Set(want.map((t) => t.name));
   return { tensors: want, bytes, unused: ckpt.names().filter((n) => !needed.has(n)) };

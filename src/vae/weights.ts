@@ -2,7 +2,7 @@
 // post_quant_conv.*) map to a typed tree. The encoder (encoder.*, quant_conv.*) is never read. Loading goes
 // through the same Checkpoint / FolderSource readers as the transformer, so a folder on disk, a URL base or
 // a browser File list all work; F32, F16 and BF16 checkpoints are widened to f32 here.
-import type { Checkpoint, Progress } from "../io/safetensors.ts";
+import { type Checkpoint, type Progress, summarizeProblems } from "../io/safetensors.ts";
 import { numel } from "../gpu/tensor.ts";
 import { type FolderSource, openModelFolder } from "../io/model_folder.ts";
 import { parseWanVaeConfig, vaeDecoderPlan, type WanVaeConfig } from "./config.ts";
@@ -107,25 +107,12 @@ export function expectedVaeTensors(cfg: WanVaeConfig): { name: string; shape: nu
   return list;
 }
 
-const fmt = (s: readonly number[]) => `[${s.join(", ")}]`;
-
 /** Checks names and shapes from the headers only; one error naming the first problem, expected vs found. */
 export function validateVaeCheckpoint(ckpt: Checkpoint, cfg: WanVaeConfig): { name: string; shape: number[] }[] {
   const want = expectedVaeTensors(cfg);
-  const problems: string[] = [];
-  for (const { name, shape } of want) {
-    if (!ckpt.has(name)) {
-      problems.push(`tensor "${name}" ${fmt(shape)} not found`);
-      continue;
-    }
-    const info = ckpt.info(name);
-    if (info.shape.length !== shape.length || info.shape.some((v, i) => v !== shape[i])) {
-      problems.push(`tensor "${name}" has shape ${fmt(info.shape)}, expected ${fmt(shape)} (in ${info.source.name})`);
-    }
-  }
+  const { problems } = ckpt.checkShapes(want);
   if (problems.length) {
-    const more = problems.length > 1 ? ` (and ${problems.length - 1} more: ${problems.slice(1, 4).join("; ")}${problems.length > 4 ? "; ..." : ""})` : "";
-    throw new Error(`VAE checkpoint ${ckpt.describe()} does not match its config (base_dim ${cfg.baseDim}, z_dim ${cfg.zDim}): ${problems[0]}${more}`);
+    throw new Error(`VAE checkpoint ${ckpt.describe()} does not match its config (base_dim ${cfg.baseDim}, z_dim ${cfg.zDim}): ${summarizeProblems(problems)}`);
   }
   return want;
 }
