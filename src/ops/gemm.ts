@@ -4,7 +4,7 @@
 // buffer). Tile sizes are compile-time defines; `pickTile` chooses by the output size unless told.
 // f16 runs on a device with subgroup matrices go to the matrix kernel (src/ops/gemm_matrix.ts); the scalar
 // kernel here is the fallback and the f32 path.
-import type { Gpu } from "../gpu/device.ts";
+import type { Gpu, Kernel } from "../gpu/device.ts";
 import { type DType, dtypeBytes, numel, type Tensor } from "../gpu/tensor.ts";
 import { gemmMatrix, matrixGemmSupport, type MatrixTile } from "./gemm_matrix.ts";
 
@@ -129,7 +129,6 @@ export function gemmDefines(dtype: DType, K: number, tile: GemmTile, epilogue: G
   const ok = [4, 8].includes(TM) && [4, 8].includes(TN) && BK % 4 === 0 && BM % TM === 0 && BN % TN === 0 &&
     [0.5, 1, 2].includes(LOADS_A) && [0.5, 1, 2].includes(LOADS_B) && THREADS <= 1024 && THREADS % 64 === 0;
   if (!ok) throw new Error(`gemm: unsupported tile ${JSON.stringify(tile)} (TM, TN in {4, 8}; 1/2, 1 or 2 vec4 loads of X and W per invocation)`);
-  const epiGate = epilogue === "residual_gate";
   return {
     f16: dtype === "f16",
     vec: K % 4 === 0,
@@ -142,6 +141,14 @@ export function gemmDefines(dtype: DType, K: number, tile: GemmTile, epilogue: G
     bhalf: LOADS_B === 0.5,
     A_SMEM: (2 * BK * (BM + 4)) / 4,
     B_SMEM: (2 * BK * (BN + 4)) / 4,
+    ...epilogueDefines(epilogue, hasBias),
+  };
+}
+
+/** The epilogue's defines, shared by the scalar and the matrix kernel: gate at binding 4, then the bias. */
+export function epilogueDefines(epilogue: GemmEpilogue, hasBias: boolean): Record<string, number | boolean> {
+  const epiGate = epilogue === "residual_gate";
+  return {
     hasBias,
     epiGelu: epilogue === "gelu_tanh",
     epiResidual: epilogue === "residual" || epiGate,
@@ -197,17 +204,35 @@ export function gemm(gpu: Gpu, x: Tensor, layer: Linear, out: Tensor, opts: Gemm
     throw new Error(`${name}: tile ${tile.BM}x${tile.BN}x${tile.BK} needs ${smem} bytes of workgroup memory, the adapter's maxComputeWorkgroupStorageSize is ${maxSmem}`);
   }
   const kernel = gpu.kernel("gemm", gemmDefines(dtype, K, tile, epilogue, layer.bias !== null));
+  dispatchChunks(gpu, kernel, x, layer, out, gate, tile.BM, tile.BN);
+}
+
+/**
+ * One dispatch per weight chunk of `layer` (scalar and matrix kernel alike): bindings x, the chunk, out,
+ * then the gate and the bias where present; BM x BN output tiles, each chunk writing its own columns.
+ */
+export function dispatchChunks(
+  gpu: Gpu,
+  kernel: Kernel,
+  x: Tensor,
+  layer: Linear,
+  out: Tensor,
+  gate: { tensor: Tensor; offset: number } | undefined,
+  BM: number,
+  BN: number,
+): void {
+  const M = x.shape[0], N = layer.outFeatures, K = layer.inFeatures;
   const extra: Tensor[] = [];
   if (gate) extra.push(gate.tensor);
   if (layer.bias) extra.push(layer.bias);
-  const gy = Math.ceil(M / tile.BM);
+  const gy = Math.ceil(M / BM);
   let n0 = 0;
   for (const w of layer.chunks) {
     const ni = w.shape[0];
-    gpu.dispatch(kernel, { M, N: ni, K, n0, ldo: N, gateOffset: gate?.offset ?? 0 }, [x, w, out, ...extra], [Math.ceil(ni / tile.BN), gy]);
+    gpu.dispatch(kernel, { M, N: ni, K, n0, ldo: N, gateOffset: gate?.offset ?? 0 }, [x, w, out, ...extra], [Math.ceil(ni / BN), gy]);
     n0 += ni;
   }
-  if (n0 !== N) throw new Error(`${name}: weight chunks cover ${n0} rows, expected ${N}`);
+  if (n0 !== N) throw new Error(`${layer.name ?? "linear"}: weight chunks cover ${n0} rows, expected ${N}`);
 }
 
 /** Workgroup memory of a tile: double-buffered X and W tiles of BK x (B + 4 padding) f32 each. */

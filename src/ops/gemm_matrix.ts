@@ -3,7 +3,7 @@
 // when the device has subgroup matrices with an f16 -> f32 16x16x16 config and the run is f16.
 import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import type { GemmEpilogue, Linear } from "./gemm.ts";
+import { dispatchChunks, epilogueDefines, type GemmEpilogue, type Linear } from "./gemm.ts";
 
 /**
  * Workgroup tile of the matrix kernel: SGR x SGC subgroups, each owning 2 x TC result matrices of
@@ -59,7 +59,6 @@ export function matrixGemmDefines(K: number, tile: MatrixTile, subgroupSize: num
   if (!ok) {
     throw new Error(`gemm_matrix: unsupported tile ${JSON.stringify(tile)} with subgroup size ${subgroupSize} (TC 2 or 4, BK 16 or 32, 1, 2 or 4 vec4 loads of X and W per invocation; got ${LA} and ${LB})`);
   }
-  const epiGate = epilogue === "residual_gate";
   return {
     vec: K % 4 === 0,
     SG: subgroupSize, SGC, THREADS, BM, BN, BK, PAD,
@@ -71,12 +70,7 @@ export function matrixGemmDefines(K: number, tile: MatrixTile, subgroupSize: num
     A_SMEM: 2 * BM * (BK + PAD),
     B_SMEM: 2 * BN * (BK + PAD),
     C_SMEM: SGR * SGC * 256,
-    hasBias,
-    epiGelu: epilogue === "gelu_tanh",
-    epiResidual: epilogue === "residual" || epiGate,
-    epiGate,
-    gateBinding: 4,
-    biasBinding: epiGate ? 5 : 4,
+    ...epilogueDefines(epilogue, hasBias),
   };
 }
 
@@ -115,19 +109,6 @@ export function gemmMatrix(
   if (!fits(gpu, t, support.subgroupSize)) {
     throw new Error(`${name}: matrix tile ${JSON.stringify(t)} needs ${matrixWorkgroupBytes(t)} bytes of workgroup memory and ${t.SGR * t.SGC * support.subgroupSize} invocations; the adapter allows ${gpu.limits.maxComputeWorkgroupStorageSize} and ${gpu.limits.maxComputeInvocationsPerWorkgroup}`);
   }
-  const M = x.shape[0], N = layer.outFeatures, K = layer.inFeatures;
-  const defines = matrixGemmDefines(K, t, support.subgroupSize, epilogue, layer.bias !== null);
-  const kernel = gpu.kernel("gemm_matrix", defines);
-  const extra: Tensor[] = [];
-  if (gate) extra.push(gate.tensor);
-  if (layer.bias) extra.push(layer.bias);
-  const BM = defines.BM as number, BN = defines.BN as number;
-  const gy = Math.ceil(M / BM);
-  let n0 = 0;
-  for (const w of layer.chunks) {
-    const ni = w.shape[0];
-    gpu.dispatch(kernel, { M, N: ni, K, n0, ldo: N, gateOffset: gate?.offset ?? 0 }, [x, w, out, ...extra], [Math.ceil(ni / BN), gy]);
-    n0 += ni;
-  }
-  if (n0 !== N) throw new Error(`${name}: weight chunks cover ${n0} rows, expected ${N}`);
+  const defines = matrixGemmDefines(layer.inFeatures, t, support.subgroupSize, epilogue, layer.bias !== null);
+  dispatchChunks(gpu, gpu.kernel("gemm_matrix", defines), x, layer, out, gate, defines.BM as number, defines.BN as number);
 }
