@@ -1,63 +1,24 @@
-import { freeLinear, gemm, type GemmEpilogue, GEMM_TILES, type GemmTile, gemmWorkgroupBytes, uploadLinear } from "../../ops/gemm.ts";
+import { freeLinear, gemm, GEMM_TILES, type GemmTile, gemmWorkgroupBytes, uploadLinear } from "../../ops/gemm.ts";
 import { gemmRef } from "../reference/gemm.ts";
-import { expectClose, f64, randomArray, roundF16, skip, test, TOL, withGpu, withGpuF16 } from "../harness.ts";
+import { expectClose, f64, skip, test, TOL, withGpu, withGpuF16 } from "../harness.ts";
 import type { Gpu } from "../../gpu/device.ts";
-import type { DType, Tensor } from "../../gpu/tensor.ts";
+import type { DType } from "../../gpu/tensor.ts";
+import { type GemmCase, gemmCaseLabel, gemmSetup } from "./gemm_case.ts";
 
-interface Case {
-  M: number;
-  N: number;
-  K: number;
-  epilogue?: GemmEpilogue;
-  bias?: boolean;
-  /** Split the weight into chunks of this many bytes at most (uploadLinear's maxChunkBytes). */
-  maxChunkBytes?: number;
-  tile?: string;
-  /** Bind x and out as views at these row offsets of bigger buffers. */
-  viewRows?: number;
-}
-
-/** A view of `rows` rows starting at row `r0` of a [R, cols] tensor (offset kept 256-byte aligned by the caller). */
-function rowView(t: Tensor, r0: number, rows: number): Tensor {
-  const cols = t.shape[1];
-  return { ...t, shape: [rows, cols], offset: t.offset + r0 * cols * (t.dtype === "f16" ? 2 : 4) };
-}
-
-async function check(gpu: Gpu, c: Case, dtype: DType) {
+async function check(gpu: Gpu, c: GemmCase, dtype: DType) {
   const { M, N, K, epilogue = "none", bias = true } = c;
-  const round = dtype === "f16" ? roundF16 : (a: Float32Array) => a;
-  const seed = M * 7919 + N * 31 + K;
-  const x = round(randomArray(M * K, seed, 1));
-  const w = round(randomArray(N * K, seed + 1, 1 / Math.sqrt(K)));
-  const b = bias ? round(randomArray(N, seed + 2, 0.5)) : null;
-  const y0 = round(randomArray(M * N, seed + 3, 1));
-  const gateRows = 3, gateRow = 1;
-  const gateAll = round(randomArray(gateRows * N, seed + 4, 1));
-  const layer = uploadLinear(gpu, w, [N, K], b, dtype, `test${M}x${N}x${K}`, c.maxChunkBytes);
-  if (c.maxChunkBytes) {
-    const rows = layer.chunks.map((t) => t.shape[0]);
-    if (rows.length < 2) throw new Error(`expected a chunked weight, got chunks of rows [${rows}]`);
-  }
-  const residual = epilogue === "residual" || epilogue === "residual_gate";
-  // Views: rows [v, v + M) of [v + M + 1, .] buffers, v chosen so the byte offsets are 256-aligned.
-  const v = c.viewRows ?? 0;
-  const xBig = gpu.empty([v + M + 1, K], dtype, "x");
-  const outBig = gpu.empty([v + M + 1, N], dtype, "out");
-  const xt = rowView(xBig, v, M), out = rowView(outBig, v, M);
-  gpu.write(xt, x);
+  const { layer, xt, out, gate, y0, residual, ref } = gemmSetup(gpu, c, dtype, M * 7919 + N * 31 + K, `test${M}x${N}x${K}`);
   gpu.write(out, residual ? y0 : new Float32Array(M * N).fill(NaN));
-  const gate = gpu.upload(gateAll, [gateRows, N], dtype, "gate");
   const tile: GemmTile | undefined = c.tile ? GEMM_TILES[c.tile] : undefined;
   if (tile && gemmWorkgroupBytes(tile) > gpu.limits.maxComputeWorkgroupStorageSize) {
     skip(`tile ${c.tile} needs ${gemmWorkgroupBytes(tile)} bytes of workgroup memory, this adapter has ${gpu.limits.maxComputeWorkgroupStorageSize}`);
   }
-  gemm(gpu, xt, layer, out, { epilogue, tile, gate: epilogue === "residual_gate" ? { tensor: gate, offset: gateRow * N } : undefined });
-  const ref = gemmRef(f64(x), f64(w), b && f64(b), M, N, K, epilogue, f64(y0), f64(gateAll.subarray(gateRow * N, gateRow * N + N)));
+  gemm(gpu, xt, layer, out, { epilogue, tile, gate });
   expectClose(`gemm ${M}x${N}x${K} ${dtype} ${epilogue}${bias ? "" : " no bias"}`, await gpu.read(out), ref, TOL.matmul[dtype]);
   freeLinear(gpu, layer);
 }
 
-const cases: Case[] = [
+const cases: GemmCase[] = [
   // awkward shapes, default tile choice
   { M: 1, N: 24, K: 12 },
   { M: 45, N: 96, K: 64 },
@@ -91,8 +52,7 @@ const cases: Case[] = [
 ];
 
 for (const c of cases) {
-  const label = `gemm ${c.M}x${c.N}x${c.K} ${c.epilogue ?? "none"}${c.bias === false ? " nobias" : ""}` +
-    `${c.tile ? " tile " + c.tile : ""}${c.maxChunkBytes ? " chunked" : ""}${c.viewRows ? " views" : ""}`;
+  const label = gemmCaseLabel("gemm", c);
   test(`${label} f32`, () => withGpu((gpu) => check(gpu, c, "f32")));
   // f16 chunk sizes: half the bytes per row, so halve maxChunkBytes to keep the same row split.
   const c16 = c.maxChunkBytes ? { ...c, maxChunkBytes: c.maxChunkBytes / 2 } : c;

@@ -2,27 +2,13 @@
 // tiles in M, N and K, K % 4 != 0), every epilogue, every tile, chunked weights and views. Runs where the
 // device has chromium-experimental-subgroup-matrix (Dawn on NVIDIA: `npm run test:gpu` on the GPU host) and
 // skips with the reason elsewhere (lavapipe, SwiftShader and Deno's wgpu have no matrix units).
-import { freeLinear, gemm, type GemmEpilogue, uploadLinear } from "../../ops/gemm.ts";
+import { freeLinear, gemm, uploadLinear } from "../../ops/gemm.ts";
 import { MATRIX_TILES, matrixGemmSupport, matrixWorkgroupBytes } from "../../ops/gemm_matrix.ts";
-import { rowsView } from "../../gpu/tensor.ts";
-import { gemmRef } from "../reference/gemm.ts";
-import { expectClose, f64, randomArray, roundF16, skip, test, TOL, withGpu } from "../harness.ts";
+import { expectClose, skip, test, TOL, withGpu } from "../harness.ts";
 import type { Gpu } from "../../gpu/device.ts";
+import { type GemmCase, gemmCaseLabel, gemmSetup } from "./gemm_case.ts";
 
-interface Case {
-  M: number;
-  N: number;
-  K: number;
-  epilogue?: GemmEpilogue;
-  bias?: boolean;
-  /** Split the weight into chunks of at most this many bytes (uploadLinear's maxChunkBytes). */
-  maxChunkBytes?: number;
-  tile?: string;
-  /** Bind x and out as views starting at this row of bigger buffers. */
-  viewRows?: number;
-}
-
-async function check(gpu: Gpu, c: Case) {
+async function check(gpu: Gpu, c: GemmCase) {
   const support = matrixGemmSupport(gpu);
   if (!support.ok) skip(support.reason);
   const { M, N, K, epilogue = "none", bias = true } = c;
@@ -30,27 +16,12 @@ async function check(gpu: Gpu, c: Case) {
   if (tile && matrixWorkgroupBytes(tile) > gpu.limits.maxComputeWorkgroupStorageSize) {
     skip(`matrix tile ${c.tile} needs ${matrixWorkgroupBytes(tile)} bytes of workgroup memory, this adapter has ${gpu.limits.maxComputeWorkgroupStorageSize}`);
   }
-  const seed = M * 7919 + N * 31 + K + 17;
-  const x = roundF16(randomArray(M * K, seed, 1));
-  const w = roundF16(randomArray(N * K, seed + 1, 1 / Math.sqrt(K)));
-  const b = bias ? roundF16(randomArray(N, seed + 2, 0.5)) : null;
-  const y0 = roundF16(randomArray(M * N, seed + 3, 1));
-  const gateRow = 1;
-  const gateAll = roundF16(randomArray(3 * N, seed + 4, 1));
-  const layer = uploadLinear(gpu, w, [N, K], b, "f16", `matrix${M}x${N}x${K}`, c.maxChunkBytes);
-  if (c.maxChunkBytes && layer.chunks.length < 2) throw new Error(`expected a chunked weight, got ${layer.chunks.length} chunk`);
-  const residual = epilogue === "residual" || epilogue === "residual_gate";
+  const { layer, outBig, xt, out, gate, y0, residual, ref } = gemmSetup(gpu, c, "f16", M * 7919 + N * 31 + K + 17, `matrix${M}x${N}x${K}`);
   const v = c.viewRows ?? 0;
-  const xBig = gpu.empty([v + M + 1, K], "f16", "x");
-  const outBig = gpu.empty([v + M + 1, N], "f16", "out");
-  const xt = rowsView(xBig, v, M), out = rowsView(outBig, v, M);
-  gpu.write(xt, x);
   // Rows outside [v, v + M) hold a sentinel: the kernel must not write past its edge tiles.
   gpu.write(outBig, new Float32Array((v + M + 1) * N).fill(7));
   gpu.write(out, residual ? y0 : new Float32Array(M * N).fill(NaN));
-  const gate = gpu.upload(gateAll, [3, N], "f16", "gate");
-  gemm(gpu, xt, layer, out, { kernel: "matrix", matrixTile: tile, epilogue, gate: epilogue === "residual_gate" ? { tensor: gate, offset: gateRow * N } : undefined });
-  const ref = gemmRef(f64(x), f64(w), b && f64(b), M, N, K, epilogue, f64(y0), f64(gateAll.subarray(gateRow * N, gateRow * N + N)));
+  gemm(gpu, xt, layer, out, { kernel: "matrix", matrixTile: tile, epilogue, gate });
   const what = `gemm_matrix ${M}x${N}x${K} ${epilogue}${bias ? "" : " no bias"}${c.tile ? ` tile ${c.tile}` : ""}`;
   const all = await gpu.read(outBig);
   expectClose(what, all.subarray(v * N, (v + M) * N), ref, TOL.matmul.f16);
@@ -60,7 +31,7 @@ async function check(gpu: Gpu, c: Case) {
   freeLinear(gpu, layer);
 }
 
-const cases: Case[] = [
+const cases: GemmCase[] = [
   // awkward shapes: edge tiles in M and N, K not a multiple of the K step (32) or of 4
   { M: 1, N: 24, K: 12 },
   { M: 45, N: 96, K: 64 },
@@ -83,9 +54,7 @@ const cases: Case[] = [
 ];
 
 for (const c of cases) {
-  const label = `gemm_matrix ${c.M}x${c.N}x${c.K} ${c.epilogue ?? "none"}${c.bias === false ? " nobias" : ""}` +
-    `${c.tile ? " tile " + c.tile : ""}${c.maxChunkBytes ? " chunked" : ""}${c.viewRows ? " views" : ""}`;
-  test(label, () => withGpu((gpu) => check(gpu, c)));
+  test(gemmCaseLabel("gemm_matrix", c), () => withGpu((gpu) => check(gpu, c)));
 }
 
 test("gemm_matrix: asked for where the device has no subgroup matrices, the error names the device and the reason", () =>
