@@ -74,6 +74,26 @@ export function largestRemainder(total: number, weights: readonly number[]): num
   return sizes;
 }
 
+/**
+ * Sizes of `devices` contiguous parts of `total` (the sequence plan's tokens, the band plan's latent rows):
+ * equal (they differ by at most one, the first total % devices get one more), or proportional to `weights`
+ * by largest remainder; a weight that leaves a device none throws `noneError(device)`.
+ */
+export function partSizes(total: number, devices: number, weights: readonly number[] | undefined, noneError: (device: number) => string): number[] {
+  if (weights === undefined) {
+    const base = Math.floor(total / devices), extra = total % devices;
+    return Array.from({ length: devices }, (_, d) => base + (d < extra ? 1 : 0));
+  }
+  if (weights.length !== devices) throw new Error(`weights: expected ${devices} (one per device), got ${weights.length}`);
+  weights.forEach((w, d) => {
+    if (!(Number.isFinite(w) && w > 0)) throw new Error(`weights: weight of device ${d} must be a positive number, got ${w}`);
+  });
+  const sizes = largestRemainder(total, weights);
+  const empty = sizes.indexOf(0);
+  if (empty >= 0) throw new Error(noneError(empty));
+  return sizes;
+}
+
 /** The shard plan of a token grid over `devices` devices. Throws a one-line Error on bad input. */
 export function planShards(grid: Grid3, devices: number, mode: ShardMode, weights?: readonly number[]): ShardPlan {
   checkDim("grid F", grid.F);
@@ -87,21 +107,7 @@ export function planShards(grid: Grid3, devices: number, mode: ShardMode, weight
 
   if (mode === "sequence") {
     if (devices > L) throw new Error(`${devices} devices for ${L} tokens: sequence sharding needs at least one token per device`);
-    let sizes: number[];
-    if (weights !== undefined) {
-      if (weights.length !== devices) throw new Error(`weights: expected ${devices} (one per device), got ${weights.length}`);
-      weights.forEach((w, d) => {
-        if (!(Number.isFinite(w) && w > 0)) throw new Error(`weights: weight of device ${d} must be a positive number, got ${w}`);
-      });
-      sizes = largestRemainder(L, weights);
-      const empty = sizes.indexOf(0);
-      if (empty >= 0) {
-        throw new Error(`weights ${weights.join(",")} give device ${empty} no tokens of ${L}: every device needs at least one (raise its weight or use fewer devices)`);
-      }
-    } else {
-      const base = Math.floor(L / devices), extra = L % devices;
-      sizes = Array.from({ length: devices }, (_, d) => base + (d < extra ? 1 : 0));
-    }
+    const sizes = partSizes(L, devices, weights, (d) => `weights ${weights!.join(",")} give device ${d} no tokens of ${L}: every device needs at least one (raise its weight or use fewer devices)`);
     let start = 0;
     for (let d = 0; d < devices; d++) {
       shards.push({ device: d, start, end: start + sizes[d], count: sizes[d], padTokens: 0 });

@@ -4,7 +4,7 @@
 // contiguous, in device order, at least one latent row each (a 3x3 conv's halo is one row, always held by
 // the neighbouring band); sizes differ by at most one (the first h % N bands get one more), or follow
 // per-device weights by largest remainder, as the transformer's sequence plan does.
-import { largestRemainder } from "./plan.ts";
+import { partSizes } from "./plan.ts";
 
 /** A device's band: structurally the decoder's RowBand (src/vae/decoder.ts) plus the device and its size. */
 export interface DeviceBand {
@@ -27,21 +27,7 @@ export function planBands(h: number, devices: number, weights?: readonly number[
   if (!Number.isInteger(h) || h < 1) throw new Error(`latent height must be an integer >= 1, got ${h}`);
   if (!Number.isInteger(devices) || devices < 1) throw new Error(`devices must be an integer >= 1, got ${devices}`);
   if (devices > h) throw new Error(`${devices} devices for a latent height of ${h} rows: every device needs at least one row (ask for at most ${h} devices)`);
-  let sizes: number[];
-  if (weights !== undefined) {
-    if (weights.length !== devices) throw new Error(`weights: expected ${devices} (one per device), got ${weights.length}`);
-    weights.forEach((w, d) => {
-      if (!(Number.isFinite(w) && w > 0)) throw new Error(`weights: weight of device ${d} must be a positive number, got ${w}`);
-    });
-    sizes = largestRemainder(h, weights);
-    const empty = sizes.indexOf(0);
-    if (empty >= 0) {
-      throw new Error(`weights ${weights.join(",")} give device ${empty} none of the ${h} latent rows: every device needs at least one (raise its weight or use fewer devices)`);
-    }
-  } else {
-    const base = Math.floor(h / devices), extra = h % devices;
-    sizes = Array.from({ length: devices }, (_, d) => base + (d < extra ? 1 : 0));
-  }
+  const sizes = partSizes(h, devices, weights, (d) => `weights ${weights!.join(",")} give device ${d} none of the ${h} latent rows: every device needs at least one (raise its weight or use fewer devices)`);
   const bands: DeviceBand[] = [];
   let y0 = 0;
   sizes.forEach((rows, device) => {
