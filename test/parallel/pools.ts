@@ -4,7 +4,7 @@
 // A test that fails inside a pool drops it (the next test starts a fresh one: no state leaks from a failure);
 // the pools close after the last test (afterAll).
 import type { DType } from "../../src/gpu/tensor.ts";
-import { WorkerPool } from "../../src/parallel/pool.ts";
+import { PoolCancelled, WorkerPool } from "../../src/parallel/pool.ts";
 import { afterAll } from "../harness.ts";
 
 /** Software adapters compile every pipeline on every device (SwiftShader: seconds each): be generous. */
@@ -46,3 +46,26 @@ afterAll(async () => {
   pools.clear();
   for (const p of open) await (await p.catch(() => null))?.close();
 });
+
+/**
+ * The cancel check of a forward and a decode alike: starts `call`, cancels it as soon as it is in flight,
+ * expects PoolCancelled with the reason, and returns what the next `call` gives, after checking that every
+ * device holds as many GPU buffers as after `before` (the cancelled run gave its scratch back).
+ */
+export async function cancelInFlight<R extends { stats: { liveBuffers: number }[] }>(pool: WorkerPool, call: () => Promise<R>, before: R): Promise<R> {
+  const run = call();
+  while (!pool.cancel("cancelled by the test")) await new Promise((r) => setTimeout(r, 0)); // as soon as it is in flight
+  let error: unknown = null;
+  try {
+    await run;
+  } catch (e) {
+    error = e;
+  }
+  if (!(error instanceof PoolCancelled) || !/cancelled by the test/.test(error.message)) {
+    throw new Error(`expected PoolCancelled, got ${error ? `${(error as Error).name}: ${(error as Error).message}` : "success"}`);
+  }
+  const after = await call();
+  const held = (r: R) => r.stats.map((s) => s.liveBuffers).join(",");
+  if (held(after) !== held(before)) throw new Error(`GPU buffers held per device: ${held(before)} before the cancelled run, ${held(after)} after`);
+  return after;
+}
