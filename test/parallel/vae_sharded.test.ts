@@ -15,7 +15,6 @@ import { loadVaeGolden } from "../vae/util.ts";
 import { cancelInFlight, SHARDED_TIMEOUT_MS, withSharedPool } from "./pools.ts";
 
 const DENO_ONLY: Host[] = ["deno"];
-const BOTH: Host[] = ["deno", "browser"];
 
 let single: Promise<Float32Array> | null = null;
 /** wan-vae-tiny decoded on one device in this thread (no workers, no band), once. */
@@ -60,7 +59,9 @@ async function shardedVsSingle(devices: number, weights?: number[]): Promise<voi
 }
 
 for (let n = 1; n <= 4; n++) {
-  test(`vae sharded: wan-vae-tiny on ${n} device(s) == one device == diffusers`, () => shardedVsSingle(n), { timeoutMs: SHARDED_TIMEOUT_MS, hosts: n === 3 ? BOTH : DENO_ONLY });
+  // Deno only: the browser's sharded decode (workers, SharedArrayBuffer halos) is covered by the demo e2e, which
+  // decodes wan-vae-tiny's latents on 2 workers in Chromium; this case cost 104 s of SwiftShader in CI.
+  test(`vae sharded: wan-vae-tiny on ${n} device(s) == one device == diffusers`, () => shardedVsSingle(n), { timeoutMs: SHARDED_TIMEOUT_MS, hosts: DENO_ONLY });
 }
 test("vae sharded: wan-vae-tiny on 2 devices with weights 1,3 (bands of 1 and 3 rows) == one device == diffusers", () => shardedVsSingle(2, [1, 3]), { timeoutMs: SHARDED_TIMEOUT_MS, hosts: DENO_ONLY });
 
