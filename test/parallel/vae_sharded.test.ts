@@ -59,8 +59,9 @@ async function shardedVsSingle(devices: number, weights?: number[]): Promise<voi
 }
 
 for (let n = 1; n <= 4; n++) {
-  // Deno only: the browser's sharded decode (workers, SharedArrayBuffer halos) is covered by the demo e2e, which
-  // decodes wan-vae-tiny's latents on 2 workers in Chromium; this case cost 104 s of SwiftShader in CI.
+  // Deno only (this case cost 104 s of SwiftShader in CI): equality with one device is asserted here; in Chromium
+  // the sharded decode (workers, SharedArrayBuffer halos) still runs in the demo e2e, which decodes wan-vae-tiny's
+  // latents on 2 workers and checks the bands and the clip's shape, not its values.
   test(`vae sharded: wan-vae-tiny on ${n} device(s) == one device == diffusers`, () => shardedVsSingle(n), { timeoutMs: SHARDED_TIMEOUT_MS, hosts: DENO_ONLY });
 }
 test("vae sharded: wan-vae-tiny on 2 devices with weights 1,3 (bands of 1 and 3 rows) == one device == diffusers", () => shardedVsSingle(2, [1, 3]), { timeoutMs: SHARDED_TIMEOUT_MS, hosts: DENO_ONLY });
