@@ -123,7 +123,12 @@ def main():
     ap.add_argument("--head-dim", type=int, help="override attention_head_dim (the committed model: 24; RoPE gives height and width"
                     " D//6 rotation frequencies each, time the rest: 4 each at D = 24, 8 each at D = 48)")
     ap.add_argument("--layers", type=int, help="override num_layers (the committed model: 3)")
+    ap.add_argument("--batch", type=int, help="override the batch size (clips per step)")
+    ap.add_argument("--lr", type=float, help="override the peak learning rate")
     args = ap.parse_args()
+    for flag in ["batch", "lr"]:
+        if getattr(args, flag) is not None:
+            HP[flag] = getattr(args, flag)
     for flag, key in [("heads", "num_attention_heads"), ("head_dim", "attention_head_dim"), ("layers", "num_layers")]:
         if getattr(args, flag) is not None:
             HP["model"][key] = getattr(args, flag)
