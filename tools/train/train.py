@@ -70,6 +70,7 @@ HP = dict(
     train_shift=3.0,
     text_drop=0.1,
     autocast="bf16",
+    condition=None,  # "coordinates": 3 input channels more (t, y, x planes, coordinate_planes), I2V-style
 )
 CHUNK = 1024
 
@@ -104,6 +105,29 @@ def to_video(x: torch.Tensor) -> torch.Tensor:
     return x.view(B, C, 2, 2, T, h, w).permute(0, 1, 4, 5, 2, 6, 3).reshape(B, C, T, h * 2, w * 2)
 
 
+COORD_CHANNELS = 3
+
+
+def coordinate_planes(F: int, h: int, w: int) -> torch.Tensor:
+    """[3, F, h, w]: the latent position's t, y, x, each (2i + 1) / n - 1 in (-1, 1). Appended to the model's input
+    channels (as Wan's image-to-video model appends its image condition), they give the model the absolute position
+    that RoPE alone (relative offsets only) cannot: where in the clip and in the frame a token is.
+    src/model/pixels.ts coordinatePlanes is the same function."""
+    t = (2 * torch.arange(F, dtype=torch.float32) + 1) / F - 1
+    y = (2 * torch.arange(h, dtype=torch.float32) + 1) / h - 1
+    x = (2 * torch.arange(w, dtype=torch.float32) + 1) / w - 1
+    return torch.stack([t[:, None, None].expand(F, h, w), y[None, :, None].expand(F, h, w), x[None, None, :].expand(F, h, w)])
+
+
+def with_condition(x: torch.Tensor) -> torch.Tensor:
+    """The model's input: x [B, 12, F, h, w], plus the coordinate planes when HP["condition"] says so."""
+    if HP["condition"] != "coordinates":
+        return x
+    B, _, F, h, w = x.shape
+    c = coordinate_planes(F, h, w).to(x.device, x.dtype)
+    return torch.cat([x, c[None].expand(B, -1, -1, -1, -1)], 1)
+
+
 def lr_at(step: int, progress: float) -> float:
     """Linear warm-up over warmup_steps, then cosine over the fraction of the time budget spent."""
     if step < HP["warmup_steps"]:
@@ -126,6 +150,7 @@ def main():
     ap.add_argument("--batch", type=int, help="override the batch size (clips per step)")
     ap.add_argument("--lr", type=float, help="override the peak learning rate")
     ap.add_argument("--ffn", type=int, help="override ffn_dim (the committed model: 384)")
+    ap.add_argument("--coords", action="store_true", help="condition on coordinate planes (in_channels 12 + 3)")
     ap.add_argument("--init", help="continue from an earlier run's model.tar (its architecture; the loss curve continues)")
     args = ap.parse_args()
     for flag in ["batch", "lr"]:
@@ -141,8 +166,12 @@ def main():
         with open(os.path.join(init, "hparams.json")) as f:
             prev = json.load(f)
         HP["model"] = prev["model"]
+        HP["condition"] = prev.get("condition")
         HP["init"] = {"from": args.init, "train_steps": prev["train_steps"], "train_seconds": prev["train_seconds"],
                       "batch": prev["batch"], "lr": prev["lr"], "earlier": prev.get("init")}
+    if args.coords:
+        HP["condition"] = "coordinates"
+        HP["model"]["in_channels"] = 12 + COORD_CHANNELS
     for flag, key in [("heads", "num_attention_heads"), ("head_dim", "attention_head_dim"), ("layers", "num_layers"), ("ffn", "ffn_dim")]:
         if getattr(args, flag) is not None:
             HP["model"][key] = getattr(args, flag)
@@ -172,7 +201,12 @@ def main():
     log(f"model: {sum(p.numel() for p in model.parameters())} parameters, text encoder {sum(p.numel() for p in encoder.parameters())}")
     if init:
         from safetensors.torch import load_file
-        model.load_state_dict(WanTransformer3DModel.from_pretrained(os.path.join(init, "transformer")).state_dict())
+        sd = WanTransformer3DModel.from_pretrained(os.path.join(init, "transformer")).state_dict()
+        pw = sd["patch_embedding.weight"]  # [d, C_in, 1, 2, 2]: new condition channels start at zero weight
+        want = model.patch_embedding.weight.shape[1]
+        if pw.shape[1] < want:
+            sd["patch_embedding.weight"] = torch.cat([pw, pw.new_zeros(pw.shape[0], want - pw.shape[1], *pw.shape[2:])], 1)
+        model.load_state_dict(sd)
         te = load_file(os.path.join(init, "text_encoder", "model.safetensors"))
         with torch.no_grad():
             encoder.token_embedding.copy_(te["token_embedding"]); encoder.position_embedding.copy_(te["position_embedding"])
@@ -200,7 +234,7 @@ def main():
         for g in opt.param_groups:
             g["lr"] = lr_at(step, progress)
         with torch.autocast("cuda", dtype=torch.bfloat16):
-            pred = model(xt, s * 1000, text, return_dict=False)[0]
+            pred = model(with_condition(xt), s * 1000, text, return_dict=False)[0]
         loss = F.mse_loss(pred.float(), eps - x0)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -283,7 +317,7 @@ def main():
     gm = WanTransformer3DModel(**HP["model"]).to(dev, torch.float64).eval()
     gm.load_state_dict({k: v.double() for k, v in model.state_dict().items()})  # the saved (EMA) weights, exactly
     g = torch.Generator().manual_seed(7)
-    hs = torch.randn(1, 12, data.FRAMES, data.SIDE // 2, data.SIDE // 2, generator=g).float()
+    hs = with_condition(torch.randn(1, 12, data.FRAMES, data.SIDE // 2, data.SIDE // 2, generator=g).float())
     gid, glen = textenc.batch_ids(["a red circle moving left"])
     with torch.no_grad():
         ehs = encoder(gid.to(dev), glen.to(dev)).float().cpu()
@@ -311,8 +345,8 @@ def main():
         def velocity(x, t):
             ts = torch.full((x.shape[0],), t, device=dev)
             if guidance == 1:
-                return model(x, ts, cond, return_dict=False)[0].float()
-            v = model(torch.cat([x, x]), torch.cat([ts, ts]), torch.cat([cond, uncond]), return_dict=False)[0].float()
+                return model(with_condition(x), ts, cond, return_dict=False)[0].float()
+            v = model(with_condition(torch.cat([x, x])), torch.cat([ts, ts]), torch.cat([cond, uncond]), return_dict=False)[0].float()
             vc, vu = v[:n], v[n:]
             return vu + guidance * (vc - vu)
         with torch.no_grad():
