@@ -319,8 +319,8 @@ async function poolFor(devices: number, precision: DType, m: LoadedModel, powerP
   return p;
 }
 
-function generateOptions(s: Settings, signal?: AbortSignal): GenerateOptions {
-  return { latent: s.latent, sampler: { steps: s.steps, shift: s.shift, guidance: s.guidance, solver: s.solver }, seed: s.seed, mode: s.mode, weights: s.weights, signal };
+function generateOptions(s: Settings, m: LoadedModel, signal?: AbortSignal): GenerateOptions {
+  return { latent: s.latent, sampler: { steps: s.steps, shift: s.shift, guidance: s.guidance, solver: s.solver }, seed: s.seed, mode: s.mode, weights: s.weights, signal, condition: m.condition };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -372,7 +372,7 @@ async function run(): Promise<void> {
     const setupMs = performance.now() - t0;
     setStatus("running", `denoising: ${s.steps} steps on ${s.devices} device${s.devices > 1 ? "s" : ""} (${s.mode} mode, ${s.precision})`);
     const reports: StepReport[] = [];
-    const result = await generate(p, m.config, generateOptions(s, signal), (r, x) => {
+    const result = await generate(p, m.config, generateOptions(s, m, signal), (r, x) => {
       reports.push(r);
       state.step = r.step + 1;
       setStepProgress(state.step, r.steps);
@@ -460,7 +460,7 @@ async function compare(): Promise<void> {
     await setPrompts(one, last.prompts.text, s.guidance !== 1 ? last.prompts.negativeText : null, last.prompts.textTokens, last.prompts.negativeTokens);
     setStatus("running", `compare: ${s.steps} steps on one device`);
     setStepProgress(0, s.steps, "compare ");
-    const ref = await generate(one, last.model.config, { ...generateOptions(s, signal), weights: undefined }, (r) => {
+    const ref = await generate(one, last.model.config, { ...generateOptions(s, last.model, signal), weights: undefined }, (r) => {
       state.compareStep = r.step + 1;
       setStepProgress(r.step + 1, r.steps, "compare ");
     });

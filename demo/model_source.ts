@@ -14,6 +14,8 @@ export interface LoadedModel {
   name: string;
   config: WanConfig;
   weights: WanWeights;
+  /** GenerateOptions.condition: the embedded model's coordinate planes (in_channels 12 + 3); none for checkpoints. */
+  condition?: (latent: Grid3) => Float32Array;
 }
 
 export interface PromptEmbeddings {
@@ -43,7 +45,7 @@ export async function loadEmbedded(prompt: string): Promise<{ model: LoadedModel
   const e = await embedded;
   const text = embeddedPrompt(e, prompt), negative = embeddedPrompt(e, "");
   return {
-    model: { id: "embedded", name: e.name, config: e.config, weights: e.weights },
+    model: { id: "embedded", name: e.name, config: e.config, weights: e.weights, condition: e.condition },
     prompts: { text: text.text, textTokens: text.tokens, negativeText: negative.text, negativeTokens: negative.tokens },
     latent: { ...EMBEDDED_LATENT },
   };

@@ -4,7 +4,7 @@
 // Prints one line per clip and a JSON summary at the end. Slow on a CPU (seconds per clip).
 //   node bin/deno.cjs run -A tools/embedded-eval.ts [--seeds 0,1] [--prompts all|"a red circle moving left,..."] [--devices 1]
 import { allowFlags, int, num, oneOf, parseArgs, str } from "../src/cli/args.ts";
-import { EMBEDDED_SAMPLER, EMBEDDED_VIDEO, embeddedPrompt, loadEmbeddedModel } from "../src/model/embedded.ts";
+import { EMBEDDED_LATENT, EMBEDDED_SAMPLER, EMBEDDED_VIDEO, embeddedPrompt, loadEmbeddedModel } from "../src/model/embedded.ts";
 import { depthToSpace } from "../src/model/pixels.ts";
 import { WorkerPool } from "../src/parallel/pool.ts";
 import { generate, setPrompts } from "../src/pipeline/generate.ts";
@@ -39,7 +39,7 @@ if (import.meta.main) {
       const text = embeddedPrompt(model, prompt);
       await setPrompts(pool, text.text, sampler.guidance !== 1 ? empty.text : null, text.tokens, empty.tokens);
       for (const seed of seeds) {
-        const r = await generate(pool, model.config, { latent: { F: 8, H: 16, W: 16 }, sampler, seed, mode: "sequence" });
+        const r = await generate(pool, model.config, { latent: EMBEDDED_LATENT, sampler, seed, mode: "sequence", condition: model.condition });
         const a = analyzeClip(depthToSpace(r.latent, r.latentGrid), EMBEDDED_VIDEO);
         const m = clipMatchesPrompt(a, prompt, EMBEDDED_VIDEO.W);
         rows.push({ prompt, seed, ok: m.ok, color: a.color, direction: a.direction, travel: Number(a.travel.toFixed(2)) });

@@ -45,6 +45,8 @@ interface ModelChoice {
   /** The embedded model works in pixel space: its latent is the video (depthToSpace). */
   pixels: boolean;
   prompt?: string;
+  /** GenerateOptions.condition (the embedded model's coordinate planes). */
+  condition?: (latent: Grid3) => Float32Array;
 }
 
 async function chooseModel(flag: (n: string) => string | undefined, needNegative: boolean): Promise<ModelChoice> {
@@ -57,7 +59,7 @@ async function chooseModel(flag: (n: string) => string | undefined, needNegative
     const text = prompt === undefined ? await readTextEmbedding(flag("text")!, e.config) : embeddedPrompt(e, prompt);
     // The unconditional branch is the empty prompt: all-zero rows, as the model was trained (10% text dropped).
     const neg = flag("negative-text") ? await readTextEmbedding(flag("negative-text")!, e.config) : embeddedPrompt(e, "");
-    return { name: e.name, config: e.config, weights: e.weights, text: text.text, textTokens: text.tokens, negativeText: neg.text, negativeTokens: neg.tokens, latent: parseLatent(flag("latent"), EMBEDDED_LATENT), pixels: true, prompt };
+    return { name: e.name, config: e.config, weights: e.weights, text: text.text, textTokens: text.tokens, negativeText: neg.text, negativeTokens: neg.tokens, latent: parseLatent(flag("latent"), EMBEDDED_LATENT), pixels: true, prompt, condition: e.condition };
   }
   if (flag("prompt") !== undefined) throw new UsageError("--prompt works with the embedded model only (its word-level encoder); with --model give umT5 embeddings as --text FILE");
   const textPath = flag("text");
@@ -127,11 +129,11 @@ export async function generateCommand(argv: string[]): Promise<number> {
     if (model.prompt !== undefined) console.log(`prompt: "${model.prompt}"`);
     console.log(`${model.name}: latent ${model.latent.F}x${model.latent.H}x${model.latent.W}, ${devices} device(s) [${[...new Set(pool.adapters())].join("; ")}], ${mode} mode, ${precision}, ${solver} ${steps} steps, guidance ${guidance}, shift ${shift}, seed ${seed}`);
     const sampler = { steps, shift, guidance, solver };
-    const result = await generate(pool, model.config, { latent: model.latent, sampler, seed, mode, weights, signal: cancel.signal }, (r) => {
+    const result = await generate(pool, model.config, { latent: model.latent, sampler, seed, mode, weights, signal: cancel.signal, condition: model.condition }, (r) => {
       stepsDone = r.step + 1;
       console.log(stepLine(r));
     });
-    const C = model.config.inChannels, { F, H, W } = result.latentGrid;
+    const C = model.config.outChannels, { F, H, W } = result.latentGrid;
     await Deno.mkdir(outDir, { recursive: true });
     await Deno.writeFile(`${outDir}/latents.safetensors`, encodeSafetensors({ latents: { dtype: "F32", shape: [1, C, F, H, W], data: result.latent } }, { model: model.name, steps: String(steps), seed: String(seed) }));
     const written = [`${outDir}/latents.safetensors`];

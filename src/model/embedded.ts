@@ -9,7 +9,7 @@ import { type ByteSource, Checkpoint, type Progress, urlSource } from "../io/saf
 import { parseJsonBytes } from "../io/model_folder.ts";
 import { loadWanWeights, type WanWeights } from "./checkpoint.ts";
 import { parseWanConfig, type WanConfig } from "./config.ts";
-import { PIXEL_LATENT_CHANNELS } from "./pixels.ts";
+import { COORDINATE_CHANNELS, coordinatePlanes, PIXEL_LATENT_CHANNELS } from "./pixels.ts";
 import type { Solver } from "../sampler/flow_match.ts";
 import { encodePrompt, loadWordEncoder, type WordEncoder } from "./text_encoder.ts";
 
@@ -20,13 +20,13 @@ export const EMBEDDED_LATENT: Grid3 = { F: 8, H: 16, W: 16 };
 export const EMBEDDED_VIDEO: Grid3 = { F: 8, H: 32, W: 32 };
 
 /**
- * Sampler defaults, the best of the settings measured on the H200 over all 60 prompts x 4 seeds with the same
- * sampler math (models/embedded/eval.json: UniPC 8 steps, guidance 1, shift 1 matched 26/240; guidance 2 and
- * shift 3 did no better, 12 steps no better than 8). Guidance 1 runs one forward per step.
+ * Sampler defaults, the best of the 96 settings measured on the H200 over all 60 prompts x 4 seeds with the same
+ * sampler math (models/embedded/eval.json): UniPC 6 steps, guidance 2, shift 5 matched 103/240 (43%); 12 steps did
+ * no better, guidance 1 at best 91/240 (UniPC 8, shift 5). Guidance 2 runs two forwards per step (12 in all).
  */
-export const EMBEDDED_SAMPLER: { solver: Solver; steps: number; guidance: number; shift: number } = { solver: "unipc", steps: 8, guidance: 1, shift: 1 };
-/** No prompt matched reliably on the H200 (each failed for at least one of its 4 seeds), so the default is simply the first colour moving right. */
-export const EMBEDDED_PROMPT = "a red circle moving right";
+export const EMBEDDED_SAMPLER: { solver: Solver; steps: number; guidance: number; shift: number } = { solver: "unipc", steps: 6, guidance: 2, shift: 5 };
+/** Matched for all 4 seeds on the H200 at the defaults (models/embedded/eval.json: 2 of the 60 prompts did), and with shardit's seed 0. */
+export const EMBEDDED_PROMPT = "a green triangle moving left";
 
 /**
  * The model files, relative to this module (a literal `new URL(..., import.meta.url)` each, so Vite bundles
@@ -50,6 +50,8 @@ export interface EmbeddedModel {
   config: WanConfig;
   weights: WanWeights;
   encoder: WordEncoder;
+  /** GenerateOptions.condition: the coordinate planes when the model takes them (in_channels 12 + 3), else undefined. */
+  condition?: (latent: Grid3) => Float32Array;
 }
 
 async function open(file: keyof typeof FILES): Promise<ByteSource> {
@@ -68,14 +70,16 @@ async function readJson(file: keyof typeof FILES): Promise<unknown> {
 /** Reads the embedded model's transformer and text encoder (a few MB, no network). */
 export async function loadEmbeddedModel(onProgress?: Progress): Promise<EmbeddedModel> {
   const config = parseWanConfig(await readJson("config"), NAMES.config);
-  if (config.inChannels !== PIXEL_LATENT_CHANNELS || config.outChannels !== PIXEL_LATENT_CHANNELS) {
-    throw new Error(`${NAMES.config}: the embedded model works on ${PIXEL_LATENT_CHANNELS} pixel channels, config has ${config.inChannels} -> ${config.outChannels}`);
+  const coordinates = config.inChannels === PIXEL_LATENT_CHANNELS + COORDINATE_CHANNELS;
+  if ((config.inChannels !== PIXEL_LATENT_CHANNELS && !coordinates) || config.outChannels !== PIXEL_LATENT_CHANNELS) {
+    throw new Error(`${NAMES.config}: the embedded model works on ${PIXEL_LATENT_CHANNELS} pixel channels (plus ${COORDINATE_CHANNELS} coordinate planes in), ` +
+      `config has ${config.inChannels} -> ${config.outChannels}`);
   }
   const ckpt = await Checkpoint.open([await open("weights")]);
   const weights = await loadWanWeights(ckpt, config, onProgress);
   const encoder = await loadWordEncoder(await readJson("vocab"), await Checkpoint.open([await open("text")]), "models/embedded/text_encoder");
   if (encoder.textDim !== config.textDim) throw new Error(`embedded model: text encoder width ${encoder.textDim} != the transformer's text_dim ${config.textDim}`);
-  return { name: EMBEDDED_NAME, config, weights, encoder };
+  return { name: EMBEDDED_NAME, config, weights, encoder, condition: coordinates ? coordinatePlanes : undefined };
 }
 
 /** The prompt's encoder_hidden_states [Lt, text_dim] (Lt = the encoder's max words) and Lt. */

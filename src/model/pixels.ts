@@ -70,3 +70,29 @@ export function upscaleVideo(video: Float32Array, grid: Grid3, k: number): { vid
   }
   return { video: out, grid: { F, H: KH, W: KW } };
 }
+
+/** Condition channels of a coordinate-conditioned pixel model (in_channels = 12 + 3): t, y, x planes. */
+export const COORDINATE_CHANNELS = 3;
+
+/**
+ * The coordinate planes [3, F, H, W] of a latent grid: each latent cell's t, y and x as (2i + 1) / n - 1, in (-1, 1).
+ * The embedded model takes them as input channels after the 12 pixel channels (tools/train/train.py
+ * coordinate_planes, the same function): RoPE gives attention only relative offsets, so without them a token
+ * cannot tell where in the clip or the frame it is, and the model drew static shapes where the prompt asked for motion.
+ */
+export function coordinatePlanes(grid: Grid3): Float32Array {
+  const { F, H, W } = grid;
+  const cells = F * H * W;
+  const out = new Float32Array(COORDINATE_CHANNELS * cells);
+  for (let f = 0; f < F; f++) {
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        const i = (f * H + y) * W + x;
+        out[i] = (2 * f + 1) / F - 1;
+        out[cells + i] = (2 * y + 1) / H - 1;
+        out[2 * cells + i] = (2 * x + 1) / W - 1;
+      }
+    }
+  }
+  return out;
+}

@@ -18,6 +18,12 @@ export interface GenerateOptions {
   weights?: number[];
   /** Aborting it cancels the forward in progress (the devices stop at their next layer) and rejects with PoolCancelled. */
   signal?: AbortSignal;
+  /**
+   * For a model whose in_channels exceed its out_channels: the fixed channels [in - out, F, H, W] appended after the
+   * sampled ones to every forward's input, as Wan's image-to-video model appends its image condition. The embedded
+   * model's are its coordinate planes (pixels.ts coordinatePlanes). Called once with the latent's grid.
+   */
+  condition?: (latent: Grid3) => Float32Array;
 }
 
 export interface StepReport {
@@ -30,7 +36,7 @@ export interface StepReport {
 }
 
 export interface GenerateResult {
-  latent: Float32Array; // [C, F, H, W], C = the model's in_channels
+  latent: Float32Array; // [C, F, H, W], C = the model's out_channels (the sampled channels)
   latentGrid: Grid3;
   plan: ShardPlan;
   /** The frame-mode plan of the same run, for the padding comparison. */
@@ -62,8 +68,8 @@ export async function generate(
   const plan = planShards(grid, pool.devices, opts.mode, opts.mode === "sequence" ? opts.weights : undefined);
   const framePlan = planShards(grid, pool.devices, "frame");
   const latentGrid: Grid3 = { F: opts.latent.F, H: opts.latent.H, W: opts.latent.W };
-  if (cfg.outChannels !== cfg.inChannels) throw new Error(`generate needs out_channels == in_channels, the model has ${cfg.inChannels} -> ${cfg.outChannels}`);
-  const x0 = gaussianNoise([cfg.inChannels, latentGrid.F, latentGrid.H, latentGrid.W], opts.seed);
+  const condition = conditionChannels(cfg, latentGrid, opts.condition);
+  const x0 = gaussianNoise([cfg.outChannels, latentGrid.F, latentGrid.H, latentGrid.W], opts.seed);
   const steps: StepReport[] = [];
   const t0 = performance.now();
   let stepStart = performance.now();
@@ -73,7 +79,7 @@ export async function generate(
   const { signal } = opts;
   const forward = async (x: Float32Array, timestep: number, textKey: string) => {
     throwIfCancelled(signal, CANCELLED_MESSAGE);
-    const r = await pool.forward({ latent: x, latentGrid, timestep, textKey, plan });
+    const r = await pool.forward({ latent: condition ? concatChannels(x, condition) : x, latentGrid, timestep, textKey, plan });
     stepStats.push(r.stats);
     return r.out;
   };
@@ -110,4 +116,27 @@ export async function generate(
     },
   ).finally(() => signal?.removeEventListener("abort", cancel));
   return { latent, latentGrid, plan, framePlan, steps, ms: performance.now() - t0 };
+}
+
+/** The condition channels of opts.condition, checked against the model's in_channels - out_channels; null when there are none. */
+function conditionChannels(cfg: WanConfig, grid: Grid3, condition: GenerateOptions["condition"]): Float32Array | null {
+  const extra = cfg.inChannels - cfg.outChannels;
+  const cells = grid.F * grid.H * grid.W;
+  if (extra < 0) throw new Error(`generate needs in_channels >= out_channels, the model has ${cfg.inChannels} -> ${cfg.outChannels}`);
+  if (extra === 0) {
+    if (condition) throw new Error(`generate: a condition was given, but the model's in_channels equal its out_channels (${cfg.inChannels}): it takes none`);
+    return null;
+  }
+  if (!condition) throw new Error(`generate: the model takes ${cfg.inChannels} input channels for ${cfg.outChannels} output channels: the ${extra} condition channels are missing (GenerateOptions.condition)`);
+  const c = condition(grid);
+  if (c.length !== extra * cells) throw new Error(`generate: the condition has ${c.length} values, expected [${extra}, ${grid.F}, ${grid.H}, ${grid.W}] = ${extra * cells}`);
+  return c;
+}
+
+/** [a channels..., b channels...] of two channel-major tensors over the same grid. */
+function concatChannels(a: Float32Array, b: Float32Array): Float32Array {
+  const out = new Float32Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }

@@ -10,7 +10,8 @@
 import { bytesSource, Checkpoint } from "../../src/io/safetensors.ts";
 import type { Grid3 } from "../../src/gpu/tensor.ts";
 import { EMBEDDED_LATENT, EMBEDDED_SAMPLER, EMBEDDED_VIDEO, type EmbeddedModel, embeddedPrompt, loadEmbeddedModel } from "../../src/model/embedded.ts";
-import { depthToSpace, spaceToDepth } from "../../src/model/pixels.ts";
+import { coordinatePlanes, depthToSpace, PIXEL_LATENT_CHANNELS, spaceToDepth } from "../../src/model/pixels.ts";
+import type { WorkerPool } from "../../src/parallel/pool.ts";
 import { encodePrompt } from "../../src/model/text_encoder.ts";
 import { planShards, type ShardMode, tokenGridFromLatent } from "../../src/parallel/plan.ts";
 import { analyzeClip, clipMatchesPrompt, OBJECT_THRESHOLD, PALETTE } from "../../src/pipeline/clip_analysis.ts";
@@ -68,6 +69,33 @@ test("pixels: spaceToDepth is pixel_unshuffle (channel c*4 + a*2 + b), depthToSp
     expectEqual(`latent[${c * 4 + a * 2 + b}, ${f}, ${h}, ${w}]`, got, want);
   }
   expectBitwiseEqual("depthToSpace(spaceToDepth(v)) == v", depthToSpace(latent, { F: 3, H: 3, W: 5 }), video);
+}, { hosts: ["deno", "browser"] });
+
+test("pixels: coordinatePlanes are (2i + 1) / n - 1 per axis, and the golden's input channels 12..14 (torch's coordinate_planes)", async () => {
+  const grid: Grid3 = { F: 3, H: 2, W: 5 };
+  const c = coordinatePlanes(grid);
+  expectEqual("length", c.length, 3 * 3 * 2 * 5);
+  // Written out by hand: t of frame 2 of 3 = 5/3 - 1; y of row 0 of 2 = -1/2; x of column 4 of 5 = 9/5 - 1.
+  const at = (ch: number, f: number, y: number, x: number) => c[ch * 30 + (f * 2 + y) * 5 + x];
+  expectClose("t, y, x at (2, 0, 4)", [at(0, 2, 0, 4), at(1, 2, 0, 4), at(2, 2, 0, 4)], [Math.fround(5 / 3 - 1), -0.5, Math.fround(9 / 5 - 1)], 1e-7);
+  expectClose("t, y, x at (0, 1, 0)", [at(0, 0, 1, 0), at(1, 0, 1, 0), at(2, 0, 1, 0)], [Math.fround(1 / 3 - 1), 0.5, -0.8], 1e-7);
+  // The shipped model takes them: the golden's hidden_states [1, 15, 8, 16, 16] end with torch's planes.
+  const m = await embedded();
+  expectEqual("in_channels", m.config.inChannels, PIXEL_LATENT_CHANNELS + 3);
+  const x = await (await goldenIo()).readF32("hidden_states");
+  const cells = EMBEDDED_LATENT.F * EMBEDDED_LATENT.H * EMBEDDED_LATENT.W;
+  expectBitwiseEqual("golden channels 12..14 == coordinatePlanes", x.subarray(PIXEL_LATENT_CHANNELS * cells), m.condition!(EMBEDDED_LATENT));
+}, { hosts: ["deno", "browser"] });
+
+test("generate: a model with extra input channels needs its condition, one without refuses one (one-line errors)", async () => {
+  const m = await embedded();
+  const pool = { devices: 1 } as unknown as WorkerPool; // the checks run before any forward
+  const opts = { latent: EMBEDDED_LATENT, sampler: EMBEDDED_SAMPLER, seed: 0, mode: "sequence" as const };
+  await expectThrows("no condition", () => generate(pool, m.config, opts), /takes 15 input channels for 12 output channels: the 3 condition channels are missing/);
+  await expectThrows("short condition", () => generate(pool, m.config, { ...opts, condition: () => new Float32Array(5) }),
+    /the condition has 5 values, expected \[3, 8, 16, 16\] = 6144/);
+  const plain = { ...m.config, inChannels: 12 };
+  await expectThrows("condition for a plain model", () => generate(pool, plain, { ...opts, condition: coordinatePlanes }), /in_channels equal its out_channels \(12\): it takes none/);
 }, { hosts: ["deno", "browser"] });
 
 // ---------------------------------------------------------------------------------------------
@@ -166,7 +194,7 @@ async function clip(prompt: string, seed: number, devices: number, mode: ShardMo
   return await withSharedPool(devices, async (pool) => {
     await pool.load(m.config, m.weights);
     await setPrompts(pool, text.text, EMBEDDED_SAMPLER.guidance !== 1 ? empty.text : null, text.tokens, empty.tokens);
-    const r = await generate(pool, m.config, { latent: EMBEDDED_LATENT, sampler: EMBEDDED_SAMPLER, seed, mode });
+    const r = await generate(pool, m.config, { latent: EMBEDDED_LATENT, sampler: EMBEDDED_SAMPLER, seed, mode, condition: m.condition });
     return depthToSpace(r.latent, r.latentGrid);
   });
 }
