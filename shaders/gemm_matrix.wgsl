@@ -1,7 +1,7 @@
 // gemm_matrix: Y[M, N] = epilogue(X[M, K] · W[N, K]^T + b[N]) on the matrix units (subgroup matrices,
 // chromium_experimental_subgroup_matrix): f16 operands, f32 accumulation, f16 results. Same contract,
-// bindings and epilogues as gemm.wgsl; one dispatch handles one row chunk of W (output columns
-// [n0, n0 + n_i) of Y).
+// bindings and epilogues as gemm.wgsl (the Params, x / w bindings and epilogue math are gemm_common.wgsl's,
+// by `// @include` lines); one dispatch handles one row chunk of W (output columns [n0, n0 + n_i) of Y).
 //
 // Defines (compile time):
 //   vec            K % 4 == 0: X and W are read as vec4<f16> (else scalar reads with per-element checks)
@@ -42,18 +42,7 @@ alias LT = vec4<f16>;
 alias LT = f16;
 #endif
 
-struct Params {
-  M: u32,
-  N: u32,          // rows of this weight chunk (output columns it writes)
-  K: u32,
-  n0: u32,         // first output column of this chunk
-  ldo: u32,        // row stride of y in elements (the layer's full N)
-  gateOffset: u32, // element offset of the gate row (residual_gate only; 0 otherwise)
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<LT>;
-@group(0) @binding(2) var<storage, read> w: array<LT>;
+// @include gemm_common:params
 @group(0) @binding(3) var<storage, read_write> y: array<f16>;
 #if ${epiGate}
 @group(0) @binding(${gateBinding}) var<storage, read> gate: array<f16>;
@@ -119,29 +108,11 @@ fn stageB(buf: u32, q: u32, v: vec4<f16>) {
   Bs[o] = v.x; Bs[o + 1u] = v.y; Bs[o + 2u] = v.z; Bs[o + 3u] = v.w;
 }
 
-// 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), tanh(u) = 1 - 2 / (exp(2u) + 1): no NaN for finite x.
-fn geluTanh(v: f32) -> f32 {
-  let u = 0.7978845608028654 * (v + 0.044715 * v * v * v);
-  let t = 1.0 - 2.0 / (exp(2.0 * u) + 1.0);
-  return 0.5 * v * (1.0 + t);
-}
+// @include gemm_common:gelu
 
 // Column j of this chunk, row m: the epilogue on the f32 dot product, rounded to f16 on store.
 fn store(m: u32, j: u32, acc: f32) {
-  var r = acc;
-#if ${hasBias}
-  r += f32(bias[p.n0 + j]);
-#endif
-#if ${epiGelu}
-  r = geluTanh(r);
-#endif
-#if ${epiGate}
-  r *= f32(gate[p.gateOffset + p.n0 + j]);
-#endif
-  let idx = m * p.ldo + p.n0 + j;
-#if ${epiResidual}
-  r += f32(y[idx]);
-#endif
+  // @include gemm_common:epilogue
   y[idx] = f16(r);
 }
 

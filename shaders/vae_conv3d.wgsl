@@ -22,7 +22,9 @@
 // Scheme: gemm.wgsl's (see there): X and W tiles through registers into transposed, padded, double-buffered
 // workgroup tiles; invocation (tx, ty) owns (TM/4) x (TN/4) blocks of 4x4 (mat4x4 accumulators, named
 // variables: arrays indexed in loops spill on NVIDIA). The only change is loadX, which gathers X from the
-// taps; each invocation's X rows are fixed over K, so their (t, h, w) are decoded once.
+// taps; each invocation's X rows are fixed over K, so their (t, h, w) are decoded once. What is gemm's word
+// for word comes from gemm_tile.wgsl, the Params and bias / out / res bindings from vae_conv3d_io.wgsl
+// (with vae_conv3d_narrow.wgsl), by `// @include` lines.
 // Dispatch: (ceil(Cout / BN), ceil(M / BM) spread over y and z by the host: tile row = y + z * 65535).
 
 // @prelude
@@ -33,48 +35,18 @@ alias LT = vec4<T>;
 alias LT = T;
 #endif
 
-struct Params {
-  M: u32,
-  Cin: u32,
-  Cout: u32,
-  K: u32,
-  Hin: u32,
-  Hout: u32,
-  W: u32,
-  padTop: u32,
-  nCache: u32,
-  zeroFrames: u32,
-  splitC: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+// @include vae_conv3d_io:params
 @group(0) @binding(1) var<storage, read> x: array<LT>;
 @group(0) @binding(2) var<storage, read> cache: array<LT>;
 @group(0) @binding(3) var<storage, read> w: array<LT>;
-@group(0) @binding(4) var<storage, read> bias: array<T>;
-@group(0) @binding(5) var<storage, read_write> out: array<T>;
-#if ${residual}
-@group(0) @binding(6) var<storage, read> res: array<T>;
-#endif
+// @include vae_conv3d_io:outputs
 
 const KH: u32 = ${KH}u;
 const KW: u32 = ${KW}u;
 const BM: u32 = ${BM}u;
 const BN: u32 = ${BN}u;
 const BK: u32 = ${BK}u;
-const WGX: u32 = ${WGX}u;
-const WGY: u32 = ${WGY}u;
-const THREADS: u32 = ${THREADS}u;
-const KV: u32 = BK / 4u;
-const LDA: u32 = BM + 4u;
-const LDB: u32 = BN + 4u;
-const AV: u32 = LDA / 4u;
-const BV: u32 = LDB / 4u;
-const A_HALF: bool = ${ahalf};
-const B_HALF: bool = ${bhalf};
-
-var<workgroup> As: array<vec4<f32>, ${A_SMEM}>;
-var<workgroup> Bs: array<vec4<f32>, ${B_SMEM}>;
+// @include gemm_tile:smem
 
 // An output pixel decoded once: frame t, input row h - padTop, column w - KW/2 (the tap offsets add on).
 struct Pix {
@@ -131,16 +103,7 @@ fn loadX(q: Pix, kq: u32) -> vec4<f32> {
 fn loadW(row: u32, kq: u32) -> vec4<f32> {
   let k = kq * 4u;
   if (row >= p.Cout || k >= p.K) { return vec4<f32>(0.0); }
-#if ${vec}
-  return vec4<f32>(w[row * (p.K / 4u) + kq]);
-#else
-  let base = row * p.K + k;
-  var v = vec4<f32>(f32(w[base]), 0.0, 0.0, 0.0);
-  if (k + 1u < p.K) { v.y = f32(w[base + 1u]); }
-  if (k + 2u < p.K) { v.z = f32(w[base + 2u]); }
-  if (k + 3u < p.K) { v.w = f32(w[base + 3u]); }
-  return v;
-#endif
+  // @include gemm_tile:loadW
 }
 
 fn store(m: u32, n: u32, acc: f32) {
@@ -154,29 +117,7 @@ fn store(m: u32, n: u32, acc: f32) {
   out[o] = T(r);
 }
 
-fn outer(acc: mat4x4<f32>, a: vec4<f32>, b: vec4<f32>) -> mat4x4<f32> {
-  return mat4x4<f32>(fma(b, vec4<f32>(a.x), acc[0]), fma(b, vec4<f32>(a.y), acc[1]), fma(b, vec4<f32>(a.z), acc[2]), fma(b, vec4<f32>(a.w), acc[3]));
-}
-
-fn storeA(buf: u32, r: u32, kq: u32, v: vec4<f32>) {
-  let k = buf * BK + kq * 4u;
-  let c = r % 4u;
-  let i = (k * LDA + r) / 4u;
-  As[i][c] = v.x;
-  As[i + AV][c] = v.y;
-  As[i + 2u * AV][c] = v.z;
-  As[i + 3u * AV][c] = v.w;
-}
-
-fn storeB(buf: u32, r: u32, kq: u32, v: vec4<f32>) {
-  let k = buf * BK + kq * 4u;
-  let c = r % 4u;
-  let i = (k * LDB + r) / 4u;
-  Bs[i][c] = v.x;
-  Bs[i + BV][c] = v.y;
-  Bs[i + 2u * BV][c] = v.z;
-  Bs[i + 3u * BV][c] = v.w;
-}
+// @include gemm_tile:tile_ops
 
 fn storeBlock(m: u32, j: u32, acc: mat4x4<f32>) {
   for (var i = 0u; i < 4u; i++) {
@@ -193,32 +134,13 @@ fn storeBlock(m: u32, j: u32, acc: mat4x4<f32>) {
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
   let n0 = wg.x * BN;
   let m0 = (wg.y + wg.z * 65535u) * BM;
-  let tx = tid % WGX;
-  let ty = tid / WGX;
-
-  let ar0 = tid / KV;
-  let aq0 = tid % KV;
-  let ar1 = (tid + THREADS) / KV;
-  let aq1 = (tid + THREADS) % KV;
-  let useA = !A_HALF || ar0 < BM;
-  let useB = !B_HALF || ar0 < BN;
+  // @include gemm_tile:ids
   let q0 = pixel(m0 + ar0);
 #if ${la2}
   let q1 = pixel(m0 + ar1);
 #endif
 
-  var m00 = mat4x4<f32>();
-#if ${tn8}
-  var m01 = mat4x4<f32>();
-#endif
-#if ${tm8}
-  var m10 = mat4x4<f32>();
-#if ${tn8}
-  var m11 = mat4x4<f32>();
-#endif
-#endif
-
-  let nt = (p.K + BK - 1u) / BK;
+  // @include gemm_tile:acc
 
   var xa0 = vec4<f32>(0.0);
   if (useA) { xa0 = loadX(q0, aq0); }
@@ -230,15 +152,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
 #if ${lb2}
   var wb1 = loadW(n0 + ar1, aq1);
 #endif
-  if (useA) { storeA(0u, ar0, aq0, xa0); }
-#if ${la2}
-  storeA(0u, ar1, aq1, xa1);
-#endif
-  if (useB) { storeB(0u, ar0, aq0, wb0); }
-#if ${lb2}
-  storeB(0u, ar1, aq1, wb1);
-#endif
-  workgroupBarrier();
+  // @include gemm_tile:stage0
 
   for (var t = 0u; t < nt; t++) {
     let cur = t % 2u;
@@ -255,51 +169,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
 #endif
     }
 
-    var ai = cur * BK * AV + ty;
-    var bi = cur * BK * BV + tx;
-    for (var k = 0u; k < BK; k++) {
-      let a0 = As[ai];
-      let b0 = Bs[bi];
-      m00 = outer(m00, a0, b0);
-#if ${tn8}
-      let b1 = Bs[bi + WGX];
-      m01 = outer(m01, a0, b1);
-#endif
-#if ${tm8}
-      let a1 = As[ai + WGY];
-      m10 = outer(m10, a1, b0);
-#if ${tn8}
-      m11 = outer(m11, a1, b1);
-#endif
-#endif
-      ai += AV;
-      bi += BV;
-    }
-
-    if (more) {
-      let nxt = 1u - cur;
-      if (useA) { storeA(nxt, ar0, aq0, xa0); }
-#if ${la2}
-      storeA(nxt, ar1, aq1, xa1);
-#endif
-      if (useB) { storeB(nxt, ar0, aq0, wb0); }
-#if ${lb2}
-      storeB(nxt, ar1, aq1, wb1);
-#endif
-    }
+    // @include gemm_tile:step
     workgroupBarrier();
   }
 
-  let mr = m0 + ty * 4u;
-  let nc = n0 + tx * 4u;
-  storeBlock(mr, nc, m00);
-#if ${tn8}
-  storeBlock(mr, nc + 4u * WGX, m01);
-#endif
-#if ${tm8}
-  storeBlock(mr + 4u * WGY, nc, m10);
-#if ${tn8}
-  storeBlock(mr + 4u * WGY, nc + 4u * WGX, m11);
-#endif
-#endif
+  // @include gemm_tile:epilogue
 }

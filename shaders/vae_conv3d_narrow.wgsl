@@ -1,36 +1,18 @@
-// vae_conv3d_narrow: vae_conv3d (see there: the same math, Params and bindings) for at most 4 output
-// channels, e.g. the decoder's conv_out to RGB, where a GEMM tile 64 outputs wide would mostly compute
-// padding: one invocation owns one output pixel and all its (<= 4) channels, summing over taps and
-// channels with vec4 reads (Cin % 4 == 0); the weights are padded to 4 rows [4, K] on upload.
+// vae_conv3d_narrow: vae_conv3d (see there: the same math; Params and bindings from vae_conv3d_io.wgsl)
+// for at most 4 output channels, e.g. the decoder's conv_out to RGB, where a GEMM tile 64 outputs wide
+// would mostly compute padding: one invocation owns one output pixel and all its (<= 4) channels, summing
+// over taps and channels with vec4 reads (Cin % 4 == 0); the weights are padded to 4 rows [4, K] on upload.
 // Bindings: 1 x [T, Hin, W, Cin] and 2 cache [KT - 1, Hin, W, Cin] as vec4<T>; 3 w [4, K] as vec4<T>;
 // 4 bias [Cout]; 5 out [T, Hout, W, Cout] (no channel split); 6 res (with ${residual}) same as out.
 // Dispatch: ceil(M / 64) workgroups of 64 spread over x and y by the host (workgroup = x + y * 65535).
 
 // @prelude
 
-struct Params {
-  M: u32,
-  Cin: u32,
-  Cout: u32,
-  K: u32,
-  Hin: u32,
-  Hout: u32,
-  W: u32,
-  padTop: u32,
-  nCache: u32,
-  zeroFrames: u32,
-  splitC: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+// @include vae_conv3d_io:params
 @group(0) @binding(1) var<storage, read> x: array<vec4<T>>;
 @group(0) @binding(2) var<storage, read> cache: array<vec4<T>>;
 @group(0) @binding(3) var<storage, read> w: array<vec4<T>>;
-@group(0) @binding(4) var<storage, read> bias: array<T>;
-@group(0) @binding(5) var<storage, read_write> out: array<T>;
-#if ${residual}
-@group(0) @binding(6) var<storage, read> res: array<T>;
-#endif
+// @include vae_conv3d_io:outputs
 
 const KT: u32 = ${KT}u;
 const KH: u32 = ${KH}u;

@@ -29,6 +29,30 @@ function expandPrelude(source: string): string {
   return source.replace(/^\/\/ @prelude[ \t]*$/m, PRELUDE);
 }
 
+const INCLUDE = /^[ \t]*\/\/ @include[ \t]+(\w+):(\w+)[ \t]*$/gm;
+const SECTION = /^\/\/ @section[ \t]+(\w+)[ \t]*$/;
+
+/**
+ * Section `section` of include file `file`: the lines after its `// @section section` line up to the next
+ * `// @section` line or the end, without leading and trailing blank lines. An include file starts with
+ * its contract (what its includer must define, what each section defines); sections include nothing.
+ */
+function includeSection(file: string, section: string): string {
+  const lines = shaderSource(file).split("\n");
+  const start = lines.findIndex((l) => SECTION.exec(l)?.[1] === section);
+  if (start < 0) throw new Error(`shader include ${file}:${section}: ${file}.wgsl has no line "// @section ${section}"`);
+  let end = start + 1;
+  while (end < lines.length && !SECTION.test(lines[end])) end++;
+  const text = lines.slice(start + 1, end).join("\n").replace(/^\s*\n/, "").trimEnd();
+  if (new RegExp(INCLUDE.source, "m").test(text)) throw new Error(`shader include ${file}:${section} includes another: includes do not nest`);
+  return text;
+}
+
+/** Replaces every `// @include file:section` line by that section. */
+function expandIncludes(source: string): string {
+  return source.replace(INCLUDE, (_line, file: string, section: string) => includeSection(file, section));
+}
+
 export function shaderSource(op: string): string {
   const src = SHADERS[op];
   if (src === undefined) throw new Error(`no shader named ${op} (known: ${Object.keys(SHADERS).join(", ")})`);
@@ -36,7 +60,7 @@ export function shaderSource(op: string): string {
 }
 
 export function preprocessShader(source: string, defines: Record<string, string | number | boolean>): string {
-  const parts = expandPrelude(source).split(/\$\{(\w+)\}/);
+  const parts = expandPrelude(expandIncludes(source)).split(/\$\{(\w+)\}/);
   const strings: string[] = [];
   const values: unknown[] = [];
   for (let i = 0; i < parts.length; i++) {
