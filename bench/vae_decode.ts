@@ -23,7 +23,7 @@ import { latentsToZ, parseWanVaeConfig, vaeDecoderPlan, vaeVideoFrames, WAN21_VA
 import { WanVaeDecoder } from "../src/vae/decoder.ts";
 import { syntheticLatents, syntheticVaeWeights } from "../src/vae/synthetic.ts";
 import { relL2 } from "../test/harness.ts";
-import { WorkerPool } from "../src/parallel/pool.ts";
+import { PoolCancelled, WorkerPool } from "../src/parallel/pool.ts";
 import { placeDevices } from "../src/platform/deno_gpus.ts";
 import { decodeLatents } from "../src/pipeline/decode.ts";
 import { benchArgs, benchEnv, printEnv, printTable, writeJson } from "./common.ts";
@@ -149,7 +149,19 @@ for (const n of workerCounts) {
       const check = await decodeLatents(pool, cfg, zc, { F: cT, H: ch, W: cw });
       const err = checkRef ? relL2(check.video, checkRef) : null;
       if (err !== null && !(err <= tol[dtype])) throw new Error(`${dtype} on ${n} workers: the check decode is off by ${err}`);
-      const r = await decodeLatents(pool, cfg, syntheticLatents(cfg, T, h, w), { F: T, H: h, W: w });
+      // --max-seconds caps this decode too (the pool's decode reports no chunks: a capped run gives no time).
+      const start = performance.now();
+      const timer = setTimeout(() => pool.cancel("time limit"), maxSeconds * 1000);
+      const r = await decodeLatents(pool, cfg, syntheticLatents(cfg, T, h, w), { F: T, H: h, W: w }).catch((e) => {
+        if (e instanceof PoolCancelled) return null;
+        throw e;
+      }).finally(() => clearTimeout(timer));
+      if (!r) {
+        const row = { precision: `${dtype} x${n} workers`, latent: `${T}x${h}x${w}`, chunks: `stopped at --max-seconds ${maxSeconds}`, ms: NaN, check_rel_l2: err };
+        console.log(JSON.stringify(row), `(${((performance.now() - start) / 1000).toFixed(1)} s)`);
+        rows.push(row);
+        continue;
+      }
       const row = {
         precision: `${dtype} x${n} workers`,
         latent: `${T}x${h}x${w}`,
