@@ -4,9 +4,10 @@
 // - Pixel mapping: depthToSpace/spaceToDepth are torch's pixel_shuffle/unshuffle (channel c*4 + a*2 + b).
 // - Clip analysis (src/pipeline/clip_analysis.ts) on synthetic frames whose answer is known by construction.
 // - The shipped weights on 1 and 4 devices == diffusers' float64 forward (test/fixtures/embedded/io.safetensors).
-// - Pictures: clips generated at the embedded defaults have the prompt's colour, and are the same clip on 1,
-//   2 and 4 devices in sequence and frame mode. (Direction is reported, not asserted: the shipped model gets
-//   it right in about one clip in nine; models/embedded/README.md and bench/RESULTS.md give the numbers.)
+// - Pictures: clips generated at the embedded defaults have the prompt's colour and move the prompt's way by a
+//   quarter frame or more, and are the same clip on 1, 2 and 4 devices in sequence and frame mode. The
+//   (prompt, seed) pairs are ones the shipped model gets right (a regression check of these weights and of the
+//   whole path, not a success rate: that is 82/240 with shardit, 103/240 with torch; bench/RESULTS.md).
 import { bytesSource, Checkpoint } from "../../src/io/safetensors.ts";
 import type { Grid3 } from "../../src/gpu/tensor.ts";
 import { EMBEDDED_LATENT, EMBEDDED_SAMPLER, EMBEDDED_VIDEO, type EmbeddedModel, embeddedPrompt, loadEmbeddedModel } from "../../src/model/embedded.ts";
@@ -179,13 +180,17 @@ test("embedded model: shipped weights on 1 and 4 devices (Chromium: 1) == diffus
 // ---------------------------------------------------------------------------------------------
 // Pictures
 
-/** One prompt per colour, shapes and directions spread over them, seeds 0 and 1: fixed before looking. */
-const PICTURE_CASES = [
-  "a red circle moving right",
-  "a green square moving left",
-  "a blue triangle moving up",
-  "a yellow circle moving down",
-  "a white square moving right",
+/**
+ * One (prompt, seed) per colour, every direction among them: chosen from the matches of tools/embedded-eval.ts
+ * over all 240 pairs at the defaults (bench/results/embedded-eval-cpu.log), each with 13 px or more of travel
+ * there (the rule asks 8), so that a change of the model, the sampler, the noise or a kernel shows as a failure.
+ */
+const PICTURE_CASES: [string, number][] = [
+  ["a red circle moving down", 1],
+  ["a green square moving left", 1],
+  ["a blue square moving up", 0], // the README's clip
+  ["a yellow circle moving left", 1],
+  ["a white square moving right", 3],
 ];
 
 async function clip(prompt: string, seed: number, devices: number, mode: ShardMode): Promise<Float32Array> {
@@ -199,22 +204,18 @@ async function clip(prompt: string, seed: number, devices: number, mode: ShardMo
   });
 }
 
-// Seeds alternate 0, 1 over the prompts (5 clips, not 10: each clip is ~13 s of lavapipe in CI's budget).
-test("embedded pictures: the prompt's colour for 5 prompts, seeds 0 and 1 alternating (defaults, 1 device)", async () => {
+test("embedded pictures: 5 prompts, one per colour: the prompt's colour and direction, >= 8 px of travel (defaults, 1 device)", async () => {
   const wrong: string[] = [];
-  for (const [i, prompt] of PICTURE_CASES.entries()) {
-    for (const seed of [i % 2]) {
-      const a = analyzeClip(await clip(prompt, seed, 1, "sequence"), EMBEDDED_VIDEO);
-      const m = clipMatchesPrompt(a, prompt, EMBEDDED_VIDEO.W);
-      console.log(`    seed ${seed} "${prompt}": ${m.why}`);
-      if (a.color !== prompt.split(" ")[1]) wrong.push(`seed ${seed} "${prompt}": ${m.why}`);
-    }
+  for (const [prompt, seed] of PICTURE_CASES) {
+    const m = clipMatchesPrompt(analyzeClip(await clip(prompt, seed, 1, "sequence"), EMBEDDED_VIDEO), prompt, EMBEDDED_VIDEO.W);
+    console.log(`    seed ${seed} "${prompt}": ${m.why}`);
+    if (!m.ok) wrong.push(`seed ${seed} "${prompt}": ${m.why}`);
   }
-  if (wrong.length) throw new Error(`${wrong.length} clip(s) with another colour:\n${wrong.join("\n")}`);
+  if (wrong.length) throw new Error(`${wrong.length} of ${PICTURE_CASES.length} clip(s) do not show their prompt:\n${wrong.join("\n")}`);
 }, { hosts: ["deno"], timeoutMs: SHARDED_TIMEOUT_MS });
 
 test("embedded pictures: 2 and 4 devices, sequence and frame mode == the 1-device clip", async () => {
-  const prompt = PICTURE_CASES[0], seed = 0;
+  const [prompt, seed] = PICTURE_CASES[2];
   const one = await clip(prompt, seed, 1, "sequence");
   const a1 = analyzeClip(one, EMBEDDED_VIDEO);
   for (const devices of [2, 4]) {
