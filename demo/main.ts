@@ -378,10 +378,10 @@ async function run(): Promise<void> {
       setStepProgress(state.step, r.steps);
       renderTiming($("timing"), reports);
       if (s.source === "embedded") drawClip($<HTMLCanvasElement>("preview"), x, s.latent);
-      else drawLatent($<HTMLCanvasElement>("preview"), x, m.config.inChannels, s.latent);
+      else drawLatent($<HTMLCanvasElement>("preview"), x, m.config.outChannels, s.latent);
     });
     lastRun = { settings: s, model: m, prompts, result };
-    state.latentDims = { C: m.config.inChannels, ...result.latentGrid };
+    state.latentDims = { C: m.config.outChannels, ...result.latentGrid };
     state.latentStats = latentStats(result.latent);
     if (s.source === "embedded") {
       // The embedded model's latent is the clip (pixel space): show its frames and play it.
@@ -390,8 +390,8 @@ async function run(): Promise<void> {
       if (clip.src.startsWith("blob:")) URL.revokeObjectURL(clip.src);
       clip.src = await clipGifUrl(result.latent, result.latentGrid);
       clip.hidden = false;
-    } else drawLatent($<HTMLCanvasElement>("preview"), result.latent, m.config.inChannels, result.latentGrid);
-    offerLatents(result.latent, m.config.inChannels, result.latentGrid); // 16-channel latents: the Video panel decodes them with the chosen VAE
+    } else drawLatent($<HTMLCanvasElement>("preview"), result.latent, m.config.outChannels, result.latentGrid);
+    offerLatents(result.latent, m.config.outChannels, result.latentGrid); // 16-channel latents: the Video panel decodes them with the chosen VAE
     const ms = result.steps.map((r) => r.ms);
     const msPerStep = ms.reduce((a, b) => a + b, 0) / ms.length;
     const later = ms.slice(1);
@@ -415,7 +415,7 @@ async function run(): Promise<void> {
       ["saved vs frame mode", result.plan.mode === "frame" ? "-" : `${saved} tokens`, result.plan.mode === "frame" ? "this is frame mode" : `frame mode pads to ${result.framePlan.computedTokens}`],
       ["ms / step", fmtMs(later.length ? (state.summary.msPerStepAfterFirst as number) : msPerStep), later.length ? `after the 1st (${fmtMs(ms[0])})` : "incl. compile"],
       ["total", fmtMs(result.ms), `+${fmtMs(setupMs)} setup`],
-      ["latent", `${m.config.inChannels}×${s.latent.F}×${s.latent.H}×${s.latent.W}`, st.finite ? `mean ${st.mean.toFixed(3)}, std ${st.std.toFixed(3)}` : "NaN or Inf in it!"],
+      ["latent", `${m.config.outChannels}×${s.latent.F}×${s.latent.H}×${s.latent.W}`, st.finite ? `mean ${st.mean.toFixed(3)}, std ${st.std.toFixed(3)}` : "NaN or Inf in it!"],
       ["adapters", adapterSummary(p.adapters()), s.powerPreference ? `asked for ${s.powerPreference}` : "default preference"],
     ]);
     setStatus("done", `${s.steps} steps on ${s.devices} device${s.devices > 1 ? "s" : ""} in ${(result.ms / 1000).toFixed(1)} s`);

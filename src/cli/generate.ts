@@ -113,8 +113,8 @@ export async function generateCommand(argv: string[]): Promise<number> {
     const model = await chooseModel(flag, guidance !== 1);
     // --vae: the config is checked against the model before anything runs; the weights load with the model's.
     const vae = flag("vae") ? await openVae(flag("vae")!) : null;
-    if (vae && vae.config.zDim !== model.config.inChannels) {
-      throw new UsageError(`--vae ${flag("vae")}: its z_dim is ${vae.config.zDim}, the model's latents have ${model.config.inChannels} channels`);
+    if (vae && vae.config.zDim !== model.config.outChannels) {
+      throw new UsageError(`--vae ${flag("vae")}: its z_dim is ${vae.config.zDim}, the model's latents have ${model.config.outChannels} channels`);
     }
     if (vae) planBands(model.latent.H, devices, weights); // the decode's bands: at least one latent row per device
     throwIfCancelled(cancel.signal);
