@@ -151,18 +151,21 @@ def main():
     ap.add_argument("--lr", type=float, help="override the peak learning rate")
     ap.add_argument("--ffn", type=int, help="override ffn_dim (the committed model: 384)")
     ap.add_argument("--coords", action="store_true", help="condition on coordinate planes (in_channels 12 + 3)")
-    ap.add_argument("--init", help="continue from an earlier run's model.tar (its architecture; the loss curve continues)")
+    ap.add_argument("--init", help="continue from an earlier run's model.tar or a model folder such as models/embedded (its architecture; the loss curve continues)")
     args = ap.parse_args()
     for flag in ["batch", "lr"]:
         if getattr(args, flag) is not None:
             HP[flag] = getattr(args, flag)
     init = None
     if args.init:
-        import tarfile
-        init = os.path.join(os.path.dirname(os.path.abspath(args.out)), "init_" + os.path.basename(args.out.rstrip("/")))
-        with tarfile.open(args.init) as tf:
-            tf.extractall(init)
-        init = os.path.join(init, "model")
+        if os.path.isdir(args.init):  # a model folder, e.g. models/embedded (transformer/, text_encoder/, hparams.json, loss.json)
+            init = args.init
+        else:  # a run's model.tar
+            import tarfile
+            init = os.path.join(os.path.dirname(os.path.abspath(args.out)), "init_" + os.path.basename(args.out.rstrip("/")))
+            with tarfile.open(args.init) as tf:
+                tf.extractall(init)
+            init = os.path.join(init, "model")
         with open(os.path.join(init, "hparams.json")) as f:
             prev = json.load(f)
         HP["model"] = prev["model"]
