@@ -222,7 +222,6 @@ def main():
     if init:  # the loss curve continues the earlier run's
         with open(os.path.join(init, "loss.json")) as f:
             losses = json.load(f)
-    first_step = len(losses)
 
     def train_step(step: int, progress: float) -> torch.Tensor:
         idx = torch.randint(0, clips.shape[0], (B,), device=dev, generator=gen)
