@@ -150,10 +150,11 @@ def main():
     ap.add_argument("--batch", type=int, help="override the batch size (clips per step)")
     ap.add_argument("--lr", type=float, help="override the peak learning rate")
     ap.add_argument("--ffn", type=int, help="override ffn_dim (the committed model: 384)")
+    ap.add_argument("--clips", type=int, help="override the number of training clips (the committed model's last run: 65,536)")
     ap.add_argument("--coords", action="store_true", help="condition on coordinate planes (in_channels 12 + 3)")
     ap.add_argument("--init", help="continue from an earlier run's model.tar or a model folder such as models/embedded (its architecture; the loss curve continues)")
     args = ap.parse_args()
-    for flag in ["batch", "lr"]:
+    for flag in ["batch", "lr", "clips"]:
         if getattr(args, flag) is not None:
             HP[flag] = getattr(args, flag)
     init = None
@@ -216,12 +217,13 @@ def main():
         log(f"continuing from {args.init} ({HP['init']['train_steps']} steps)")
     ema = [p.detach().clone() for p in params]
     opt = torch.optim.AdamW(params, lr=HP["lr"], weight_decay=HP["weight_decay"], betas=tuple(HP["betas"]))
-    gen = torch.Generator(device=dev).manual_seed(HP["seed"])
-    B = HP["batch"]
     losses = []
     if init:  # the loss curve continues the earlier run's
         with open(os.path.join(init, "loss.json")) as f:
             losses = json.load(f)
+    # A continued run draws other batches than the runs before it: the seed moves on by the steps already taken.
+    gen = torch.Generator(device=dev).manual_seed(HP["seed"] + len(losses))
+    B = HP["batch"]
 
     def train_step(step: int, progress: float) -> torch.Tensor:
         idx = torch.randint(0, clips.shape[0], (B,), device=dev, generator=gen)
