@@ -212,17 +212,17 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     let bBase = cur * BN * S + sc * S;
     // The K step in 16-wide slices, unrolled in the source (as in the probe that reached 109 TFLOP/s).
     {
-      let a0 = subgroupMatrixLoad<Left>(&As, aBase + 0u, false, S);
-      let a1 = subgroupMatrixLoad<Left>(&As, aBase + 16u * S + 0u, false, S);
-      let b0 = subgroupMatrixLoad<Right>(&Bs, bBase + 0u, true, S);
-      let b1 = subgroupMatrixLoad<Right>(&Bs, bBase + 16u * S + 0u, true, S);
+      let a0 = subgroupMatrixLoad<Left, row_major>(&As, aBase + 0u, S);
+      let a1 = subgroupMatrixLoad<Left, row_major>(&As, aBase + 16u * S + 0u, S);
+      let b0 = subgroupMatrixLoad<Right, col_major>(&Bs, bBase + 0u, S);
+      let b1 = subgroupMatrixLoad<Right, col_major>(&Bs, bBase + 16u * S + 0u, S);
       c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
       c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
       c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
       c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
 #if ${tc4}
-      let b2 = subgroupMatrixLoad<Right>(&Bs, bBase + 32u * S + 0u, true, S);
-      let b3 = subgroupMatrixLoad<Right>(&Bs, bBase + 48u * S + 0u, true, S);
+      let b2 = subgroupMatrixLoad<Right, col_major>(&Bs, bBase + 32u * S + 0u, S);
+      let b3 = subgroupMatrixLoad<Right, col_major>(&Bs, bBase + 48u * S + 0u, S);
       c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
       c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
       c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
@@ -231,17 +231,17 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     }
 #if ${bk32}
     {
-      let a0 = subgroupMatrixLoad<Left>(&As, aBase + 16u, false, S);
-      let a1 = subgroupMatrixLoad<Left>(&As, aBase + 16u * S + 16u, false, S);
-      let b0 = subgroupMatrixLoad<Right>(&Bs, bBase + 16u, true, S);
-      let b1 = subgroupMatrixLoad<Right>(&Bs, bBase + 16u * S + 16u, true, S);
+      let a0 = subgroupMatrixLoad<Left, row_major>(&As, aBase + 16u, S);
+      let a1 = subgroupMatrixLoad<Left, row_major>(&As, aBase + 16u * S + 16u, S);
+      let b0 = subgroupMatrixLoad<Right, col_major>(&Bs, bBase + 16u, S);
+      let b1 = subgroupMatrixLoad<Right, col_major>(&Bs, bBase + 16u * S + 16u, S);
       c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
       c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
       c10 = subgroupMatrixMultiplyAccumulate(a1, b0, c10);
       c11 = subgroupMatrixMultiplyAccumulate(a1, b1, c11);
 #if ${tc4}
-      let b2 = subgroupMatrixLoad<Right>(&Bs, bBase + 32u * S + 16u, true, S);
-      let b3 = subgroupMatrixLoad<Right>(&Bs, bBase + 48u * S + 16u, true, S);
+      let b2 = subgroupMatrixLoad<Right, col_major>(&Bs, bBase + 32u * S + 16u, S);
+      let b3 = subgroupMatrixLoad<Right, col_major>(&Bs, bBase + 48u * S + 16u, S);
       c02 = subgroupMatrixMultiplyAccumulate(a0, b2, c02);
       c03 = subgroupMatrixMultiplyAccumulate(a0, b3, c03);
       c12 = subgroupMatrixMultiplyAccumulate(a1, b2, c12);
@@ -276,36 +276,36 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   let base = sg * 256u;
   let mr = m0 + sr;
   let nc = n0 + sc;
-  subgroupMatrixStore(&Cs, base, c00, false, 16u);
+  subgroupMatrixStore<row_major>(&Cs, base, c00, 16u);
   workgroupBarrier();
   storeTile(base, mr, nc, lane, sgSize);
   workgroupBarrier();
-  subgroupMatrixStore(&Cs, base, c01, false, 16u);
+  subgroupMatrixStore<row_major>(&Cs, base, c01, 16u);
   workgroupBarrier();
   storeTile(base, mr, nc + 16u, lane, sgSize);
   workgroupBarrier();
-  subgroupMatrixStore(&Cs, base, c10, false, 16u);
+  subgroupMatrixStore<row_major>(&Cs, base, c10, 16u);
   workgroupBarrier();
   storeTile(base, mr + 16u, nc, lane, sgSize);
   workgroupBarrier();
-  subgroupMatrixStore(&Cs, base, c11, false, 16u);
+  subgroupMatrixStore<row_major>(&Cs, base, c11, 16u);
   workgroupBarrier();
   storeTile(base, mr + 16u, nc + 16u, lane, sgSize);
 #if ${tc4}
   workgroupBarrier();
-  subgroupMatrixStore(&Cs, base, c02, false, 16u);
+  subgroupMatrixStore<row_major>(&Cs, base, c02, 16u);
   workgroupBarrier();
   storeTile(base, mr, nc + 32u, lane, sgSize);
   workgroupBarrier();
-  subgroupMatrixStore(&Cs, base, c03, false, 16u);
+  subgroupMatrixStore<row_major>(&Cs, base, c03, 16u);
   workgroupBarrier();
   storeTile(base, mr, nc + 48u, lane, sgSize);
   workgroupBarrier();
-  subgroupMatrixStore(&Cs, base, c12, false, 16u);
+  subgroupMatrixStore<row_major>(&Cs, base, c12, 16u);
   workgroupBarrier();
   storeTile(base, mr + 16u, nc + 32u, lane, sgSize);
   workgroupBarrier();
-  subgroupMatrixStore(&Cs, base, c13, false, 16u);
+  subgroupMatrixStore<row_major>(&Cs, base, c13, 16u);
   workgroupBarrier();
   storeTile(base, mr + 16u, nc + 48u, lane, sgSize);
 #endif
