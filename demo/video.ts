@@ -8,7 +8,7 @@
 // on its own pool of the page's worker count and precision. State for tests: window.__shardit_video.
 import { ArrayBufferTarget, Muxer } from "webm-muxer";
 import {
-  type BandPlan, type DecodeRun, decodeLatents, type DType, fileObjectSource, folderFromText, type FolderSource, type Grid3, openWanVaeFolder, parseWanVaeConfig,
+  type BandPlan, type DecodeChunkProgress, type DecodeRun, decodeLatents, type DType, fileObjectSource, folderFromText, type FolderSource, type Grid3, openWanVaeFolder, parseWanVaeConfig,
   pickModelFolder, pipelineComponent, planBands, PoolCancelled, readLatents, WAN_FPS, type WanVaeConfig, type WanVaeWeights,
   WorkerPool,
 } from "../src/index.ts";
@@ -82,7 +82,15 @@ export async function loadVaeFolder(id: string, folder: FolderSource, onProgress
 const loadedIn = new WeakMap<WorkerPool, string>();
 
 /** Decodes `latent` on the pool's workers; Cancel (signal) stops the devices at their next halo swap. */
-export async function decodeOnPool(pool: WorkerPool, vae: LoadedVae, latents: Float32Array, latent: Grid3, weights: number[] | undefined, signal: AbortSignal): Promise<DecodeRun> {
+export async function decodeOnPool(
+  pool: WorkerPool,
+  vae: LoadedVae,
+  latents: Float32Array,
+  latent: Grid3,
+  weights: number[] | undefined,
+  signal: AbortSignal,
+  onChunk?: (p: DecodeChunkProgress) => void,
+): Promise<DecodeRun> {
   if (vae.config.zDim * latent.F * latent.H * latent.W !== latents.length) {
     throw new Error(`the VAE's z_dim is ${vae.config.zDim}, the latent has ${latents.length / (latent.F * latent.H * latent.W)} channels`);
   }
@@ -94,7 +102,7 @@ export async function decodeOnPool(pool: WorkerPool, vae: LoadedVae, latents: Fl
   const stop = () => pool.cancel("cancelled");
   signal.addEventListener("abort", stop);
   try {
-    return await decodeLatents(pool, vae.config, latents, latent, weights);
+    return await decodeLatents(pool, vae.config, latents, latent, weights, onChunk);
   } finally {
     signal.removeEventListener("abort", stop);
   }
@@ -299,8 +307,11 @@ export async function decodeNow(): Promise<void> {
     const pool = await poolFor(devices, hooks.precision());
     const plan = planBands(input.latent.H, devices);
     drawBands(el<HTMLCanvasElement>("decode-bands"), plan, videoGridOf(vae.config, input.latent), null, bandsWidth());
-    setPhase("decoding", `decoding ${input.latent.F}x${input.latent.H}x${input.latent.W} on ${devices} device${devices > 1 ? "s" : ""}`);
-    const run = await decodeOnPool(pool, vae, input.latents, input.latent, undefined, controller.signal);
+    const what = `${input.latent.F}x${input.latent.H}x${input.latent.W} on ${devices} device${devices > 1 ? "s" : ""}`;
+    setPhase("decoding", `decoding ${what}`);
+    const run = await decodeOnPool(pool, vae, input.latents, input.latent, undefined, controller.signal, (c) => {
+      setPhase("decoding", `decoding ${what}: latent frame ${c.chunk + 1}/${c.chunks} (${(c.ms / 1000).toFixed(1)} s)`);
+    });
     recordDecode(run);
     drawBands(el<HTMLCanvasElement>("decode-bands"), run.plan, run.videoGrid, run.stats, bandsWidth());
     setPhase("encoding", "encoding the clip");

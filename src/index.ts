@@ -55,7 +55,7 @@ export { warnIfSlowAdapter } from "./gpu/adapter_check.ts";
 // ---- The VAE decoder: latents -> video --------------------------------------------------------
 export { parseWanVaeConfig, WAN21_VAE, type WanVaeConfig } from "./vae/config.ts";
 export { loadWanVaeWeights, openWanVaeFolder, type WanVaeWeights } from "./vae/weights.ts";
-export { type DecodeRun, decodeLatents, readLatents } from "./pipeline/decode.ts";
+export { type DecodeChunkProgress, type DecodeRun, decodeLatents, readLatents } from "./pipeline/decode.ts";
 export { type BandPlan, planBands } from "./parallel/vae_plan.ts";
 export { checkVideoExtension, encodeFramePngs, encodeVideoFile, WAN_FPS } from "./io/video.ts";
 export { openModelFolder } from "./io/model_folder.ts";

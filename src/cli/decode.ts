@@ -6,7 +6,7 @@ import { allowFlags, int, oneOf, type Parsed, parseArgs, str, UsageError } from 
 import { downloadProgress, progressBar } from "./progress.ts";
 import { parseWeights } from "./forward.ts";
 import {
-  checkVideoExtension, decodeLatents, type DecodeRun, denoFileSource, encodeFramePngs, encodeVideoFile, type Grid3, loadWanVaeWeights, modelFolder,
+  checkVideoExtension, type DecodeChunkProgress, decodeLatents, type DecodeRun, denoFileSource, encodeFramePngs, encodeVideoFile, type Grid3, loadWanVaeWeights, modelFolder,
   openModelFolder, parseWanVaeConfig, placeDevices, planBands, PoolCancelled, readLatents, WAN_FPS, type WanVaeConfig, type WanVaeWeights, WorkerPool,
 } from "../deno.ts";
 
@@ -43,6 +43,13 @@ export async function writeVideo(run: DecodeRun, out: string, framesDir?: string
 }
 
 /** One line per device: its rows, time and exchange. */
+/** One progress line per latent frame decoded on every device, as generate prints one per step. */
+export function chunkLine(p: DecodeChunkProgress): string {
+  const width = 20, fill = Math.round(((p.chunk + 1) / p.chunks) * width);
+  const devices = p.deviceMs.length > 1 ? ` | ${p.deviceMs.map((ms, d) => `d${d} ${ms.toFixed(0)}ms`).join(" ")}` : "";
+  return `decode ${String(p.chunk + 1).padStart(String(p.chunks).length)}/${p.chunks} [${"#".repeat(fill)}${".".repeat(width - fill)}] ${p.ms.toFixed(0)} ms${devices}`;
+}
+
 export function decodeLines(run: DecodeRun, adapters: string[]): string[] {
   const S = run.videoGrid.H / run.plan.h;
   return run.stats.map((s) =>
@@ -96,7 +103,7 @@ export async function decodeCommand(argv: string[]): Promise<number> {
   try {
     await pool.loadVae(vae.config, vaeWeights);
     const loadMs = performance.now() - t0;
-    const run = await decodeLatents(pool, vae.config, latents, latent, weights);
+    const run = await decodeLatents(pool, vae.config, latents, latent, weights, (c) => console.log(chunkLine(c)));
     const written = await writeVideo(run, out, flag(p, "frames"), fps);
     const v = run.videoGrid;
     console.log(`decode: latent ${latent.F}x${latent.H}x${latent.W} -> ${v.F} frames of ${v.W}x${v.H} on ${devices} device(s), ${precision}, ${run.ms.toFixed(0)} ms -> ${written.join(", ")}`);

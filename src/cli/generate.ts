@@ -15,7 +15,7 @@ import {
   loadWanWeights, openModel, placeDevices, planBands, PoolCancelled, readPromptEmbeddings, setPrompts, SOLVERS, type StepReport, throwIfCancelled,
   encodeVideoFile, loadEmbeddedModel, upscaleVideo, type WanConfig, type WanWeights, WorkerPool,
 } from "../deno.ts";
-import { decodeLines, openVae, writeVideo } from "./decode.ts";
+import { chunkLine, decodeLines, openVae, writeVideo } from "./decode.ts";
 
 const FLAGS = ["model", "text", "negative-text", "steps", "guidance", "shift", "seed", "devices", "shard", "weights", "precision", "out", "latent", "solver", "gpus", "timeout", "overlap", "vae", "prompt", "frames", "scale"];
 
@@ -164,7 +164,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
       const stop = () => pool!.cancel("interrupted");
       cancel.signal.addEventListener("abort", stop);
       try {
-        decoded = await decodeLatents(pool, vae.config, result.latent, result.latentGrid, weights);
+        decoded = await decodeLatents(pool, vae.config, result.latent, result.latentGrid, weights, (c) => console.log(chunkLine(c)));
       } finally {
         cancel.signal.removeEventListener("abort", stop);
       }

@@ -64,6 +64,8 @@ export interface DecodeRequest {
   /** The latent's T x h x w. */
   latent: Grid3;
   plan: BandPlan;
+  /** Progress: device `device` finished latent frame `chunk` (0-based) in `ms` of wall time. */
+  onChunk?: (device: number, chunk: number, ms: number) => void;
 }
 
 export interface DecodeResult {
@@ -120,6 +122,8 @@ export class WorkerPool {
    * stop at their next barrier check, and the next request waits for that (drain) before it sends. */
   private inflight = new Map<number, number>();
   private wakeDrain: (() => void) | null = null;
+  /** The decode in progress that asked for per-chunk progress (DecodeRequest.onChunk). */
+  private decodeProgress: { runId: number; onChunk: (device: number, chunk: number, ms: number) => void } | null = null;
   readonly opts: Required<Omit<PoolOptions, "gpus" | "powerPreference" | "webgpu">> & Pick<PoolOptions, "gpus" | "powerPreference" | "webgpu">;
 
   private constructor(opts: PoolOptions) {
@@ -198,6 +202,9 @@ export class WorkerPool {
       case "error":
         if (msg.runId !== undefined && this.inflight.get(d) === msg.runId) this.settled(d);
         return this.onError(d, msg);
+      case "decodeProgress":
+        if (this.inflight.get(d) === msg.runId && this.decodeProgress?.runId === msg.runId) this.decodeProgress.onChunk(d, msg.chunk, msg.ms);
+        return;
       case "done":
       case "decoded":
         if (this.inflight.get(d) === msg.runId) this.settled(d);
@@ -460,6 +467,7 @@ export class WorkerPool {
     const runId = ++this.runId;
     const deviceNames = this.all().map((i) => this.deviceName(i));
     const t0 = performance.now();
+    this.decodeProgress = req.onChunk ? { runId, onChunk: req.onChunk } : null;
     const replies = await this.request(
       "decoded",
       this.all(),
@@ -469,7 +477,7 @@ export class WorkerPool {
           this.post(d, { type: "decode", runId, latent, bands: plan.bands, devices: this.devices, buffers, timeoutMs: this.opts.barrierTimeoutMs, deviceNames });
         }),
       buffers.control,
-    );
+    ).finally(() => this.decodeProgress = null);
     const ms = performance.now() - t0;
     const stats = this.all().map((i) => (replies.get(i) as Extract<FromWorker, { type: "decoded" }>).stats);
     return { video: new Float32Array(buffers.video).slice(), videoGrid, stats, ms };

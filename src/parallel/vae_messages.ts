@@ -53,4 +53,6 @@ export type VaeToWorker =
 
 export type VaeFromWorker =
   | { type: "vaeLoaded"; device: number; ms: number }
-  | { type: "decoded"; device: number; runId: number; stats: DecodeStats };
+  | { type: "decoded"; device: number; runId: number; stats: DecodeStats }
+  /** Device `device` finished latent frame `chunk` (0-based) of run runId in `ms` of wall time (progress). */
+  | { type: "decodeProgress"; device: number; runId: number; chunk: number; ms: number };

@@ -30,7 +30,11 @@ export function disposeVae(): void {
  * Decodes this device's band into the shared video. Cancel and failures elsewhere stop it at its next
  * barrier (several devices) or its next chunk (one device: the run's control words act as its AbortSignal).
  */
-export async function decodeBand(device: number, msg: Extract<VaeToWorker, { type: "decode" }>): Promise<DecodeStats> {
+export async function decodeBand(
+  device: number,
+  msg: Extract<VaeToWorker, { type: "decode" }>,
+  onChunk: (chunk: number, ms: number) => void = () => {},
+): Promise<DecodeStats> {
   const t0 = performance.now();
   if (!decoder) throw new Error(`worker ${device}: "vaeLoad" has not run yet`);
   const { buffers, bands, devices, latent } = msg;
@@ -53,7 +57,10 @@ export async function decodeBand(device: number, msg: Extract<VaeToWorker, { typ
     band: exchange ? band : undefined,
     halo: exchange ?? undefined,
     signal,
-    onChunk: (_t, ms) => chunkMs.push(ms),
+    onChunk: (t, ms) => {
+      chunkMs.push(ms);
+      onChunk(t, ms);
+    },
   });
   // video [3, F', S rows, S w] -> rows [S y0, S y1) of the shared [3, F', S h, S w].
   const S = vaeSpatialScale(decoder.cfg);

@@ -87,7 +87,7 @@ async function handle(msg: ToWorker): Promise<void> {
     }
     case "decode": {
       running = msg.buffers.control; // as for a forward: a failure of this worker aborts the decode
-      const stats = await decodeBand(device, msg);
+      const stats = await decodeBand(device, msg, (chunk, ms) => post({ type: "decodeProgress", device, runId: msg.runId, chunk, ms }));
       running = null;
       post({ type: "decoded", device, runId: msg.runId, stats });
       return;

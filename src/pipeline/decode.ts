@@ -42,9 +42,36 @@ export async function readLatents(source: ByteSource, cfg: WanVaeConfig): Promis
   }
 }
 
-/** Decodes latents [z_dim, T, h, w] over the pool's devices, in bands of latent rows (optionally weighted). */
-export async function decodeLatents(pool: WorkerPool, cfg: WanVaeConfig, latents: Float32Array, latent: Grid3, weights?: number[]): Promise<DecodeRun> {
+/** One latent frame (chunk) decoded on every device: `chunk` of `chunks` (0-based), `ms` the slowest device's wall time for it. */
+export interface DecodeChunkProgress {
+  chunk: number;
+  chunks: number;
+  ms: number;
+  /** Each device's wall time for this chunk, in device order. */
+  deviceMs: number[];
+}
+
+/**
+ * Decodes latents [z_dim, T, h, w] over the pool's devices, in bands of latent rows (optionally weighted).
+ * onChunk hears each latent frame once every device has finished it (progress bars, benchmarks).
+ */
+export async function decodeLatents(
+  pool: WorkerPool,
+  cfg: WanVaeConfig,
+  latents: Float32Array,
+  latent: Grid3,
+  weights?: number[],
+  onChunk?: (p: DecodeChunkProgress) => void,
+): Promise<DecodeRun> {
   const plan = planBands(latent.H, pool.devices, weights);
-  const r = await pool.decode({ z: latentsToZ(latents, cfg), latent, plan });
+  const pending = new Map<number, number[]>(); // chunk -> device ms (NaN until the device reports)
+  const heard = (device: number, chunk: number, ms: number) => {
+    const times = pending.get(chunk) ?? new Array<number>(pool.devices).fill(NaN);
+    times[device] = ms;
+    if (times.some(Number.isNaN)) return void pending.set(chunk, times);
+    pending.delete(chunk);
+    onChunk!({ chunk, chunks: latent.F, ms: Math.max(...times), deviceMs: times });
+  };
+  const r = await pool.decode({ z: latentsToZ(latents, cfg), latent, plan, onChunk: onChunk ? heard : undefined });
   return { video: r.video, videoGrid: r.videoGrid, plan, stats: r.stats, ms: r.ms };
 }

@@ -10,7 +10,7 @@ import { expectBitwiseEqual, expectClose, skip, test, TOL, withGpu } from "../ha
 import { WanVaeDecoder } from "../../src/vae/decoder.ts";
 import { planBands } from "../../src/parallel/vae_plan.ts";
 import type { WorkerPool } from "../../src/parallel/pool.ts";
-import { decodeLatents } from "../../src/pipeline/decode.ts";
+import { type DecodeChunkProgress, decodeLatents } from "../../src/pipeline/decode.ts";
 import { loadVaeGolden } from "../vae/util.ts";
 import { cancelInFlight, SHARDED_TIMEOUT_MS, withSharedPool } from "./pools.ts";
 
@@ -39,7 +39,8 @@ async function shardedVsSingle(devices: number, weights?: number[]): Promise<voi
   expectClose("one device vs diffusers", one, g.expected, TOL.model.f32);
   await withSharedPool(devices, async (pool) => {
     await pool.loadVae(g.cfg, g.weights);
-    const run = await decodeLatents(pool, g.cfg, g.latents, g.latent, weights);
+    const progress: DecodeChunkProgress[] = [];
+    const run = await decodeLatents(pool, g.cfg, g.latents, g.latent, weights, (p) => progress.push(p));
     const bands = run.plan.bands.map((b) => `[${b.y0},${b.y1})`).join(" ");
     const what = `wan-vae-tiny on ${devices} device(s), bands ${bands}`;
     const want = { F: 9, H: 32, W: 48 };
@@ -55,6 +56,17 @@ async function shardedVsSingle(devices: number, weights?: number[]): Promise<voi
       }
       if (devices > 1 && !(s.bytesExchanged > 0)) throw new Error(`${what}: device ${d} exchanged no bytes`);
     });
+    // Progress: each latent frame once, in order, once every device has finished it, with each device's
+    // time for it (the times its stats list) and the slowest of them.
+    const heard = progress.map((p) => p.chunk).join(",");
+    const chunks = Array.from({ length: g.latent.F }, (_, t) => t).join(",");
+    if (heard !== chunks) throw new Error(`${what}: progress reported chunks ${heard}, expected ${chunks}`);
+    for (const p of progress) {
+      const times = run.stats.map((s) => s.chunkMs[p.chunk]);
+      if (p.chunks !== g.latent.F || p.deviceMs.join() !== times.join() || p.ms !== Math.max(...times)) {
+        throw new Error(`${what}: progress of chunk ${p.chunk} ${JSON.stringify(p)}, the devices' stats say ${times.join(", ")} ms of ${g.latent.F} chunks`);
+      }
+    }
   });
 }
 
