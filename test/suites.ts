@@ -14,4 +14,5 @@ import "./pipeline/embedded.test.ts";
 import "./cli/cli.test.ts";
 import "./cli/decode.test.ts";
 import "./parallel/gpus.test.ts";
+import "./platform/dawn_polling.test.ts";
 import "./vae/index.ts";

@@ -5,6 +5,7 @@
 // adapter, else Deno's own. src/gpu/device.ts stays platform neutral: it takes the chosen `GPU` object
 // through setWebGpu. Only Deno entry points (CLI, benches, tests, workers) import this module.
 import { setWebGpu } from "../gpu/device.ts";
+import { installDawnPolling } from "./dawn_polling.ts";
 
 export const WEBGPU_CHOICES = ["auto", "dawn", "deno"] as const;
 export type WebGpuChoice = typeof WEBGPU_CHOICES[number];
@@ -96,6 +97,9 @@ export async function loadDawn(): Promise<GPU> {
  */
 export async function useWebGpu(choice: WebGpuChoice = webGpuChoice()): Promise<WebGpuBackend> {
   const backend = await resolveWebGpu(choice);
+  // dawn.node busy-polls for finished work while a promise waits; poll through timers after 1 ms instead
+  // (src/platform/dawn_polling.ts). SHARDIT_DAWN_POLLING=busy keeps the addon's own loop (for comparisons).
+  if (backend.implementation === "dawn" && Deno.env.get("SHARDIT_DAWN_POLLING") !== "busy") installDawnPolling();
   setWebGpu(backend.gpu, backend.implementation, { noSharedWrites: backend.implementation === "dawn" });
   Deno.env.set(WEBGPU_ENV, backend.implementation);
   return backend;
