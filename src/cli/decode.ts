@@ -42,7 +42,6 @@ export async function writeVideo(run: DecodeRun, out: string, framesDir?: string
   return written;
 }
 
-/** One line per device: its rows, time and exchange. */
 /** One progress line per latent frame decoded on every device, as generate prints one per step. */
 export function chunkLine(p: DecodeChunkProgress): string {
   const width = 20, fill = Math.round(((p.chunk + 1) / p.chunks) * width);
@@ -50,6 +49,7 @@ export function chunkLine(p: DecodeChunkProgress): string {
   return `decode ${String(p.chunk + 1).padStart(String(p.chunks).length)}/${p.chunks} [${"#".repeat(fill)}${".".repeat(width - fill)}] ${p.ms.toFixed(0)} ms${devices}`;
 }
 
+/** One line per device: its rows, time and exchange. */
 export function decodeLines(run: DecodeRun, adapters: string[]): string[] {
   const S = run.videoGrid.H / run.plan.h;
   return run.stats.map((s) =>
