@@ -152,9 +152,14 @@ def main():
     ap.add_argument("--ffn", type=int, help="override ffn_dim (the committed model: 384)")
     ap.add_argument("--clips", type=int, help="override the number of training clips (the committed model's last run: 65,536)")
     ap.add_argument("--coords", action="store_true", help="condition on coordinate planes (in_channels 12 + 3)")
+    ap.add_argument("--reinit-time-plane", action="store_true",
+                    help="continuing: draw the time plane's patch-embedding weights afresh (a conv's default init). Added at"
+                    " zero (run 3), they stayed at zero: a model blind to the direction's sign has no use for the frame's"
+                    " place in the clip (up and down mixed are symmetric in time), and without it no use for the sign")
+    ap.add_argument("--train-shift", type=float, help="override the training timestep shift S (the committed model: 3)")
     ap.add_argument("--init", help="continue from an earlier run's model.tar or a model folder such as models/embedded (its architecture; the loss curve continues)")
     args = ap.parse_args()
-    for flag in ["batch", "lr", "clips"]:
+    for flag in ["batch", "lr", "clips", "train_shift"]:
         if getattr(args, flag) is not None:
             HP[flag] = getattr(args, flag)
     init = None
@@ -211,6 +216,14 @@ def main():
         if pw.shape[1] < want:
             sd["patch_embedding.weight"] = torch.cat([pw, pw.new_zeros(pw.shape[0], want - pw.shape[1], *pw.shape[2:])], 1)
         model.load_state_dict(sd)
+        if args.reinit_time_plane:
+            assert HP["condition"] == "coordinates", "--reinit-time-plane needs the coordinate planes"
+            w = model.patch_embedding.weight  # [d, C_in, 1, 2, 2]; the time plane is input channel 12
+            bound = 1 / math.sqrt(w.shape[1] * w.shape[2] * w.shape[3] * w.shape[4])  # Conv3d's default (kaiming uniform, a = sqrt 5)
+            with torch.no_grad():
+                fresh = torch.rand(w[:, 12].shape, generator=torch.Generator().manual_seed(HP["seed"])) * 2 - 1
+                w[:, 12].copy_(fresh * bound)
+            HP["reinit_time_plane"] = True
         te = load_file(os.path.join(init, "text_encoder", "model.safetensors"))
         with torch.no_grad():
             encoder.token_embedding.copy_(te["token_embedding"]); encoder.position_embedding.copy_(te["position_embedding"])
@@ -269,6 +282,8 @@ def main():
     total = step
     train_s = time.time() - t0
     per_step = train_s / max(1, total)
+    pe = model.patch_embedding.weight.detach().float()
+    log("patch-embedding weight norm per input channel:", " ".join(f"{v:.3f}" for v in pe.transpose(0, 1).flatten(1).norm(dim=1).tolist()))
     log(f"trained {total} steps (batch {B}) in {train_s:.0f} s, {per_step * 1000:.1f} ms/step; last 200 loss {np.mean(losses[-200:]):.4f}")
 
     with torch.no_grad():
@@ -362,7 +377,7 @@ def main():
     elif args.eval == "small":
         settings = [(st, g_, sh, "unipc") for st in [6, 8, 12] for g_ in [1.0, 2.0] for sh in [1.0, 3.0]] + [(8, 1.0, 3.0, "euler"), (12, 1.0, 3.0, "euler")]
     else:
-        settings = [(st, g_, sh, so) for so in ["unipc", "euler"] for st in [4, 6, 8, 12] for g_ in [1.0, 2.0, 3.5, 5.0] for sh in [1.0, 3.0, 5.0]]
+        settings = [(st, g_, sh, so) for so in ["unipc", "euler"] for st in [4, 6, 8, 12] for g_ in [1.0, 2.0, 3.5, 5.0, 7.5] for sh in [1.0, 3.0, 5.0]]
     results = []
     t0 = time.time()
     best = None
@@ -376,6 +391,13 @@ def main():
         if best is None or key > best[0]:
             best = (key, r, video)
     log(f"eval: {len(settings)} settings x {n} clips in {time.time() - t0:.0f} s")
+    # The best setting's clips by the prompt's direction: how many match, and how many went the opposite way.
+    opposite = {"left": "right", "right": "left", "up": "down", "down": "up"}
+    for d in data.DIRECTIONS:
+        idx = [i for i in range(n) if eval_prompts[i].endswith(" " + d)]
+        got = [analysis.analyze(best[2][i])["direction"] for i in idx]
+        ok = sum(analysis.matches(best[2][i], eval_prompts[i]) for i in idx)
+        log(f"  best setting, '{d}': {ok}/{len(idx)} match, {sum(g == opposite[d] for g in got)} went {opposite[d]}")
     for r in sorted(results, key=lambda r: (-r["success"], r["forwards"]))[:15]:
         log(f"  {r['solver']:5s} steps {r['steps']:2d} guidance {r['guidance']:.1f} shift {r['shift']:.0f}: {r['success']}/{r['total']} ({r['forwards']} forwards)")
     with open(os.path.join(out, "eval.json"), "w") as f:
