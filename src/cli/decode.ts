@@ -3,7 +3,7 @@
 // .apng, .png (contact sheet) or .safetensors (`video` [1, 3, F', H', W'] F32 in [-1, 1]); --frames DIR
 // adds every frame as a PNG.
 import { allowFlags, int, oneOf, type Parsed, parseArgs, str, UsageError } from "./args.ts";
-import { downloadProgress, progressBar } from "./progress.ts";
+import { barText, downloadProgress, progressBar } from "./progress.ts";
 import { parseWeights } from "./forward.ts";
 import {
   checkVideoExtension, type DecodeChunkProgress, decodeLatents, type DecodeRun, denoFileSource, encodeFramePngs, encodeVideoFile, type Grid3, loadWanVaeWeights, modelFolder,
@@ -44,9 +44,8 @@ export async function writeVideo(run: DecodeRun, out: string, framesDir?: string
 
 /** One progress line per latent frame decoded on every device, as generate prints one per step. */
 export function chunkLine(p: DecodeChunkProgress): string {
-  const width = 20, fill = Math.round(((p.chunk + 1) / p.chunks) * width);
   const devices = p.deviceMs.length > 1 ? ` | ${p.deviceMs.map((ms, d) => `d${d} ${ms.toFixed(0)}ms`).join(" ")}` : "";
-  return `decode ${String(p.chunk + 1).padStart(String(p.chunks).length)}/${p.chunks} [${"#".repeat(fill)}${".".repeat(width - fill)}] ${p.ms.toFixed(0)} ms${devices}`;
+  return `decode ${String(p.chunk + 1).padStart(String(p.chunks).length)}/${p.chunks} ${barText(p.chunk + 1, p.chunks, 20)} ${p.ms.toFixed(0)} ms${devices}`;
 }
 
 /** One line per device: its rows, time and exchange. */

@@ -8,7 +8,7 @@
 // decodes on the same workers (bands of latent rows) and adds DIR/video.safetensors (`video` [1, 3, F', H', W']
 // F32 in [-1, 1]) and DIR/video.gif.
 import { allowFlags, int, num, oneOf, parseArgs, str, UsageError } from "./args.ts";
-import { downloadProgress, progressBar } from "./progress.ts";
+import { barText, downloadProgress, progressBar } from "./progress.ts";
 import { parseOverlap, parseWeights } from "./forward.ts";
 import {
   decodeLatents, type DecodeRun, denoFileSource, depthToSpace, EMBEDDED_LATENT, EMBEDDED_PROMPT, EMBEDDED_SAMPLER, embeddedPrompt, encodeFramePngs, encodePng, encodeSafetensors, generate, type Grid3, latentPreview,
@@ -74,9 +74,8 @@ async function chooseModel(flag: (n: string) => string | undefined, needNegative
 }
 
 function stepLine(r: StepReport): string {
-  const width = 20, fill = Math.round(((r.step + 1) / r.steps) * width);
   const devices = r.perDevice.map((d) => `d${d.device} ${d.ms.toFixed(0)}ms`).join(" ");
-  return `step ${String(r.step + 1).padStart(String(r.steps).length)}/${r.steps} [${"#".repeat(fill)}${".".repeat(width - fill)}] t=${r.timestep} ${r.ms.toFixed(0)} ms | ${devices}`;
+  return `step ${String(r.step + 1).padStart(String(r.steps).length)}/${r.steps} ${barText(r.step + 1, r.steps, 20)} t=${r.timestep} ${r.ms.toFixed(0)} ms | ${devices}`;
 }
 
 export async function generateCommand(argv: string[]): Promise<number> {
