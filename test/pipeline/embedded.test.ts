@@ -181,16 +181,17 @@ test("embedded model: shipped weights on 1 and 4 devices (Chromium: 1) == diffus
 // Pictures
 
 /**
- * One (prompt, seed) per colour, every direction among them: chosen from the matches of tools/embedded-eval.ts
- * over all 240 pairs at the defaults (bench/results/embedded-eval-cpu.log), each with 13 px or more of travel
- * there (the rule asks 8), so that a change of the model, the sampler, the noise or a kernel shows as a failure.
+ * One (prompt, seed) per colour, every direction and every shape among them: chosen from tools/embedded-eval.ts's
+ * run over all 240 pairs at the defaults (bench/results/embedded-eval-cpu.log: all 240 matched, 11.2 to 19.3 px of
+ * travel), each with 12 px or more of travel there (the rule asks 8), so that a change of the model, the sampler,
+ * the noise or a kernel shows as a failure.
  */
 const PICTURE_CASES: [string, number][] = [
-  ["a red circle moving down", 1],
-  ["a green square moving left", 1],
-  ["a blue square moving up", 0], // the README's clip
-  ["a yellow circle moving left", 1],
-  ["a white square moving right", 3],
+  ["a red circle moving down", 1], // 16.3 px
+  ["a green triangle moving left", 2], // 12.6 px
+  ["a blue square moving up", 0], // 16.1 px, the README's clip
+  ["a yellow triangle moving right", 3], // 15.2 px
+  ["a white circle moving up", 2], // 14.8 px
 ];
 
 async function clip(prompt: string, seed: number, devices: number, mode: ShardMode): Promise<Float32Array> {

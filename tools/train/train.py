@@ -140,6 +140,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
     ap.add_argument("--train-seconds", type=float, default=150)
+    ap.add_argument("--seed", type=int, help="override the seed (data, initialisation, batches; the committed model: 20261202)")
+    ap.add_argument("--train-steps", type=int, help="train this many steps (the LR schedule over steps) instead of --train-seconds")
     ap.add_argument("--smoke", action="store_true", help="tiny data, 3 s of training, 2 eval settings: checks every stage")
     ap.add_argument("--keep-model-dir", action="store_true", help="keep DIR/model beside DIR/model.tar")
     ap.add_argument("--eval", choices=["full", "small"], default="full", help="sampler settings measured: 96 or 14")
@@ -159,7 +161,7 @@ def main():
     ap.add_argument("--train-shift", type=float, help="override the training timestep shift S (the committed model: 3)")
     ap.add_argument("--init", help="continue from an earlier run's model.tar or a model folder such as models/embedded (its architecture; the loss curve continues)")
     args = ap.parse_args()
-    for flag in ["batch", "lr", "clips", "train_shift"]:
+    for flag in ["batch", "lr", "clips", "train_shift", "seed"]:
         if getattr(args, flag) is not None:
             HP[flag] = getattr(args, flag)
     init = None
@@ -262,13 +264,15 @@ def main():
             torch._foreach_lerp_(ema, [p.detach() for p in params], 1 - d)
         return loss.detach()
 
-    # ---- train for a wall-clock budget; the LR schedule follows the fraction of it spent
+    # ---- train for a wall-clock budget or --train-steps; the LR schedule follows the fraction of it done
     budget = 3.0 if args.smoke else args.train_seconds
     t0 = time.time()
     step = 0
     pending = []
     while True:
-        progress = (time.time() - t0) / budget
+        # the LR schedule's clock: the step count when --train-steps fixes it (a rerun then takes the same steps on any
+        # GPU, however shared), else the wall-clock budget
+        progress = step / args.train_steps if args.train_steps else (time.time() - t0) / budget
         if progress >= 1:
             break
         pending.append(train_step(step, progress))
