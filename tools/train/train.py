@@ -141,11 +141,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
     ap.add_argument("--train-seconds", type=float, default=150)
-    ap.add_argument("--seed", type=int, help="override the seed (data, initialisation, batches; the committed model: 20261202)")
+    ap.add_argument("--seed", type=int, help="override the seed (data, initialisation, batches; default 20261202; the committed model: 7)")
     ap.add_argument("--train-steps", type=int, help="train this many steps (the LR schedule over steps) instead of --train-seconds")
     ap.add_argument("--smoke", action="store_true", help="tiny data, 3 s of training, 2 eval settings: checks every stage")
     ap.add_argument("--keep-model-dir", action="store_true", help="keep DIR/model beside DIR/model.tar")
-    ap.add_argument("--eval", choices=["full", "small"], default="full", help="sampler settings measured: 96 or 14")
+    ap.add_argument("--eval", choices=["full", "small"], default="full", help="sampler settings measured: 120 or 14")
     ap.add_argument("--heads", type=int, help="override num_attention_heads (the committed model: 4)")
     ap.add_argument("--head-dim", type=int, help="override attention_head_dim (the committed model: 24; RoPE gives height and width"
                     " D//6 rotation frequencies each, time the rest: 4 each at D = 24, 8 each at D = 48)")
@@ -222,11 +222,12 @@ def main():
         model.load_state_dict(sd)
         if args.reinit_time_plane:
             assert HP["condition"] == "coordinates", "--reinit-time-plane needs the coordinate planes"
-            w = model.patch_embedding.weight  # [d, C_in, 1, 2, 2]; the time plane is input channel 12
+            w = model.patch_embedding.weight  # [d, C_in, 1, 2, 2]; the coordinate planes t, y, x are the last inputs
+            t_plane = w.shape[1] - COORD_CHANNELS
             bound = 1 / math.sqrt(w.shape[1] * w.shape[2] * w.shape[3] * w.shape[4])  # Conv3d's default (kaiming uniform, a = sqrt 5)
             with torch.no_grad():
-                fresh = torch.rand(w[:, 12].shape, generator=torch.Generator().manual_seed(HP["seed"])) * 2 - 1
-                w[:, 12].copy_(fresh * bound)
+                fresh = torch.rand(w[:, t_plane].shape, generator=torch.Generator().manual_seed(HP["seed"])) * 2 - 1
+                w[:, t_plane].copy_(fresh * bound)
             HP["reinit_time_plane"] = True
         te = load_file(os.path.join(init, "text_encoder", "model.safetensors"))
         with torch.no_grad():
