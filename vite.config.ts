@@ -2,7 +2,11 @@
 // Cross-origin isolation (COOP same-origin + COEP require-corp) on both the dev server and preview,
 // because SharedArrayBuffer (the sharded gather) exists only in isolated pages. Workers are ES modules.
 // The root URL / redirects to the demo (/demo/), on the dev server and on `vite preview` alike.
+// Shaders: src/gpu/shaders.gen.ts is served from shaders/*.wgsl on disk (tools/vite-shaders.ts), so a .wgsl
+// edit reloads the page with the new text and `vite build` bundles the current text.
 import { type Connect, defineConfig, type Plugin } from "vite";
+import { fileURLToPath } from "node:url";
+import { shadersFromDisk } from "./tools/vite-shaders.ts";
 
 const isolation = {
   "Cross-Origin-Opener-Policy": "same-origin",
@@ -24,7 +28,7 @@ const demoAtRoot: Plugin = {
 };
 
 export default defineConfig({
-  plugins: [demoAtRoot],
+  plugins: [demoAtRoot, shadersFromDisk(fileURLToPath(new URL(".", import.meta.url)))],
   server: { headers: isolation, host: "127.0.0.1" },
   preview: { headers: isolation, host: "127.0.0.1" },
   worker: { format: "es" },

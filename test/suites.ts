@@ -16,3 +16,4 @@ import "./cli/decode.test.ts";
 import "./parallel/gpus.test.ts";
 import "./platform/dawn_polling.test.ts";
 import "./vae/index.ts";
+import "./gpu/shaders.test.ts";
