@@ -12,19 +12,42 @@ export interface MatrixAttentionConfig {
   kind: "matrix";
   /** Subgroups per workgroup; each owns 16 query rows (BQ = 16 NSG). */
   NSG: number;
-  /** Keys per tile (multiple of 32). */
+  /** Keys per tile (multiple of 32; the flash kernel takes 32 or 64). */
   BK: number;
+  /**
+   * "flash": shaders/attention_flash.wgsl (vector-staged K/V with register prefetch, or K/V straight from
+   * storage); absent: shaders/attention_matrix.wgsl, the first kernel (scalar staging), kept for comparison.
+   */
+  kernel?: "flash";
+  /** flash: K^T and V right matrices loaded straight from the storage buffers (no K/V staging). */
+  direct?: boolean;
+  /** flash, staged: two V buffers (one barrier less per tile, more workgroup memory). */
+  VDB?: 0 | 1;
 }
 
 /** The only head dim the matrix kernel spells out (8 Q and 8 O tiles of 16 columns per subgroup). */
 export const MATRIX_ATTENTION_HEAD_DIM = 128;
 const SUBGROUP = 32;
 
-/** Named configs (workgroup memory in the comments); the picker takes the first that fits. BQ <= 2 BK (Q is staged in kv). */
+/**
+ * Named configs (workgroup memory in the comments); the picker takes the first of DEFAULT_ORDER that fits.
+ * m*: the first kernel (BQ <= 2 BK: Q is staged in kv). f*: the flash kernel; "o" one V buffer, "d" direct.
+ */
 export const MATRIX_ATTENTION_CONFIGS: Record<string, MatrixAttentionConfig> = {
   "m4x32": { kind: "matrix", NSG: 4, BK: 32 }, // 64 queries x 32 keys, 128 invocations, 31 KiB
   "m2x64": { kind: "matrix", NSG: 2, BK: 64 }, // 32 x 64, 64 invocations, 47 KiB
   "m2x32": { kind: "matrix", NSG: 2, BK: 32 }, // 32 x 32, 64 invocations, 24 KiB
+  "f4x32": { kind: "matrix", kernel: "flash", NSG: 4, BK: 32, VDB: 1 }, // 64 x 32, 40 KiB
+  "f4x32o": { kind: "matrix", kernel: "flash", NSG: 4, BK: 32, VDB: 0 }, // 31 KiB
+  "f8x32o": { kind: "matrix", kernel: "flash", NSG: 8, BK: 32, VDB: 0 }, // 128 x 32, 256 invocations, 45 KiB
+  "f2x64o": { kind: "matrix", kernel: "flash", NSG: 2, BK: 64, VDB: 0 }, // 32 x 64, 47 KiB
+  "f2x32": { kind: "matrix", kernel: "flash", NSG: 2, BK: 32, VDB: 1 }, // 32 x 32, 30 KiB
+  "f1x32": { kind: "matrix", kernel: "flash", NSG: 1, BK: 32, VDB: 1 }, // one subgroup, 29 KiB
+  "f4x32d": { kind: "matrix", kernel: "flash", NSG: 4, BK: 32, direct: true }, // 31 KiB
+  "f8x32d": { kind: "matrix", kernel: "flash", NSG: 8, BK: 32, direct: true }, // 45 KiB (Q in 2 passes)
+  "f4x64d": { kind: "matrix", kernel: "flash", NSG: 4, BK: 64, direct: true }, // 43 KiB
+  "f2x64d": { kind: "matrix", kernel: "flash", NSG: 2, BK: 64, direct: true }, // 22 KiB
+  "f1x32d": { kind: "matrix", kernel: "flash", NSG: 1, BK: 32, direct: true }, // one subgroup, 8 KiB
 };
 const DEFAULT_ORDER = ["m4x32", "m2x32"];
 
@@ -36,6 +59,8 @@ const DEFAULT_ORDER = ["m4x32", "m2x32"];
 export const MATRIX_ATTENTION_AUTO = true;
 
 export interface MatrixAttentionPlan {
+  /** The shader file (without .wgsl). */
+  shader: string;
   defines: Record<string, number | boolean>;
   threads: number;
   /** Queries per workgroup. */
@@ -43,18 +68,46 @@ export interface MatrixAttentionPlan {
   workgroupBytes: number;
 }
 
-/** Defines, invocations and workgroup memory of `cfg` (the layout of attention_matrix.wgsl). */
+/** Defines, invocations and workgroup memory of `cfg` (the layout of attention_matrix.wgsl or attention_flash.wgsl). */
 export function matrixAttentionPlan(cfg: MatrixAttentionConfig): MatrixAttentionPlan {
   const { NSG, BK } = cfg;
   if (!Number.isInteger(NSG) || NSG < 1 || BK % 32 !== 0 || BK <= 0) throw new Error(`attention_matrix: bad config ${JSON.stringify(cfg)}`);
+  if (cfg.kernel === "flash") return flashPlan(cfg);
   const D = MATRIX_ATTENTION_HEAD_DIM;
   const BQ = 16 * NSG, threads = SUBGROUP * NSG;
   const DS = D + 8, SS = BK + 4, PS = BK + 8; // row strides: f16 Q/K/V tile, f32 S tile, f16 P tile
-  // kv (f16 K and V tiles) + ss (f32 S tile per subgroup) + ps (f16 P tile per subgroup) + the rescale flag
   if (BQ > 2 * BK) throw new Error(`attention_matrix: config ${JSON.stringify(cfg)} has ${BQ} queries, over the ${2 * BK} rows kv can stage`);
   // kv (f16 K and V tiles) + ss (f32 S tile per subgroup) + ps (f16 P tile per subgroup) + the rescale flag (vec4)
   const workgroupBytes = 2 * BK * DS * 2 + NSG * 16 * SS * 4 + NSG * 16 * PS * 2 + 16;
-  return { defines: { NSG, BK, WG: threads }, threads, BQ, workgroupBytes };
+  return { shader: "attention_matrix", defines: { NSG, BK, WG: threads }, threads, BQ, workgroupBytes };
+}
+
+/** The most workgroup memory a flash config may plan for (the 48 KiB of the H100/H200; the fit check is per device). */
+const FLASH_MAX_BYTES = 48 * 1024;
+
+/** attention_flash.wgsl's layout: kv (vec4<f16>: Q staging, K and V tiles), ss (vec4<f32>), ps (vec4<f16>), flag. */
+function flashPlan(cfg: MatrixAttentionConfig): MatrixAttentionPlan {
+  const { NSG, BK } = cfg;
+  const direct = cfg.direct === true, VDB = direct ? 0 : (cfg.VDB ?? 1);
+  if (BK !== 32 && BK !== 64) throw new Error(`attention_flash: BK must be 32 or 64 (config ${JSON.stringify(cfg)})`);
+  const BQ = 16 * NSG, threads = SUBGROUP * NSG;
+  if (threads > 1024 || (BK * 32) % threads !== 0) throw new Error(`attention_flash: ${threads} invocations do not split a ${BK}-key tile (config ${JSON.stringify(cfg)})`);
+  const DS4 = 34, KT = BK * DS4, SS4 = BK / 4 + 1, PS4 = BK / 4 + 2;
+  const fixed = NSG * 16 * SS4 * 16 + NSG * 16 * PS4 * 8 + 16;
+  const kvTiles = direct ? 0 : (2 + VDB) * KT;
+  // Q rows staged per pass: all BQ where kv (as the K/V tiles need it, or the budget left) holds them, else fewer.
+  let QROWS = BQ;
+  const room = Math.max(kvTiles, Math.floor((FLASH_MAX_BYTES - fixed) / 8));
+  while (QROWS > 16 && QROWS * DS4 > room) QROWS /= 2;
+  if (QROWS % 16 !== 0 || BQ % QROWS !== 0) throw new Error(`attention_flash: no Q staging fits config ${JSON.stringify(cfg)}`);
+  const KVN = Math.max(kvTiles, QROWS * DS4);
+  const workgroupBytes = KVN * 8 + fixed;
+  const staged = !direct;
+  return {
+    shader: "attention_flash",
+    defines: { NSG, BK, WG: threads, direct, staged, VDB, vdb: staged && VDB === 1, oneV: staged && VDB === 0, QROWS, qonce: QROWS === BQ, KVN },
+    threads, BQ, workgroupBytes,
+  };
 }
 
 /** Why `gpu` cannot run the matrix kernel for (D, dtype), or null when it can. */
@@ -114,7 +167,13 @@ export function dispatchAttentionMatrix(
   if (!matrixAttentionFits(gpu, cfg)) {
     throw new Error(`attention_matrix: config ${JSON.stringify(cfg)} needs ${plan.workgroupBytes} bytes of workgroup memory and ${plan.threads} invocations, over ${gpu.label}'s ${gpu.limits.maxComputeWorkgroupStorageSize} / ${gpu.limits.maxComputeInvocationsPerWorkgroup}`);
   }
-  const kernel = gpu.kernel("attention_matrix", { ...plan.defines, lse: lse !== undefined });
+  // direct mode reads BK key rows from every tile's start: below BK valid keys the staged twin runs
+  if (cfg.kernel === "flash" && cfg.direct && Math.min(dims.validKeys, dims.Lk) < cfg.BK) {
+    const staged: MatrixAttentionConfig = { ...cfg, direct: false, VDB: 0 };
+    dispatchAttentionMatrix(gpu, q, k, v, out, lse, dims, matrixAttentionFits(gpu, staged) ? staged : MATRIX_ATTENTION_CONFIGS["f4x32o"]);
+    return;
+  }
+  const kernel = gpu.kernel(plan.shader, { ...plan.defines, lse: lse !== undefined });
   // uniforms (the scalar kernel's Params) and dispatch: one workgroup per (BQ queries, head)
   const { Lq, Lk, N, D, validKeys } = dims;
   const qscale = Math.LOG2E / Math.sqrt(D);

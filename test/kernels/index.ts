@@ -1,3 +1,5 @@
 // The kernel checks live in src/selftest/kernels (`npx shardit selftest` runs them too); new kernel checks
 // go there. Both test hosts run them through this file.
 import "../../src/selftest/kernels/index.ts";
+// Deno only: every matrix-attention variant compiled on Dawn's null backend (no GPU needed).
+import "./matrix_compile.test.ts";

@@ -65,7 +65,27 @@ const shapes: [number, number, number, number | undefined, boolean][] = [
 ];
 for (const [Lq, Lk, N, valid, lse] of shapes) {
   test(`attention_matrix f16 ${Lq}x${Lk} ${N}x${D}${valid !== undefined ? ` valid ${valid}` : ""}${lse ? " lse" : ""}`, () =>
-    withMatrixGpu((gpu) => check(gpu, Lq, Lk, N, valid, lse)));
+    withMatrixGpu((gpu) => check(gpu, Lq, Lk, N, valid, lse)), { needs: ["subgroupMatrix"] });
+}
+
+// The flash kernel (attention_flash.wgsl) at awkward shapes, staged and direct: a last tile that starts at
+// validKeys - BK and repeats keys (masked), fewer valid keys than a tile (direct falls back to staged; staged
+// zero-fills), a query tail of one row past a 128-query workgroup, text keys. [Lq, Lk, N, validKeys, lse, configs]
+const flashShapes: [number, number, number, number | undefined, boolean, string[]][] = [
+  [129, 1000, 3, 999, true, ["f4x32", "f8x32o", "f4x32d", "f4x64d"]], // 999 = 15 x 64 + 39: repeated keys in the last tile
+  [97, 45, 2, 33, true, ["f4x32", "f2x64o", "f4x32d", "f2x64d"]], // 33 valid: one repeated-key tile at BK 32, < BK at 64
+  [50, 20, 1, undefined, false, ["f4x32o", "f4x32d"]], // 20 keys < BK: zero-filled tile; direct falls back
+  [33, 512, 2, undefined, true, ["f8x32d", "f1x32", "f1x32d"]], // 512 text keys, 33 queries (one past 32)
+];
+for (const [Lq, Lk, N, valid, lse, names] of flashShapes) {
+  for (const name of names) {
+    test(`attention_matrix f16 flash ${name} ${Lq}x${Lk} ${N}x${D}${valid !== undefined ? ` valid ${valid}` : ""}${lse ? " lse" : ""}`, () =>
+      withMatrixGpu(async (gpu) => {
+        const cfg = MATRIX_ATTENTION_CONFIGS[name];
+        if (!matrixAttentionFits(gpu, cfg)) skip(`config ${name} does not fit this device's workgroup memory`);
+        await check(gpu, Lq, Lk, N, valid, lse, cfg);
+      }), { needs: ["subgroupMatrix"] });
+  }
 }
 
 // Every config (the pick depends on the adapter's workgroup memory; the bench compares them).
@@ -74,25 +94,29 @@ for (const [name, cfg] of Object.entries(MATRIX_ATTENTION_CONFIGS)) {
     withMatrixGpu(async (gpu) => {
       if (!matrixAttentionFits(gpu, cfg)) skip(`config ${name} does not fit this device's workgroup memory`);
       await check(gpu, 150, 77, 2, 70, true, cfg);
-    }));
+    }), { needs: ["subgroupMatrix"] });
 }
 
 // Scores that grow along the keys (positive q, keys scaled up to 6x): the running max moves by more than the
 // lazy-rescale threshold several times, so O goes through its rescaling round trip mid-run.
-test("attention_matrix f16 rising scores rescale O 50x300 2x128 lse", () =>
-  withMatrixGpu(async (gpu) => {
-    const [Lq, Lk, N] = [50, 300, 2];
-    const q = randomArray(Lq * N * D, 71, 1).map((x) => 1 + x); // [0, 2)
-    const k = randomArray(Lk * N * D, 72, 0.5).map((x, i) => (0.5 + x) * 6 * (Math.floor(i / (N * D)) / Lk)); // key j: [0, 1) * 6j / Lk
-    const v = randomArray(Lk * N * D, 73, 1);
-    await check(gpu, Lq, Lk, N, undefined, true, undefined, { q, k, v });
-  }));
+for (const name of [undefined, "f4x32", "f4x32d"]) {
+  test(`attention_matrix f16 rising scores rescale O 50x300 2x128 lse${name ? ` ${name}` : ""}`, () =>
+    withMatrixGpu(async (gpu) => {
+      const [Lq, Lk, N] = [50, 300, 2];
+      const q = randomArray(Lq * N * D, 71, 1).map((x) => 1 + x); // [0, 2)
+      const k = randomArray(Lk * N * D, 72, 0.5).map((x, i) => (0.5 + x) * 6 * (Math.floor(i / (N * D)) / Lk)); // key j: [0, 1) * 6j / Lk
+      const v = randomArray(Lk * N * D, 73, 1);
+      await check(gpu, Lq, Lk, N, undefined, true, name ? MATRIX_ATTENTION_CONFIGS[name] : undefined, { q, k, v });
+    }), { needs: ["subgroupMatrix"] });
+}
 
 // The LSE contract of the scalar kernel: two matrix-kernel parts merged by attention_merge == attention over both.
-test("attention_matrix f16 parts merged through lse == attention over all keys 90 x (61/64 + 100/100) 2x128", () =>
+// (what src/parallel/sharded_attention.ts relies on), for the default config and the flash kernel's two modes.
+for (const name of [undefined, "f4x32", "f4x32d"]) {
+test(`attention_matrix f16 parts merged through lse == attention over all keys 90 x (61/64 + 100/100) 2x128${name ? ` ${name}` : ""}`, () =>
   withMatrixGpu(async (gpu) => {
     const [Lq, La, validA, Lb, N] = [90, 64, 61, 100, 2];
-    const cfg = firstMatrixAttentionConfig(gpu, D, "f16")!;
+    const cfg = name ? MATRIX_ATTENTION_CONFIGS[name] : firstMatrixAttentionConfig(gpu, D, "f16")!;
     const q = roundF16(randomArray(Lq * N * D, 81, 2));
     const ka = roundF16(randomArray(La * N * D, 82, 2)), va = roundF16(randomArray(La * N * D, 83, 1));
     const kb = roundF16(randomArray(Lb * N * D, 84, 2)), vb = roundF16(randomArray(Lb * N * D, 85, 1));
@@ -108,8 +132,9 @@ test("attention_matrix f16 parts merged through lse == attention over all keys 9
     const row = N * D;
     const cut = (x: Float32Array) => Array.from(x.subarray(0, validA * row));
     const k = concatKeys(cut(ka), kb, validA, Lb, N, D), v = concatKeys(cut(va), vb, validA, Lb, N, D);
-    expectClose("attention_matrix parts merged", await gpu.read(out), attentionRef(f64(q), k, v, Lq, validA + Lb, N, D), TOL.matmul.f16);
-  }));
+    expectClose(`attention_matrix parts merged ${JSON.stringify(cfg)}`, await gpu.read(out), attentionRef(f64(q), k, v, Lq, validA + Lb, N, D), TOL.matmul.f16);
+  }), { needs: ["subgroupMatrix"] });
+}
 
 /** Throws unless fn throws a message matching `pattern`. */
 function expectRefusal(what: string, fn: () => void, pattern: RegExp) {
