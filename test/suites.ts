@@ -17,3 +17,4 @@ import "./parallel/gpus.test.ts";
 import "./platform/dawn_polling.test.ts";
 import "./vae/index.ts";
 import "./gpu/shaders.test.ts";
+import "./text/index.ts";
