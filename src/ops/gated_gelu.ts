@@ -1,0 +1,16 @@
+// gatedGelu: T5's gated-GELU gate in place, g <- gelu_tanh(g) * u (see shaders/gated_gelu.wgsl).
+import type { Gpu } from "../gpu/device.ts";
+import { expectShape, numel, type Tensor } from "../gpu/tensor.ts";
+import { expectNoOverlap } from "./checks.ts";
+import { grid1d } from "./grid.ts";
+
+export function gatedGelu(gpu: Gpu, g: Tensor, u: Tensor): void {
+  // 1. validate
+  if (g.shape.length === 0) throw new Error("gatedGelu: g must have at least one dimension, found shape []");
+  expectShape("gatedGelu u", u, g.shape, g.dtype);
+  expectNoOverlap("gatedGelu", ["g", g], ["u", u]);
+  // 2. pipeline key: dtype  3. uniforms  4. dispatch: one invocation per element
+  const n = numel(g.shape);
+  const kernel = gpu.kernel("gated_gelu", { f16: g.dtype === "f16" });
+  gpu.dispatch(kernel, { n }, [g, u], grid1d(Math.ceil(n / 256)));
+}
