@@ -26,7 +26,7 @@ import type { Kernel } from "../src/gpu/device.ts";
 import type { Tensor } from "../src/gpu/tensor.ts";
 import { ATTENTION_VARIANT_CONFIGS } from "./variants/attention_configs.ts";
 import { attentionRef } from "../src/selftest/reference/attention.ts";
-import { randomArray, relL2, roundF16 } from "../test/harness.ts";
+import { randomArray, relL2, roundF16 } from "../src/selftest/harness.ts";
 import { benchArgs, benchEnv, printEnv, printRow, printTable, timeGpu, writeJson } from "./common.ts";
 
 const args = benchArgs("bench/attention.ts", ["small", "shapes", "precision", "variants", "configs", "iters", "json", "rows", "diag-f16", "timestamps"], ["small", "variants", "diag-f16", "timestamps"]);

@@ -14,7 +14,7 @@ import { addRows } from "../src/ops/add.ts";
 import { patchify } from "../src/ops/patchify.ts";
 import { unpatchify } from "../src/ops/unpatchify.ts";
 import { layerNormModulatedRef } from "../src/selftest/reference/layer_norm.ts";
-import { randomArray, relL2 } from "../test/harness.ts";
+import { randomArray, relL2 } from "../src/selftest/harness.ts";
 import { benchArgs, benchEnv, printEnv, printTable, timeGpu, writeJson } from "./common.ts";
 
 const args = benchArgs("bench/elementwise.ts", ["precision", "iters", "json"]);

@@ -18,7 +18,7 @@ import { Gpu } from "../src/gpu/device.ts";
 import { type DType, dtypeBytes, type Tensor } from "../src/gpu/tensor.ts";
 import { freeLinear, gemm, GEMM_TILES, type GemmOptions, type GemmTile, pickTile, uploadLinear } from "../src/ops/gemm.ts";
 import { MATRIX_TILES, matrixGemmSupport, pickMatrixTile } from "../src/ops/gemm_matrix.ts";
-import { randomArray } from "../test/harness.ts";
+import { randomArray } from "../src/selftest/harness.ts";
 import { benchArgs, benchEnv, printEnv, printRow, printTable, timeGpu, writeJson } from "./common.ts";
 
 const args = benchArgs("bench/gemm.ts", ["small", "shapes", "precision", "variants", "iters", "json", "timestamps"], ["small", "timestamps"]);

@@ -22,7 +22,7 @@ import type { DType } from "../src/gpu/tensor.ts";
 import { latentsToZ, parseWanVaeConfig, vaeDecoderPlan, vaeVideoFrames, WAN21_VAE, type WanVaeConfig } from "../src/vae/config.ts";
 import { WanVaeDecoder } from "../src/vae/decoder.ts";
 import { syntheticLatents, syntheticVaeWeights } from "../src/vae/synthetic.ts";
-import { relL2 } from "../test/harness.ts";
+import { relL2 } from "../src/selftest/harness.ts";
 import { PoolCancelled, WorkerPool } from "../src/parallel/pool.ts";
 import { placeDevices } from "../src/platform/deno_gpus.ts";
 import { decodeLatents } from "../src/pipeline/decode.ts";

@@ -27,7 +27,7 @@ import { uploadWanWeights } from "../src/model/weights_gpu.ts";
 import { placeDevices } from "../src/platform/deno_gpus.ts";
 import { planShards, type ShardMode, tokenGridFromLatent } from "../src/parallel/plan.ts";
 import { WorkerPool } from "../src/parallel/pool.ts";
-import { relL2 } from "../test/harness.ts";
+import { relL2 } from "../src/selftest/harness.ts";
 import { benchArgs, benchEnv, printEnv, printTable, writeJson } from "./common.ts";
 
 const args = benchArgs("bench/wan_forward.ts", ["mode", "devices", "shard", "latent", "layers", "scale-to", "precision", "profile", "iters", "gpus", "small", "json", "text", "overlap"], ["profile", "small", "overlap"]);

@@ -1,20 +1,50 @@
 // Runs the registered tests under Deno (WebGPU through the local Vulkan adapter: lavapipe in CI).
-// Usage: deno run -A test/run-deno.ts [--filter substring[|substring...]] [--json out.json]
-// (a test runs when its name contains any of the |-separated substrings)
+// Usage: deno run -A test/run-deno.ts [--fast] [--tag T] [--needs N] [--filter substring[|substring...]]
+//                                     [--list] [--json out.json]
+//   --fast       leave out the tests tagged "slow" (`npm run test:fast`: the edit loop's tier)
+//   --tag T      only the tests tagged T (e.g. slow)
+//   --needs N    only the tests that need adapter feature N (subgroupMatrix | f16 | subgroups)
+//   --filter S   only the tests whose name contains one of the |-separated substrings
+//   --list       print the selected tests with their tags and needs, run nothing
+// A test that needs a feature this adapter lacks is counted skipped with the reason (never left out).
 import "./suites.ts";
-import { registeredTests } from "./harness.ts";
-import { runTests } from "./runner.ts";
+import { NEEDS, type Need, probeAdapter, registeredTests, type Tag, type TestCase } from "../src/selftest/harness.ts";
+import { runTests } from "../src/selftest/runner.ts";
 import { useWebGpu } from "../src/platform/webgpu_deno.ts";
 
 const args = Deno.args;
-const filter = args.includes("--filter") ? args[args.indexOf("--filter") + 1] : "";
-const jsonPath = args.includes("--json") ? args[args.indexOf("--json") + 1] : "";
+const value = (flag: string) => args.includes(flag) ? args[args.indexOf(flag) + 1] ?? "" : "";
+const filter = value("--filter");
+const jsonPath = value("--json");
+const fast = args.includes("--fast");
+const tag = value("--tag") as Tag | "";
+const need = value("--needs") as Need | "";
+if (need && !NEEDS.includes(need)) {
+  console.error(`run-deno: --needs ${need}: expected one of ${NEEDS.join(", ")}`);
+  Deno.exit(2);
+}
+const wanted = filter.split("|").filter(Boolean);
+const describe = (c: TestCase) => [...(c.tags ?? []), ...(c.needs ?? []).map((n) => `needs ${n}`)].join(", ");
+const all = registeredTests().filter((c) => !c.hosts || c.hosts.includes("deno"));
+const cases = all.filter((c) =>
+  (wanted.length === 0 || wanted.some((w) => c.name.includes(w))) &&
+  (!fast || !c.tags?.includes("slow")) &&
+  (!tag || (c.tags ?? []).includes(tag)) &&
+  (!need || (c.needs ?? []).includes(need))
+);
+if (args.includes("--list")) {
+  for (const c of cases) console.log(`${c.name}${describe(c) ? `  [${describe(c)}]` : ""}`);
+  console.log(`${cases.length} of ${all.length} tests selected`);
+  Deno.exit(0);
+}
 // The WebGPU implementation: $SHARDIT_WEBGPU (auto|dawn|deno), default auto (Dawn where it finds an adapter).
 const backend = await useWebGpu();
 console.log(`webgpu: ${backend.implementation}${backend.note ? ` (auto: ${backend.note})` : ""}`);
-const wanted = filter.split("|").filter(Boolean);
-const cases = registeredTests().filter((c) => wanted.length === 0 || wanted.some((w) => c.name.includes(w)));
-const summary = await runTests(cases, "deno", "", (line) => console.log(line));
+const adapter = await probeAdapter();
+const has = Object.entries(adapter.features).filter(([, v]) => v).map(([k]) => k);
+console.log(`adapter: ${adapter.name}; features for needs: ${has.join(", ") || "none"}`);
+if (fast) console.log(`test:fast: ${all.filter((c) => c.tags?.includes("slow")).length} slow tests left out (npm run test:deno runs them)`);
+const summary = await runTests(cases, "deno", "", (line) => console.log(line), adapter);
 if (jsonPath) Deno.writeTextFileSync(jsonPath, JSON.stringify(summary));
 console.log(`deno: ${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped`);
 Deno.exit(summary.failed ? 1 : 0);

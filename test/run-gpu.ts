@@ -1,15 +1,15 @@
 // The GPU host's check of the matrix kernels and the f16 model (`npm run test:gpu`, or on the GPU host
 // `deno run -A test/run-gpu.ts --log bench/results/test_gpu.log`): on Dawn by default ($SHARDIT_WEBGPU
-// overrides), it runs every test whose name has "matrix" (gemm_matrix, attention_matrix: Float64 references),
-// the f16 gemm tests (the automatic choice, i.e. the matrix kernel where the device has one), the f16 golden
-// forwards and the sharded f16 forward on 2 workers == one device. Fails when the device has no subgroup
-// matrices: on such a device the matrix tests would only skip.
+// overrides), it runs every test tagged `needs: subgroupMatrix` or `needs: f16` (the matrix kernels against
+// their Float64 references, the f16 kernels, i.e. the matrix kernel where gemm() picks it, the f16 golden
+// forwards, the sharded f16 forward on 2 workers == one device): chosen by tag, so a renamed test stays in.
+// Fails when the device has no subgroup matrices: on such a device the matrix tests would only skip.
 // Only the test files it runs (the whole suite imports npm packages that do not travel to the GPU host).
 import "./kernels/index.ts";
 import "./model/forward.test.ts";
 import "./parallel/sharded.test.ts";
-import { registeredTests } from "./harness.ts";
-import { runTests } from "./runner.ts";
+import { registeredTests, type TestCase } from "../src/selftest/harness.ts";
+import { runTests } from "../src/selftest/runner.ts";
 import { useWebGpu, webGpuChoice, WEBGPU_ENV } from "../src/platform/webgpu_deno.ts";
 import { Gpu } from "../src/gpu/device.ts";
 
@@ -29,12 +29,10 @@ gpu.destroy();
 log(`webgpu: ${backend.implementation}; adapter: ${JSON.stringify(d)}`);
 log(`date: ${new Date().toISOString()}; deno ${Deno.version.deno}`);
 
-const wanted = (name: string) =>
-  name.includes("matrix") ||
-  (name.startsWith("gemm ") && name.endsWith(" f16")) ||
-  /forward f16 vs diffusers/.test(name) ||
-  name.startsWith("sharded wan-small f16 on 2 devices");
-const summary = await runTests(registeredTests().filter((c) => wanted(c.name)), "deno", "", log);
+const wanted = (c: TestCase) => (c.needs ?? []).some((n) => n === "subgroupMatrix" || n === "f16") && (!c.hosts || c.hosts.includes("deno"));
+const selected = registeredTests().filter(wanted);
+log(`test:gpu: ${selected.length} tests need subgroupMatrix or f16`);
+const summary = await runTests(selected, "deno", "", log, { name: `${d.implementation} on ${d.adapter}`, features: gpu.features });
 log(`test:gpu: ${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped`);
 const noMatrix = !gpu.features.subgroupMatrix;
 if (noMatrix) log(`test:gpu: this device has no subgroup matrices: the matrix kernels were not tested`);

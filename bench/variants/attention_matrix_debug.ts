@@ -8,7 +8,7 @@ import { Gpu, type Kernel } from "../../src/gpu/device.ts";
 import { preprocessShader, shaderSource } from "../../src/gpu/shaders.ts";
 import { parseUniformStruct } from "../../src/gpu/uniforms.ts";
 import { MATRIX_ATTENTION_CONFIGS, matrixAttentionPlan } from "../../src/ops/attention_matrix.ts";
-import { randomArray, roundF16 } from "../../test/harness.ts";
+import { randomArray, roundF16 } from "../../src/selftest/harness.ts";
 
 const gpu = await Gpu.create({ label: "debug" });
 console.log(`webgpu ${webgpu.implementation}, subgroup matrix ${gpu.features.subgroupMatrix}`);

@@ -6,6 +6,15 @@
 import { Gpu, type GpuOptions } from "../gpu/device.ts";
 
 export type Host = "deno" | "browser";
+/**
+ * An adapter feature a test cannot run without (Gpu.features): where the adapter lacks it, the runner
+ * counts the test skipped with that reason before running it, so a test of the GPU tier is listed on a CPU
+ * adapter rather than absent. `npm run test:gpu` (test/run-gpu.ts) runs the tests that need subgroupMatrix or f16.
+ */
+export type Need = "subgroupMatrix" | "f16" | "subgroups";
+export const NEEDS: readonly Need[] = ["subgroupMatrix", "f16", "subgroups"];
+/** "slow": over about a second on a 2-core CPU adapter; `npm run test:fast` leaves these out. */
+export type Tag = "slow";
 export interface TestCase {
   name: string;
   fn: () => Promise<void> | void;
@@ -13,6 +22,10 @@ export interface TestCase {
   hosts?: Host[];
   /** Per-test timeout in ms (default 120 s: software adapters are slow). */
   timeoutMs?: number;
+  /** Adapter features the test needs (see Need). */
+  needs?: Need[];
+  /** Tiers the test belongs to (see Tag). */
+  tags?: Tag[];
 }
 
 const cases: TestCase[] = [];
@@ -85,6 +98,21 @@ export async function withGpu<T>(fn: (gpu: Gpu) => Promise<T>, opts: GpuOptions 
     }
     gpu.destroy();
   }
+}
+
+/** What a runner knows of the adapter before the tests: its features, for `needs`, and a name for skip reasons. */
+export interface AdapterFeatures {
+  name: string;
+  features: Record<Need, boolean>;
+}
+
+/** The test adapter's features (a device opened and closed; in a browser the shared test device). */
+export async function probeAdapter(): Promise<AdapterFeatures> {
+  return await withGpu((gpu) => {
+    const d = gpu.describe();
+    const { f16, subgroups, subgroupMatrix } = gpu.features;
+    return Promise.resolve({ name: `${d.implementation} on ${d.adapter}`, features: { f16, subgroups, subgroupMatrix } });
+  });
 }
 
 /** Like withGpu, but skips the test when the adapter has no shader-f16. */

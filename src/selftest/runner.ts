@@ -1,5 +1,5 @@
 // Sequential test loop shared by the Deno and browser hosts: per-test timeout, skip handling, summary.
-import { type Host, registeredCleanups, SkipError, type TestCase } from "./harness.ts";
+import { type AdapterFeatures, type Host, registeredCleanups, SkipError, type TestCase } from "./harness.ts";
 
 export interface TestResult {
   name: string;
@@ -15,11 +15,27 @@ export interface Summary {
   results: TestResult[];
 }
 
-export async function runTests(cases: readonly TestCase[], host: Host, filter: string, log: (line: string) => void): Promise<Summary> {
+/** Why `c` cannot run on `adapter` (a need it lacks), or null. */
+export function unmetNeed(c: TestCase, adapter: AdapterFeatures | undefined): string | null {
+  const missing = adapter ? (c.needs ?? []).filter((n) => !adapter.features[n]) : [];
+  return missing.length ? `needs ${missing.join(", ")}, which ${adapter!.name} lacks (a GPU-tier test: npm run test:gpu)` : null;
+}
+
+/**
+ * Runs `cases` one after the other. With `adapter`, a case whose `needs` the adapter lacks is counted
+ * skipped with the reason, without running.
+ */
+export async function runTests(cases: readonly TestCase[], host: Host, filter: string, log: (line: string) => void, adapter?: AdapterFeatures): Promise<Summary> {
   const results: TestResult[] = [];
   for (const c of cases) {
     if (filter && !c.name.includes(filter)) continue;
     if (c.hosts && !c.hosts.includes(host)) continue;
+    const unmet = unmetNeed(c, adapter);
+    if (unmet) {
+      results.push({ name: c.name, status: "skipped", ms: 0, message: unmet });
+      log(`skip ${host} ${c.name} (0 ms): ${unmet}`);
+      continue;
+    }
     const t0 = performance.now();
     let timer = 0;
     const timeoutMs = c.timeoutMs ?? 120_000;

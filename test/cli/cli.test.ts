@@ -2,7 +2,7 @@
 // checked against the golden fixtures, and bad input giving one clear line and a non-zero exit.
 import { denoFileSource } from "../../src/io/fs_deno.ts";
 import { Checkpoint, encodeSafetensors } from "../../src/io/safetensors.ts";
-import { expectClose, test, TOL } from "../harness.ts";
+import { expectClose, test, TOL } from "../../src/selftest/harness.ts";
 import { loadGolden } from "../model/util.ts";
 
 const root = new URL("../../", import.meta.url).pathname;

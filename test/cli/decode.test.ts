@@ -8,10 +8,10 @@ import UPNG from "upng-js";
 import omggif from "omggif";
 import { denoFileSource } from "../../src/io/fs_deno.ts";
 import { Checkpoint, encodeSafetensors } from "../../src/io/safetensors.ts";
-import { expectClose, test, TOL, withGpu } from "../harness.ts";
+import { expectClose, test, TOL, withGpu } from "../../src/selftest/harness.ts";
 import { WanVaeDecoder } from "../../src/vae/decoder.ts";
 import { latentsToZ } from "../../src/vae/config.ts";
-import { frameRgbRef } from "../reference/video.ts";
+import { frameRgbRef } from "../../src/selftest/reference/video.ts";
 import { expectSame } from "../io/util.ts";
 import { loadVaeGolden } from "../vae/util.ts";
 

@@ -3,7 +3,7 @@
 // src/gpu/shaders.gen.ts left as it was), never on the checkout itself, and runs the real code in a child
 // Deno: src/gpu/shaders.ts imported from a checkout, the same module bundled by `deno bundle` and run from a
 // checkout's root (the GPU host's way), and the Vite plugin's module (tools/vite-shaders.ts).
-import { test } from "../harness.ts";
+import { test } from "../../src/selftest/harness.ts";
 
 const root = new URL("../../", import.meta.url);
 const MARKER = "// edited after the last npm run shaders";
@@ -42,30 +42,34 @@ function expectEdited(what: string, out: string): void {
   if (!r.edited) throw new Error(`${what}: the compiled add shader lacks the .wgsl edit (sources from ${r.origin})`);
 }
 
-test("shaders: a .wgsl edit shows in the next Deno run from a checkout, without npm run shaders", async () => {
+/** Runs `fn` on a fresh scratch checkout, removed afterwards whatever happens. */
+async function inScratch(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = scratchCheckout();
+  try {
+    await fn(dir);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+}
+
+test("shaders: a .wgsl edit shows in the next Deno run from a checkout, without npm run shaders", () => inScratch(async (dir) => {
   Deno.writeTextFileSync(`${dir}/probe.ts`, PROBE);
   expectEdited("deno run probe.ts", await deno(dir, "run", "-A", "probe.ts", MARKER));
-  Deno.removeSync(dir, { recursive: true });
-}, { hosts: ["deno"] });
+}), { hosts: ["deno"] });
 
-test("shaders: a deno bundle run from a checkout's root reads that checkout's .wgsl files", async () => {
-  const dir = scratchCheckout();
+test("shaders: a deno bundle run from a checkout's root reads that checkout's .wgsl files", () => inScratch(async (dir) => {
   Deno.writeTextFileSync(`${dir}/probe.ts`, PROBE);
   Deno.mkdirSync(`${dir}/.gpu`);
   await deno(dir, "bundle", "--quiet", "probe.ts", "-o", ".gpu/probe.js");
   // The bundle carries the stale generated text; run from the checkout's root it must still see the edit.
   if (Deno.readTextFileSync(`${dir}/.gpu/probe.js`).includes(MARKER)) throw new Error("precondition: the bundle already embeds the edit");
   expectEdited("deno run .gpu/probe.js", await deno(dir, "run", "-A", ".gpu/probe.js", MARKER));
-  Deno.removeSync(dir, { recursive: true });
-}, { hosts: ["deno"] });
+}), { hosts: ["deno"] });
 
-test("shaders: Vite's module src/gpu/shaders.gen.ts is served from shaders/ on disk (tools/vite-shaders.ts)", async () => {
-  const dir = scratchCheckout();
+test("shaders: Vite's module src/gpu/shaders.gen.ts is served from shaders/ on disk (tools/vite-shaders.ts)", () => inScratch(async (dir) => {
   Deno.writeTextFileSync(`${dir}/vite_probe.ts`, `import { shadersFromDisk } from "./tools/vite-shaders.ts";
 const plugin = shadersFromDisk(Deno.cwd());
 const text = (plugin.load as (id: string) => string | null)(Deno.cwd() + "/src/gpu/shaders.gen.ts?import");
 console.log(JSON.stringify({ edited: text?.includes(${JSON.stringify(MARKER)}) ?? false, origin: "vite plugin" }));`);
   expectEdited("vite plugin load", await deno(dir, "run", "-A", "vite_probe.ts"));
-  Deno.removeSync(dir, { recursive: true });
-}, { hosts: ["deno"] });
+}), { hosts: ["deno"] });

@@ -2,7 +2,7 @@
 // OpenGL fallback must be named, with the fix; Vulkan adapters (lavapipe, the H200) must pass silently.
 // The samples are pure CPU, both hosts (listed with the io tests); the CLI check runs in Deno.
 import { type AdapterFacts, adapterFacts, slowAdapterWarning } from "../../src/gpu/adapter_check.ts";
-import { test } from "../harness.ts";
+import { test } from "../../src/selftest/harness.ts";
 import { assert } from "./util.ts";
 
 // Deno 2.9.6 on this machine's llvmpipe, default backend (Vulkan, lavapipe): adapter.info, features, limits.

@@ -4,8 +4,8 @@ import { bytesSource, Checkpoint, encodeSafetensors, urlSource } from "../../src
 import { openWanFolder, PRESETS, wanConfigJson } from "../../src/model/config.ts";
 import { loadWanWeights } from "../../src/model/checkpoint.ts";
 import { syntheticWeights } from "../../src/model/synthetic.ts";
-import { test } from "../harness.ts";
-import { fixtureBytes } from "../fixtures.ts";
+import { test } from "../../src/selftest/harness.ts";
+import { fixtureBytes } from "../../src/selftest/fixtures.ts";
 import { assert, expectError, expectSame, fixtureCheckpoint } from "./util.ts";
 
 const deno = { hosts: ["deno" as const] };

@@ -10,9 +10,9 @@ import { hubBaseUrl, parseHubId } from "../../src/io/hub.ts";
 import { openModelFolder, pipelineComponent } from "../../src/io/model_folder.ts";
 import { bytesSource, Checkpoint, encodeSafetensors } from "../../src/io/safetensors.ts";
 import { openWanFolder, PRESETS, wanConfigJson } from "../../src/model/config.ts";
-import { expectClose, test, TOL } from "../harness.ts";
+import { expectClose, test, TOL } from "../../src/selftest/harness.ts";
 import { loadGolden } from "../model/util.ts";
-import { fixtureBytes } from "../fixtures.ts";
+import { fixtureBytes } from "../../src/selftest/fixtures.ts";
 import { assert, expectError, expectSame } from "./util.ts";
 
 const deno = { hosts: ["deno" as const] };

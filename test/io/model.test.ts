@@ -3,8 +3,8 @@ import { bytesSource, Checkpoint, encodeSafetensors, type StDType } from "../../
 import { parseWanConfig, PRESETS, wanConfigJson } from "../../src/model/config.ts";
 import { expectedTensors, loadWanWeights, validateCheckpoint, type WanWeights } from "../../src/model/checkpoint.ts";
 import { syntheticInputs, syntheticTensor, syntheticWeights } from "../../src/model/synthetic.ts";
-import { test } from "../harness.ts";
-import type { FixtureName } from "../fixtures.ts";
+import { test } from "../../src/selftest/harness.ts";
+import type { FixtureName } from "../../src/selftest/fixtures.ts";
 import { assert, expectError, expectSame, fixtureCheckpoint, fixtureConfigJson, sameShape } from "./util.ts";
 
 const FIXTURES: FixtureName[] = ["wan-tiny", "wan-small"];

@@ -4,8 +4,8 @@
 import { type FolderSource, fileListFolder, openModelFolder, pickModelFolder, pipelineComponent } from "../../src/io/model_folder.ts";
 import { bytesSource, type ByteSource, Checkpoint, encodeSafetensors } from "../../src/io/safetensors.ts";
 import { openWanFolder, PRESETS, wanConfigJson } from "../../src/model/config.ts";
-import { test } from "../harness.ts";
-import { fixtureBytes } from "../fixtures.ts";
+import { test } from "../../src/selftest/harness.ts";
+import { fixtureBytes } from "../../src/selftest/fixtures.ts";
 import { assert, expectError, expectSame, fixtureCheckpoint } from "./util.ts";
 
 const enc = new TextEncoder();

@@ -11,8 +11,8 @@ import {
   type StDType,
   urlSource,
 } from "../../src/io/safetensors.ts";
-import { test } from "../harness.ts";
-import { fixtureBytes, fixtureUrl } from "../fixtures.ts";
+import { test } from "../../src/selftest/harness.ts";
+import { fixtureBytes, fixtureUrl } from "../../src/selftest/fixtures.ts";
 import { assert, expectError, expectSame, fixtureCheckpoint, rawSafetensors, sameShape } from "./util.ts";
 
 // ---- fixtures -------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 // Small helpers for the checkpoint I/O tests (pure CPU, both hosts).
 import { bytesSource, Checkpoint } from "../../src/io/safetensors.ts";
-import { fixtureBytes, type FixtureName } from "../fixtures.ts";
+import { fixtureBytes, type FixtureName } from "../../src/selftest/fixtures.ts";
 
 /** Throws unless `fn` rejects/throws with a message containing every one of `parts`. */
 export async function expectError(what: string, fn: () => unknown, ...parts: string[]): Promise<string> {

@@ -4,7 +4,7 @@
 // @ts-types="../../src/types/upng-js.d.ts"
 import UPNG from "upng-js";
 import omggif from "omggif";
-import { expectThrows, test } from "../harness.ts";
+import { expectThrows, test } from "../../src/selftest/harness.ts";
 import { golden, readFixture } from "../../src/selftest/kernels/golden.ts";
 import { frameRgbRef, toByteRef } from "../../src/selftest/reference/video.ts";
 import { assert, expectSame } from "./util.ts";

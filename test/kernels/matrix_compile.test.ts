@@ -6,7 +6,7 @@
 // is a Node-API module). A deliberately broken variant must fail, so the check can fail.
 import { MATRIX_ATTENTION_CONFIGS, matrixAttentionPlan } from "../../src/ops/attention_matrix.ts";
 import { preprocessShader, shaderSource } from "../../src/gpu/shaders.ts";
-import { test } from "../harness.ts";
+import { test } from "../../src/selftest/harness.ts";
 
 interface NullDevice {
   createShaderModule(d: { code: string; label?: string }): { getCompilationInfo(): Promise<{ messages: readonly { type: string; lineNum: number; message: string }[] }> };

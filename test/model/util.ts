@@ -4,7 +4,7 @@ import { bytesSource, Checkpoint } from "../../src/io/safetensors.ts";
 import { loadWanWeights, type WanWeights } from "../../src/model/checkpoint.ts";
 import { parseWanConfig, type WanConfig } from "../../src/model/config.ts";
 import { type ForwardInputs, readForwardInputs } from "../../src/model/inputs.ts";
-import { fixtureBytes, type FixtureName } from "../fixtures.ts";
+import { fixtureBytes, type FixtureName } from "../../src/selftest/fixtures.ts";
 
 export interface Golden {
   cfg: WanConfig;

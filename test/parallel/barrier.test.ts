@@ -3,7 +3,7 @@
 // Regression: the browser crash test once got "device 0: run aborted: device 1 failed" because device 1's
 // own message arrived after the coordinator's grace period; the cause now travels with the abort.
 import { abortRun, BarrierTimeout, controlBuffer, RunAborted, runFailure, ShardBarrier } from "../../src/parallel/barrier.ts";
-import { expectEqual, test } from "../harness.ts";
+import { expectEqual, test } from "../../src/selftest/harness.ts";
 
 
 function thrown(fn: () => void): Error {

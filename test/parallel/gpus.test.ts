@@ -2,7 +2,7 @@
 // has fewer than two), and ids that are not GPUs of the host are refused when the host's list is known.
 // The host is made up here (a sysfs-like folder, literal GPU lists), so every expectation is written out.
 import { listGpuPciIds, placeDevices } from "../../src/platform/deno_gpus.ts";
-import { expectEqual, expectThrows, test } from "../harness.ts";
+import { expectEqual, expectThrows, test } from "../../src/selftest/harness.ts";
 
 test("gpus: PCI display devices are listed from sysfs as DRI_PRIME ids", () => {
   const root = Deno.makeTempDirSync({ prefix: "shardit-sysfs-" });

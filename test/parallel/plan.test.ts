@@ -1,7 +1,7 @@
 // Shard plans: DESIGN.md's 480p/720p numbers, every N 1..8, uneven and weighted splits, frame padding,
 // invariants, every validation error, and the `plan` command end to end (Deno only).
 import { planShards, type ShardMode, type ShardPlan, tokenGridFromLatent } from "../../src/parallel/plan.ts";
-import { expectEqual, test } from "../harness.ts";
+import { expectEqual, test } from "../../src/selftest/harness.ts";
 
 function assert(cond: unknown, msg: string): asserts cond {
   if (!cond) throw new Error(msg);

@@ -5,7 +5,7 @@
 // the pools close after the last test (afterAll).
 import type { DType } from "../../src/gpu/tensor.ts";
 import { PoolCancelled, WorkerPool } from "../../src/parallel/pool.ts";
-import { afterAll } from "../harness.ts";
+import { afterAll } from "../../src/selftest/harness.ts";
 
 /** Software adapters compile every pipeline on every device (SwiftShader: seconds each): be generous. */
 export const SHARDED_TIMEOUT_MS = 900_000;

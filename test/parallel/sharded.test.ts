@@ -8,11 +8,11 @@
 // Pools are shared per device count (pools.ts): a test loads its weights into a pool that stays up.
 import { planShards, type ShardMode, tokenGridFromLatent } from "../../src/parallel/plan.ts";
 import { WorkerPool } from "../../src/parallel/pool.ts";
-import { expectBitwiseEqual, expectClose, expectThrows, type Host, skip, test, TOL, withGpu } from "../harness.ts";
+import { expectBitwiseEqual, expectClose, expectThrows, type Host, skip, test, TOL, withGpu } from "../../src/selftest/harness.ts";
 import { forwardOnDevice } from "../../src/model/forward.ts";
 import { WanModel } from "../../src/model/wan.ts";
 import { uploadWanWeights } from "../../src/model/weights_gpu.ts";
-import type { FixtureName } from "../fixtures.ts";
+import type { FixtureName } from "../../src/selftest/fixtures.ts";
 import { loadGolden } from "../model/util.ts";
 import { ODD_CASES, oddCaseData } from "../model/configs.ts";
 import { wanForwardRef } from "../reference/wan.ts";

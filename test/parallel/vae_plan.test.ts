@@ -1,7 +1,7 @@
 // Band plans for the sharded VAE decode (src/parallel/vae_plan.ts): 480p's 60 latent rows, every N up to h,
 // weighted splits, invariants, and every validation error. Pure CPU, both hosts.
 import { describeBands, planBands } from "../../src/parallel/vae_plan.ts";
-import { expectEqual, expectThrows, test } from "../harness.ts";
+import { expectEqual, expectThrows, test } from "../../src/selftest/harness.ts";
 
 function checkInvariants(h: number, devices: number, weights?: number[]): number[] {
   const p = planBands(h, devices, weights);

@@ -5,8 +5,8 @@
 //
 // Deno (lavapipe) runs the matrix on wan-vae-tiny (latent 3x4x6: up to 4 one-row bands); Chromium
 // (SwiftShader) runs the 3-device case.
-import type { Host } from "../harness.ts";
-import { expectBitwiseEqual, expectClose, skip, test, TOL, withGpu } from "../harness.ts";
+import type { Host } from "../../src/selftest/harness.ts";
+import { expectBitwiseEqual, expectClose, skip, test, TOL, withGpu } from "../../src/selftest/harness.ts";
 import { WanVaeDecoder } from "../../src/vae/decoder.ts";
 import { planBands } from "../../src/parallel/vae_plan.ts";
 import type { WorkerPool } from "../../src/parallel/pool.ts";

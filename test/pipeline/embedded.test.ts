@@ -17,7 +17,7 @@ import { encodePrompt } from "../../src/model/text_encoder.ts";
 import { planShards, type ShardMode, tokenGridFromLatent } from "../../src/parallel/plan.ts";
 import { analyzeClip, clipMatchesPrompt, OBJECT_THRESHOLD, PALETTE } from "../../src/pipeline/clip_analysis.ts";
 import { generate, setPrompts } from "../../src/pipeline/generate.ts";
-import { expectBitwiseEqual, expectClose, expectEqual, expectThrows, test, TOL } from "../harness.ts";
+import { expectBitwiseEqual, expectClose, expectEqual, expectThrows, test, TOL } from "../../src/selftest/harness.ts";
 import { SHARDED_TIMEOUT_MS, withSharedPool } from "../parallel/pools.ts";
 
 let model: Promise<EmbeddedModel> | null = null;

@@ -3,7 +3,7 @@
 import { syntheticModel } from "../../src/model/synthetic_model.ts";
 import { generate, setPrompts } from "../../src/pipeline/generate.ts";
 import { gaussianNoise, type SamplerConfig } from "../../src/sampler/flow_match.ts";
-import { expectClose, test, TOL } from "../harness.ts";
+import { expectClose, test, TOL } from "../../src/selftest/harness.ts";
 import { withSharedPool } from "../parallel/pools.ts";
 import { wanForwardRef } from "../reference/wan.ts";
 import { sampleRef } from "../reference/sampler.ts";

@@ -1,7 +1,7 @@
 // Dawn's poll scheduler (src/platform/dawn_polling.ts) on a made-up clock: which polls of a wait stay
 // immediate and which go through timers, and that the installed setImmediate still behaves as one.
 import { installDawnPolling, pollingScheduler } from "../../src/platform/dawn_polling.ts";
-import { expectEqual, test } from "../harness.ts";
+import { expectEqual, test } from "../../src/selftest/harness.ts";
 
 /**
  * Simulates dawn.node waiting: a wait starts with one schedule() from outside, and every poll re-arms from

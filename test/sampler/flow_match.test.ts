@@ -4,7 +4,7 @@
 // probability-flow solution of a Gaussian toy model (convergence order of Euler and UniPC).
 import { DEFAULT_SAMPLER, flowSigmas, flowTimesteps, gaussianNoise, type Prediction, sample, type SamplerConfig } from "../../src/sampler/flow_match.ts";
 import { flowSigmasRef, flowTimestepsRef, sampleRef } from "../reference/sampler.ts";
-import { expectClose, relL2, test, TOL } from "../harness.ts";
+import { expectClose, relL2, test, TOL } from "../../src/selftest/harness.ts";
 
 /** Sampler vs Float64 reference: TOL.sampler (f32 latents between steps; 50 steps stay well below it). */
 const TOL_SAMPLER_F32 = TOL.sampler.f32;

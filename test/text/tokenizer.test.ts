@@ -4,7 +4,7 @@
 import { MAX_SEQUENCE_LENGTH, Umt5Tokenizer } from "../../src/text/tokenizer.ts";
 import { htmlUnescape, promptClean } from "../../src/text/prompt_clean.ts";
 import { assert } from "../io/util.ts";
-import { test } from "../harness.ts";
+import { test } from "../../src/selftest/harness.ts";
 import { umt5FixtureJson } from "./util.ts";
 
 interface Cases {

@@ -3,7 +3,7 @@
 // decode. The sharded engineer's exchange across workers implements the same contract.
 import { WanVaeDecoder } from "../../src/vae/decoder.ts";
 import type { RowBand } from "../../src/vae/band.ts";
-import { expectClose, test, withGpu } from "../harness.ts";
+import { expectClose, test, withGpu } from "../../src/selftest/harness.ts";
 import { loadVaeGolden } from "./util.ts";
 import { InProcessBands } from "./band_exchange.ts";
 

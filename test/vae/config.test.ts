@@ -3,7 +3,7 @@ import { latentsToZ, parseWanVaeConfig, vaeDecoderPlan, vaeVideoFrames, WAN21_VA
 import { validateVaeCheckpoint } from "../../src/vae/weights.ts";
 import { WanVaeDecoder } from "../../src/vae/decoder.ts";
 import { bytesSource, Checkpoint, encodeSafetensors } from "../../src/io/safetensors.ts";
-import { expectEqual, expectThrows, test, withGpu } from "../harness.ts";
+import { expectEqual, expectThrows, test, withGpu } from "../../src/selftest/harness.ts";
 import { loadVaeGolden } from "./util.ts";
 
 test("vae config: the Wan2.1 preset's decoder widths and frame count", () => {

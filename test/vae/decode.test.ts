@@ -2,9 +2,9 @@
 // video and each stage's output (post_quant_conv, conv_in, mid block, every up block) so a failure says where.
 import type { DType, Tensor } from "../../src/gpu/tensor.ts";
 import { WanVaeDecoder, latentsToZ } from "../../src/vae/decoder.ts";
-import { expectClose, expectEqual, test, withGpu, withGpuF16 } from "../harness.ts";
+import { expectClose, expectEqual, test, withGpu, withGpuF16 } from "../../src/selftest/harness.ts";
 import type { Gpu } from "../../src/gpu/device.ts";
-import type { VaeFixtureName } from "../fixtures.ts";
+import type { VaeFixtureName } from "../../src/selftest/fixtures.ts";
 import { chunksToChannelsFirst, loadVaeGolden } from "./util.ts";
 
 /** DESIGN.md "Numbers that count": f32 1e-4, f16 arithmetic 1e-2 (relative L2). */

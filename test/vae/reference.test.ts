@@ -6,9 +6,9 @@ import { latentsToZ } from "../../src/vae/config.ts";
 import { syntheticLatents } from "../../src/vae/synthetic.ts";
 import type { DType } from "../../src/gpu/tensor.ts";
 import { catFrames, wanVaeDecodeRef } from "../reference/wan_vae.ts";
-import { expectClose, expectEqual, f64, test, withGpu, withGpuF16 } from "../harness.ts";
+import { expectClose, expectEqual, f64, test, withGpu, withGpuF16 } from "../../src/selftest/harness.ts";
 import type { Gpu } from "../../src/gpu/device.ts";
-import type { VaeFixtureName } from "../fixtures.ts";
+import type { VaeFixtureName } from "../../src/selftest/fixtures.ts";
 import { loadVaeGolden } from "./util.ts";
 import { VAE_TOL } from "./decode.test.ts";
 

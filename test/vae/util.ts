@@ -7,7 +7,7 @@ import { parseWanVaeConfig, type WanVaeConfig } from "../../src/vae/config.ts";
 import { loadWanVaeWeights, type WanVaeWeights } from "../../src/vae/weights.ts";
 import { syntheticVaeWeights } from "../../src/vae/synthetic.ts";
 import type { Grid3 } from "../../src/gpu/tensor.ts";
-import { fixtureBytes, type VaeFixtureName } from "../fixtures.ts";
+import { fixtureBytes, type VaeFixtureName } from "../../src/selftest/fixtures.ts";
 
 export interface VaeGolden {
   cfg: WanVaeConfig;

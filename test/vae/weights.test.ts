@@ -5,8 +5,8 @@
 import { fileListFolder } from "../../src/io/model_folder.ts";
 import { bytesSource, Checkpoint, encodeSafetensors, type StDType } from "../../src/io/safetensors.ts";
 import { expectedVaeTensors, mapWanVaeWeights, openWanVaeFolder } from "../../src/vae/weights.ts";
-import { expectEqual, test } from "../harness.ts";
-import { fixtureBytes } from "../fixtures.ts";
+import { expectEqual, test } from "../../src/selftest/harness.ts";
+import { fixtureBytes } from "../../src/selftest/fixtures.ts";
 import { loadVaeGolden } from "./util.ts";
 
 function roundTo(dtype: StDType, a: Float32Array): Float32Array {

@@ -1,2 +1,0 @@
-// The sequential test loop is the selftest's (src/selftest/runner.ts).
-export * from "../src/selftest/runner.ts";
