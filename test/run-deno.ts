@@ -13,6 +13,16 @@ import { runTests } from "../src/selftest/runner.ts";
 import { useWebGpu } from "../src/platform/webgpu_deno.ts";
 
 const args = Deno.args;
+const FLAGS_WITH_VALUE = ["--tag", "--needs", "--filter", "--json"], SWITCHES = ["--fast", "--list", "--help", "-h"];
+const unknown = args.filter((a, i) => !(FLAGS_WITH_VALUE.includes(a) || SWITCHES.includes(a) || FLAGS_WITH_VALUE.includes(args[i - 1])));
+if (args.includes("--help") || args.includes("-h") || unknown.length) {
+  // The usage at the top of this file, without running anything (a bare run is the whole suite: minutes on 2 cores).
+  const lines = Deno.readTextFileSync(new URL(import.meta.url)).split("\n");
+  const header = lines.slice(1, lines.findIndex((l) => !l.startsWith("//"))).map((l) => l.slice(3));
+  if (unknown.length) console.error(`run-deno: unknown argument ${unknown.join(" ")}`);
+  console.log(header.join("\n"));
+  Deno.exit(unknown.length ? 2 : 0);
+}
 const value = (flag: string) => args.includes(flag) ? args[args.indexOf(flag) + 1] ?? "" : "";
 const filter = value("--filter");
 const jsonPath = value("--json");
