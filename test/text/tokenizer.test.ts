@@ -3,6 +3,7 @@
 // and diffusers' prompt_clean (minus ftfy) of tricky inputs (tools/umt5/make_fixtures.py made them).
 import { MAX_SEQUENCE_LENGTH, Umt5Tokenizer } from "../../src/text/tokenizer.ts";
 import { htmlUnescape, promptClean } from "../../src/text/prompt_clean.ts";
+import { PrecompiledCharsmap } from "../../src/text/precompiled.ts";
 import { assert } from "../io/util.ts";
 import { test } from "../../src/selftest/harness.ts";
 import { umt5FixtureJson } from "./util.ts";
@@ -35,7 +36,7 @@ for (const byteFallback of [false, true]) {
       if (got.join() !== want.join()) bad.push(`${show(s.text)}: got [${got.slice(0, 12)}${got.length > 12 ? ",..." : ""}] (${got.length}), Python [${want.slice(0, 12)}${want.length > 12 ? ",..." : ""}] (${want.length})`);
     }
     assert(bad.length === 0, `${bad.length} of ${c.strings.length} strings differ from Python:\n  ${bad.slice(0, 8).join("\n  ")}`);
-  });
+  }, { tags: ["slow"] });
 }
 
 test("tokenizer: byte_fallback spells an unknown character as its UTF-8 bytes (tokenizers.js issue #26 regression)", async () => {
@@ -71,4 +72,12 @@ test("prompt_clean: == diffusers' prompt_clean without ftfy (Python's html.unesc
   const bad = c.clean.filter((k) => promptClean(k.raw) !== k.clean).map((k) => `${show(k.raw)}: got ${show(promptClean(k.raw))}, Python ${show(k.clean)}`);
   assert(bad.length === 0, `${bad.length} of ${c.clean.length} differ:\n  ${bad.join("\n  ")}`);
   assert(htmlUnescape("&notit; &amp") === "¬it; &", "longest-prefix legacy names");
+});
+
+test("tokenizer: the Precompiled charsmap runs exactly (regression: tokenizers.js turns U+200D into a space, the charsmap keeps it)", async () => {
+  const json = await umt5FixtureJson<Record<string, any>>("umt5-tokenizer", "tokenizer.json");
+  const map = new PrecompiledCharsmap(json.normalizer.normalizers[0].precompiled_charsmap, "fixture");
+  // expected: Python tokenizers' Precompiled(charsmap).normalize_str on the same strings
+  const cases: [string, string][] = [["ＡＢＣ\u200d１", "ABC\u200d1"], ["a\u200bb", "a b"], ["e\u0301", "é"], ["ﬁ ½", "fi 1⁄2"]];
+  for (const [s, want] of cases) assert(map.normalize(s) === want, `${JSON.stringify(s)} -> ${JSON.stringify(map.normalize(s))}, Python ${JSON.stringify(want)}`);
 });

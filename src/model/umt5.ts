@@ -1,0 +1,190 @@
+// umT5's encoder (transformers' UMT5EncoderModel, Wan's text encoder), the math on the GPU:
+//   x = embed(ids)                                   [L, d]  f32 residual stream (gathered on the host)
+//   for each layer:
+//     n = rms(x) * ln0                                T5 RMS norm: no mean, no bias, eps 1e-6, statistics f32
+//     x += Wo · attn(Wq n, Wk n, Wv n, bias_layer)    every layer has its own relative position bias;
+//                                                     scores q·k + bias, no 1/sqrt(d_kv), softmax in f32
+//     n = rms(x) * ln1
+//     x += wo · (gelu_tanh(wi_0 n) * wi_1 n)          gated-GELU feed-forward
+//   out = rms(x) * final_ln
+// The attention runs over the prompt's seq_len tokens only: WanPipeline masks the padding keys and keeps the
+// first seq_len output rows, which is exactly the unpadded computation. The relative position buckets are
+// computed once on the host per length; each layer's bias [N, 2L - 1] is gathered from its [buckets, N] table.
+// No buffers, pipelines or files here: weights come in as Float32Arrays (src/loaders/umt5.ts reads them).
+import type { Gpu } from "../gpu/device.ts";
+import { copyTensor, type DType, type Tensor } from "../gpu/tensor.ts";
+import { freeLinear, gemm, type Linear, uploadLinear } from "../ops/gemm.ts";
+import { gatedGelu } from "../ops/gated_gelu.ts";
+import { relAttention } from "../ops/rel_attention.ts";
+import { rmsNorm } from "../ops/rms_norm.ts";
+
+export interface Umt5Config {
+  dModel: number;
+  /** Per-head dim (d_kv); inner dim = heads * dKv (need not equal dModel). */
+  dKv: number;
+  heads: number;
+  dFf: number;
+  layers: number;
+  vocabSize: number;
+  numBuckets: number;
+  maxDistance: number;
+  eps: number;
+}
+
+/** Wan2.1's text encoder (google/umt5-xxl's encoder). */
+export const UMT5_XXL: Umt5Config = { dModel: 4096, dKv: 64, heads: 64, dFf: 10240, layers: 24, vocabSize: 256384, numBuckets: 32, maxDistance: 128, eps: 1e-6 };
+
+/**
+ * transformers' _relative_position_bucket, bidirectional: relative position r = key - query -> bucket.
+ * Half the buckets per direction; |r| below half of those is its own bucket, longer ones log-spaced up to
+ * maxDistance. transformers computes the log part in float32 (relative_position.float()), whatever the
+ * model's dtype, so it is emulated here with Math.fround at each step (boundaries such as |r| = 16 land
+ * where torch's do; test/text/encoder.test.ts checks every r in [-511, 511] against transformers).
+ */
+export function relativePositionBucket(r: number, numBuckets: number, maxDistance: number): number {
+  const f = Math.fround;
+  const half = Math.floor(numBuckets / 2);
+  const base = r > 0 ? half : 0;
+  const n = Math.abs(r);
+  const maxExact = Math.floor(half / 2);
+  if (n < maxExact) return base + n;
+  const ratio = f(f(Math.log(f(n / maxExact))) / f(Math.log(maxDistance / maxExact)));
+  const large = maxExact + Math.trunc(f(ratio * (half - maxExact)));
+  return base + Math.min(large, half - 1);
+}
+
+/** Buckets of every relative position -(L-1) .. L-1, at index r + L - 1. */
+export function bucketTable(L: number, cfg: Umt5Config): Int32Array {
+  const t = new Int32Array(2 * L - 1);
+  for (let i = 0; i < t.length; i++) t[i] = relativePositionBucket(i - (L - 1), cfg.numBuckets, cfg.maxDistance);
+  return t;
+}
+
+/** A layer's bias per head and relative position: table [buckets, N] (nn.Embedding) -> [N, 2L - 1]. */
+export function layerBias(table: Float32Array, buckets: Int32Array, heads: number): Float32Array {
+  const R = buckets.length;
+  const out = new Float32Array(heads * R);
+  for (let h = 0; h < heads; h++) for (let r = 0; r < R; r++) out[h * R + r] = table[buckets[r] * heads + h];
+  return out;
+}
+
+/** One layer's weights in nn.Linear layout ([out, in]), as Float32Arrays. */
+export interface Umt5LayerWeights {
+  /** [d] */
+  attnNorm: Float32Array;
+  /** [N * dKv, d] each */
+  q: Float32Array;
+  k: Float32Array;
+  v: Float32Array;
+  /** [d, N * dKv] */
+  o: Float32Array;
+  /** [numBuckets, N] */
+  relBias: Float32Array;
+  /** [d] */
+  ffnNorm: Float32Array;
+  /** [dFf, d] each */
+  wi0: Float32Array;
+  wi1: Float32Array;
+  /** [d, dFf] */
+  wo: Float32Array;
+}
+
+interface GpuLayer {
+  attnNorm: Tensor;
+  q: Linear;
+  k: Linear;
+  v: Linear;
+  o: Linear;
+  relBias: Float32Array;
+  ffnNorm: Tensor;
+  wi0: Linear;
+  wi1: Linear;
+  wo: Linear;
+}
+
+/** The encoder's layers on one GPU. Activations and the residual stream are `dtype` (f32: the T5-XXL stream overflows f16). */
+export class Umt5Encoder {
+  private readonly layers: GpuLayer[] = [];
+  private finalNorm: Tensor | null = null;
+
+  constructor(readonly gpu: Gpu, readonly cfg: Umt5Config, readonly dtype: DType = "f32") {}
+
+  /** Uploads layer `i` (in order 0, 1, ...): the loader streams them so the host holds one layer at a time. */
+  addLayer(i: number, w: Umt5LayerWeights): void {
+    const { gpu, cfg, dtype } = this;
+    if (i !== this.layers.length) throw new Error(`umT5 encoder: layer ${i} given, expected layer ${this.layers.length}`);
+    const inner = cfg.heads * cfg.dKv, d = cfg.dModel;
+    const lin = (a: Float32Array, n: number, k: number, name: string) => uploadLinear(gpu, a, [n, k], null, dtype, `encoder.block.${i}.${name}`);
+    this.layers.push({
+      attnNorm: gpu.upload(w.attnNorm, [d], dtype, `encoder.block.${i}.layer.0.layer_norm`),
+      q: lin(w.q, inner, d, "q"),
+      k: lin(w.k, inner, d, "k"),
+      v: lin(w.v, inner, d, "v"),
+      o: lin(w.o, d, inner, "o"),
+      relBias: w.relBias,
+      ffnNorm: gpu.upload(w.ffnNorm, [d], dtype, `encoder.block.${i}.layer.1.layer_norm`),
+      wi0: lin(w.wi0, cfg.dFf, d, "wi_0"),
+      wi1: lin(w.wi1, cfg.dFf, d, "wi_1"),
+      wo: lin(w.wo, d, cfg.dFf, "wo"),
+    });
+  }
+
+  setFinalNorm(w: Float32Array): void {
+    this.finalNorm = this.gpu.upload(w, [this.cfg.dModel], this.dtype, "encoder.final_layer_norm");
+  }
+
+  get complete(): boolean {
+    return this.layers.length === this.cfg.layers && this.finalNorm !== null;
+  }
+
+  /** Embedding rows x [L, d] (L = seq_len <= 512) -> the encoder's last hidden state [L, d]. */
+  async encode(x: Float32Array): Promise<Float32Array> {
+    const { gpu, cfg, dtype } = this;
+    if (!this.complete) throw new Error(`umT5 encoder: ${this.layers.length} of ${cfg.layers} layers loaded${this.finalNorm ? "" : ", no final norm"}`);
+    const d = cfg.dModel, N = cfg.heads, inner = N * cfg.dKv;
+    if (x.length % d !== 0 || x.length === 0) throw new Error(`umT5 encoder: input has ${x.length} values, not a positive multiple of d_model ${d}`);
+    const L = x.length / d;
+    const mark = gpu.liveMark();
+    try {
+      const h = gpu.upload(x, [L, d], dtype, "umt5 residual");
+      const n = gpu.empty([L, d], dtype, "umt5 normed");
+      const [q, k, v, a] = ["q", "k", "v", "attn"].map((s) => gpu.empty([L, inner], dtype, `umt5 ${s}`));
+      const g = gpu.empty([L, cfg.dFf], dtype, "umt5 ffn gate"), u = gpu.empty([L, cfg.dFf], dtype, "umt5 ffn up");
+      const heads = (t: Tensor): Tensor => ({ ...t, shape: [L, N, cfg.dKv] });
+      const buckets = bucketTable(L, cfg);
+      for (const layer of this.layers) {
+        copyTensor(gpu, h, n);
+        rmsNorm(gpu, n, layer.attnNorm, cfg.eps);
+        gemm(gpu, n, layer.q, q);
+        gemm(gpu, n, layer.k, k);
+        gemm(gpu, n, layer.v, v);
+        const bias = gpu.upload(layerBias(layer.relBias, buckets, N), [N, 2 * L - 1], "f32", "umt5 position bias");
+        relAttention(gpu, heads(q), heads(k), heads(v), bias, heads(a));
+        gemm(gpu, a, layer.o, h, { epilogue: "residual" });
+        copyTensor(gpu, h, n);
+        rmsNorm(gpu, n, layer.ffnNorm, cfg.eps);
+        gemm(gpu, n, layer.wi0, g);
+        gemm(gpu, n, layer.wi1, u);
+        gatedGelu(gpu, g, u);
+        gemm(gpu, g, layer.wo, h, { epilogue: "residual" });
+        gpu.freeTensor(bias);
+      }
+      rmsNorm(gpu, h, this.finalNorm!, cfg.eps);
+      return await gpu.read(h);
+    } finally {
+      gpu.releaseSince(mark);
+    }
+  }
+
+  /** Gives every weight back (before the DiT needs the memory). */
+  free(): void {
+    for (const l of this.layers) {
+      for (const lin of [l.q, l.k, l.v, l.o, l.wi0, l.wi1, l.wo]) freeLinear(this.gpu, lin);
+      this.gpu.freeTensor(l.attnNorm);
+      this.gpu.freeTensor(l.ffnNorm);
+    }
+    this.layers.length = 0;
+    if (this.finalNorm) this.gpu.freeTensor(this.finalNorm);
+    this.finalNorm = null;
+  }
+}

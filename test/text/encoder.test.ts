@@ -1,0 +1,88 @@
+// The umT5 encoder against transformers' UMT5EncoderModel in float64 (test/fixtures/umt5-tiny, umt5-odd: run as
+// WanPipeline does, ids padded to 512 with the mask; the goldens are the first seq_len rows), on prompts of
+// 1 (the empty prompt), 15, 22 and 512 tokens (truncated: relative distances up to 511, past max_distance 128).
+import { bytesSource, Checkpoint } from "../../src/io/safetensors.ts";
+import { bucketTable, relativePositionBucket, type Umt5Config, type Umt5LayerWeights } from "../../src/model/umt5.ts";
+import { syntheticTensor } from "../../src/model/synthetic.ts";
+import { gatherEmbeddingRows, loadUmt5Encoder, parseUmt5Config, UMT5_FINAL_NORM, umt5LayerTensors } from "../../src/loaders/umt5.ts";
+import { Umt5Tokenizer } from "../../src/text/tokenizer.ts";
+import { promptClean } from "../../src/text/prompt_clean.ts";
+import { expectClose, test, TOL, withGpu } from "../../src/selftest/harness.ts";
+import { assert, expectError } from "../io/util.ts";
+import { umt5EncoderRef } from "../reference/umt5.ts";
+import { umt5FixtureBytes, umt5FixtureJson } from "./util.ts";
+
+type Config = "umt5-tiny" | "umt5-odd";
+const CONFIGS: Config[] = ["umt5-tiny", "umt5-odd"];
+interface IoJson {
+  cases: { prompt: string; input_ids: number[]; seq_len: number }[];
+}
+
+async function open(f: Config) {
+  const cfg = parseUmt5Config(await umt5FixtureJson(f, "config.json"), `${f}/config.json`);
+  const ck = await Checkpoint.open([bytesSource(`${f}/model.safetensors`, await umt5FixtureBytes(f, "model.safetensors"))]);
+  const io = await Checkpoint.open([bytesSource(`${f}/io.safetensors`, await umt5FixtureBytes(f, "io.safetensors"))]);
+  return { cfg, ck, io, meta: await umt5FixtureJson<IoJson>(f, "io.json") };
+}
+
+async function hostWeights(ck: Checkpoint, cfg: Umt5Config): Promise<Umt5LayerWeights[]> {
+  const layers: Umt5LayerWeights[] = [];
+  for (let i = 0; i < cfg.layers; i++) {
+    const w = {} as Umt5LayerWeights;
+    for (const t of umt5LayerTensors(cfg, i)) w[t.key] = await ck.readF32(t.name);
+    layers.push(w);
+  }
+  return layers;
+}
+
+test("umt5: relative position buckets == transformers' for every distance -511..511", async () => {
+  const cfg = parseUmt5Config(await umt5FixtureJson("umt5-tiny", "config.json"), "umt5-tiny/config.json");
+  const want = await umt5FixtureJson<{ from: number; buckets: number[] }>("umt5-tiny", "buckets.json");
+  const got = bucketTable(512, cfg);
+  assert(want.from === -511 && want.buckets.length === got.length, "buckets.json covers -511..511");
+  const bad = want.buckets.flatMap((b, i) => (got[i] === b ? [] : [`r=${i - 511}: ${got[i]} vs ${b}`]));
+  assert(bad.length === 0, `${bad.length} buckets differ: ${bad.slice(0, 6).join(", ")}`);
+  // the float32 boundaries: 16 -> bucket 10 (log2 exact), 15 -> 9
+  assert(relativePositionBucket(16, 32, 128) === 26 && relativePositionBucket(-16, 32, 128) === 10 && relativePositionBucket(-15, 32, 128) === 9, "boundary at |r| = 16");
+});
+
+for (const f of CONFIGS) {
+  test(`umt5: ${f} model.safetensors == the fixtures' deterministic rule, bit for bit`, async () => {
+    const { ck } = await open(f);
+    for (const n of ck.names()) {
+      const want = syntheticTensor(n, ck.info(n).shape), got = await ck.readF32(n);
+      assert(got.every((v, i) => v === want[i]), `${n} differs from the rule`);
+    }
+  });
+
+  test(`umt5: ${f} encoder (f32, GPU) == transformers float64 and the Float64 reference == transformers`, async () => {
+    const { cfg, ck, io, meta } = await open(f);
+    const tok = new Umt5Tokenizer(await umt5FixtureJson("umt5-tokenizer", "tokenizer.json"), {}, "umt5-tokenizer/tokenizer.json");
+    const layers = await hostWeights(ck, cfg), finalNorm = await ck.readF32(UMT5_FINAL_NORM);
+    await withGpu(async (gpu) => {
+      const enc = await loadUmt5Encoder(gpu, ck, cfg, f);
+      try {
+        for (const [i, c] of meta.cases.entries()) {
+          const t = tok.tokenize(promptClean(c.prompt));
+          assert(t.seqLen === c.seq_len && Array.from(t.inputIds.slice(0, t.seqLen)).join() === c.input_ids.join(), `case ${i}: our ids differ from the golden's`);
+          const emb = await gatherEmbeddingRows(ck, cfg, c.input_ids);
+          const want = await io.readF32(`expected.${i}`);
+          expectClose(`${f} case ${i} (${c.seq_len} tokens) GPU`, await enc.encode(emb), want, TOL.model.f32);
+          if (c.seq_len <= 64) expectClose(`${f} case ${i} Float64 reference`, umt5EncoderRef(cfg, layers, finalNorm, emb), want, TOL.float64.model);
+        }
+      } finally {
+        enc.free();
+      }
+    });
+  }, { tags: ["slow"] });
+}
+
+test("umt5: bad configs and checkpoints are one clear line", async () => {
+  const base = await umt5FixtureJson<Record<string, unknown>>("umt5-tiny", "config.json");
+  await expectError("t5", () => parseUmt5Config({ ...base, model_type: "t5" }, "c.json"), "c.json", "model_type", "umt5", "layer 0");
+  await expectError("relu", () => parseUmt5Config({ ...base, feed_forward_proj: "relu" }, "c.json"), "c.json", "feed_forward_proj", "gated-gelu");
+  await expectError("heads", () => parseUmt5Config({ ...base, num_heads: 0 }, "c.json"), "c.json", "num_heads");
+  const { cfg, ck } = await open("umt5-tiny");
+  await expectError("vocab", () => gatherEmbeddingRows(ck, cfg, [1, cfg.vocabSize]), "token id", `${cfg.vocabSize}`, "shared.weight", "do not match");
+  await expectError("shape", () => withGpu((gpu) => loadUmt5Encoder(gpu, ck, { ...cfg, dFf: 65 }, "te")), "te", "wi_0", "[65, 32]");
+});
