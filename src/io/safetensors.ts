@@ -18,6 +18,11 @@ export interface ByteSource {
 export type StDType = "F32" | "F16" | "BF16";
 export const DTYPE_BYTES: Record<StDType, number> = { F32: 4, F16: 2, BF16: 2 };
 const OTHER_DTYPES = ["F64", "I64", "U64", "I32", "U32", "I16", "U16", "I8", "U8", "BOOL", "F8_E4M3", "F8_E5M2", "F8_E8M0", "F4", "F6_E2M3", "F6_E3M2", "C64"];
+/**
+ * Integer tensors are listed but never read (SafetensorsFile.integers): `shardit encode` writes input_ids and
+ * attention_mask beside prompt_embeds, as diffusers' users have them, and --text still reads that file.
+ */
+const INTEGER_DTYPES: Record<string, number> = { I64: 8, U64: 8, I32: 4, U32: 4, I16: 2, U16: 2, I8: 1, U8: 1, BOOL: 1 };
 /** Largest header accepted (the safetensors library's own limit). */
 export const MAX_HEADER_BYTES = 100_000_000;
 
@@ -154,6 +159,8 @@ export class SafetensorsFile {
     readonly metadata: Record<string, string>,
     /** Bytes of header (8 + n): where the data section starts. */
     readonly dataStart: number,
+    /** Integer tensors (I64, I32, U8, BOOL ...): their dtype and shape; not readable as weights. */
+    readonly integers: Map<string, { dtype: string; shape: number[] }> = new Map(),
   ) {}
 
   static async open(src: ByteSource): Promise<SafetensorsFile> {
@@ -178,6 +185,7 @@ export class SafetensorsFile {
     const dataStart = 8 + n, dataSize = src.size - dataStart;
     const metadata: Record<string, string> = {};
     const tensors = new Map<string, TensorInfo>();
+    const integers = new Map<string, { dtype: string; shape: number[] }>();
     for (const [name, entry] of Object.entries(json)) {
       if (name === "__metadata__") {
         if (!isObject(entry)) throw new Error(`${f}: __metadata__ must be an object of strings`);
@@ -191,7 +199,8 @@ export class SafetensorsFile {
       if (!isObject(entry)) throw new Error(`${t}: header entry is not an object`);
       const { dtype, shape, data_offsets: offs } = entry;
       if (typeof dtype !== "string") throw new Error(`${t}: field "dtype" is missing or not a string`);
-      if (!(dtype in DTYPE_BYTES)) {
+      const intBytes = INTEGER_DTYPES[dtype];
+      if (!(dtype in DTYPE_BYTES) && intBytes === undefined) {
         const known = OTHER_DTYPES.includes(dtype) ? "unsupported" : "unknown";
         throw new Error(`${t}: ${known} dtype "${dtype}" (shardit reads F32, F16 and BF16)`);
       }
@@ -204,9 +213,13 @@ export class SafetensorsFile {
       if (e > dataSize) {
         throw new Error(`${t}: data_offsets [${b}, ${e}] run past the data section (${dataSize} bytes; file truncated?)`);
       }
-      const want = numel(shape as number[]) * DTYPE_BYTES[dtype as StDType];
+      const want = numel(shape as number[]) * (intBytes ?? DTYPE_BYTES[dtype as StDType]);
       if (e - b !== want) {
         throw new Error(`${t}: data_offsets [${b}, ${e}] hold ${e - b} bytes, but ${dtype} [${shape}] needs ${want}`);
+      }
+      if (intBytes !== undefined) {
+        integers.set(name, { dtype, shape: shape as number[] });
+        continue;
       }
       tensors.set(name, { name, dtype: dtype as StDType, shape: shape as number[], begin: dataStart + b, end: dataStart + e, source: src });
     }
@@ -218,7 +231,7 @@ export class SafetensorsFile {
         throw new Error(`${f}: tensor "${c.name}" (data_offsets [${c.begin - dataStart}, ${c.end - dataStart}]) overlaps tensor "${p.name}" ([${p.begin - dataStart}, ${p.end - dataStart}])`);
       }
     }
-    return new SafetensorsFile(src, tensors, metadata, dataStart);
+    return new SafetensorsFile(src, tensors, metadata, dataStart, integers);
   }
 }
 

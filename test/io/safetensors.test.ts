@@ -221,11 +221,16 @@ test("safetensors: bad JSON and non-object headers", async () => {
   await expectError("null header", () => openBytes("null.safetensors", rawSafetensors(`null`, 0)), "null.safetensors", "expected an object");
 });
 
+test("safetensors: integer tensors (shardit encode's input_ids) are listed apart, not as weights", async () => {
+  const f = await SafetensorsFile.open(bytesSource("i.safetensors", rawSafetensors({ w: { dtype: "F32", shape: [1], data_offsets: [0, 4] }, ids: { dtype: "I64", shape: [1, 2], data_offsets: [4, 20] } }, 20)));
+  assert([...f.tensors.keys()].join() === "w" && f.integers.get("ids")?.dtype === "I64" && f.integers.get("ids")?.shape.join() === "1,2", "integers apart");
+});
+
 test("safetensors: bad entries name the tensor and the field", async () => {
   const bad = async (what: string, entry: unknown, data: number, ...parts: string[]) =>
     await expectError(what, () => openBytes("e.safetensors", rawSafetensors({ w: { dtype: "F32", shape: [1], data_offsets: [0, 4] }, t: entry }, data)), "e.safetensors", `"t"`, ...parts);
   await bad("F64", { dtype: "F64", shape: [2], data_offsets: [4, 20] }, 20, "F64", "unsupported");
-  await bad("I64", { dtype: "I64", shape: [2], data_offsets: [4, 20] }, 20, "I64");
+  await bad("I64 of the wrong size", { dtype: "I64", shape: [2], data_offsets: [4, 12] }, 12, "I64", "needs 16");
   await bad("unknown dtype", { dtype: "Q4_K", shape: [2], data_offsets: [4, 12] }, 12, "Q4_K", "unknown dtype");
   await bad("dtype not a string", { dtype: 5, shape: [2], data_offsets: [4, 12] }, 12, "dtype");
   await bad("no shape", { dtype: "F32", data_offsets: [4, 12] }, 12, "shape");
