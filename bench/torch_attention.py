@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """torch SDPA baseline for bench/attention.ts: F.scaled_dot_product_attention on [1, N, L, D] (self-attention,
-no mask), fp32 (TF32 off), fp16 and bf16. For each (shape, precision) it times the backend torch picks by
+no mask; or cross-attention: a shape "Lq:Lk" x N x D, e.g. 32760:512x12x128 for the 512 text keys), fp32 (TF32 off), fp16 and bf16. For each (shape, precision) it times the backend torch picks by
 default and, separately, each SDPA backend that accepts the input (flash, efficient, cudnn, math), so the
 JSON says which backend the default is (`default_backend`: torch._fused_sdp_choice for these inputs). FLOPs = 4 L^2 N D.
-Shape keys are "L{L}xN{N}xD{D}" as in bench/attention.ts.
+Shape keys are "L{L}xN{N}xD{D}" (cross: "L{Lq}xLk{Lk}xN{N}xD{D}") as in bench/attention.ts.
 
   python bench/torch_attention.py [--shapes 4096x12x128,32760x12x128] [--precision fp32,fp16,bf16]
                                   [--iters 10] [--math] [--json out.json]
@@ -51,14 +51,17 @@ env = {"torch": torch.__version__, "cuda": torch.version.cuda, "device": torch.c
 print(env)
 results = []
 for s in a.shapes.split(","):
-    L, N, D = map(int, s.split("x"))
-    key = f"L{L}xN{N}xD{D}"
-    flops = 4 * L * L * N * D
+    Ls, N, D = s.split("x")
+    N, D = int(N), int(D)
+    L, Lk = (int(x) for x in Ls.split(":")) if ":" in Ls else (int(Ls), int(Ls))
+    key = f"L{L}xN{N}xD{D}" if Lk == L else f"L{L}xLk{Lk}xN{N}xD{D}"
+    flops = 4 * L * Lk * N * D
     g = torch.Generator(device=dev).manual_seed(0)
-    q32, k32, v32 = (torch.rand(1, N, L, D, device=dev, generator=g) * 2 - 1 for _ in range(3))
+    q32 = torch.rand(1, N, L, D, device=dev, generator=g) * 2 - 1
+    k32, v32 = (torch.rand(1, N, Lk, D, device=dev, generator=g) * 2 - 1 for _ in range(2))
     for prec in a.precision.split(","):
         q, k, v = (t.to(DT[prec]) for t in (q32, k32, v32))
-        row = {"shape": key, "L": L, "N": N, "D": D, "precision": prec, "backends": {}}
+        row = {"shape": key, "L": L, "Lk": Lk, "N": N, "D": D, "precision": prec, "backends": {}}
         default_backend = None
         for name, be in BACKENDS:
             if name == "math" and L > 8192 and not a.math:
@@ -84,5 +87,5 @@ for s in a.shapes.split(","):
               + ", ".join(f"{n} {b['ms']:.2f} ms" if "ms" in b else f"{n} -" for n, b in row["backends"].items()))
 if a.json:
     with open(a.json, "w") as f:
-        json.dump({"bench": "torch_attention", "env": env, "flops": "4*L^2*N*D", "results": results}, f, indent=2)
+        json.dump({"bench": "torch_attention", "env": env, "flops": "4*L*Lk*N*D", "results": results}, f, indent=2)
     print("wrote", a.json)
