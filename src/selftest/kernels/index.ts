@@ -20,3 +20,4 @@ import "./channel_rms_norm.test.ts";
 import "./upsample2x.test.ts";
 import "./video_frames.test.ts";
 import "./vae_attention.test.ts";
+import "./lora_merge.test.ts";
