@@ -15,6 +15,8 @@ import { Gpu } from "../src/gpu/device.ts";
 
 const args = Deno.args;
 const logPath = args.includes("--log") ? args[args.indexOf("--log") + 1] : "";
+// --filter a|b: only the wanted tests whose name contains one of the |-separated substrings (e.g. attention_matrix)
+const only = args.includes("--filter") ? args[args.indexOf("--filter") + 1].split("|").filter(Boolean) : [];
 // Written line by line, so a crash (Deno has aborted at exit with workers that held devices) keeps the log.
 if (logPath) Deno.writeTextFileSync(logPath, "");
 const log = (line: string) => {
