@@ -21,7 +21,7 @@
 //   default SDPA backend's ms from bench/torch_attention.py's JSON under torch.attention_ms: {fp16: ..., bf16: ...}.
 //   Other keys of the file are kept.
 import { Gpu } from "../src/gpu/device.ts";
-import type { DType } from "../src/gpu/tensor.ts";
+import type { DType } from "../src/shape.ts";
 import { ATTENTION_CONFIGS, type AttentionConfig, attentionPlan, attentionWith, pickAttention, pickAttentionConfig } from "../src/ops/attention.ts";
 import {
   firstMatrixAttentionConfig, MATRIX_ATTENTION_CONFIGS, type MatrixAttentionConfig, matrixAttentionFits, matrixAttentionPlan, matrixAttentionUnsupported,

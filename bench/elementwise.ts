@@ -7,7 +7,8 @@
 //
 //   deno run -A bench/elementwise.ts [--precision f32,f16] [--iters 50] [--json out.json]
 import { Gpu } from "../src/gpu/device.ts";
-import type { DType, Tensor } from "../src/gpu/tensor.ts";
+import type { DType } from "../src/shape.ts";
+import type { Tensor } from "../src/gpu/tensor.ts";
 import { layerNormAffine, layerNormModulated } from "../src/ops/layer_norm.ts";
 import { geluTanh, silu } from "../src/ops/activation.ts";
 import { addRows } from "../src/ops/add.ts";

@@ -15,8 +15,10 @@
 // X or Y larger than one storage binding is processed in row chunks (as the model does), each chunk one
 // gemm call on views of the big buffers; a timed call is the whole product.
 import { Gpu } from "../src/gpu/device.ts";
-import { type DType, dtypeBytes, type Tensor } from "../src/gpu/tensor.ts";
-import { freeLinear, gemm, GEMM_TILES, type GemmOptions, type GemmTile, pickTile, uploadLinear } from "../src/ops/gemm.ts";
+import { type DType, dtypeBytes } from "../src/shape.ts";
+import { type Tensor } from "../src/gpu/tensor.ts";
+import { freeLinear, uploadLinear } from "../src/ops/gemm_common.ts";
+import { gemm, GEMM_TILES, type GemmOptions, type GemmTile, pickTile } from "../src/ops/gemm.ts";
 import { MATRIX_TILES, matrixGemmSupport, pickMatrixTile } from "../src/ops/gemm_matrix.ts";
 import { randomArray } from "../src/selftest/harness.ts";
 import { benchArgs, benchEnv, printEnv, printRow, printTable, timeGpu, writeJson } from "./common.ts";

@@ -18,7 +18,7 @@
 // single-device one within the same tolerances.
 // --small: the wan-vae-small fixture's config (base_dim 16) instead of the real dims, for a CPU adapter.
 import { Gpu } from "../src/gpu/device.ts";
-import type { DType } from "../src/gpu/tensor.ts";
+import type { DType } from "../src/shape.ts";
 import { latentsToZ, parseWanVaeConfig, vaeDecoderPlan, vaeVideoFrames, WAN21_VAE, type WanVaeConfig } from "../src/vae/config.ts";
 import { WanVaeDecoder } from "../src/vae/decoder.ts";
 import { syntheticLatents, syntheticVaeWeights } from "../src/vae/synthetic.ts";

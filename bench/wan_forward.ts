@@ -15,13 +15,15 @@
 // exchange (attention over own keys while the others' arrive, exact merge); off: the plain all-gather;
 // off,on runs both in the same pools.
 import { Gpu } from "../src/gpu/device.ts";
-import type { DType } from "../src/gpu/tensor.ts";
+import type { DType } from "../src/shape.ts";
 import { bytesSource, Checkpoint } from "../src/io/safetensors.ts";
-import { loadWanWeights } from "../src/model/checkpoint.ts";
-import { parseWanConfig, presetConfig, type WanConfig } from "../src/model/config.ts";
+import { loadWanWeights } from "../src/loaders/checkpoint.ts";
+import { type WanConfig } from "../src/model/config.ts";
+import { parseWanConfig, presetConfig } from "../src/loaders/config.ts";
 import { forwardOnDevice } from "../src/model/forward.ts";
-import { type ForwardInputs, readForwardInputs } from "../src/model/inputs.ts";
-import { syntheticInputs, syntheticWeights } from "../src/model/synthetic.ts";
+import { type ForwardInputs } from "../src/model/forward.ts";
+import { readForwardInputs } from "../src/loaders/inputs.ts";
+import { syntheticInputs, syntheticWeights } from "../src/loaders/synthetic.ts";
 import { WanModel } from "../src/model/wan.ts";
 import { uploadWanWeights } from "../src/model/weights_gpu.ts";
 import { placeDevices } from "../src/platform/deno_gpus.ts";

@@ -8,9 +8,11 @@
 //   const pool = await createPool({ devices: 2 });
 //   await pool.load(model.config, model.weights);
 //   const { out } = await forward(pool, await readInputsFile("io.safetensors", model.config));
-import { openWanFolder, type WanConfig } from "./model/config.ts";
-import { loadWanWeights } from "./model/checkpoint.ts";
-import { type ForwardInputs, readForwardInputs, readPromptEmbeddings } from "./model/inputs.ts";
+import { type WanConfig } from "./model/config.ts";
+import { openWanFolder } from "./loaders/config.ts";
+import { loadWanWeights } from "./loaders/checkpoint.ts";
+import { type ForwardInputs } from "./model/forward.ts";
+import { readForwardInputs, readPromptEmbeddings } from "./loaders/inputs.ts";
 import { denoFileSource } from "./io/fs_deno.ts";
 import { modelFolderFromArg } from "./io/hub_deno.ts";
 import type { FolderSource } from "./io/model_folder.ts";

@@ -9,31 +9,35 @@
 //   await setPrompts(pool, text, negativeText, textTokens);
 //   const { latent } = await generate(pool, model.config, { latent: { F: 21, H: 60, W: 104 }, sampler, seed: 0,
 //     mode: "sequence", signal }, (step) => console.log(step.step, step.ms));
-import type { WanWeights } from "./model/checkpoint.ts";
-import { loadWanWeights } from "./model/checkpoint.ts";
+import type { WanWeights } from "./model/weights.ts";
+import { loadWanWeights } from "./loaders/checkpoint.ts";
 import type { Checkpoint } from "./io/safetensors.ts";
-import { openWanFolder, type WanConfig } from "./model/config.ts";
-import type { ForwardInputs } from "./model/inputs.ts";
+import { type WanConfig } from "./model/config.ts";
+import { openWanFolder } from "./loaders/config.ts";
+import type { ForwardInputs } from "./model/forward.ts";
 import type { DownloadProgress } from "./io/download.ts";
 import { folderFromText } from "./io/hub_web.ts";
 import { type FolderSource, type PickedFile, pickModelFolder, pipelineComponent } from "./io/model_folder.ts";
 import { planShards, type ShardMode, type ShardPlan, tokenGridFromLatent } from "./parallel/plan.ts";
 import { type ForwardResult, PoolCancelled, type PoolOptions, WorkerPool } from "./parallel/pool.ts";
-import type { Grid3 } from "./gpu/tensor.ts";
+import type { Grid3 } from "./shape.ts";
 import { Gpu, type GpuOptions } from "./gpu/device.ts";
 import type { Summary } from "./selftest/runner.ts";
 
 // ---- Model: config, weights, inputs -------------------------------------------------------------
-export { parseWanConfig, PRESETS, presetConfig, type WanConfig, wanConfigJson } from "./model/config.ts";
-export { loadWanWeights, type WanWeights } from "./model/checkpoint.ts";
-export { SYNTHETIC_LATENT, type SyntheticModel, syntheticModel } from "./model/synthetic_model.ts";
-export { EMBEDDED_LATENT, EMBEDDED_PROMPT, EMBEDDED_SAMPLER, EMBEDDED_VIDEO, type EmbeddedModel, embeddedPrompt, loadEmbeddedModel } from "./model/embedded.ts";
+export { type WanConfig } from "./model/config.ts";
+export { parseWanConfig, PRESETS, presetConfig, wanConfigJson } from "./loaders/config.ts";
+export { type WanWeights } from "./model/weights.ts";
+export { loadWanWeights } from "./loaders/checkpoint.ts";
+export { SYNTHETIC_LATENT, type SyntheticModel, syntheticModel } from "./loaders/synthetic_model.ts";
+export { EMBEDDED_LATENT, EMBEDDED_PROMPT, EMBEDDED_SAMPLER, EMBEDDED_VIDEO, type EmbeddedModel, embeddedPrompt, loadEmbeddedModel } from "./loaders/embedded.ts";
 export { depthToSpace, spaceToDepth, upscaleVideo } from "./model/pixels.ts";
 export { contactSheet, videoToRgb8 } from "./io/video.ts";
-export { encodePrompt, type WordEncoder } from "./model/text_encoder.ts";
+export { encodePrompt, type WordEncoder } from "./loaders/text_encoder.ts";
 export { analyzeClip, type ClipAnalysis, clipMatchesPrompt } from "./pipeline/clip_analysis.ts";
-export { type ForwardInputs, readForwardInputs, readPromptEmbeddings } from "./model/inputs.ts";
-export { type DType, type Grid3, gridSize } from "./gpu/tensor.ts";
+export { type ForwardInputs } from "./model/forward.ts";
+export { readForwardInputs, readPromptEmbeddings } from "./loaders/inputs.ts";
+export { type DType, type Grid3, gridSize } from "./shape.ts";
 
 // ---- Files: safetensors, model folders, downloads -----------------------------------------------
 export { type ByteSource, bytesSource, Checkpoint, encodeSafetensors, fileObjectSource, urlSource } from "./io/safetensors.ts";

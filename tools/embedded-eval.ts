@@ -4,7 +4,7 @@
 // Prints one line per clip and a JSON summary at the end. Slow on a CPU (seconds per clip).
 //   node bin/deno.cjs run -A tools/embedded-eval.ts [--seeds 0,1] [--prompts all|"a red circle moving left,..."] [--devices 1]
 import { allowFlags, int, num, oneOf, parseArgs, str } from "../src/cli/args.ts";
-import { EMBEDDED_LATENT, EMBEDDED_SAMPLER, EMBEDDED_VIDEO, embeddedPrompt, loadEmbeddedModel } from "../src/model/embedded.ts";
+import { EMBEDDED_LATENT, EMBEDDED_SAMPLER, EMBEDDED_VIDEO, embeddedPrompt, loadEmbeddedModel } from "../src/loaders/embedded.ts";
 import { depthToSpace } from "../src/model/pixels.ts";
 import { WorkerPool } from "../src/parallel/pool.ts";
 import { generate, setPrompts } from "../src/pipeline/generate.ts";

@@ -7,11 +7,11 @@
 // --preset wan-small with F32 reproduces test/fixtures/wan-small/model.safetensors byte for byte in tensors.
 import { allowFlags, int, num, parseArgs, str, UsageError } from "../src/cli/args.ts";
 import { encodeFromF32, encodeSafetensors, safetensorsHeader, type StDType, type TensorSpec } from "../src/io/safetensors.ts";
-import { presetConfig, wanConfigJson } from "../src/model/config.ts";
-import { expectedTensors } from "../src/model/checkpoint.ts";
-import { fillSynthetic, syntheticInputs } from "../src/model/synthetic.ts";
+import { presetConfig, wanConfigJson } from "../src/loaders/config.ts";
+import { expectedTensors } from "../src/loaders/checkpoint.ts";
+import { fillSynthetic, syntheticInputs } from "../src/loaders/synthetic.ts";
 import { DTYPE_BYTES } from "../src/io/safetensors.ts";
-import { numel } from "../src/gpu/tensor.ts";
+import { numel } from "../src/shape.ts";
 
 async function main(argv: string[]): Promise<void> {
   const p = parseArgs(argv);

@@ -6,7 +6,8 @@
 
 import { preprocessShader, shaderSource } from "./shaders.ts";
 import { parseUniformStruct, type UniformPacker } from "./uniforms.ts";
-import { type DType, dtypeBytes, type Tensor } from "./tensor.ts";
+import { type DType, dtypeBytes } from "../shape.ts";
+import { type Tensor } from "./tensor.ts";
 
 /** What shardit cannot run without; checked once in Gpu.create. */
 export const REQUIRED_LIMITS = {

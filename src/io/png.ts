@@ -1,6 +1,6 @@
 // A small PNG encoder (8-bit RGB, no filtering) over the platform's CompressionStream("deflate"),
 // which emits the zlib stream PNG's IDAT wants; works in Deno and browsers. Plus the latent preview.
-import type { Grid3 } from "../gpu/tensor.ts";
+import type { Grid3 } from "../shape.ts";
 
 const CRC_TABLE = (() => {
   const t = new Uint32Array(256);

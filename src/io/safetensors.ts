@@ -4,7 +4,7 @@
 // {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__"?: {string: string}}, then the data
 // section; offsets are relative to the data section. Nothing in a header is trusted before it is checked:
 // every violation is an error naming the file and the tensor or field.
-import { numel } from "../gpu/tensor.ts";
+import { numel } from "../shape.ts";
 
 /** Random access to the bytes of one file. `read` returns exactly `length` bytes or throws. */
 export interface ByteSource {

@@ -16,7 +16,7 @@
 import { applyPalette, GIFEncoder, quantize } from "gifenc/dist/gifenc.esm.js";
 // @ts-types="../types/upng-js.d.ts"
 import UPNG from "upng-js";
-import type { Grid3 } from "../gpu/tensor.ts";
+import type { Grid3 } from "../shape.ts";
 import { encodePng } from "./png.ts";
 import { encodeSafetensors } from "./safetensors.ts";
 

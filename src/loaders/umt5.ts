@@ -3,7 +3,7 @@
 // token embedding rows gathered straight from the checkpoint file (only the prompt's rows are read: the real
 // table is 256,384 x 4096, 4.2 GB in f32, and never reaches the GPU).
 import type { Gpu } from "../gpu/device.ts";
-import type { DType } from "../gpu/tensor.ts";
+import type { DType } from "../shape.ts";
 import { type Checkpoint, decodeToF32, summarizeProblems } from "../io/safetensors.ts";
 import { type Umt5Config, Umt5Encoder, type Umt5LayerWeights } from "../model/umt5.ts";
 

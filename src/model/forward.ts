@@ -1,10 +1,12 @@
 // One whole forward on one device, in this thread (no workers): the single-device reference path
 // that tests, benchmarks and `forward --devices 1`-style callers use. The sharded path (workers) runs
 // the same WanModel per shard.
-import { type Grid3, gridSize, type Tensor } from "../gpu/tensor.ts";
-import type { ForwardInputs } from "./inputs.ts";
-import { assertFinite, overflowHint } from "./finite.ts";
-import type { ShardView, WanModel } from "./wan.ts";
+import { type Grid3, gridSize } from "../shape.ts";
+import { type Tensor } from "../gpu/tensor.ts";
+
+import { assertFinite, overflowHint } from "../gpu/finite.ts";
+import type { ShardView } from "./shard_view.ts";
+import type { WanModel } from "./wan.ts";
 import { ownKeysAttention } from "./self_attention.ts";
 
 /** The whole token range of a latent F x H x W as one shard. */
@@ -42,4 +44,12 @@ export async function forwardOnDevice(model: WanModel, inputs: ForwardInputs, ho
     gpu.freeTensor(latent);
     gpu.freeTensor(out);
   }
+}
+
+export interface ForwardInputs {
+  latent: Float32Array; // [C, F, H, W], C = the model's in_channels
+  latentGrid: Grid3;
+  text: Float32Array; // [Lt, text_dim]
+  textTokens: number;
+  timestep: number;
 }

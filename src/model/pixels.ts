@@ -2,7 +2,7 @@
 // by 2x2 space-to-depth in torch's pixel_unshuffle order (tools/train/train.py to_model): channel c*4 + a*2 + b
 // holds pixel (2h + a, 2w + b) of colour c. depthToSpace is the exact inverse (pixel_shuffle), so no decoder
 // is needed: the sampler's result, clamped to [-1, 1], is the video.
-import type { Grid3 } from "../gpu/tensor.ts";
+import type { Grid3 } from "../shape.ts";
 
 /** Channels of the pixel-space latent: 3 colours x 2 x 2 offsets. */
 export const PIXEL_LATENT_CHANNELS = 12;

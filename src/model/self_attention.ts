@@ -4,10 +4,11 @@
 // come from is the provider's business: on one device they are its own (`ownKeysAttention`, here); the
 // sharded providers (src/parallel/sharded_attention.ts) gather the other devices' rows.
 import type { Gpu } from "../gpu/device.ts";
-import type { DType, Tensor } from "../gpu/tensor.ts";
+import type { DType } from "../shape.ts";
+import type { Tensor } from "../gpu/tensor.ts";
 import { attention } from "../ops/attention.ts";
 import type { RopeGap } from "../ops/rope3d.ts";
-import { realTokens, type ShardView } from "./wan.ts";
+import { realTokens, type ShardView } from "./shard_view.ts";
 
 /** Keys and values [rows, N, D] of some tokens, RoPE applied to the keys. */
 export interface KeysValues {

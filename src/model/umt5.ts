@@ -12,8 +12,11 @@
 // computed once on the host per length; each layer's bias [N, 2L - 1] is gathered from its [buckets, N] table.
 // No buffers, pipelines or files here: weights come in as Float32Arrays (src/loaders/umt5.ts reads them).
 import type { Gpu } from "../gpu/device.ts";
-import { copyTensor, type DType, type Tensor } from "../gpu/tensor.ts";
-import { freeLinear, gemm, type Linear, uploadLinear } from "../ops/gemm.ts";
+import { type DType } from "../shape.ts";
+import { copyTensor } from "../gpu/tensor_ops.ts";
+import { type Tensor } from "../gpu/tensor.ts";
+import { freeLinear, type Linear, uploadLinear } from "../ops/gemm_common.ts";
+import { gemm } from "../ops/gemm.ts";
 import { gatedGelu } from "../ops/gated_gelu.ts";
 import { relAttention } from "../ops/rel_attention.ts";
 import { rmsNorm } from "../ops/rms_norm.ts";

@@ -8,38 +8,24 @@
 // C / Cout latent channels, F x H x W the latent, F' x H' x W' = F x H/2 x W/2 the token grid.
 
 import type { Gpu } from "../gpu/device.ts";
-import { copyTensor, type DType, type Grid3, rowsPerBinding, rowsView, type Tensor, zeroTensor } from "../gpu/tensor.ts";
-import { gemm, type Linear } from "../ops/gemm.ts";
+import { type DType, type Grid3 } from "../shape.ts";
+import { copyTensor, rowsPerBinding, zeroTensor } from "../gpu/tensor_ops.ts";
+import { rowsView, type Tensor } from "../gpu/tensor.ts";
+import { type Linear } from "../ops/gemm_common.ts";
+import { gemm } from "../ops/gemm.ts";
 import { attention } from "../ops/attention.ts";
 import { rope3d, type RopeGap } from "../ops/rope3d.ts";
 import { rmsNorm } from "../ops/rms_norm.ts";
 import { layerNormAffine, layerNormModulated } from "../ops/layer_norm.ts";
 import { timestepEmbedding } from "../ops/timestep_embedding.ts";
-import { geluTanh, silu } from "../ops/activation.ts";
+import { silu } from "../ops/activation.ts";
 import { addRows } from "../ops/add.ts";
 import { patchify } from "../ops/patchify.ts";
 import { unpatchify } from "../ops/unpatchify.ts";
 import type { WanConfig } from "./config.ts";
 import type { WanGpuWeights } from "./weights_gpu.ts";
 import type { AttentionLayer, KeysValues, SelfAttention } from "./self_attention.ts";
-
-/** The token range one device computes, in the computed index space (frame mode pads whole frames). */
-export interface ShardView {
-  /** First computed token of this shard and how many it computes (pad tokens included). */
-  start: number;
-  count: number;
-  /** Real tokens L; computed tokens at index >= L are padding (masked as keys, dropped from output). */
-  tokens: number;
-  /** Computed tokens of the whole run (L, or F_pad * H' * W' in frame mode). */
-  computedTokens: number;
-  /** The computed token grid (F_pad x H' x W' in frame mode): RoPE positions of pad tokens. */
-  grid: Grid3;
-}
-
-/** How many of a shard's computed tokens are real (not frame-mode padding, which sits past L). */
-export function realTokens(shard: ShardView): number {
-  return Math.max(0, Math.min(shard.start + shard.count, shard.tokens) - shard.start);
-}
+import { type ShardView, realTokens } from "./shard_view.ts";
 
 /** Per prompt: the text context projected into every block's cross-attention keys and values. */
 export interface TextState {

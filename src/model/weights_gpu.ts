@@ -2,9 +2,10 @@
 // precision: linear layers become gemm `Linear`s (split across bindings when large), vectors become
 // tensors. The tree mirrors WanWeights so the model reads `w.blocks[i].attn1.q`.
 import type { Gpu } from "../gpu/device.ts";
-import type { DType, Tensor } from "../gpu/tensor.ts";
-import { freeLinear, type Linear, uploadLinear } from "../ops/gemm.ts";
-import type { AttentionWeights, Linear as LinearF32, WanWeights } from "./checkpoint.ts";
+import type { DType } from "../shape.ts";
+import type { Tensor } from "../gpu/tensor.ts";
+import { freeLinear, type Linear, uploadLinear } from "../ops/gemm_common.ts";
+import type { AttentionWeights, Linear as LinearF32, WanWeights } from "./weights.ts";
 import type { WanConfig } from "./config.ts";
 
 export interface AttentionGpu {

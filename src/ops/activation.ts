@@ -1,6 +1,7 @@
 // In-place activations over a tensor of any shape: SiLU and GELU-tanh (see shaders/activation.wgsl).
 import type { Gpu } from "../gpu/device.ts";
-import { numel, type Tensor } from "../gpu/tensor.ts";
+import { numel } from "../shape.ts";
+import { type Tensor } from "../gpu/tensor.ts";
 import { grid1d } from "./grid.ts";
 
 function activation(gpu: Gpu, op: string, x: Tensor, gelu: boolean): void {

@@ -6,7 +6,8 @@
 // calls dispatchAttentionMatrix. Here: the configs, the support check (with the reason it fails), the plan
 // (defines and workgroup memory) and the dispatch.
 import type { Gpu } from "../gpu/device.ts";
-import type { DType, Tensor } from "../gpu/tensor.ts";
+import type { DType } from "../shape.ts";
+import type { Tensor } from "../gpu/tensor.ts";
 
 export interface MatrixAttentionConfig {
   kind: "matrix";

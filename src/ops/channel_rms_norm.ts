@@ -2,7 +2,8 @@
 // optionally fused with SiLU, out of place (the residual block still needs its input). See
 // shaders/channel_rms_norm.wgsl.
 import type { Gpu } from "../gpu/device.ts";
-import { expectShape, numel, type Tensor } from "../gpu/tensor.ts";
+import { numel } from "../shape.ts";
+import { expectShape, type Tensor } from "../gpu/tensor.ts";
 import { expectNoOverlap } from "./checks.ts";
 import { grid1d } from "./grid.ts";
 

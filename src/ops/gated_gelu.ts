@@ -1,6 +1,7 @@
 // gatedGelu: T5's gated-GELU gate in place, g <- gelu_tanh(g) * u (see shaders/gated_gelu.wgsl).
 import type { Gpu } from "../gpu/device.ts";
-import { expectShape, numel, type Tensor } from "../gpu/tensor.ts";
+import { numel } from "../shape.ts";
+import { expectShape, type Tensor } from "../gpu/tensor.ts";
 import { expectNoOverlap } from "./checks.ts";
 import { grid1d } from "./grid.ts";
 

@@ -3,7 +3,7 @@
 // when the device has subgroup matrices with an f16 -> f32 16x16x16 config and the run is f16.
 import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import { dispatchChunks, epilogueDefines, type GemmEpilogue, type Linear } from "./gemm.ts";
+import { dispatchChunks, epilogueDefines, type GemmEpilogue, type Linear } from "./gemm_common.ts";
 
 /**
  * Workgroup tile of the matrix kernel: SGR x SGC subgroups, each owning 2 x TC result matrices of

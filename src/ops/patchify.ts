@@ -2,7 +2,8 @@
 // [start, start + count) of the (F, H/2, W/2) grid; element c*4 + a*2 + b = x[c, f, 2h+a, 2w+b]
 // (see shaders/patchify.wgsl). A leading batch dimension of 1 on x ([1, C, F, H, W]) is accepted.
 import type { Gpu } from "../gpu/device.ts";
-import { expectShape, type Grid3, type Tensor } from "../gpu/tensor.ts";
+import { type Grid3 } from "../shape.ts";
+import { expectShape, type Tensor } from "../gpu/tensor.ts";
 import { expectNoOverlap } from "./checks.ts";
 import { grid1d } from "./grid.ts";
 

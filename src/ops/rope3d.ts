@@ -3,7 +3,8 @@
 // The cos/sin tables are computed here in float64 (angles p / 10000^(2j/a)) and
 // uploaded once per (grid, D) per Gpu, so the kernel matches the float64 reference to f32 rounding.
 import type { Gpu } from "../gpu/device.ts";
-import { type Grid3, gridSize, type Tensor } from "../gpu/tensor.ts";
+import { type Grid3, gridSize } from "../shape.ts";
+import { type Tensor } from "../gpu/tensor.ts";
 import { grid1d } from "./grid.ts";
 
 /** Dims of the [t | h | w] parts of a head of dim D (diffusers' WanRotaryPosEmbed split). */

@@ -3,7 +3,8 @@
 // untouched, so several shards can write one output (see shaders/unpatchify.wgsl).
 // `latentGrid` is the latent's F x H x W; out must be [C, F, H, W] of it ([1, C, F, H, W] accepted too).
 import type { Gpu } from "../gpu/device.ts";
-import { expectShape, type Grid3, type Tensor } from "../gpu/tensor.ts";
+import { type Grid3 } from "../shape.ts";
+import { expectShape, type Tensor } from "../gpu/tensor.ts";
 import { expectNoOverlap } from "./checks.ts";
 import { grid1d } from "./grid.ts";
 import { expectTokenRange, latentShape } from "./patchify.ts";

@@ -1,6 +1,7 @@
 // upsample2x: nearest-exact 2x spatial upsampling of channels-last frames (shaders/upsample2x.wgsl).
 import type { Gpu } from "../gpu/device.ts";
-import { expectShape, numel, type Tensor } from "../gpu/tensor.ts";
+import { numel } from "../shape.ts";
+import { expectShape, type Tensor } from "../gpu/tensor.ts";
 import { grid1d } from "./grid.ts";
 
 /** out [T, 2H, 2W, C] = x [T, H, W, C] repeated 2x2 (nearest-exact at an exact factor 2). */

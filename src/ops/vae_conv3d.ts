@@ -3,7 +3,8 @@
 // time upsampler's (3,1,1) conv (output channels split into two frames), the 3x3 Conv2d of the spatial
 // upsamplers (KT = 1) and, for completeness, 1x1x1 convs (the decoder runs those through gemm).
 import type { Gpu } from "../gpu/device.ts";
-import { type DType, expectShape, numel, type Tensor, tensorBytes } from "../gpu/tensor.ts";
+import { type DType, numel } from "../shape.ts";
+import { expectShape, type Tensor, tensorBytes } from "../gpu/tensor.ts";
 import { grid1d, MAX_WG_X } from "./grid.ts";
 import { GEMM_TILES, type GemmTile, gemmDefines, gemmWorkgroupBytes, pickTile } from "./gemm.ts";
 

@@ -1,7 +1,8 @@
 // videoFrames / videoRgba8: the decoder's RGB output, channels-last [T, H, W, 3], to the clamped planar
 // video diffusers returns ([3, T, H, W] f32 in [-1, 1]) or to 8-bit RGBA pixels (shaders/video_frames.wgsl).
 import type { Gpu } from "../gpu/device.ts";
-import { expectShape, numel, type Tensor } from "../gpu/tensor.ts";
+import { numel } from "../shape.ts";
+import { expectShape, type Tensor } from "../gpu/tensor.ts";
 import { grid1d } from "./grid.ts";
 
 function pixels(op: string, x: Tensor): number {

@@ -1,8 +1,8 @@
 // Messages between the coordinator (WorkerPool) and each device worker: discriminated unions,
 // handled by exhaustive switches on both sides.
-import type { DType, Grid3 } from "../gpu/tensor.ts";
+import type { DType, Grid3 } from "../shape.ts";
 import type { WanConfig } from "../model/config.ts";
-import type { ShardView } from "../model/wan.ts";
+import type { ShardView } from "../model/shard_view.ts";
 import type { SharedTree } from "./shared_weights.ts";
 import type { VaeFromWorker, VaeToWorker } from "./vae_messages.ts";
 

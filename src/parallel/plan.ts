@@ -12,7 +12,7 @@
 //   space is [0, F_pad*H'*W') and indices >= L are padding. N > F' is allowed (the last devices then
 //   compute only padding). Weights are not supported in this mode.
 
-import { type Grid3, gridSize } from "../gpu/tensor.ts";
+import { type Grid3, gridSize } from "../shape.ts";
 
 export type ShardMode = "sequence" | "frame";
 export const SHARD_MODES: readonly ShardMode[] = ["sequence", "frame"];

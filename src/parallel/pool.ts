@@ -6,9 +6,9 @@
 // moments, with an error naming that device; the next request restarts it (weights and texts are
 // replayed), so the pool stays usable.
 
-import { type DType, type Grid3, gridSize } from "../gpu/tensor.ts";
+import { type DType, type Grid3, gridSize } from "../shape.ts";
 import type { WanConfig } from "../model/config.ts";
-import type { WanWeights } from "../model/checkpoint.ts";
+import type { WanWeights } from "../model/weights.ts";
 import { abortRun, CANCELLED, controlBuffer, runFailure } from "./barrier.ts";
 import type { DeviceStats, FromWorker, RunBuffers, ToWorker } from "./messages.ts";
 import type { ShardPlan } from "./plan.ts";

@@ -10,8 +10,9 @@
 // Two layer slots alternate, so a fast device writing layer i+1 never overwrites what a slow one still
 // reads. The self-attention providers over this exchange are in sharded_attention.ts.
 import type { Gpu } from "../gpu/device.ts";
-import { dtypeBytes, type Tensor } from "../gpu/tensor.ts";
-import type { ShardView } from "../model/wan.ts";
+import { dtypeBytes } from "../shape.ts";
+import { type Tensor } from "../gpu/tensor.ts";
+import type { ShardView } from "../model/shard_view.ts";
 import type { AttentionStats } from "../model/self_attention.ts";
 import type { ShardBarrier } from "./barrier.ts";
 

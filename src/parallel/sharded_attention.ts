@@ -10,7 +10,7 @@ import type { Tensor } from "../gpu/tensor.ts";
 import { attention } from "../ops/attention.ts";
 import { attentionMerge } from "../ops/attention_merge.ts";
 import { type AttentionLayer, type AttentionStats, type KeysValues, ownKeysAttention, type SelfAttention } from "../model/self_attention.ts";
-import { realTokens } from "../model/wan.ts";
+import { realTokens } from "../model/shard_view.ts";
 import type { SabExchange } from "./sab_exchange.ts";
 
 export class AllGatherAttention implements SelfAttention {

@@ -16,7 +16,8 @@
 //          every frame; a device reads its upper neighbour's bottom and its lower neighbour's top.
 //   frame: [2 slots][frameBytes]: the whole frame [outer, R_total, inner] gathered row range by row range.
 import type { Gpu } from "../gpu/device.ts";
-import { dtypeBytes, numel, type Tensor } from "../gpu/tensor.ts";
+import { dtypeBytes, numel } from "../shape.ts";
+import { type Tensor } from "../gpu/tensor.ts";
 import type { ShardBarrier } from "./barrier.ts";
 import type { DeviceBand } from "./vae_plan.ts";
 import type { BandExchange } from "../vae/band.ts";

@@ -1,5 +1,5 @@
 // The sharded VAE decode's messages (members of ToWorker / FromWorker in messages.ts) and shared memory.
-import type { Grid3 } from "../gpu/tensor.ts";
+import type { Grid3 } from "../shape.ts";
 import type { WanVaeConfig } from "../vae/config.ts";
 import type { SharedTree } from "./shared_weights.ts";
 import type { DeviceBand } from "./vae_plan.ts";

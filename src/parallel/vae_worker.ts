@@ -1,8 +1,8 @@
 // The device worker's VAE side (worker.ts dispatches "vaeLoad" and "decode" here): the decoder's weights on
 // this device, and its band of each decode, exchanging halo rows with its neighbours through shared memory.
-import type { DType } from "../gpu/tensor.ts";
+import type { DType } from "../shape.ts";
 import type { Gpu } from "../gpu/device.ts";
-import { assertFinite, overflowHint } from "../model/finite.ts";
+import { assertFinite, overflowHint } from "../gpu/finite.ts";
 import { vaeSpatialScale } from "../vae/config.ts";
 import { WanVaeDecoder } from "../vae/decoder.ts";
 import type { WanVaeWeights } from "../vae/weights.ts";

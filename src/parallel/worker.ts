@@ -4,16 +4,17 @@
 
 import { Gpu } from "../gpu/device.ts";
 import { rowsView, type Tensor } from "../gpu/tensor.ts";
-import { realTokens, type TextState, type TimeState, WanModel } from "../model/wan.ts";
+import { realTokens } from "../model/shard_view.ts";
+import { type TextState, type TimeState, WanModel } from "../model/wan.ts";
 import { freeWanWeights, uploadWanWeights } from "../model/weights_gpu.ts";
-import type { WanWeights } from "../model/checkpoint.ts";
+import type { WanWeights } from "../model/weights.ts";
 import { abortRun, RunAborted, ShardBarrier } from "./barrier.ts";
 import type { DeviceStats, FromWorker, ToWorker } from "./messages.ts";
 import { SabExchange } from "./sab_exchange.ts";
 import { shardedAttention } from "./sharded_attention.ts";
 import { unshareTree } from "./shared_weights.ts";
 import { decodeBand, disposeVae, loadVae } from "./vae_worker.ts";
-import { assertFinite, overflowHint } from "../model/finite.ts";
+import { assertFinite, overflowHint } from "../gpu/finite.ts";
 
 declare const Deno: { env: { set(k: string, v: string): void } } | undefined;
 

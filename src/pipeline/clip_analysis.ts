@@ -9,7 +9,7 @@
 //   the sign of the larger component (x: left/right, y: up/down), the travel its magnitude in pixels.
 // A clip matches "a <color> <shape> moving <direction>" when colour and direction are the prompt's and
 // the travel is at least a quarter of the frame width.
-import type { Grid3 } from "../gpu/tensor.ts";
+import type { Grid3 } from "../shape.ts";
 
 export const OBJECT_THRESHOLD = 0.35;
 

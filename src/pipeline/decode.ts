@@ -2,9 +2,9 @@
 // what generate writes and the VAE fixtures' io.safetensors holds), z = latents * std + mean, the band
 // plan, one decode over the pool. Shared by `shardit decode`, `shardit generate --vae` and the demo.
 // The pool must already hold the VAE (pool.loadVae).
-import type { Grid3 } from "../gpu/tensor.ts";
+import type { Grid3 } from "../shape.ts";
 import { type ByteSource, Checkpoint } from "../io/safetensors.ts";
-import { assertFinite } from "../model/finite.ts";
+import { assertFinite } from "../gpu/finite.ts";
 import type { DecodeStats } from "../parallel/vae_messages.ts";
 import { type BandPlan, planBands } from "../parallel/vae_plan.ts";
 import type { WorkerPool } from "../parallel/pool.ts";

@@ -1,7 +1,7 @@
 // The denoising loop over the sharded model: seeded noise, Wan's flow-matching sampler with
 // classifier-free guidance, each model call one sharded forward through the WorkerPool. Shared by
 // `shardit generate` (Deno) and the demo page (browser). The pool must already hold the weights.
-import type { Grid3 } from "../gpu/tensor.ts";
+import type { Grid3 } from "../shape.ts";
 import type { WanConfig } from "../model/config.ts";
 import type { DeviceStats } from "../parallel/messages.ts";
 import { planShards, type ShardMode, type ShardPlan, tokenGridFromLatent } from "../parallel/plan.ts";

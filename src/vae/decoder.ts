@@ -20,8 +20,10 @@
 // block's attention (keys and values of every pixel; queries of its own rows). Without a band there is no
 // exchange: conv zero padding is the frame's edge.
 import type { Gpu } from "../gpu/device.ts";
-import { type DType, type Grid3, numel, type Tensor } from "../gpu/tensor.ts";
-import { type Linear, freeLinear, gemm, uploadLinear } from "../ops/gemm.ts";
+import { type DType, type Grid3, numel } from "../shape.ts";
+import { type Tensor } from "../gpu/tensor.ts";
+import { type Linear, freeLinear, uploadLinear } from "../ops/gemm_common.ts";
+import { gemm } from "../ops/gemm.ts";
 import { attention, attentionPlan, attentionWith, pickAttentionConfig, type AttentionConfig } from "../ops/attention.ts";
 import { channelRmsNorm } from "../ops/channel_rms_norm.ts";
 import { type ConvLayer, freeConv, uploadConv, vaeConv3d } from "../ops/vae_conv3d.ts";
@@ -29,7 +31,7 @@ import { upsample2x } from "../ops/upsample2x.ts";
 import { videoFrames } from "../ops/video_frames.ts";
 import { vaeDecoderPlan, vaeSpatialScale, vaeVideoFrames, type WanVaeConfig } from "./config.ts";
 import type { VaeConv, VaeResBlockWeights, WanVaeWeights } from "./weights.ts";
-import { assertFinite, overflowHint } from "../model/finite.ts";
+import { assertFinite, overflowHint } from "../gpu/finite.ts";
 import { type BandExchange, checkBand, type RowBand } from "./band.ts";
 
 export type { BandExchange, RowBand } from "./band.ts";

@@ -2,8 +2,8 @@
 // hash as src/model/synthetic.ts), with the VAE's one addition: RMS-norm gains (names ending in .gamma,
 // shape [C,1,1] or [C,1,1,1]) are norm gains too, scale 0.1 offset 1. Lets the bench build the real
 // Wan2.1 VAE (base_dim 96) without storing it; tools/vae-fixture.ts checks it against the shared fixtures.
-import { fnv1a32, syntheticScale } from "../model/synthetic.ts";
-import { numel } from "../gpu/tensor.ts";
+import { fnv1a32, syntheticScale } from "../loaders/synthetic.ts";
+import { numel } from "../shape.ts";
 import type { WanVaeConfig } from "./config.ts";
 import { mapWanVaeWeights, type WanVaeWeights } from "./weights.ts";
 

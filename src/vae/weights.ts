@@ -3,7 +3,7 @@
 // through the same Checkpoint / FolderSource readers as the transformer, so a folder on disk, a URL base or
 // a browser File list all work; F32, F16 and BF16 checkpoints are widened to f32 here.
 import { type Checkpoint, type Progress, summarizeProblems } from "../io/safetensors.ts";
-import { numel } from "../gpu/tensor.ts";
+import { numel } from "../shape.ts";
 import { type FolderSource, openModelFolder } from "../io/model_folder.ts";
 import { parseWanVaeConfig, vaeDecoderPlan, type WanVaeConfig } from "./config.ts";
 

@@ -1,9 +1,9 @@
 // Deno-only: checkpoint folders on disk (one file, index + shards, malformed folders), file sources,
 // and urlSource's Range path against local HTTP servers (one honouring Range, one ignoring it).
 import { bytesSource, Checkpoint, encodeSafetensors, urlSource } from "../../src/io/safetensors.ts";
-import { openWanFolder, PRESETS, wanConfigJson } from "../../src/model/config.ts";
-import { loadWanWeights } from "../../src/model/checkpoint.ts";
-import { syntheticWeights } from "../../src/model/synthetic.ts";
+import { openWanFolder, PRESETS, wanConfigJson } from "../../src/loaders/config.ts";
+import { loadWanWeights } from "../../src/loaders/checkpoint.ts";
+import { syntheticWeights } from "../../src/loaders/synthetic.ts";
 import { test } from "../../src/selftest/harness.ts";
 import { fixtureBytes } from "../../src/selftest/fixtures.ts";
 import { assert, expectError, expectSame, fixtureCheckpoint } from "./util.ts";

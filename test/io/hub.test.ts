@@ -9,7 +9,7 @@ import { announcedSize } from "../../src/io/download.ts";
 import { hubBaseUrl, parseHubId } from "../../src/io/hub.ts";
 import { openModelFolder, pipelineComponent } from "../../src/io/model_folder.ts";
 import { bytesSource, Checkpoint, encodeSafetensors } from "../../src/io/safetensors.ts";
-import { openWanFolder, PRESETS, wanConfigJson } from "../../src/model/config.ts";
+import { openWanFolder, PRESETS, wanConfigJson } from "../../src/loaders/config.ts";
 import { expectClose, test, TOL } from "../../src/selftest/harness.ts";
 import { loadGolden } from "../model/util.ts";
 import { fixtureBytes } from "../../src/selftest/fixtures.ts";

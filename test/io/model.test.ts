@@ -1,8 +1,9 @@
 // Config parsing and presets, the checkpoint name map, the typed loader and the synthetic weight rule.
 import { bytesSource, Checkpoint, encodeSafetensors, type StDType } from "../../src/io/safetensors.ts";
-import { parseWanConfig, PRESETS, wanConfigJson } from "../../src/model/config.ts";
-import { expectedTensors, loadWanWeights, validateCheckpoint, type WanWeights } from "../../src/model/checkpoint.ts";
-import { syntheticInputs, syntheticTensor, syntheticWeights } from "../../src/model/synthetic.ts";
+import { parseWanConfig, PRESETS, wanConfigJson } from "../../src/loaders/config.ts";
+import { type WanWeights } from "../../src/model/weights.ts";
+import { expectedTensors, loadWanWeights, validateCheckpoint } from "../../src/loaders/checkpoint.ts";
+import { syntheticInputs, syntheticTensor, syntheticWeights } from "../../src/loaders/synthetic.ts";
 import { test } from "../../src/selftest/harness.ts";
 import type { FixtureName } from "../../src/selftest/fixtures.ts";
 import { assert, expectError, expectSame, fixtureCheckpoint, fixtureConfigJson, sameShape } from "./util.ts";

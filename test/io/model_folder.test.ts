@@ -3,7 +3,7 @@
 // weights read through it must equal the fixture's, bit for bit. Both hosts.
 import { type FolderSource, fileListFolder, openModelFolder, pickModelFolder, pipelineComponent } from "../../src/io/model_folder.ts";
 import { bytesSource, type ByteSource, Checkpoint, encodeSafetensors } from "../../src/io/safetensors.ts";
-import { openWanFolder, PRESETS, wanConfigJson } from "../../src/model/config.ts";
+import { openWanFolder, PRESETS, wanConfigJson } from "../../src/loaders/config.ts";
 import { test } from "../../src/selftest/harness.ts";
 import { fixtureBytes } from "../../src/selftest/fixtures.ts";
 import { assert, expectError, expectSame, fixtureCheckpoint } from "./util.ts";

@@ -10,7 +10,7 @@ import { frameRgbRef, toByteRef } from "../../src/selftest/reference/video.ts";
 import { assert, expectSame } from "./util.ts";
 import { bytesSource, decodeToF32, SafetensorsFile } from "../../src/io/safetensors.ts";
 import { contactSheet, encodeApng, encodeFramePngs, encodeGif, encodeVideoFile, toByte, videoToRgb8, WAN_FPS } from "../../src/io/video.ts";
-import type { Grid3 } from "../../src/gpu/tensor.ts";
+import type { Grid3 } from "../../src/shape.ts";
 
 const { GifReader } = omggif as unknown as { GifReader: new (b: Uint8Array) => GifReaderT };
 interface GifReaderT {

@@ -1,10 +1,11 @@
 // Configs of this architecture that the golden fixtures do not cover: odd head counts and head dims,
 // layer counts, token counts and text lengths; synthetic weights and inputs by the fixtures' rule.
-import { PRESETS, type WanConfig } from "../../src/model/config.ts";
-import type { ForwardInputs } from "../../src/model/inputs.ts";
-import type { Grid3 } from "../../src/gpu/tensor.ts";
-import { syntheticInputs, syntheticWeights } from "../../src/model/synthetic.ts";
-import type { WanWeights } from "../../src/model/checkpoint.ts";
+import { type WanConfig } from "../../src/model/config.ts";
+import { PRESETS } from "../../src/loaders/config.ts";
+import type { ForwardInputs } from "../../src/model/forward.ts";
+import type { Grid3 } from "../../src/shape.ts";
+import { syntheticInputs, syntheticWeights } from "../../src/loaders/synthetic.ts";
+import type { WanWeights } from "../../src/model/weights.ts";
 
 export interface OddCase {
   name: string;

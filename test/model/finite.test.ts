@@ -1,5 +1,5 @@
 // The NaN/infinity guard (src/model/finite.ts): what it finds, and the message it gives.
-import { assertFinite, findNonFinite } from "../../src/model/finite.ts";
+import { assertFinite, findNonFinite } from "../../src/gpu/finite.ts";
 import { expectEqual, test } from "../../src/selftest/harness.ts";
 
 function message(fn: () => void): string {

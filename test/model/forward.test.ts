@@ -1,7 +1,8 @@
 // The whole Wan2.1 forward on one device against diffusers' float64 output (the golden fixtures), and
 // the intermediates (patch embedding, conditioning, each block's hidden states) so a failure says where.
 import type { Gpu } from "../../src/gpu/device.ts";
-import type { DType, Tensor } from "../../src/gpu/tensor.ts";
+import type { DType } from "../../src/shape.ts";
+import type { Tensor } from "../../src/gpu/tensor.ts";
 import { forwardOnDevice, wholeShard } from "../../src/model/forward.ts";
 import { WanModel } from "../../src/model/wan.ts";
 import { ownKeysAttention } from "../../src/model/self_attention.ts";

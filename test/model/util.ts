@@ -1,9 +1,12 @@
 // Loads a golden fixture (config, weights, inputs, expected output and intermediates) through the
 // product's own readers, for the model and sharding tests in both hosts.
 import { bytesSource, Checkpoint } from "../../src/io/safetensors.ts";
-import { loadWanWeights, type WanWeights } from "../../src/model/checkpoint.ts";
-import { parseWanConfig, type WanConfig } from "../../src/model/config.ts";
-import { type ForwardInputs, readForwardInputs } from "../../src/model/inputs.ts";
+import { type WanWeights } from "../../src/model/weights.ts";
+import { loadWanWeights } from "../../src/loaders/checkpoint.ts";
+import { type WanConfig } from "../../src/model/config.ts";
+import { parseWanConfig } from "../../src/loaders/config.ts";
+import { type ForwardInputs } from "../../src/model/forward.ts";
+import { readForwardInputs } from "../../src/loaders/inputs.ts";
 import { fixtureBytes, type FixtureName } from "../../src/selftest/fixtures.ts";
 
 export interface Golden {

@@ -3,7 +3,7 @@
 // sharded test's time, so tests load their weights into a pool that stays up instead of building one each.
 // A test that fails inside a pool drops it (the next test starts a fresh one: no state leaks from a failure);
 // the pools close after the last test (afterAll).
-import type { DType } from "../../src/gpu/tensor.ts";
+import type { DType } from "../../src/shape.ts";
 import { PoolCancelled, WorkerPool } from "../../src/parallel/pool.ts";
 import { afterAll } from "../../src/selftest/harness.ts";
 

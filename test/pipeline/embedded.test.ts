@@ -9,11 +9,11 @@
 //   (prompt, seed) pairs are ones the shipped model gets right (a regression check of these weights and of the
 //   whole path, not a success rate: that is 82/240 with shardit, 103/240 with torch; bench/RESULTS.md).
 import { bytesSource, Checkpoint } from "../../src/io/safetensors.ts";
-import type { Grid3 } from "../../src/gpu/tensor.ts";
-import { EMBEDDED_LATENT, EMBEDDED_SAMPLER, EMBEDDED_VIDEO, type EmbeddedModel, embeddedPrompt, loadEmbeddedModel } from "../../src/model/embedded.ts";
+import type { Grid3 } from "../../src/shape.ts";
+import { EMBEDDED_LATENT, EMBEDDED_SAMPLER, EMBEDDED_VIDEO, type EmbeddedModel, embeddedPrompt, loadEmbeddedModel } from "../../src/loaders/embedded.ts";
 import { coordinatePlanes, depthToSpace, PIXEL_LATENT_CHANNELS, spaceToDepth } from "../../src/model/pixels.ts";
 import type { WorkerPool } from "../../src/parallel/pool.ts";
-import { encodePrompt } from "../../src/model/text_encoder.ts";
+import { encodePrompt } from "../../src/loaders/text_encoder.ts";
 import { planShards, type ShardMode, tokenGridFromLatent } from "../../src/parallel/plan.ts";
 import { analyzeClip, clipMatchesPrompt, OBJECT_THRESHOLD, PALETTE } from "../../src/pipeline/clip_analysis.ts";
 import { generate, setPrompts } from "../../src/pipeline/generate.ts";

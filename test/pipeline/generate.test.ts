@@ -1,6 +1,6 @@
 // The denoising loop on the synthetic model: sharded over 4 devices == 1 device, and both equal a
 // Float64 pipeline (the sampler's reference driving the model's composed Float64 reference).
-import { syntheticModel } from "../../src/model/synthetic_model.ts";
+import { syntheticModel } from "../../src/loaders/synthetic_model.ts";
 import { generate, setPrompts } from "../../src/pipeline/generate.ts";
 import { gaussianNoise, type SamplerConfig } from "../../src/sampler/flow_match.ts";
 import { expectClose, test, TOL } from "../../src/selftest/harness.ts";

@@ -1,9 +1,9 @@
 // Float64 reference of the whole Wan2.1 DiT forward (DESIGN.md "Wan2.1 DiT forward"), composed from
 // the kernels' Float64 references, for configs the golden fixtures do not cover (odd head dims,
 // layer counts, token counts, text lengths). Plain loops: keep shapes tiny.
-import type { WanWeights } from "../../src/model/checkpoint.ts";
+import type { WanWeights } from "../../src/model/weights.ts";
 import type { WanConfig } from "../../src/model/config.ts";
-import type { ForwardInputs } from "../../src/model/inputs.ts";
+import type { ForwardInputs } from "../../src/model/forward.ts";
 import { geluTanhRef, siluRef } from "../../src/selftest/reference/activation.ts";
 import { attentionRef } from "../../src/selftest/reference/attention.ts";
 import { gemmRef } from "../../src/selftest/reference/gemm.ts";

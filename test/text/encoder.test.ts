@@ -3,7 +3,7 @@
 // 1 (the empty prompt), 15, 22 and 512 tokens (truncated: relative distances up to 511, past max_distance 128).
 import { bytesSource, Checkpoint } from "../../src/io/safetensors.ts";
 import { bucketTable, relativePositionBucket, type Umt5Config, type Umt5LayerWeights } from "../../src/model/umt5.ts";
-import { syntheticTensor } from "../../src/model/synthetic.ts";
+import { syntheticTensor } from "../../src/loaders/synthetic.ts";
 import { gatherEmbeddingRows, loadUmt5Encoder, parseUmt5Config, UMT5_FINAL_NORM, umt5LayerTensors } from "../../src/loaders/umt5.ts";
 import { Umt5Tokenizer } from "../../src/text/tokenizer.ts";
 import { promptClean } from "../../src/text/prompt_clean.ts";

@@ -4,7 +4,8 @@
 // sharded exchange (src/parallel/vae_exchange.ts) implements across workers: band decodes stitched ==
 // the whole-frame decode.
 import type { Gpu } from "../../src/gpu/device.ts";
-import { dtypeBytes, numel, type Tensor } from "../../src/gpu/tensor.ts";
+import { dtypeBytes, numel } from "../../src/shape.ts";
+import { type Tensor } from "../../src/gpu/tensor.ts";
 import type { BandExchange } from "../../src/vae/band.ts";
 
 interface Meeting {

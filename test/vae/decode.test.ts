@@ -1,6 +1,7 @@
 // The Wan VAE decoder on one device against diffusers' float64 decode (the golden fixtures): the clamped
 // video and each stage's output (post_quant_conv, conv_in, mid block, every up block) so a failure says where.
-import type { DType, Tensor } from "../../src/gpu/tensor.ts";
+import type { DType } from "../../src/shape.ts";
+import type { Tensor } from "../../src/gpu/tensor.ts";
 import { WanVaeDecoder, latentsToZ } from "../../src/vae/decoder.ts";
 import { expectClose, expectEqual, test, withGpu, withGpuF16 } from "../../src/selftest/harness.ts";
 import type { Gpu } from "../../src/gpu/device.ts";

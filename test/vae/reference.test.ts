@@ -4,7 +4,7 @@
 import { WanVaeDecoder } from "../../src/vae/decoder.ts";
 import { latentsToZ } from "../../src/vae/config.ts";
 import { syntheticLatents } from "../../src/vae/synthetic.ts";
-import type { DType } from "../../src/gpu/tensor.ts";
+import type { DType } from "../../src/shape.ts";
 import { catFrames, wanVaeDecodeRef } from "../reference/wan_vae.ts";
 import { expectClose, expectEqual, f64, test, withGpu, withGpuF16 } from "../../src/selftest/harness.ts";
 import type { Gpu } from "../../src/gpu/device.ts";

@@ -6,7 +6,7 @@ import { bytesSource, Checkpoint } from "../../src/io/safetensors.ts";
 import { parseWanVaeConfig, type WanVaeConfig } from "../../src/vae/config.ts";
 import { loadWanVaeWeights, type WanVaeWeights } from "../../src/vae/weights.ts";
 import { syntheticVaeWeights } from "../../src/vae/synthetic.ts";
-import type { Grid3 } from "../../src/gpu/tensor.ts";
+import type { Grid3 } from "../../src/shape.ts";
 import { fixtureBytes, type VaeFixtureName } from "../../src/selftest/fixtures.ts";
 
 export interface VaeGolden {

@@ -2,7 +2,7 @@ import { geluTanh, silu } from "../../ops/activation.ts";
 import { geluTanhRef, siluRef } from "../reference/activation.ts";
 import { expectClose, f64, randomArray, roundF16, test, TOL, withGpu, withGpuF16 } from "../harness.ts";
 import type { Gpu } from "../../gpu/device.ts";
-import type { DType } from "../../gpu/tensor.ts";
+import type { DType } from "../../shape.ts";
 
 const OPS = { silu: [silu, siluRef], gelu_tanh: [geluTanh, geluTanhRef] } as const;
 

@@ -2,7 +2,7 @@ import { addRows } from "../../ops/add.ts";
 import { addRowsRef } from "../reference/add.ts";
 import { expectClose, f64, randomArray, roundF16, test, TOL, withGpu, withGpuF16 } from "../harness.ts";
 import type { Gpu } from "../../gpu/device.ts";
-import type { DType } from "../../gpu/tensor.ts";
+import type { DType } from "../../shape.ts";
 
 async function check(gpu: Gpu, rows: number, rowsB: number, cols: number, dtype: DType) {
   const round = dtype === "f16" ? roundF16 : (a: Float32Array) => a;

@@ -2,7 +2,7 @@ import { ATTENTION_CONFIGS, attention, attentionPlan, attentionWith, type Attent
 import { attentionRef } from "../reference/attention.ts";
 import { expectClose, expectThrows, f64, randomArray, roundF16, skip, test, TOL, withGpu, withGpuF16 } from "../harness.ts";
 import type { Gpu } from "../../gpu/device.ts";
-import type { DType } from "../../gpu/tensor.ts";
+import type { DType } from "../../shape.ts";
 
 async function check(gpu: Gpu, Lq: number, Lk: number, N: number, D: number, validKeys: number | undefined, dtype: DType, cfgName?: string) {
   const round = dtype === "f16" ? roundF16 : (a: Float32Array) => a;

@@ -7,7 +7,8 @@ import { attentionRef } from "../reference/attention.ts";
 import { attentionLseRef, attentionMergeRef, attentionWithLseRef, concatKeys } from "../reference/attention_merge.ts";
 import { expectClose, f64, randomArray, roundF16, skip, test, TOL, withGpu, withGpuF16 } from "../harness.ts";
 import type { Gpu } from "../../gpu/device.ts";
-import type { DType, Tensor } from "../../gpu/tensor.ts";
+import type { DType } from "../../shape.ts";
+import type { Tensor } from "../../gpu/tensor.ts";
 
 const cut = (a: ArrayLike<number>, rows: number, row: number) => Array.prototype.slice.call(a, 0, rows * row) as number[];
 

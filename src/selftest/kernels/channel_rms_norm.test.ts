@@ -2,7 +2,7 @@ import { channelRmsNorm } from "../../ops/channel_rms_norm.ts";
 import { channelRmsNormRef } from "../reference/channel_rms_norm.ts";
 import { expectClose, f64, randomArray, roundF16, test, TOL, withGpu, withGpuF16 } from "../harness.ts";
 import type { Gpu } from "../../gpu/device.ts";
-import type { DType } from "../../gpu/tensor.ts";
+import type { DType } from "../../shape.ts";
 
 async function check(gpu: Gpu, P: number, C: number, silu: boolean, dtype: DType) {
   const round = dtype === "f16" ? roundF16 : (a: Float32Array) => a;

@@ -1,8 +1,9 @@
-import { freeLinear, gemm, GEMM_TILES, type GemmTile, gemmWorkgroupBytes, uploadLinear } from "../../ops/gemm.ts";
+import { freeLinear, uploadLinear } from "../../ops/gemm_common.ts";
+import { gemm, GEMM_TILES, type GemmTile, gemmWorkgroupBytes } from "../../ops/gemm.ts";
 import { gemmRef } from "../reference/gemm.ts";
 import { expectClose, f64, skip, test, TOL, withGpu, withGpuF16 } from "../harness.ts";
 import type { Gpu } from "../../gpu/device.ts";
-import type { DType } from "../../gpu/tensor.ts";
+import type { DType } from "../../shape.ts";
 import { type GemmCase, gemmCaseLabel, gemmSetup } from "./gemm_case.ts";
 
 async function check(gpu: Gpu, c: GemmCase, dtype: DType) {

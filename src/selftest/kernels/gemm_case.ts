@@ -1,9 +1,10 @@
 // One gemm check case, shared by the scalar kernel's checks (gemm.test.ts) and the matrix kernel's
 // (gemm_matrix.test.ts): its label, its operands rounded to the run's dtype, the weight upload (chunked
 // where asked), x and out as row views of bigger buffers, and the Float64 reference.
-import { type GemmEpilogue, type Linear, uploadLinear } from "../../ops/gemm.ts";
+import { type GemmEpilogue, type Linear, uploadLinear } from "../../ops/gemm_common.ts";
 import { rowsView } from "../../gpu/tensor.ts";
-import type { DType, Tensor } from "../../gpu/tensor.ts";
+import type { DType } from "../../shape.ts";
+import type { Tensor } from "../../gpu/tensor.ts";
 import type { Gpu } from "../../gpu/device.ts";
 import { gemmRef } from "../reference/gemm.ts";
 import { f64, randomArray, roundF16 } from "../harness.ts";

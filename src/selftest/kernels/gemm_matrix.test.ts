@@ -2,7 +2,8 @@
 // tiles in M, N and K, K % 4 != 0), every epilogue, every tile, chunked weights and views. Runs where the
 // device has chromium-experimental-subgroup-matrix (Dawn on NVIDIA: `npm run test:gpu` on the GPU host) and
 // skips with the reason elsewhere (lavapipe, SwiftShader and Deno's wgpu have no matrix units).
-import { freeLinear, gemm, uploadLinear } from "../../ops/gemm.ts";
+import { freeLinear, uploadLinear } from "../../ops/gemm_common.ts";
+import { gemm } from "../../ops/gemm.ts";
 import { MATRIX_TILES, matrixGemmSupport, matrixWorkgroupBytes } from "../../ops/gemm_matrix.ts";
 import { expectClose, skip, test, TOL, withGpu } from "../harness.ts";
 import type { Gpu } from "../../gpu/device.ts";

@@ -2,7 +2,7 @@ import { layerNormAffine, layerNormModulated } from "../../ops/layer_norm.ts";
 import { layerNormAffineRef, layerNormModulatedRef } from "../reference/layer_norm.ts";
 import { expectClose, f64, randomArray, roundF16, test, TOL, withGpu, withGpuF16 } from "../harness.ts";
 import type { Gpu } from "../../gpu/device.ts";
-import type { DType } from "../../gpu/tensor.ts";
+import type { DType } from "../../shape.ts";
 
 const roundFor = (dtype: DType) => dtype === "f16" ? roundF16 : (a: Float32Array) => a;
 

@@ -2,7 +2,7 @@ import { rmsNorm } from "../../ops/rms_norm.ts";
 import { rmsNormRef } from "../reference/rms_norm.ts";
 import { expectClose, f64, randomArray, roundF16, test, TOL, withGpu, withGpuF16 } from "../harness.ts";
 import type { Gpu } from "../../gpu/device.ts";
-import type { DType } from "../../gpu/tensor.ts";
+import type { DType } from "../../shape.ts";
 
 async function check(gpu: Gpu, rows: number, cols: number, dtype: DType) {
   const round = dtype === "f16" ? roundF16 : (a: Float32Array) => a;

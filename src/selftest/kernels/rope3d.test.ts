@@ -3,7 +3,7 @@ import { ropeRef } from "../reference/rope3d.ts";
 import { expectClose, expectThrows, f64, randomArray, roundF16, test, TOL, withGpu, withGpuF16 } from "../harness.ts";
 import { fixtureBytes, type FixtureName } from "../fixtures.ts";
 import type { Gpu } from "../../gpu/device.ts";
-import { type DType, type Grid3, gridSize } from "../../gpu/tensor.ts";
+import { type DType, type Grid3, gridSize } from "../../shape.ts";
 
 /** From the production tables (ropeTables): cos and sin per token and head dim, [L, D] each, repeat-interleaved per pair (diffusers' layout). */
 function ropeCosSin(grid: Grid3, D: number, start = 0, L = gridSize(grid)): { cos: Float32Array; sin: Float32Array } {

@@ -5,7 +5,7 @@ import { siluRef } from "../reference/activation.ts";
 import { expectClose, f64, test, TOL, withGpu, withGpuF16 } from "../harness.ts";
 import { golden, linearF64, readFixture } from "./golden.ts";
 import type { Gpu } from "../../gpu/device.ts";
-import type { DType } from "../../gpu/tensor.ts";
+import type { DType } from "../../shape.ts";
 
 async function check(gpu: Gpu, t: number, dim: number, dtype: DType) {
   const out = gpu.empty([1, dim], dtype);

@@ -5,7 +5,7 @@ import { unpatchifyRef } from "../reference/unpatchify.ts";
 import { expectClose, f64, randomArray, roundF16, test, TOL, withGpu, withGpuF16 } from "../harness.ts";
 import { golden, linearF64, readFixture } from "./golden.ts";
 import type { Gpu } from "../../gpu/device.ts";
-import type { DType, Grid3 } from "../../gpu/tensor.ts";
+import type { DType, Grid3 } from "../../shape.ts";
 
 /** A latent [C, F, H, W]: its channels and its grid. */
 type Grid = { C: number } & Grid3;

@@ -2,7 +2,7 @@ import { upsample2x } from "../../ops/upsample2x.ts";
 import { upsample2xRef } from "../reference/upsample2x.ts";
 import { expectClose, f64, randomArray, roundF16, test, withGpu, withGpuF16 } from "../harness.ts";
 import type { Gpu } from "../../gpu/device.ts";
-import type { DType } from "../../gpu/tensor.ts";
+import type { DType } from "../../shape.ts";
 
 async function check(gpu: Gpu, T: number, H: number, W: number, C: number, dtype: DType) {
   const round = dtype === "f16" ? roundF16 : (a: Float32Array) => a;

@@ -7,7 +7,7 @@ import { VAE_WIDE_ATTENTION } from "../../vae/decoder.ts";
 import { attentionRef } from "../reference/attention.ts";
 import { expectClose, f64, randomArray, roundF16, skip, test, TOL, withGpu, withGpuF16 } from "../harness.ts";
 import type { Gpu } from "../../gpu/device.ts";
-import type { DType } from "../../gpu/tensor.ts";
+import type { DType } from "../../shape.ts";
 
 async function check(gpu: Gpu, L: number, D: number, cfg: AttentionConfig, dtype: DType) {
   const plan = attentionPlan(cfg, D, dtype === "f16");

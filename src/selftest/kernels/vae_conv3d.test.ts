@@ -7,7 +7,7 @@ import { CONV_TILES, uploadConv, vaeConv3d } from "../../ops/vae_conv3d.ts";
 import { vaeConv3dRef } from "../reference/vae_conv3d.ts";
 import { expectClose, expectThrows, f64, randomArray, roundF16, test, TOL, withGpu, withGpuF16 } from "../harness.ts";
 import type { Gpu } from "../../gpu/device.ts";
-import type { DType } from "../../gpu/tensor.ts";
+import type { DType } from "../../shape.ts";
 
 interface Case {
   T: number;

@@ -2,7 +2,7 @@ import { videoFrames, videoRgba8 } from "../../ops/video_frames.ts";
 import { videoFramesRef, videoRgba8Ref } from "../reference/video_frames.ts";
 import { expectClose, expectEqual, f64, randomArray, roundF16, test, withGpu, withGpuF16 } from "../harness.ts";
 import type { Gpu } from "../../gpu/device.ts";
-import type { DType } from "../../gpu/tensor.ts";
+import type { DType } from "../../shape.ts";
 
 async function check(gpu: Gpu, T: number, H: number, W: number, dtype: DType) {
   const P = T * H * W;

@@ -1,6 +1,6 @@
 // Float64 reference of shaders/patchify.wgsl: x [C, F, H, W] -> tokens [count, C*4] for global tokens
 // g in [start, start + count) of the (F, H/2, W/2) grid; element c*4 + a*2 + b = x[c, f, 2h+a, 2w+b].
-import type { Grid3 } from "../../gpu/tensor.ts";
+import type { Grid3 } from "../../shape.ts";
 
 export function patchifyRef(x: Float64Array, start: number, count: number, grid: { C: number } & Grid3): Float64Array {
   const { C, F, H, W } = grid;

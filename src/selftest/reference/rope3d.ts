@@ -2,7 +2,7 @@
 // (F, H, W) grid, head vector [t | h | w] (h = w = 2*floor(D/6)), interleaved pairs rotated by
 // angle pos / 10000^(2j/a) with pos that axis' coordinate. Angles computed here, independently of ropeTables.
 // With `gap`, rows from gap.at on are gap.tokens tokens further on (two ranges of the grid).
-import type { Grid3 } from "../../gpu/tensor.ts";
+import type { Grid3 } from "../../shape.ts";
 
 export function ropeRef(
   x: ArrayLike<number>,

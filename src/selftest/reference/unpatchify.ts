@@ -1,7 +1,7 @@
 // Float64 reference of shaders/unpatchify.wgsl: y [count, 4*C] for global tokens [start, start + count)
 // writes out[c, f, 2h+a, 2w+b] = y[g - start, (a*2+b)*C + c] into `out` [C, F, H, W] (updated in place;
 // other tokens' pixels are left as they were).
-import type { Grid3 } from "../../gpu/tensor.ts";
+import type { Grid3 } from "../../shape.ts";
 
 export function unpatchifyRef(
   y: Float64Array, start: number, count: number, grid: { C: number } & Grid3, out: Float64Array,

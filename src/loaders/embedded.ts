@@ -4,12 +4,14 @@
 // card; tools/train/ made it). It ships in the repository (2.2 MB), so nothing is downloaded: the files are
 // read through URLs relative to this module (file: URLs in Deno, asset URLs that Vite emits in the page).
 // Its "latent" is the video itself by 2x2 space-to-depth (pixels.ts): [12, 8, 16, 16] <-> 8 frames of 32x32.
-import type { Grid3 } from "../gpu/tensor.ts";
+import type { Grid3 } from "../shape.ts";
 import { type ByteSource, Checkpoint, type Progress, urlSource } from "../io/safetensors.ts";
 import { parseJsonBytes } from "../io/model_folder.ts";
-import { loadWanWeights, type WanWeights } from "./checkpoint.ts";
-import { parseWanConfig, type WanConfig } from "./config.ts";
-import { COORDINATE_CHANNELS, coordinatePlanes, PIXEL_LATENT_CHANNELS } from "./pixels.ts";
+import { type WanWeights } from "../model/weights.ts";
+import { loadWanWeights } from "./checkpoint.ts";
+import { type WanConfig } from "../model/config.ts";
+import { parseWanConfig } from "./config.ts";
+import { COORDINATE_CHANNELS, coordinatePlanes, PIXEL_LATENT_CHANNELS } from "../model/pixels.ts";
 import type { Solver } from "../sampler/flow_match.ts";
 import { encodePrompt, loadWordEncoder, type WordEncoder } from "./text_encoder.ts";
 

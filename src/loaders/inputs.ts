@@ -1,18 +1,11 @@
 // The forward's inputs (DESIGN.md "Command line"): hidden_states [1, C, F, H, W], encoder_hidden_states
 // [1, Lt, text_dim], timestep [1], all F32, read from a safetensors (the fixtures' io.safetensors) and
 // validated against the model config.
-import type { Grid3 } from "../gpu/tensor.ts";
-import { Checkpoint, type ByteSource } from "../io/safetensors.ts";
-import type { WanConfig } from "./config.ts";
-import { assertFinite } from "./finite.ts";
 
-export interface ForwardInputs {
-  latent: Float32Array; // [C, F, H, W], C = the model's in_channels
-  latentGrid: Grid3;
-  text: Float32Array; // [Lt, text_dim]
-  textTokens: number;
-  timestep: number;
-}
+import { Checkpoint, type ByteSource } from "../io/safetensors.ts";
+import type { WanConfig } from "../model/config.ts";
+import { assertFinite } from "../gpu/finite.ts";
+import type { ForwardInputs } from "../model/forward.ts";
 
 export async function readForwardInputs(source: ByteSource, cfg: WanConfig): Promise<ForwardInputs> {
   const io = await Checkpoint.open([source]);

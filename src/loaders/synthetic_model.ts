@@ -2,8 +2,9 @@
 // latent channels, text width 64) with weights and prompt embeddings from the fixtures' deterministic rule,
 // built in memory (no files). It exercises sharding, sampling and timing, not pictures: the weights are not
 // trained. The embedded default of `shardit generate` and the demo is the trained model (embedded.ts).
-import type { WanWeights } from "./checkpoint.ts";
-import { presetConfig, type WanConfig } from "./config.ts";
+import type { WanWeights } from "../model/weights.ts";
+import { type WanConfig } from "../model/config.ts";
+import { presetConfig } from "./config.ts";
 import { syntheticTensor, syntheticWeights } from "./synthetic.ts";
 
 export const SYNTHETIC_NAME = "synthetic wan-small (untrained weights)";

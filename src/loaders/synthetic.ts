@@ -4,10 +4,11 @@
 //   seed = FNV-1a 32-bit(UTF-8 name); s = seed * 0x9E3779B1 mod 2^32
 //   h = (i + s) mod 2^32, then the murmur3 fmix32 finaliser; u = h / 2^32
 //   value = f32((2u - 1) * scale + offset), in f64 then rounded once.
-import type { Grid3 } from "../gpu/tensor.ts";
-import type { WanConfig } from "./config.ts";
-import { mapWanWeights, type WanWeights } from "./checkpoint.ts";
-import { numel } from "../gpu/tensor.ts";
+import type { Grid3 } from "../shape.ts";
+import type { WanConfig } from "../model/config.ts";
+import { type WanWeights } from "../model/weights.ts";
+import { mapWanWeights } from "./checkpoint.ts";
+import { numel } from "../shape.ts";
 
 export function fnv1a32(bytes: Uint8Array): number {
   let h = 0x811c9dc5;
