@@ -18,3 +18,4 @@ import "./platform/dawn_polling.test.ts";
 import "./vae/index.ts";
 import "./gpu/shaders.test.ts";
 import "./text/index.ts";
+import "./layers/imports.test.ts";
