@@ -5,6 +5,7 @@
 // section; offsets are relative to the data section. Nothing in a header is trusted before it is checked:
 // every violation is an error naming the file and the tensor or field.
 import { numel } from "../shape.ts";
+import { describeJson, HeaderJsonError, JNum, JObj, type JValue, parseStrictJson } from "./header_json.ts";
 
 /** Random access to the bytes of one file. `read` returns exactly `length` bytes or throws. */
 export interface ByteSource {
@@ -17,12 +18,24 @@ export interface ByteSource {
 
 export type StDType = "F32" | "F16" | "BF16";
 export const DTYPE_BYTES: Record<StDType, number> = { F32: 4, F16: 2, BF16: 2 };
-const OTHER_DTYPES = ["F64", "I64", "U64", "I32", "U32", "I16", "U16", "I8", "U8", "BOOL", "F8_E4M3", "F8_E5M2", "F8_E8M0", "F4", "F6_E2M3", "F6_E3M2", "C64"];
 /**
  * Integer tensors are listed but never read (SafetensorsFile.integers): `shardit encode` writes input_ids and
  * attention_mask beside prompt_embeds, as diffusers' users have them, and --text still reads that file.
  */
 const INTEGER_DTYPES: Record<string, number> = { I64: 8, U64: 8, I32: 4, U32: 4, I16: 2, U16: 2, I8: 1, U8: 1, BOOL: 1 };
+/**
+ * Bits per element of every dtype Rust's safetensors 0.8 knows (Dtype::bitsize): the reader checks a file's
+ * tensors as that library does (the rules below are Metadata::validate and read_metadata), then keeps the
+ * dtypes shardit reads.
+ */
+const RUST_DTYPE_BITS: Record<string, number> = {
+  BOOL: 8, F4: 4, F6_E2M3: 6, F6_E3M2: 6, U8: 8, I8: 8, F8_E5M2: 8, F8_E4M3: 8, F8_E8M0: 8, F8_E4M3FNUZ: 8, F8_E5M2FNUZ: 8,
+  I16: 16, U16: 16, F16: 16, BF16: 16, I32: 32, U32: 32, F32: 32, C64: 64, F64: 64, I64: 64, U64: 64,
+};
+/** Where a message cites the rule it applies. */
+const RUST_RULES = "the safetensors format's rule, as Rust's safetensors reader checks it";
+const quote = (s: string) => JSON.stringify(s.length > 80 ? s.slice(0, 80) + "..." : s);
+const fmtDims = (d: readonly bigint[]) => `[${d.slice(0, 8).join(", ")}${d.length > 8 ? `, ... (${d.length} dims)` : ""}]`;
 /** Largest header accepted (the safetensors library's own limit). */
 export const MAX_HEADER_BYTES = 100_000_000;
 
@@ -148,9 +161,6 @@ export async function urlSource(url: string | URL): Promise<ByteSource> {
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
-function isCount(v: unknown): v is number {
-  return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
-}
 
 export class SafetensorsFile {
   private constructor(
@@ -174,62 +184,102 @@ export class SafetensorsFile {
       throw new Error(`${f}: header length ${hi ? `${hi}*2^32+${lo}` : n} bytes is larger than the ${MAX_HEADER_BYTES}-byte limit (not a safetensors file?)`);
     }
     if (8 + n > src.size) throw new Error(`${f}: header length ${n} bytes runs past the end of the file (${src.size} bytes; truncated?)`);
-    let json: unknown;
+    let text: string;
     try {
-      json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(await src.read(8, n)));
-    } catch (e) {
-      throw new Error(`${f}: header is not valid UTF-8 JSON: ${(e as Error).message}`);
+      // ignoreBOM keeps a byte-order mark in the text, where the JSON parser refuses it (as serde_json does).
+      text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(await src.read(8, n));
+    } catch {
+      throw new Error(`${f}: header is not valid UTF-8`);
     }
-    if (!isObject(json)) throw new Error(`${f}: header JSON is ${Array.isArray(json) ? "an array" : typeof json}, expected an object`);
+    if (text.charCodeAt(0) === 0xfeff) throw new Error(`${f}: header starts with a byte-order mark (a safetensors header is bare JSON: ${RUST_RULES})`);
+    let json: JValue;
+    try {
+      json = parseStrictJson(text);
+    } catch (e) {
+      if (!(e instanceof HeaderJsonError)) throw e;
+      throw new Error(`${f}: header is not valid JSON: ${e.message}`);
+    }
+    if (!(json instanceof JObj)) throw new Error(`${f}: header JSON is ${describeJson(json)}, expected an object`);
 
     const dataStart = 8 + n, dataSize = src.size - dataStart;
     const metadata: Record<string, string> = {};
-    const tensors = new Map<string, TensorInfo>();
-    const integers = new Map<string, { dtype: string; shape: number[] }>();
-    for (const [name, entry] of Object.entries(json)) {
+    // Every entry parsed as Rust's TensorInfo; a name given twice keeps its last entry (serde's HashMap).
+    const entries = new Map<string, { dtype: string; shape: bigint[]; b: bigint; e: bigint }>();
+    let metadataSeen = false;
+    for (const [name, entry] of json.entries) {
       if (name === "__metadata__") {
-        if (!isObject(entry)) throw new Error(`${f}: __metadata__ must be an object of strings`);
-        for (const [k, v] of Object.entries(entry)) {
-          if (typeof v !== "string") throw new Error(`${f}: __metadata__ field "${k}" is ${typeof v}, expected a string`);
-          metadata[k] = v;
+        if (metadataSeen) throw new Error(`${f}: "__metadata__" appears twice in the header (${RUST_RULES})`);
+        metadataSeen = true;
+        if (entry === null) continue; // Option::None in Rust's reader
+        if (!(entry instanceof JObj)) throw new Error(`${f}: __metadata__ is ${describeJson(entry)}, expected an object of strings`);
+        for (const [k, v] of entry.entries) {
+          if (typeof v !== "string") throw new Error(`${f}: __metadata__ field ${quote(k)} is ${describeJson(v)}, expected a string`);
+          Object.defineProperty(metadata, k, { value: v, enumerable: true, writable: true, configurable: true });
         }
         continue;
       }
-      const t = `${f}: tensor "${name}"`;
-      if (!isObject(entry)) throw new Error(`${t}: header entry is not an object`);
-      const { dtype, shape, data_offsets: offs } = entry;
-      if (typeof dtype !== "string") throw new Error(`${t}: field "dtype" is missing or not a string`);
-      const intBytes = INTEGER_DTYPES[dtype];
-      if (!(dtype in DTYPE_BYTES) && intBytes === undefined) {
-        const known = OTHER_DTYPES.includes(dtype) ? "unsupported" : "unknown";
-        throw new Error(`${t}: ${known} dtype "${dtype}" (shardit reads F32, F16 and BF16)`);
+      const t = `${f}: tensor ${quote(name)}`;
+      if (!(entry instanceof JObj)) throw new Error(`${t}: header entry is not an object ({dtype, shape, data_offsets}), found ${describeJson(entry)}`);
+      const fields = new Map<string, JValue>();
+      for (const [k, v] of entry.entries) {
+        if (fields.has(k) && ["dtype", "shape", "data_offsets"].includes(k)) throw new Error(`${t}: field "${k}" appears twice (${RUST_RULES})`);
+        fields.set(k, v);
       }
-      if (!Array.isArray(shape) || !shape.every(isCount)) throw new Error(`${t}: field "shape" must be an array of non-negative integers, found ${JSON.stringify(shape)}`);
-      if (!Array.isArray(offs) || offs.length !== 2 || !offs.every(isCount)) {
-        throw new Error(`${t}: field "data_offsets" must be [begin, end] with non-negative integers, found ${JSON.stringify(offs)}`);
+      for (const k of ["dtype", "shape", "data_offsets"]) if (!fields.has(k)) throw new Error(`${t}: field "${k}" is missing`);
+      const dtype = fields.get("dtype")!, shape = fields.get("shape")!, offs = fields.get("data_offsets")!;
+      if (typeof dtype !== "string") throw new Error(`${t}: field "dtype" is ${describeJson(dtype)}, expected a string`);
+      // Own properties only: "constructor" or "__proto__" are not dtypes.
+      if (!Object.hasOwn(RUST_DTYPE_BITS, dtype)) throw new Error(`${t}: unknown dtype ${quote(dtype)} (shardit reads F32, F16 and BF16)`);
+      if (!Object.hasOwn(DTYPE_BYTES, dtype) && !Object.hasOwn(INTEGER_DTYPES, dtype)) {
+        throw new Error(`${t}: unsupported dtype ${quote(dtype)} (shardit reads F32, F16 and BF16)`);
       }
-      const [b, e] = offs as number[];
-      if (e < b) throw new Error(`${t}: data_offsets [${b}, ${e}] end before they begin`);
-      if (e > dataSize) {
-        throw new Error(`${t}: data_offsets [${b}, ${e}] run past the data section (${dataSize} bytes; file truncated?)`);
+      const dims = Array.isArray(shape) ? shape.map((d) => (d instanceof JNum ? d.u64() : null)) : null;
+      if (!dims || !Array.isArray(shape)) throw new Error(`${t}: field "shape" is ${describeJson(shape)}, expected an array of non-negative integers`);
+      const bad = dims.indexOf(null);
+      if (bad >= 0) throw new Error(`${t}: shape[${bad}] is ${describeJson(shape[bad])}, expected a non-negative integer (no sign, fraction or exponent)`);
+      const o = Array.isArray(offs) && offs.length === 2 ? offs.map((d) => (d instanceof JNum ? d.u64() : null)) : null;
+      if (!o || o.includes(null)) {
+        throw new Error(`${t}: field "data_offsets" must be [begin, end], two non-negative integers, found ${Array.isArray(offs) ? `[${offs.slice(0, 3).map(describeJson).join(", ")}${offs.length > 3 ? ", ..." : ""}]` : describeJson(offs)}`);
       }
-      const want = numel(shape as number[]) * (intBytes ?? DTYPE_BYTES[dtype as StDType]);
-      if (e - b !== want) {
-        throw new Error(`${t}: data_offsets [${b}, ${e}] hold ${e - b} bytes, but ${dtype} [${shape}] needs ${want}`);
-      }
-      if (intBytes !== undefined) {
-        integers.set(name, { dtype, shape: shape as number[] });
-        continue;
-      }
-      tensors.set(name, { name, dtype: dtype as StDType, shape: shape as number[], begin: dataStart + b, end: dataStart + e, source: src });
+      entries.set(name, { dtype, shape: dims as bigint[], b: o[0]!, e: o[1]! });
     }
-    // No two tensors may share bytes (empty tensors share nothing).
-    const sorted = [...tensors.values()].filter((x) => x.end > x.begin).sort((x, y) => x.begin - y.begin);
-    for (let i = 1; i < sorted.length; i++) {
-      const p = sorted[i - 1], c = sorted[i];
-      if (c.begin < p.end) {
-        throw new Error(`${f}: tensor "${c.name}" (data_offsets [${c.begin - dataStart}, ${c.end - dataStart}]) overlaps tensor "${p.name}" ([${p.begin - dataStart}, ${p.end - dataStart}])`);
+
+    // Rust's Metadata::validate: sorted by offsets, each tensor begins where the previous ended (no gap, no
+    // overlap), holds exactly its shape's bytes (products checked in u64), and the last ends at the file's end.
+    const sorted = [...entries].sort(([, x], [, y]) => (x.b !== y.b ? (x.b < y.b ? -1 : 1) : x.e < y.e ? -1 : x.e > y.e ? 1 : 0));
+    let at = 0n, prev = "";
+    const U64_MAX = 0xffff_ffff_ffff_ffffn;
+    for (const [name, x] of sorted) {
+      const t = `${f}: tensor ${quote(name)}`;
+      if (x.e < x.b) throw new Error(`${t}: data_offsets [${x.b}, ${x.e}] end before they begin`);
+      if (x.b > at) throw new Error(`${t}: data_offsets [${x.b}, ${x.e}] leave a gap of ${x.b - at} bytes after the previous tensor, which ends at ${at} (${RUST_RULES})`);
+      if (x.b < at) throw new Error(`${t}: data_offsets [${x.b}, ${x.e}] overlaps tensor ${quote(prev)}, which ends at ${at} (${RUST_RULES})`);
+      let count = 1n;
+      for (const d of x.shape) {
+        count *= d;
+        if (count > U64_MAX) throw new Error(`${t}: shape ${fmtDims(x.shape)} overflows 64 bits counting its elements (${RUST_RULES})`);
       }
+      const bits = count * BigInt(RUST_DTYPE_BITS[x.dtype]);
+      if (bits > U64_MAX) throw new Error(`${t}: ${x.dtype} ${fmtDims(x.shape)} overflows 64 bits counting its bytes (${RUST_RULES})`);
+      if (x.e - x.b !== bits / 8n) {
+        throw new Error(`${t}: data_offsets [${x.b}, ${x.e}] hold ${x.e - x.b} bytes, but ${x.dtype} ${fmtDims(x.shape)} needs ${bits / 8n}`);
+      }
+      if (x.e > BigInt(dataSize)) throw new Error(`${t}: data_offsets [${x.b}, ${x.e}] run past the data section (${dataSize} bytes; file truncated?)`);
+      at = x.e;
+      prev = name;
+    }
+    if (at < BigInt(dataSize)) {
+      throw new Error(`${f}: ${BigInt(dataSize) - at} bytes after the last tensor: the tensors cover ${at} of the ${dataSize} data bytes (${RUST_RULES}: the data section must be covered exactly; a header length off by a few bytes shifts every tensor)`);
+    }
+
+    const tensors = new Map<string, TensorInfo>();
+    const integers = new Map<string, { dtype: string; shape: number[] }>();
+    for (const [name, x] of entries) {
+      // Only an empty tensor can have a dimension past 2^53 here (the product fits the file); shardit refuses it.
+      if (x.shape.some((d) => d > BigInt(Number.MAX_SAFE_INTEGER))) throw new Error(`${f}: tensor ${quote(name)}: shape ${fmtDims(x.shape)} has a dimension past 2^53 (shardit's limit)`);
+      const shape = x.shape.map(Number);
+      if (Object.hasOwn(INTEGER_DTYPES, x.dtype)) integers.set(name, { dtype: x.dtype, shape });
+      else tensors.set(name, { name, dtype: x.dtype as StDType, shape, begin: dataStart + Number(x.b), end: dataStart + Number(x.e), source: src });
     }
     return new SafetensorsFile(src, tensors, metadata, dataStart, integers);
   }
@@ -330,10 +380,11 @@ export function safetensorsHeader(specs: readonly TensorSpec[], metadata?: Recor
   const offsets: number[] = [];
   let at = 0;
   for (const s of specs) {
-    if (s.name === "__metadata__" || s.name in json) throw new Error(`safetensors writer: duplicate or reserved tensor name "${s.name}"`);
-    if (!(s.dtype in DTYPE_BYTES)) throw new Error(`safetensors writer: tensor "${s.name}": unsupported dtype "${s.dtype}"`);
+    if (s.name === "__metadata__" || Object.hasOwn(json, s.name)) throw new Error(`safetensors writer: duplicate or reserved tensor name "${s.name}"`);
+    if (!Object.hasOwn(DTYPE_BYTES, s.dtype)) throw new Error(`safetensors writer: tensor "${s.name}": unsupported dtype "${s.dtype}"`);
     const bytes = numel(s.shape) * DTYPE_BYTES[s.dtype];
-    json[s.name] = { dtype: s.dtype, shape: s.shape, data_offsets: [at, at + bytes] };
+    // defineProperty: a tensor named "__proto__" is a key like any other, not the prototype.
+    Object.defineProperty(json, s.name, { value: { dtype: s.dtype, shape: s.shape, data_offsets: [at, at + bytes] }, enumerable: true });
     offsets.push(at);
     at += bytes;
   }

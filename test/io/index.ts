@@ -6,3 +6,4 @@ import "./model_folder.test.ts";
 import "./hub.test.ts";
 import "./adapter_check.test.ts";
 import "./video.test.ts";
+import "./safetensors_fuzz.test.ts";
