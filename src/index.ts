@@ -17,7 +17,8 @@ import { openWanFolder } from "./loaders/config.ts";
 import type { ForwardInputs } from "./model/forward.ts";
 import type { DownloadProgress } from "./io/download.ts";
 import { folderFromText } from "./io/hub_web.ts";
-import { type FolderSource, type PickedFile, pickModelFolder, pipelineComponent } from "./io/model_folder.ts";
+import { type FolderSource, fileListFolder, type PickedFile, pickModelFolder, pipelineComponent } from "./io/model_folder.ts";
+import { type EncodeOptions, encodePrompts, openTextEncoder, type PromptEmbedding } from "./loaders/umt5_pipeline.ts";
 import { planShards, type ShardMode, type ShardPlan, tokenGridFromLatent } from "./parallel/plan.ts";
 import { type ForwardResult, PoolCancelled, type PoolOptions, WorkerPool } from "./parallel/pool.ts";
 import type { Grid3 } from "./shape.ts";
@@ -33,7 +34,7 @@ export { SYNTHETIC_LATENT, type SyntheticModel, syntheticModel } from "./loaders
 export { EMBEDDED_LATENT, EMBEDDED_PROMPT, EMBEDDED_SAMPLER, EMBEDDED_VIDEO, type EmbeddedModel, embeddedPrompt, loadEmbeddedModel } from "./loaders/embedded.ts";
 export { depthToSpace, spaceToDepth, upscaleVideo } from "./model/pixels.ts";
 export { contactSheet, videoToRgb8 } from "./io/video.ts";
-export { encodePrompt, type WordEncoder } from "./loaders/text_encoder.ts";
+export { encodePrompt as encodeWordPrompt, type WordEncoder } from "./loaders/text_encoder.ts"; // the embedded model's word-level encoder
 export { analyzeClip, type ClipAnalysis, clipMatchesPrompt } from "./pipeline/clip_analysis.ts";
 export { type ForwardInputs } from "./model/forward.ts";
 export { readForwardInputs, readPromptEmbeddings } from "./loaders/inputs.ts";
@@ -63,6 +64,13 @@ export { type DecodeChunkProgress, type DecodeRun, decodeLatents, readLatents } 
 export { type BandPlan, planBands } from "./parallel/vae_plan.ts";
 export { checkVideoExtension, encodeFramePngs, encodeVideoFile, WAN_FPS } from "./io/video.ts";
 export { openModelFolder } from "./io/model_folder.ts";
+
+// ---- Text: Wan's umT5 text encoder and its tokenizer (prompt -> embeddings) ----------------------
+export {
+  type EmbeddingCache, type EncodeOptions, encodePrompts, memoryEmbeddingCache, openTextEncoder, type PromptEmbedding, type TextEncoderSource,
+} from "./loaders/umt5_pipeline.ts";
+export { MAX_SEQUENCE_LENGTH, Umt5Tokenizer } from "./text/tokenizer.ts";
+export { promptClean } from "./text/prompt_clean.ts";
 
 /** A model ready for `pool.load`: its name (for messages), config and f32 weights. */
 export interface LoadedModel {
@@ -107,6 +115,26 @@ export async function modelFolder(source: ModelSource, opts: LoadOptions = {}): 
   if (typeof source !== "string" && !(source instanceof URL)) return await pipelineComponent(pickModelFolder(Array.from(source)), component);
   // A Hub id unless the text starts with "/", "./", "../" or a scheme: then a URL (relative to the page).
   return await pipelineComponent(folderFromText(String(source), { progress: opts.onProgress, cacheName: opts.cacheName }), component);
+}
+
+/** The pipeline folder `source` names (its root: tokenizer/ and text_encoder/ beside transformer/). */
+export function pipelineFolder(source: ModelSource, opts: LoadOptions = {}): FolderSource {
+  if (isFolderSource(source)) return source;
+  if (typeof source !== "string" && !(source instanceof URL)) {
+    const files = Array.from(source);
+    const first = (files[0]?.webkitRelativePath ?? "").split("/");
+    return fileListFolder(files, first.length > 1 ? `${first[0]}/` : "");
+  }
+  return folderFromText(String(source), { progress: opts.onProgress, cacheName: opts.cacheName });
+}
+
+/**
+ * One prompt as WanPipeline encodes it (prompt_clean, umT5's tokenizer padded / truncated to 512, the encoder
+ * on a GPU, rows past seq_len zero), from the pipeline `source` names; the encoder is freed before it returns.
+ */
+export async function encodePrompt(source: ModelSource, prompt: string, opts: EncodeOptions & LoadOptions = {}): Promise<PromptEmbedding> {
+  const te = await openTextEncoder(pipelineFolder(source, opts));
+  return (await encodePrompts(te, [prompt], opts))[0];
 }
 
 /** Opens the transformer `source` names: config.json (checked first, before any download of weights), then the weights' headers. */

@@ -99,7 +99,7 @@ async function readChecked(ck: Checkpoint, name: string, dtype: DType): Promise<
 
 /**
  * The encoder's layers onto `gpu`, one layer read and uploaded at a time (the host holds one layer's f32
- * copy, 0.8 GB at umT5-XXL's size). progress(done, total) counts tensors.
+ * copy, 0.8 GB at umT5-XXL's size). progress(done, total) counts the bytes read from the checkpoint.
  */
 export async function loadUmt5Encoder(
   gpu: Gpu, ck: Checkpoint, cfg: Umt5Config, where: string, opts: { dtype?: DType; progress?: (done: number, total: number) => void } = {},
@@ -107,20 +107,21 @@ export async function loadUmt5Encoder(
   validateUmt5Checkpoint(ck, cfg, where);
   const dtype = opts.dtype ?? "f32";
   const enc = new Umt5Encoder(gpu, cfg, dtype);
-  const total = cfg.layers * 10 + 1;
-  let done = 0;
+  const bytes = (name: string) => ck.info(name).end - ck.info(name).begin;
+  let total = bytes(UMT5_FINAL_NORM), done = 0;
+  for (let i = 0; i < cfg.layers; i++) for (const t of umt5LayerTensors(cfg, i)) total += bytes(t.name);
   try {
     for (let i = 0; i < cfg.layers; i++) {
       const w = {} as Umt5LayerWeights;
       for (const t of umt5LayerTensors(cfg, i)) {
         // the position bias stays on the host in f32 (it is gathered per length), never rounded to f16
         w[t.key] = await readChecked(ck, t.name, t.key === "relBias" ? "f32" : dtype);
-        opts.progress?.(++done, total);
+        opts.progress?.((done += bytes(t.name)), total);
       }
       enc.addLayer(i, w);
     }
     enc.setFinalNorm(await readChecked(ck, UMT5_FINAL_NORM, dtype));
-    opts.progress?.(++done, total);
+    opts.progress?.((done += bytes(UMT5_FINAL_NORM)), total);
   } catch (e) {
     enc.free();
     throw e;

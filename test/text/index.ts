@@ -4,3 +4,4 @@ import "./tokenizer.test.ts";
 import "../../src/selftest/kernels/rel_attention.test.ts";
 import "../../src/selftest/kernels/gated_gelu.test.ts";
 import "./encoder.test.ts";
+import "./pipeline.test.ts";
