@@ -93,7 +93,7 @@ test(`sharded wan-small f16 on ${devices} devices, sequence and frame, baseline 
       }
     }
   }, "f16");
-}, { timeoutMs: SHARDED_TIMEOUT_MS, hosts: DENO_ONLY });
+}, { needs: ["f16"], timeoutMs: SHARDED_TIMEOUT_MS, hosts: DENO_ONLY });
 }
 
 // Odd configs: sharded over 3 devices (frame mode: 7 frames over 3 devices pads 2 frames) vs Float64.

@@ -141,4 +141,4 @@ test("vae sharded: wan-vae-tiny f16 on 3 devices == one device f16 (bitwise) == 
     expectBitwiseEqual("f16 on 3 devices vs one device f16", run.video, one);
     expectClose("f16 on 3 devices vs diffusers", run.video, g.expected, TOL.model.f16);
   }, "f16");
-}, { timeoutMs: SHARDED_TIMEOUT_MS, hosts: DENO_ONLY });
+}, { needs: ["f16"], timeoutMs: SHARDED_TIMEOUT_MS, hosts: DENO_ONLY });

@@ -44,5 +44,5 @@ async function checkOdd(gpu: Gpu, T: number, h: number, w: number, dtype: DType)
 // [T, h, w]: odd sizes, a single latent row, a single frame (no time upsampling at all), 4 chunks.
 for (const [T, h, w] of [[2, 3, 5], [1, 1, 7], [4, 2, 3]]) {
   test(`vae decode odd latent ${T}x${h}x${w} f32 == reference`, () => withGpu((gpu) => checkOdd(gpu, T, h, w, "f32")), { hosts: ["deno"] });
-  test(`vae decode odd latent ${T}x${h}x${w} f16 == reference`, () => withGpuF16((gpu) => checkOdd(gpu, T, h, w, "f16")), { hosts: ["deno"] });
+  test(`vae decode odd latent ${T}x${h}x${w} f16 == reference`, () => withGpuF16((gpu) => checkOdd(gpu, T, h, w, "f16")), { needs: ["f16"], hosts: ["deno"] });
 }

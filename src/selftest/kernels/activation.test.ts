@@ -39,10 +39,10 @@ const shapes = [[1, 24], [45, 96], [210, 1536], [7, 1000], [3, 5, 7]];
 for (const name of ["silu", "gelu_tanh"] as const) {
   for (const shape of shapes) {
     test(`${name} f32 [${shape}]`, () => withGpu((gpu) => check(gpu, name, shape, "f32")));
-    test(`${name} f16 [${shape}]`, () => withGpuF16((gpu) => check(gpu, name, shape, "f16")));
+    test(`${name} f16 [${shape}]`, () => withGpuF16((gpu) => check(gpu, name, shape, "f16")), { needs: ["f16"] });
   }
   test(`${name} f32 extremes (no NaN for |x| ~ 1e4 and beyond)`, () => withGpu((gpu) => checkExtremes(gpu, name, "f32")));
-  test(`${name} f16 extremes`, () => withGpuF16((gpu) => checkExtremes(gpu, name, "f16")));
+  test(`${name} f16 extremes`, () => withGpuF16((gpu) => checkExtremes(gpu, name, "f16")), { needs: ["f16"] });
 }
 // More than 65535 * 256 elements: the workgroup index must use wg.y as well (one op suffices: same shader).
 test("silu f32 [17000000] (2-D grid)", () => withGpu((gpu) => check(gpu, "silu", [17_000_000], "f32", 4)));

@@ -18,6 +18,6 @@ async function check(gpu: Gpu, P: number, C: number, silu: boolean, dtype: DType
 for (const [P, C] of [[1, 3], [37, 16], [300, 96], [45, 384], [33, 13]]) {
   for (const silu of [false, true]) {
     test(`channel_rms_norm ${P}x${C}${silu ? " +silu" : ""} f32`, () => withGpu((gpu) => check(gpu, P, C, silu, "f32")));
-    test(`channel_rms_norm ${P}x${C}${silu ? " +silu" : ""} f16`, () => withGpuF16((gpu) => check(gpu, P, C, silu, "f16")), { hosts: ["deno"] });
+    test(`channel_rms_norm ${P}x${C}${silu ? " +silu" : ""} f16`, () => withGpuF16((gpu) => check(gpu, P, C, silu, "f16")), { needs: ["f16"], hosts: ["deno"] });
   }
 }

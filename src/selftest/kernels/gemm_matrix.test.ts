@@ -55,7 +55,7 @@ const cases: GemmCase[] = [
 ];
 
 for (const c of cases) {
-  test(gemmCaseLabel("gemm_matrix", c), () => withGpu((gpu) => check(gpu, c)));
+  test(gemmCaseLabel("gemm_matrix", c), () => withGpu((gpu) => check(gpu, c)), { needs: ["subgroupMatrix"] });
 }
 
 test("gemm_matrix: asked for where the device has no subgroup matrices, the error names the device and the reason", () =>
@@ -71,4 +71,4 @@ test("gemm_matrix: asked for where the device has no subgroup matrices, the erro
       msg = (e as Error).message;
     }
     if (!msg.includes("blocks.0.attn1.to_q") || !msg.includes("subgroup")) throw new Error(`unhelpful error: "${msg}"`);
-  }));
+  }), { needs: ["f16"] });

@@ -33,11 +33,11 @@ const modCases: [number, number, number, number, number][] = [[1, 24, 6, 0, 1], 
   [45, 7, 6, 3, 4], [3, 1001, 2, 0, 1], [2, 7000, 6, 3, 4], [2, 5001, 6, 0, 1]];
 for (const [rows, cols, R, s, c] of modCases) {
   test(`layer_norm modulated f32 ${rows}x${cols}`, () => withGpu((gpu) => checkModulated(gpu, rows, cols, R, s, c, "f32")));
-  test(`layer_norm modulated f16 ${rows}x${cols}`, () => withGpuF16((gpu) => checkModulated(gpu, rows, cols, R, s, c, "f16")));
+  test(`layer_norm modulated f16 ${rows}x${cols}`, () => withGpuF16((gpu) => checkModulated(gpu, rows, cols, R, s, c, "f16")), { needs: ["f16"] });
 }
 for (const [rows, cols] of [[1, 24], [45, 12], [210, 96], [7, 1536], [3, 1000], [7, 13], [2, 6999]]) {
   test(`layer_norm affine f32 ${rows}x${cols}`, () => withGpu((gpu) => checkAffine(gpu, rows, cols, "f32")));
-  test(`layer_norm affine f16 ${rows}x${cols}`, () => withGpuF16((gpu) => checkAffine(gpu, rows, cols, "f16")));
+  test(`layer_norm affine f16 ${rows}x${cols}`, () => withGpuF16((gpu) => checkAffine(gpu, rows, cols, "f16")), { needs: ["f16"] });
 }
 test("layer_norm modulated f32 mean offset 100 (two-pass variance)", () => withGpu((gpu) => checkModulated(gpu, 5, 1536, 6, 0, 1, "f32", 100)));
 

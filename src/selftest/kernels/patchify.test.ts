@@ -31,7 +31,7 @@ const cases: [Grid, number, number][] = [
 for (const [grid, start, count] of cases) {
   const g = `${grid.C}x${grid.F}x${grid.H}x${grid.W} [${start},${start + count})`;
   test(`patchify f32 ${g}`, () => withGpu((gpu) => check(gpu, grid, start, count, "f32")));
-  test(`patchify f16 ${g}`, () => withGpuF16((gpu) => check(gpu, grid, start, count, "f16")));
+  test(`patchify f16 ${g}`, () => withGpuF16((gpu) => check(gpu, grid, start, count, "f16")), { needs: ["f16"] });
 }
 test("patchify f32 accepts x [1, C, F, H, W]", () => withGpu((gpu) => check(gpu, { C: 4, F: 3, H: 6, W: 10 }, 5, 30, "f32", true)));
 // 16 x 21 x 60 x 104: a 480p-wide latent row, 32,760 tokens x 64 = 2.1M elements; a late shard.

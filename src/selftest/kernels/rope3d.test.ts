@@ -43,7 +43,7 @@ const cases: [Grid3, number, number, number, number][] = [
 for (const [grid, start, L, N, D] of cases) {
   const name = `${grid.F}x${grid.H}x${grid.W} start ${start} L ${L} ${N}x${D}`;
   test(`rope3d f32 ${name}`, () => withGpu((gpu) => check(gpu, grid, start, L, N, D, "f32")));
-  test(`rope3d f16 ${name}`, () => withGpuF16((gpu) => check(gpu, grid, start, L, N, D, "f16")));
+  test(`rope3d f16 ${name}`, () => withGpuF16((gpu) => check(gpu, grid, start, L, N, D, "f16")), { needs: ["f16"] });
 }
 
 // Two ranges around a gap (the other devices' keys around a shard): rows [0, at) are tokens start.., rows
@@ -61,7 +61,7 @@ for (const [grid, start, L, at, tokens, N, D] of [
         const xt = gpu.upload(x, [L, N, D], dtype);
         rope3d(gpu, xt, grid, start, { at, tokens });
         expectClose(`rope3d gap ${dtype}`, await gpu.read(xt), ropeRef(f64(x), L, N, D, grid, start, { at, tokens }), TOL.elementwise[dtype]);
-      }));
+      }), { needs: ["f16"] });
   }
 }
 

@@ -38,7 +38,7 @@ const cases: [string, Grid, [number, number][]][] = [
 ];
 for (const [label, grid, ranges] of cases) {
   test(`unpatchify f32 ${label}`, () => withGpu((gpu) => check(gpu, grid, ranges, "f32")));
-  test(`unpatchify f16 ${label}`, () => withGpuF16((gpu) => check(gpu, grid, ranges, "f16")));
+  test(`unpatchify f16 ${label}`, () => withGpuF16((gpu) => check(gpu, grid, ranges, "f16")), { needs: ["f16"] });
 }
 test("unpatchify f32 16x21x60x104 two shards", () => withGpu((gpu) => check(gpu, { C: 16, F: 21, H: 60, W: 104 }, [[0, 16381], [16381, 32760]], "f32")));
 

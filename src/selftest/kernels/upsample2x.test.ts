@@ -15,5 +15,5 @@ async function check(gpu: Gpu, T: number, H: number, W: number, C: number, dtype
 
 for (const [T, H, W, C] of [[1, 1, 1, 3], [2, 3, 5, 7], [4, 5, 3, 16], [1, 7, 9, 96]]) {
   test(`upsample2x ${T}x${H}x${W}x${C} f32`, () => withGpu((gpu) => check(gpu, T, H, W, C, "f32")));
-  test(`upsample2x ${T}x${H}x${W}x${C} f16`, () => withGpuF16((gpu) => check(gpu, T, H, W, C, "f16")), { hosts: ["deno"] });
+  test(`upsample2x ${T}x${H}x${W}x${C} f16`, () => withGpuF16((gpu) => check(gpu, T, H, W, C, "f16")), { needs: ["f16"], hosts: ["deno"] });
 }

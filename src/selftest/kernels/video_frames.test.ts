@@ -26,5 +26,5 @@ async function check(gpu: Gpu, T: number, H: number, W: number, dtype: DType) {
 
 for (const [T, H, W] of [[1, 1, 1], [2, 3, 5], [4, 17, 15]]) {
   test(`video_frames ${T}x${H}x${W} f32`, () => withGpu((gpu) => check(gpu, T, H, W, "f32")));
-  test(`video_frames ${T}x${H}x${W} f16`, () => withGpuF16((gpu) => check(gpu, T, H, W, "f16")), { hosts: ["deno"] });
+  test(`video_frames ${T}x${H}x${W} f16`, () => withGpuF16((gpu) => check(gpu, T, H, W, "f16")), { needs: ["f16"], hosts: ["deno"] });
 }
