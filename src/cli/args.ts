@@ -69,3 +69,94 @@ export function oneOf<T extends string>(p: Parsed, name: string, options: readon
   if (!options.includes(raw as T)) throw new UsageError(`--${name} must be one of ${options.join("|")}, got ${raw}`);
   return raw as T;
 }
+
+/**
+ * One row of a command's flag table. The table is the single source of a command's flags: parseCommand
+ * takes the allowed names and the on/off switches from it, and `--help` prints it, so a flag cannot be
+ * accepted without being documented. Add a row to add a flag.
+ */
+export interface FlagSpec {
+  name: string;
+  /** The value's placeholder in help (N, DIR, "f32|f16"); absent: an on/off switch (--name, or --name=on|off). */
+  value?: string;
+  /** The default as help shows it (absent: none, or the flag is required when `required`). */
+  default?: string;
+  required?: boolean;
+  help: string;
+}
+
+export interface CommandSpec {
+  name: string;
+  /** One line: what the command does. */
+  summary: string;
+  flags: readonly FlagSpec[];
+  /** Whole command lines, shown under "examples". */
+  examples: readonly string[];
+  /** Extra lines after the table (what the output is, vocabularies). */
+  notes?: readonly string[];
+}
+
+/** Flags every command takes (main.ts handles them before the command's own parser). */
+export const COMMON_FLAGS: readonly FlagSpec[] = [
+  { name: "webgpu", value: "auto|dawn|deno", default: "$SHARDIT_WEBGPU, else auto", help: "WebGPU implementation: Dawn (the webgpu package: subgroups, matrix units) or Deno's own (wgpu); auto takes Dawn where it finds an adapter" },
+  { name: "verbose", help: "stack traces on error, and Dawn's own log lines (kept off the terminal otherwise)" },
+  { name: "help", help: "the command's flags, defaults and examples" },
+];
+
+/** Thrown by parseCommand for --help / -h: main prints the text and exits 0. */
+export class HelpRequested extends Error {
+  constructor(readonly text: string) {
+    super("help");
+  }
+}
+
+export function wantsHelp(argv: readonly string[]): boolean {
+  return argv.includes("--help") || argv.includes("-h");
+}
+
+function flagLeft(f: FlagSpec): string {
+  return f.value ? `--${f.name} ${f.value}` : `--${f.name}[=on|off]`.replace("--help[=on|off]", "--help, -h").replace("--verbose[=on|off]", "--verbose");
+}
+
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const w of text.split(" ")) {
+    if (line && line.length + 1 + w.length > width) {
+      lines.push(line);
+      line = w;
+    } else line = line ? `${line} ${w}` : w;
+  }
+  if (line) lines.push(line);
+  return lines;
+}
+
+/** The table printed by `shardit <command> --help`: usage, each flag with its default, examples, notes. */
+export function commandHelp(spec: CommandSpec): string {
+  const rows = [...spec.flags, ...COMMON_FLAGS];
+  const left = Math.min(34, Math.max(...rows.map((f) => flagLeft(f).length)) + 2);
+  const out = [`usage: shardit ${spec.name} [flags]`, `  ${spec.summary}`, "", "flags:"];
+  for (const f of rows) {
+    if (f === COMMON_FLAGS[0]) out.push("", "on every command:");
+    const def = f.required ? " (required)" : f.default !== undefined ? ` (default: ${f.default})` : "";
+    const name = flagLeft(f);
+    const text = wrap(f.help + def, 110 - left);
+    if (name.length + 2 > left) out.push(`  ${name}`, ...text.map((t) => `  ${" ".repeat(left)}${t}`));
+    else out.push(`  ${name.padEnd(left)}${text[0]}`, ...text.slice(1).map((t) => `  ${" ".repeat(left)}${t}`));
+  }
+  if (spec.notes?.length) out.push("", ...spec.notes);
+  out.push("", "examples:", ...spec.examples.map((e) => `  ${e}`));
+  return out.join("\n");
+}
+
+/**
+ * Parses argv against the command's table: --help/-h throws HelpRequested, unknown flags and stray
+ * arguments are a UsageError, switches (rows without a value) take no value unless written --name=value.
+ */
+export function parseCommand(spec: CommandSpec, argv: string[]): Parsed {
+  if (wantsHelp(argv)) throw new HelpRequested(commandHelp(spec));
+  const p = parseArgs(argv, spec.flags.filter((f) => !f.value).map((f) => f.name));
+  allowFlags(p, spec.name, spec.flags.map((f) => f.name));
+  for (const f of spec.flags) if (f.required && !p.flags.has(f.name)) throw new UsageError(`${spec.name}: --${f.name} is required (shardit ${spec.name} --help)`);
+  return p;
+}

@@ -2,15 +2,37 @@
 // --devices workers in bands of latent rows. --out's extension picks the file (src/io/video.ts): .gif,
 // .apng, .png (contact sheet) or .safetensors (`video` [1, 3, F', H', W'] F32 in [-1, 1]); --frames DIR
 // adds every frame as a PNG.
-import { allowFlags, int, oneOf, type Parsed, parseArgs, str, UsageError } from "./args.ts";
+import { type CommandSpec, int, oneOf, type Parsed, parseCommand, str, UsageError } from "./args.ts";
 import { barText, downloadProgress, progressBar } from "./progress.ts";
 import { parseWeights } from "./forward.ts";
 import {
   checkVideoExtension, type DecodeChunkProgress, decodeLatents, type DecodeRun, denoFileSource, encodeFramePngs, encodeVideoFile, type Grid3, loadWanVaeWeights, modelFolder,
-  openModelFolder, parseWanVaeConfig, placeDevices, planBands, PoolCancelled, readLatents, WAN_FPS, type WanVaeConfig, type WanVaeWeights, WorkerPool,
+  openModelFolder, parseWanVaeConfig, placeDevices, planBands, PoolCancelled, readLatents, upscaleVideo, WAN_FPS, type WanVaeConfig, type WanVaeWeights, WorkerPool,
 } from "../deno.ts";
 
-const FLAGS = ["vae", "latents", "out", "devices", "weights", "gpus", "precision", "frames", "report", "timeout", "fps"];
+/** decode's flags: the parser accepts exactly these rows and --help prints them (add a row to add a flag). */
+export const SPEC: CommandSpec = {
+  name: "decode",
+  summary: "latents -> a video, through the Wan VAE decoder sharded over devices in bands of latent rows",
+  flags: [
+    { name: "vae", value: "DIR|URL|HUB_ID", required: true, help: "a diffusers Wan VAE: a vae/ folder, a pipeline folder with vae/, a URL or a Hub id" },
+    { name: "latents", value: "FILE", required: true, help: "`latents` [1, 16, T, h, w] (generate's latents.safetensors)" },
+    { name: "out", value: "FILE", required: true, help: "by extension: .gif, .apng (lossless), .png (contact sheet), .safetensors (`video` [1, 3, F, H, W] in [-1, 1])" },
+    { name: "scale", value: "N", default: "1", help: "show .gif/.apng/.png and --frames N times larger (nearest neighbour; .safetensors stays as decoded)" },
+    { name: "frames", value: "DIR", help: "also every frame as DIR/frame_NNN.png" },
+    { name: "fps", value: "N", default: String(WAN_FPS), help: "frames per second of .gif and .apng" },
+    { name: "devices", value: "N", default: "1", help: "device workers, each its own WebGPU device (each a band of latent rows)" },
+    { name: "weights", value: "w1,...", help: "relative speed of each device: uneven bands" },
+    { name: "precision", value: "f32|f16", default: "f32", help: "weights and activations" },
+    { name: "gpus", value: "auto|ID,...", help: "Deno on Linux: spread the workers over the host's GPUs" },
+    { name: "report", value: "FILE", help: "per-device rows, times and exchange as JSON" },
+    { name: "timeout", value: "S", default: "180", help: "seconds a device may wait for the others at a barrier" },
+  ],
+  examples: [
+    "npx shardit decode --vae Wan-AI/Wan2.1-T2V-1.3B-Diffusers --latents out/latents.safetensors --out clip.apng --devices 2",
+    "npx shardit decode --vae test/fixtures/wan-vae-tiny --latents test/fixtures/wan-vae-tiny/io.safetensors --out /tmp/tiny.gif --scale 4",
+  ],
+};
 
 /**
  * The VAE of `--vae ARG` (a vae/ folder, a pipeline folder with vae/, a URL or a Hub id): its config at
@@ -30,13 +52,18 @@ export async function openVae(arg: string): Promise<{ config: WanVaeConfig; weig
   };
 }
 
-/** Writes the decoded video to `out` (by extension) and, when asked, every frame as DIR/frame_NNN.png. Returns the paths written. */
-export async function writeVideo(run: DecodeRun, out: string, framesDir?: string, fps = WAN_FPS): Promise<string[]> {
+/**
+ * Writes the decoded video to `out` (by extension) and, when asked, every frame as DIR/frame_NNN.png. Returns
+ * the paths written. `scale` > 1 enlarges what is looked at (.gif, .apng, .png, the frames), never .safetensors.
+ */
+export async function writeVideo(run: DecodeRun, out: string, framesDir?: string, fps = WAN_FPS, scale = 1): Promise<string[]> {
   const written = [out];
-  await Deno.writeFile(out, await encodeVideoFile(out, run.video, run.videoGrid, fps));
+  const shown = scale > 1 ? upscaleVideo(run.video, run.videoGrid, scale) : { video: run.video, grid: run.videoGrid };
+  const file = out.toLowerCase().endsWith(".safetensors") ? { video: run.video, grid: run.videoGrid } : shown;
+  await Deno.writeFile(out, await encodeVideoFile(out, file.video, file.grid, fps));
   if (framesDir) {
     await Deno.mkdir(framesDir, { recursive: true });
-    for (const [name, bytes] of await encodeFramePngs(run.video, run.videoGrid)) await Deno.writeFile(`${framesDir}/${name}`, bytes);
+    for (const [name, bytes] of await encodeFramePngs(shown.video, shown.grid)) await Deno.writeFile(`${framesDir}/${name}`, bytes);
     written.push(`${framesDir}/frame_*.png (${run.videoGrid.F})`);
   }
   return written;
@@ -75,13 +102,13 @@ function flag(p: Parsed, name: string): string | undefined {
 }
 
 export async function decodeCommand(argv: string[]): Promise<number> {
-  const p = parseArgs(argv);
-  allowFlags(p, "decode", FLAGS);
+  const p = parseCommand(SPEC, argv);
   const vaeArg = str(p, "vae"), latentsPath = str(p, "latents"), out = str(p, "out");
   const devices = int(p, "devices", 1);
   const precision = oneOf(p, "precision", ["f32", "f16"] as const, "f32");
   const weights = parseWeights(flag(p, "weights"), devices);
   const fps = int(p, "fps", WAN_FPS);
+  const scale = int(p, "scale", 1);
   try {
     checkVideoExtension(out); // before any work: a typo in --out should not cost a decode
   } catch (e) {
@@ -103,7 +130,7 @@ export async function decodeCommand(argv: string[]): Promise<number> {
     await pool.loadVae(vae.config, vaeWeights);
     const loadMs = performance.now() - t0;
     const run = await decodeLatents(pool, vae.config, latents, latent, weights, (c) => console.log(chunkLine(c)));
-    const written = await writeVideo(run, out, flag(p, "frames"), fps);
+    const written = await writeVideo(run, out, flag(p, "frames"), fps, scale);
     const v = run.videoGrid;
     console.log(`decode: latent ${latent.F}x${latent.H}x${latent.W} -> ${v.F} frames of ${v.W}x${v.H} on ${devices} device(s), ${precision}, ${run.ms.toFixed(0)} ms -> ${written.join(", ")}`);
     if (devices > 1) for (const line of decodeLines(run, pool.adapters())) console.log(line);

@@ -1,13 +1,34 @@
 // `shardit forward`: one DiT forward of a diffusers Wan2.1 checkpoint on an input file, sharded over
 // --devices workers (DESIGN.md, "Command line"). Writes `output` [1, Cout, F, H, W] F32 and a report.
-import { allowFlags, int, oneOf, type Parsed, parseArgs, str, UsageError } from "./args.ts";
+import { type CommandSpec, int, oneOf, type Parsed, parseCommand, str, UsageError } from "./args.ts";
 import { downloadProgress, progressBar } from "./progress.ts";
 import {
   denoFileSource, encodeSafetensors, type ForwardResult, loadWanWeights, openModel, placeDevices, planShards, readForwardInputs, type ShardMode, type ShardPlan,
   tokenGridFromLatent, WorkerPool,
 } from "../deno.ts";
 
-const FLAGS = ["model", "input", "out", "devices", "shard", "weights", "gpus", "precision", "report", "profile", "timeout", "overlap"];
+/** forward's flags: the parser accepts exactly these rows and --help prints them (add a row to add a flag). */
+export const SPEC: CommandSpec = {
+  name: "forward",
+  summary: "one DiT forward of a diffusers Wan2.1 checkpoint on an io.safetensors input, sharded over devices",
+  flags: [
+    { name: "model", value: "DIR|URL|HUB_ID", required: true, help: "a diffusers Wan2.1 transformer folder (or pipeline folder, URL, Hub id)" },
+    { name: "input", value: "FILE", required: true, help: "hidden_states, encoder_hidden_states, timestep (the fixtures' io.safetensors format)" },
+    { name: "out", value: "FILE", required: true, help: "writes `output` [1, C, F, H, W] F32" },
+    { name: "devices", value: "N", default: "1", help: "device workers, each its own WebGPU device" },
+    { name: "shard", value: "sequence|frame", default: "sequence", help: "how tokens are split over devices" },
+    { name: "weights", value: "w1,...", help: "relative speed of each device: uneven shards" },
+    { name: "precision", value: "f32|f16", default: "f32", help: "weights and activations" },
+    { name: "gpus", value: "auto|ID,...", help: "Deno on Linux: spread the workers over the host's GPUs" },
+    { name: "report", value: "FILE", help: "per-device times, shards and exchange as JSON" },
+    { name: "overlap", default: "on", help: "overlap the key/value exchange with attention (--overlap=off)" },
+    { name: "profile", default: "off", help: "per-kernel GPU times in the report (timestamp queries)" },
+    { name: "timeout", value: "S", default: "180", help: "seconds a device may wait for the others at a barrier" },
+  ],
+  examples: [
+    "npx shardit forward --model test/fixtures/wan-small --input test/fixtures/wan-small/io.safetensors --out /tmp/out.safetensors --devices 3",
+  ],
+};
 
 export function parseWeights(raw: string | undefined, devices: number): number[] | undefined {
   if (raw === undefined) return undefined;
@@ -70,8 +91,7 @@ export function buildReport(model: string, precision: string, plan: ShardPlan, p
 }
 
 export async function forwardCommand(argv: string[]): Promise<number> {
-  const p = parseArgs(argv, ["profile", "overlap"]);
-  allowFlags(p, "forward", FLAGS);
+  const p = parseCommand(SPEC, argv);
   const modelDir = str(p, "model"), inputPath = str(p, "input"), outPath = str(p, "out");
   const devices = int(p, "devices", 1);
   const mode = oneOf(p, "shard", ["sequence", "frame"] as const, "sequence");

@@ -7,7 +7,7 @@
 // as RGB, frames side by side) and DIR/summary.json, and prints a progress bar per step. With --vae it then
 // decodes on the same workers (bands of latent rows) and adds DIR/video.safetensors (`video` [1, 3, F', H', W']
 // F32 in [-1, 1]) and DIR/video.gif.
-import { allowFlags, int, num, oneOf, parseArgs, str, UsageError } from "./args.ts";
+import { type CommandSpec, int, num, oneOf, parseCommand, str, UsageError } from "./args.ts";
 import { barText, downloadProgress, progressBar } from "./progress.ts";
 import { parseOverlap, parseWeights } from "./forward.ts";
 import {
@@ -16,8 +16,61 @@ import {
   encodeVideoFile, loadEmbeddedModel, upscaleVideo, type WanConfig, type WanWeights, WorkerPool,
 } from "../deno.ts";
 import { chunkLine, decodeLines, openVae, writeVideo } from "./decode.ts";
+import { devicesFlag } from "./devices.ts";
+import { encodeForModel } from "./encode.ts";
 
-const FLAGS = ["model", "text", "negative-text", "steps", "guidance", "shift", "seed", "devices", "shard", "weights", "precision", "out", "latent", "solver", "gpus", "timeout", "overlap", "vae", "prompt", "frames", "scale"];
+/** The embedded model's vocabulary for --help, read from its vocab.json (the encoder's own list). */
+function embeddedWords(): string {
+  try {
+    const words = JSON.parse(Deno.readTextFileSync(new URL("../../models/embedded/text_encoder/vocab.json", import.meta.url))) as string[];
+    return `${words.length} words: ${words.join(" ")}`;
+  } catch {
+    return "the words in models/embedded/text_encoder/vocab.json";
+  }
+}
+
+/**
+ * generate's flags: the parser accepts exactly these rows and `shardit generate --help` prints them. To add a
+ * flag, add a row (value: its placeholder, or none for an on/off switch; default as the user should read it).
+ */
+export const SPEC: CommandSpec = {
+  name: "generate",
+  summary: "the denoising loop, sharded over device workers; with no --model, the embedded model makes a clip from --prompt",
+  flags: [
+    { name: "prompt", value: "TEXT", default: `"${EMBEDDED_PROMPT}"`, help: "embedded model: a <red|green|blue|yellow|white> <circle|square|triangle> moving <left|right|up|down>; with --model: any text, through the pipeline's umT5 (tokenizer/, text_encoder/)" },
+    { name: "negative-prompt", value: "TEXT", default: `"" (WanPipeline's)`, help: "with --model and --prompt: the negative prompt, encoded the same way" },
+    { name: "out", value: "DIR", default: "out", help: "where latents.safetensors, summary.json and the video (or preview.png) go" },
+    { name: "frames", value: "DIR", help: "embedded model: also every frame as DIR/frame_NNN.png" },
+    { name: "scale", value: "N", default: "4", help: "embedded model: video.gif and video.png shown N times the 32x32 clip" },
+    { name: "devices", value: "N", default: "4 for the embedded model, 1 with --model; 1 on a CPU adapter or under 4 cores", help: "device workers, each its own WebGPU device" },
+    { name: "seed", value: "N", default: "0", help: "the initial noise" },
+    { name: "steps", value: "N", default: `${EMBEDDED_SAMPLER.steps} (embedded), 50 (--model)`, help: "sampler steps" },
+    { name: "guidance", value: "G", default: `${EMBEDDED_SAMPLER.guidance} (embedded), 5 (--model)`, help: "classifier-free guidance scale (1: one forward per step, no negative)" },
+    { name: "shift", value: "S", default: `${EMBEDDED_SAMPLER.shift} (embedded), 5 (--model)`, help: "flow-matching timestep shift" },
+    { name: "solver", value: SOLVERS.join("|"), default: `${EMBEDDED_SAMPLER.solver} (embedded), unipc (--model)`, help: "the sampler" },
+    { name: "model", value: "DIR|URL|HUB_ID", help: "a diffusers Wan2.1 transformer (folder, pipeline folder, URL or Hub id) instead of the embedded model" },
+    { name: "text", value: "FILE", help: "umT5 prompt embeddings (prompt_embeds [1, L, 4096], see README); required with --model" },
+    { name: "negative-text", value: "FILE", help: "umT5 negative-prompt embeddings; required with --model unless --guidance 1" },
+    { name: "latent", value: "F,H,W", default: "8,16,16 (embedded), 21,60,104 (--model)", help: "latent grid (H and W even)" },
+    { name: "vae", value: "DIR|URL|HUB_ID", help: "with --model: decode on the same devices, adds video.safetensors and video.gif" },
+    { name: "shard", value: "sequence|frame", default: "sequence", help: "how tokens are split over devices (frame: SGLang's whole-frame split, for comparison)" },
+    { name: "weights", value: "w1,...", help: "relative speed of each device (one number per device): uneven shards" },
+    { name: "precision", value: "f32|f16", default: "f32", help: "weights and activations" },
+    { name: "gpus", value: "auto|ID,...", help: "Deno on Linux: spread the workers over the host's GPUs (PCI ids)" },
+    { name: "overlap", default: "on", help: "overlap the key/value exchange with attention over each device's own keys (--overlap=off)" },
+    { name: "timeout", value: "S", default: "180", help: "seconds a device may wait for the others at a barrier" },
+  ],
+  examples: [
+    `npx shardit generate --prompt "a blue square moving up"`,
+    `npx shardit generate --prompt "a white triangle moving left" --seed 3 --out tri --frames tri/frames`,
+    "npx shardit generate --model Wan-AI/Wan2.1-T2V-1.3B-Diffusers --text prompt.safetensors --negative-text negative.safetensors --latent 21,60,104 --precision f16 --devices 2 --gpus auto",
+  ],
+  notes: [
+    `The embedded model knows ${embeddedWords()} (sentence punctuation is ignored).`,
+    "It writes DIR/video.gif, video.png (contact sheet), video.safetensors, latents.safetensors and summary.json;",
+    "Ctrl-C stops within a layer (exit 130, nothing written).",
+  ],
+};
 
 /** Prompt embeddings from a safetensors file (see readPromptEmbeddings). */
 async function readTextEmbedding(path: string, cfg: WanConfig): Promise<{ text: Float32Array; tokens: number }> {
@@ -54,6 +107,7 @@ async function chooseModel(flag: (n: string) => string | undefined, needNegative
   if (!dir) {
     if (flag("prompt") !== undefined && flag("text")) throw new UsageError("give --prompt or --text, not both");
     if (flag("vae")) throw new UsageError("--vae needs --model: the embedded model works in pixel space, its output is the video");
+    if (flag("negative-prompt") !== undefined) throw new UsageError("--negative-prompt needs --model (the embedded model's negative is the empty prompt)");
     const e = await loadEmbeddedModel();
     const prompt = flag("text") ? undefined : flag("prompt") ?? EMBEDDED_PROMPT;
     const text = prompt === undefined ? await readTextEmbedding(flag("text")!, e.config) : embeddedPrompt(e, prompt);
@@ -61,16 +115,26 @@ async function chooseModel(flag: (n: string) => string | undefined, needNegative
     const neg = flag("negative-text") ? await readTextEmbedding(flag("negative-text")!, e.config) : embeddedPrompt(e, "");
     return { name: e.name, config: e.config, weights: e.weights, text: text.text, textTokens: text.tokens, negativeText: neg.text, negativeTokens: neg.tokens, latent: parseLatent(flag("latent"), EMBEDDED_LATENT), pixels: true, prompt, condition: e.condition };
   }
-  if (flag("prompt") !== undefined) throw new UsageError("--prompt works with the embedded model only (its word-level encoder); with --model give umT5 embeddings as --text FILE");
+  // The text: --prompt through the pipeline's umT5 (tokenizer/ and text_encoder/, src/cli/encode.ts), or --text embeddings.
+  const promptText = flag("prompt"), negPrompt = flag("negative-prompt");
   const textPath = flag("text");
-  if (!textPath) throw new UsageError("--text FILE (umT5 prompt embeddings, see README) is required with --model");
+  if (promptText !== undefined && textPath) throw new UsageError("give --prompt or --text, not both");
+  if (promptText === undefined && !textPath) throw new UsageError("--prompt TEXT (encoded by the pipeline's umT5) or --text FILE (embeddings, see shardit encode) is required with --model");
   const negPath = flag("negative-text");
-  if (needNegative && !negPath) throw new UsageError("--negative-text FILE is required with --model when --guidance is not 1");
+  if (negPrompt !== undefined && negPath) throw new UsageError("give --negative-prompt or --negative-text, not both");
+  if (negPrompt !== undefined && promptText === undefined) throw new UsageError("--negative-prompt goes with --prompt (with --text give --negative-text FILE)");
+  if (needNegative && promptText === undefined && !negPath) throw new UsageError("--negative-text FILE is required with --model when --guidance is not 1");
   const { config, checkpoint: ckpt } = await openModel(dir, { onProgress: downloadProgress() });
-  const text = await readTextEmbedding(textPath, config);
-  const neg = negPath ? await readTextEmbedding(negPath, config) : null;
+  let text: { text: Float32Array; tokens: number }, neg: { text: Float32Array; tokens: number } | null;
+  if (promptText !== undefined) {
+    // WanPipeline's default negative prompt is "" (None): encoded like any prompt.
+    ({ text, negative: neg } = await encodeForModel(dir, promptText, needNegative ? negPrompt ?? "" : null, config.textDim));
+  } else {
+    text = await readTextEmbedding(textPath!, config);
+    neg = negPath ? await readTextEmbedding(negPath, config) : null;
+  }
   const weights = await loadWanWeights(ckpt, config, progressBar(`loading ${dir}`));
-  return { name: dir, config, weights, text: text.text, textTokens: text.tokens, negativeText: neg?.text ?? null, negativeTokens: neg?.tokens ?? 0, latent: parseLatent(flag("latent"), { F: 21, H: 60, W: 104 }), pixels: false };
+  return { name: dir, config, weights, text: text.text, textTokens: text.tokens, negativeText: neg?.text ?? null, negativeTokens: neg?.tokens ?? 0, latent: parseLatent(flag("latent"), { F: 21, H: 60, W: 104 }), pixels: false, prompt: promptText };
 }
 
 function stepLine(r: StepReport): string {
@@ -79,11 +143,10 @@ function stepLine(r: StepReport): string {
 }
 
 export async function generateCommand(argv: string[]): Promise<number> {
-  const p = parseArgs(argv, ["overlap"]);
-  allowFlags(p, "generate", FLAGS);
+  const p = parseCommand(SPEC, argv);
   const flag = (n: string) => (typeof p.flags.get(n) === "string" ? p.flags.get(n) as string : undefined);
   const embedded = !flag("model");
-  const devices = int(p, "devices", embedded ? 4 : 1);
+  const { devices, why: devicesWhy } = await devicesFlag(p, embedded ? 4 : 1);
   const mode = oneOf(p, "shard", ["sequence", "frame"] as const, "sequence");
   const precision = oneOf(p, "precision", ["f32", "f16"] as const, "f32");
   const solver = oneOf(p, "solver", SOLVERS, embedded ? EMBEDDED_SAMPLER.solver : "unipc");
@@ -126,6 +189,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
     throwIfCancelled(cancel.signal);
     const setupMs = performance.now() - t0;
     if (model.prompt !== undefined) console.log(`prompt: "${model.prompt}"`);
+    if (devicesWhy) console.log(devicesWhy);
     console.log(`${model.name}: latent ${model.latent.F}x${model.latent.H}x${model.latent.W}, ${devices} device(s) [${[...new Set(pool.adapters())].join("; ")}], ${mode} mode, ${precision}, ${solver} ${steps} steps, guidance ${guidance}, shift ${shift}, seed ${seed}`);
     const sampler = { steps, shift, guidance, solver };
     const result = await generate(pool, model.config, { latent: model.latent, sampler, seed, mode, weights, signal: cancel.signal, condition: model.condition }, (r) => {

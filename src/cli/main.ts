@@ -1,48 +1,77 @@
 // The Deno entry point of `npx shardit <command>` (bin/shardit.cjs runs it with the local deno).
-// Any error prints one line naming what is wrong and exits non-zero; --verbose adds the stack.
-import { parseArgs, UsageError } from "./args.ts";
+// Any error prints one line naming what is wrong and exits non-zero; --verbose adds the stack (and Dawn's
+// own log lines, src/platform/dawn_quiet.ts). `shardit <command> --help` prints the command's flag table
+// (args.ts CommandSpec: the same table its parser accepts), before any GPU is touched.
+import { type CommandSpec, commandHelp, COMMON_FLAGS, HelpRequested, UsageError, wantsHelp } from "./args.ts";
 import { takeWebGpuFlag, useWebGpu, warnIfSlowAdapter, webGpuChoice } from "../deno.ts";
 
-const USAGE = `usage: shardit <command> [flags]
-  selftest [--filter S]                run every kernel against its Float64 reference on this adapter
-  plan --latent F,H,W --devices N --shard sequence|frame [--weights w1,...]
-  forward --model DIR|URL|HUB_ID --input FILE --out FILE [--devices N] [--shard sequence|frame] [--weights w1,...]
-          [--gpus auto|ID,...] [--precision f32|f16] [--report FILE] [--overlap[=off]]
-  generate [--prompt "a red circle moving left"] [--frames DIR] [--scale N]   the embedded model: DIR/video.gif|png|safetensors
-  generate [--model DIR|URL|HUB_ID] [--text FILE] [--negative-text FILE] [--steps N] [--guidance G] [--shift S]
-           [--seed N] [--solver unipc|euler] [--devices N] [--shard sequence|frame] [--weights w1,...]
-           [--precision f32|f16] [--latent F,H,W] [--gpus auto|ID,...] [--overlap[=off]] [--out DIR]
-           [--vae DIR|URL|HUB_ID]    also decode: DIR/video.safetensors and DIR/video.gif
-  decode --vae DIR|URL|HUB_ID --latents FILE --out FILE.gif|.apng|.png|.safetensors [--devices N]
-         [--weights w1,...] [--gpus auto|ID,...] [--precision f32|f16] [--frames DIR] [--report FILE] [--fps N]
-  --webgpu auto|dawn|deno on any GPU command (default $SHARDIT_WEBGPU, else auto): Dawn (Chrome's
-          WebGPU, the webgpu npm package: subgroups and matrix units) or Deno's own (wgpu); auto takes Dawn
-          when its addon loads and finds an adapter
-  (--verbose on any command prints stack traces)`;
+/** Each command lives in its own module, loaded on use: its flag table and its run (returns the exit status). */
+interface Command {
+  spec: CommandSpec;
+  run(argv: string[]): Promise<number> | number;
+  /** Touches no GPU (no --webgpu choice made). */
+  noGpu?: boolean;
+}
 
-/** Each command lives in its own module, loaded on use; it returns the exit status. */
-type Command = (argv: string[]) => Promise<number>;
-
-const commands: Record<string, Command> = {
-  selftest: async (argv) => {
-    const p = parseArgs(argv, ["verbose"]);
-    const { selftest } = await import("./selftest.ts");
-    return await selftest(typeof p.flags.get("filter") === "string" ? p.flags.get("filter") as string : "");
+const commands: Record<string, () => Promise<Command>> = {
+  generate: async () => {
+    const m = await import("./generate.ts");
+    return { spec: m.SPEC, run: m.generateCommand };
   },
-  plan: async (argv) => (await import("./plan.ts")).plan(argv),
-  forward: async (argv) => (await import("./forward.ts")).forwardCommand(argv),
-  generate: async (argv) => (await import("./generate.ts")).generateCommand(argv),
-  decode: async (argv) => (await import("./decode.ts")).decodeCommand(argv),
+  decode: async () => {
+    const m = await import("./decode.ts");
+    return { spec: m.SPEC, run: m.decodeCommand };
+  },
+  encode: async () => {
+    const m = await import("./encode.ts");
+    return { spec: m.SPEC, run: m.encodeCommand };
+  },
+  forward: async () => {
+    const m = await import("./forward.ts");
+    return { spec: m.SPEC, run: m.forwardCommand };
+  },
+  plan: async () => {
+    const m = await import("./plan.ts");
+    return { spec: m.SPEC, run: m.plan, noGpu: true };
+  },
+  selftest: async () => {
+    const m = await import("./selftest.ts");
+    return { spec: m.SPEC, run: m.selftestCommand };
+  },
 };
+
+/** `shardit --help`: every command's summary and example, then where the rest is. */
+async function usage(): Promise<string> {
+  const out = ["usage: shardit <command> [flags]       (shardit <command> --help: its flags, defaults and examples)", ""];
+  const specs = await Promise.all(Object.values(commands).map(async (c) => (await c()).spec));
+  const width = Math.max(...specs.map((s) => s.name.length)) + 2;
+  for (const s of specs) out.push(`  ${s.name.padEnd(width)}${s.summary}`);
+  const generate = specs.find((s) => s.name === "generate")!;
+  const def = (n: string) => generate.flags.find((f) => f.name === n)?.default;
+  out.push("", `generate with no flags: the embedded model, --prompt ${def("prompt")}, ${def("steps")?.split(" ")[0]} steps, --out ${def("out")}, --devices ${def("devices")}.`);
+  out.push(...(generate.notes ?? []).slice(0, 1));
+  out.push("", "examples:");
+  for (const s of specs) out.push(`  ${s.examples[0]}`);
+  out.push("", "on every command:");
+  for (const f of COMMON_FLAGS) out.push(`  --${f.name}${f.value ? ` ${f.value}` : ""}${f.name === "help" ? ", -h" : ""}: ${f.help}${f.default ? ` (default: ${f.default})` : ""}`);
+  return out.join("\n");
+}
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === "help" || name === "--help" || name === "-h") {
-    console.log(USAGE);
+    const text = await usage();
+    if (name) console.log(text);
+    else console.error(text);
     return name ? 0 : 2;
   }
-  const command = commands[name];
-  if (!command) throw new UsageError(`unknown command "${name}" (commands: ${Object.keys(commands).join(", ")}; shardit --help for usage)`);
+  const load = commands[name];
+  if (!load) throw new UsageError(`unknown command "${name}" (commands: ${Object.keys(commands).join(", ")}; shardit --help for usage)`);
+  const command = await load();
+  if (wantsHelp(rest)) {
+    console.log(commandHelp(command.spec));
+    return 0;
+  }
   let flags: string[], choice;
   try {
     const taken = takeWebGpuFlag(rest);
@@ -51,21 +80,27 @@ async function main(argv: string[]): Promise<number> {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  // Every command but plan touches a GPU: pick the implementation once; workers get it from the pool.
-  if (name !== "plan") {
+  if (!command.noGpu) {
+    // Pick the implementation once; workers get it from the pool.
     const backend = await useWebGpu(choice);
     if (backend.note) console.error(`shardit: --webgpu auto uses Deno's WebGPU (${backend.note})`);
     // wgpu's OpenGL fallback (no Vulkan driver) spends minutes compiling shaders on a first run: say so once.
     if (backend.implementation === "deno") await warnIfSlowAdapter(backend.gpu);
   }
-  return await command(flags);
+  return await command.run(flags);
 }
 
 if (import.meta.main) {
   const verbose = Deno.args.includes("--verbose");
+  // Workers read it too (they share the process environment): Dawn's log lines stay visible with --verbose.
+  if (verbose) Deno.env.set("SHARDIT_VERBOSE", "1");
   try {
     Deno.exit(await main(Deno.args.filter((a) => a !== "--verbose")));
   } catch (e) {
+    if (e instanceof HelpRequested) {
+      console.log(e.text);
+      Deno.exit(0);
+    }
     const err = e as Error;
     console.error(`shardit: ${err?.message ?? String(e)}`);
     if (verbose && err?.stack) console.error(err.stack);

@@ -6,6 +6,7 @@
 // through setWebGpu. Only Deno entry points (CLI, benches, tests, workers) import this module.
 import { setWebGpu } from "../gpu/device.ts";
 import { installDawnPolling } from "./dawn_polling.ts";
+import { withDawnLogHidden } from "./dawn_quiet.ts";
 
 export const WEBGPU_CHOICES = ["auto", "dawn", "deno"] as const;
 export type WebGpuChoice = typeof WEBGPU_CHOICES[number];
@@ -86,7 +87,11 @@ export async function loadDawn(): Promise<GPU> {
   if (!path) throw new Error(`Dawn: the webgpu package's addon was not found (looked at ${candidates.join(", ")}; run npm install)`);
   const addon = require(path) as { create(flags: string[]): GPU };
   const extra = (Deno.env.get("SHARDIT_DAWN_TOGGLES") ?? "").split(",").filter(Boolean);
-  dawnGpu = addon.create([`enable-dawn-features=${[...DAWN_TOGGLES, ...extra].join(",")}`, "backend=vulkan"]);
+  const gpu = addon.create([`enable-dawn-features=${[...DAWN_TOGGLES, ...extra].join(",")}`, "backend=vulkan"]);
+  // The instance enumerates its adapters at the first request, and that is when Dawn prints its warnings
+  // (src/platform/dawn_quiet.ts): make that request here with them kept off the terminal.
+  await withDawnLogHidden(path, () => gpu.requestAdapter());
+  dawnGpu = gpu;
   return dawnGpu;
 }
 
@@ -102,7 +107,15 @@ export async function useWebGpu(choice: WebGpuChoice = webGpuChoice()): Promise<
   if (backend.implementation === "dawn" && Deno.env.get("SHARDIT_DAWN_POLLING") !== "busy") installDawnPolling();
   setWebGpu(backend.gpu, backend.implementation, { noSharedWrites: backend.implementation === "dawn" });
   Deno.env.set(WEBGPU_ENV, backend.implementation);
+  current = backend;
   return backend;
+}
+
+let current: WebGpuBackend | null = null;
+
+/** What the last useWebGpu in this process (or worker) chose; null before it. */
+export function currentWebGpu(): WebGpuBackend | null {
+  return current;
 }
 
 async function resolveWebGpu(choice: WebGpuChoice): Promise<WebGpuBackend> {

@@ -111,6 +111,11 @@ export function expectedVaeTensors(cfg: WanVaeConfig): { name: string; shape: nu
 export function validateVaeCheckpoint(ckpt: Checkpoint, cfg: WanVaeConfig): { name: string; shape: number[] }[] {
   const want = expectedVaeTensors(cfg);
   const { problems } = ckpt.checkShapes(want);
+  if (problems.length && !want.some((t) => ckpt.has(t.name))) {
+    // Not a mismatch: the file is not the VAE's weights at all (e.g. a fixture's io.safetensors beside config.json).
+    throw new Error(`VAE weights missing: ${ckpt.describe()} holds none of the decoder's ${want.length} tensors (${want[0].name}, ${want[1]?.name}, ...); ` +
+      `the folder needs the VAE's diffusion_pytorch_model.safetensors (or its index json and shards) beside config.json`);
+  }
   if (problems.length) {
     throw new Error(`VAE checkpoint ${ckpt.describe()} does not match its config (base_dim ${cfg.baseDim}, z_dim ${cfg.zDim}): ${summarizeProblems(problems)}`);
   }
