@@ -19,3 +19,4 @@ import "./vae/index.ts";
 import "./gpu/shaders.test.ts";
 import "./text/index.ts";
 import "./layers/imports.test.ts";
+import "./loaders/lora.test.ts";
