@@ -16,13 +16,25 @@ import { readForwardInputs, readPromptEmbeddings } from "./loaders/inputs.ts";
 import { denoFileSource } from "./io/fs_deno.ts";
 import { modelFolderFromArg } from "./io/hub_deno.ts";
 import type { FolderSource } from "./io/model_folder.ts";
-import { type LoadedModel, type LoadOptions, modelFolder as modelFolderAnywhere, type ModelSource, type OpenedModel } from "./index.ts";
+import { createPool as createPoolAnywhere, type LoadedModel, type LoadOptions, modelFolder as modelFolderAnywhere, type ModelSource, type OpenedModel } from "./index.ts";
+import type { PoolOptions, WorkerPool } from "./parallel/pool.ts";
+import { currentWebGpu, useWebGpu } from "./platform/webgpu_deno.ts";
 
 export * from "./index.ts";
 export { denoFileSource, denoFolder } from "./io/fs_deno.ts";
 export { defaultCacheDir } from "./io/hub_deno.ts";
 export { listGpuPciIds, placeDevices } from "./platform/deno_gpus.ts";
 export { takeWebGpuFlag, useWebGpu, WEBGPU_CHOICES, type WebGpuBackend, type WebGpuChoice, webGpuChoice } from "./platform/webgpu_deno.ts";
+
+/**
+ * "shardit"'s createPool, with the WebGPU implementation chosen first as the CLI chooses it when nothing chose
+ * yet (useWebGpu(): $SHARDIT_WEBGPU, else auto: Dawn where its addon finds an adapter, else Deno's own), so the
+ * pool's workers and this thread use the same one.
+ */
+export async function createPool(opts: Partial<PoolOptions> & { devices: number }): Promise<WorkerPool> {
+  if (!currentWebGpu()) await useWebGpu();
+  return await createPoolAnywhere(opts);
+}
 
 export interface DenoLoadOptions extends LoadOptions {
   /** Where URL folders and Hub ids are downloaded to (default: defaultCacheDir()). */

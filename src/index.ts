@@ -31,7 +31,7 @@ export { parseWanConfig, PRESETS, presetConfig, wanConfigJson } from "./loaders/
 export { type WanWeights } from "./model/weights.ts";
 export { loadWanWeights } from "./loaders/checkpoint.ts";
 export { SYNTHETIC_LATENT, type SyntheticModel, syntheticModel } from "./loaders/synthetic_model.ts";
-export { EMBEDDED_LATENT, EMBEDDED_PROMPT, EMBEDDED_SAMPLER, EMBEDDED_VIDEO, type EmbeddedModel, embeddedPrompt, loadEmbeddedModel } from "./loaders/embedded.ts";
+export { EMBEDDED_LATENT, EMBEDDED_PROMPT, EMBEDDED_SAMPLER, EMBEDDED_VIDEO, checkEmbeddedPrompt, type EmbeddedModel, embeddedPrompt, loadEmbeddedModel } from "./loaders/embedded.ts";
 export { depthToSpace, spaceToDepth, upscaleVideo } from "./model/pixels.ts";
 export { contactSheet, videoToRgb8 } from "./io/video.ts";
 export { encodePrompt as encodeWordPrompt, type WordEncoder } from "./loaders/text_encoder.ts"; // the embedded model's word-level encoder

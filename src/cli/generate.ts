@@ -11,7 +11,7 @@ import { type CommandSpec, int, num, oneOf, parseCommand, str, UsageError } from
 import { barText, downloadProgress, progressBar } from "./progress.ts";
 import { parseOverlap, parseWeights } from "./forward.ts";
 import {
-  decodeLatents, type DecodeRun, denoFileSource, depthToSpace, EMBEDDED_LATENT, EMBEDDED_PROMPT, EMBEDDED_SAMPLER, embeddedPrompt, encodeFramePngs, encodePng, encodeSafetensors, generate, type Grid3, latentPreview,
+  checkEmbeddedPrompt, decodeLatents, type DecodeRun, denoFileSource, depthToSpace, EMBEDDED_LATENT, EMBEDDED_PROMPT, EMBEDDED_SAMPLER, embeddedPrompt, encodeFramePngs, encodePng, encodeSafetensors, generate, type Grid3, latentPreview,
   loadWanWeights, openModel, placeDevices, planBands, PoolCancelled, readPromptEmbeddings, setPrompts, SOLVERS, type StepReport, throwIfCancelled,
   encodeVideoFile, loadEmbeddedModel, upscaleVideo, type WanConfig, type WanWeights, WorkerPool,
 } from "../deno.ts";
@@ -110,6 +110,13 @@ async function chooseModel(flag: (n: string) => string | undefined, needNegative
     if (flag("negative-prompt") !== undefined) throw new UsageError("--negative-prompt needs --model (the embedded model's negative is the empty prompt)");
     const e = await loadEmbeddedModel();
     const prompt = flag("text") ? undefined : flag("prompt") ?? EMBEDDED_PROMPT;
+    if (prompt !== undefined) {
+      try {
+        checkEmbeddedPrompt(prompt);
+      } catch (err) {
+        throw new UsageError(`--prompt: ${(err as Error).message}`);
+      }
+    }
     const text = prompt === undefined ? await readTextEmbedding(flag("text")!, e.config) : embeddedPrompt(e, prompt);
     // The unconditional branch is the empty prompt: all-zero rows, as the model was trained (10% text dropped).
     const neg = flag("negative-text") ? await readTextEmbedding(flag("negative-text")!, e.config) : embeddedPrompt(e, "");

@@ -13,7 +13,7 @@ import { type WanConfig } from "../model/config.ts";
 import { parseWanConfig } from "./config.ts";
 import { COORDINATE_CHANNELS, coordinatePlanes, PIXEL_LATENT_CHANNELS } from "../model/pixels.ts";
 import type { Solver } from "../sampler/flow_match.ts";
-import { encodePrompt, loadWordEncoder, type WordEncoder } from "./text_encoder.ts";
+import { encodePrompt, loadWordEncoder, promptWords, type WordEncoder } from "./text_encoder.ts";
 
 export const EMBEDDED_NAME = "embedded Wan (trained, 8 frames of 32x32)";
 /** The pixel-space latent [12, F, H, W] of 8 frames of 32x32: 8 x 8 x 8 = 512 tokens. */
@@ -87,6 +87,17 @@ export async function loadEmbeddedModel(onProgress?: Progress): Promise<Embedded
   const encoder = await loadWordEncoder(await readJson("vocab"), await Checkpoint.open([await open("text")]), "models/embedded/text_encoder");
   if (encoder.textDim !== config.textDim) throw new Error(`embedded model: text encoder width ${encoder.textDim} != the transformer's text_dim ${config.textDim}`);
   return { name: EMBEDDED_NAME, config, weights, encoder, condition: coordinates ? coordinatePlanes : undefined };
+}
+
+/**
+ * Refuses a user's prompt with no words (empty, blank or punctuation only): it would encode to the all-zero
+ * rows of the unconditional branch and draw a smudge. embeddedPrompt(model, "") itself stays the way to get
+ * that branch.
+ */
+export function checkEmbeddedPrompt(prompt: string): void {
+  if (promptWords(prompt).length === 0) {
+    throw new Error(`the prompt is empty: the embedded model needs one such as "${EMBEDDED_PROMPT}" (a <colour> <shape> moving <direction>)`);
+  }
 }
 
 /** The prompt's encoder_hidden_states [Lt, text_dim] (Lt = the encoder's max words) and Lt. */

@@ -37,9 +37,17 @@ export async function loadWordEncoder(vocabJson: unknown, weights: Checkpoint, s
   return { vocab, tokenEmbedding: await weights.readF32("token_embedding"), positionEmbedding: await weights.readF32("position_embedding"), textDim, maxWords: pos.shape[0] };
 }
 
-/** The words of a prompt: lower case, split on white space. */
+/**
+ * The words of a prompt: lower case, split on white space, sentence punctuation ignored ("A red circle,
+ * moving up." is the same prompt as "a red circle moving up"; the vocabulary has no punctuation).
+ */
 export function promptWords(prompt: string): string[] {
-  return prompt.toLowerCase().split(/\s+/).filter((w) => w.length > 0);
+  return prompt.toLowerCase().replace(/[.,;:!?"'`()\[\]]/g, " ").split(/\s+/).filter((w) => w.length > 0);
+}
+
+/** At most `max` characters of user text for an error message (a long prompt must not echo itself whole). */
+export function quoteShort(text: string, max = 60): string {
+  return text.length <= max ? `"${text}"` : `"${text.slice(0, max)}..." (${text.length} characters)`;
 }
 
 /** prompt -> [maxWords, textDim]; "" gives all zeros (the unconditional branch). Unknown words are an error listing the vocabulary. */
@@ -47,9 +55,10 @@ export function encodePrompt(enc: WordEncoder, prompt: string): Float32Array {
   const words = promptWords(prompt);
   const unknown = words.filter((w) => !enc.vocab.includes(w));
   if (unknown.length) {
-    throw new Error(`prompt "${prompt}": unknown word${unknown.length > 1 ? "s" : ""} ${unknown.map((w) => `"${w}"`).join(", ")}; the embedded model knows only: ${enc.vocab.join(" ")}`);
+    const shown = unknown.slice(0, 5).map((w) => quoteShort(w, 20)).join(", ") + (unknown.length > 5 ? ` and ${unknown.length - 5} more` : "");
+    throw new Error(`prompt ${quoteShort(prompt)}: unknown word${unknown.length > 1 ? "s" : ""} ${shown}; the embedded model knows only: ${enc.vocab.join(" ")}`);
   }
-  if (words.length > enc.maxWords) throw new Error(`prompt "${prompt}" has ${words.length} words, the embedded model takes at most ${enc.maxWords}`);
+  if (words.length > enc.maxWords) throw new Error(`prompt ${quoteShort(prompt)} has ${words.length} words, the embedded model takes at most ${enc.maxWords}`);
   const d = enc.textDim;
   const out = new Float32Array(enc.maxWords * d);
   words.forEach((w, i) => {

@@ -1,4 +1,4 @@
-// The package as a user gets it: `npm pack` (prepack builds lib/), the tarball unpacked into a scratch
+// The package as a user gets it: `npm pack` (the prepare script builds lib/), the tarball unpacked into a scratch
 // project's node_modules/shardit, then imported BY NAME ("shardit", "shardit/deno") from a Deno script
 // (forward of the wan-tiny golden fixture over 2 devices, the denoising loop cancelled by an AbortSignal,
 // `deno check` of the script against the package's types), from a page built with Vite (served cross-origin
@@ -55,7 +55,7 @@ const tmp = mkdtempSync(join(tmpdir(), "shardit-package-"));
 const scratch = join(tmp, "scratch");
 const deno = (...a) => run("node", [join(root, "bin/deno.cjs"), ...a], { cwd: scratch });
 
-await check("npm pack (prepack builds lib/) and the tarball unpacked into a scratch project", () => {
+await check("npm pack (prepare builds lib/) and the tarball unpacked into a scratch project", () => {
   const out = run("npm", ["pack", "--silent", "--pack-destination", tmp], { cwd: root });
   const tarball = join(tmp, out.trim().split("\n").pop());
   const files = execFileSync("tar", ["-tzf", tarball], { encoding: "utf8" }).split("\n");
