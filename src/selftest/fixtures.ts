@@ -1,21 +1,45 @@
 // Golden fixtures (copied from ../shared/fixtures, produced by diffusers' WanTransformer3DModel in
-// float64) are read the same way in Deno (file: URL fetch) and in the browser (served by Vite). They live
-// in the source checkout's test/fixtures (a few MB, not in the npm package): from an installed package the
-// fixture-based kernel checks of `shardit selftest` fail naming the missing file.
+// float64) are read the same way in Deno (file: URL fetch) and in the browser (served by Vite). Their home
+// is the source checkout's test/fixtures. The npm package carries no test/: `npm pack` (tools/build-lib.mjs)
+// copies the goldens the kernel checks read (SELFTEST_GOLDENS) into lib/selftest/goldens/, so `shardit
+// selftest` from an installed package finds them beside this module.
 export type FixtureName = "wan-tiny" | "wan-small";
 /** diffusers' AutoencoderKLWan fixtures (a vae/ folder + io.safetensors, ../shared/fixtures/README.md). */
 export type VaeFixtureName = "wan-vae-tiny" | "wan-vae-small";
 
+/** The fixtures `shardit selftest` reads, and so the ones the package carries (tools/build-lib.mjs). */
+export const SELFTEST_GOLDENS: { name: FixtureName; files: string[] }[] = [
+  { name: "wan-tiny", files: ["io.safetensors", "model.safetensors"] },
+  { name: "wan-small", files: ["io.safetensors", "model.safetensors"] },
+];
+
+/** A fixture file in the source checkout (test/fixtures). */
 export function fixtureUrl(name: FixtureName | VaeFixtureName, file: string): URL {
   return new URL(`../../test/fixtures/${name}/${file}`, import.meta.url);
 }
 
+/** Where the package keeps its copy (lib/selftest/goldens/, beside the built module). */
+function packagedUrl(name: FixtureName | VaeFixtureName, file: string): URL {
+  return new URL(`./goldens/${name}/${file}`, import.meta.url);
+}
+
+async function fetchBytes(url: URL): Promise<Uint8Array | string> {
+  try {
+    const res = await fetch(url);
+    if (!res.ok) return `HTTP ${res.status}`;
+    return new Uint8Array(await res.arrayBuffer());
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+/** A fixture file's bytes: from the checkout's test/fixtures, else from the package's copy. */
 export async function fixtureBytes(name: FixtureName | VaeFixtureName, file: string): Promise<Uint8Array> {
-  const url = fixtureUrl(name, file);
-  const where = "(the golden fixtures are in a source checkout's test/fixtures, not in the npm package)";
-  const res = await fetch(url).catch((e) => {
-    throw new Error(`fixture ${url} could not be read ${where}: ${(e as Error).message}`);
-  });
-  if (!res.ok) throw new Error(`fixture ${url} could not be read ${where}: HTTP ${res.status}`);
-  return new Uint8Array(await res.arrayBuffer());
+  const checkout = fixtureUrl(name, file);
+  const first = await fetchBytes(checkout);
+  if (typeof first !== "string") return first;
+  const packaged = packagedUrl(name, file);
+  const second = await fetchBytes(packaged);
+  if (typeof second !== "string") return second;
+  throw new Error(`fixture ${name}/${file} could not be read: not at ${checkout} (a source checkout's test/fixtures: ${first}) nor at ${packaged} (the npm package's copy: ${second})`);
 }

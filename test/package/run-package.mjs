@@ -100,6 +100,14 @@ await check("the package's bin from node_modules: `shardit plan`, and `shardit g
   expect(summary && readdirSync(join(tmp, "generated")).includes("latents.safetensors"), `generate wrote ${readdirSync(join(tmp, "generated")).join(", ")}`);
 });
 
+await check("the package's bin from node_modules: `shardit selftest` finds its goldens (the package carries no test/)", () => {
+  const bin = join(scratch, "node_modules/shardit/bin/shardit.cjs");
+  const out = run("node", [bin, "selftest", "--filter", "golden"], { cwd: scratch });
+  const summary = out.trim().split("\n").pop();
+  const m = /^selftest: (\d+) passed, (\d+) failed/.exec(summary);
+  expect(m && Number(m[1]) >= 4 && m[2] === "0", `selftest --filter golden: ${summary}`);
+});
+
 let built = "";
 await check('Vite: `vite build` of a page importing "shardit" (the worker bundled out of the package)', async () => {
   const vite = await import("vite");
