@@ -18,7 +18,8 @@ export interface KeysValues {
 
 /** One block's self-attention as a provider sees it. */
 export interface AttentionLayer {
-  /** Block index (the exchange's layer slot and barrier sequence). */
+  /** The exchange's sequence number (its layer slot and barrier sequence): the block index, or in a batch of B
+   * items (WanModel.forwardBatch) block * B + item. */
   readonly index: number;
   readonly gpu: Gpu;
   /** The run's dtype (activations, rows, keys and values). */

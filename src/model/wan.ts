@@ -8,9 +8,9 @@
 // C / Cout latent channels, F x H x W the latent, F' x H' x W' = F x H/2 x W/2 the token grid.
 
 import type { Gpu } from "../gpu/device.ts";
-import { type DType, type Grid3 } from "../shape.ts";
+import { type DType, dtypeBytes, type Grid3 } from "../shape.ts";
 import { copyTensor, rowsPerBinding, zeroTensor } from "../gpu/tensor_ops.ts";
-import { rowsView, type Tensor } from "../gpu/tensor.ts";
+import { expectShape, rowsView, type Tensor } from "../gpu/tensor.ts";
 import { type Linear } from "../ops/gemm_common.ts";
 import { gemm } from "../ops/gemm.ts";
 import { attention } from "../ops/attention.ts";
@@ -32,6 +32,16 @@ export interface TextState {
   textTokens: number;
   keys: Tensor[]; // per block [Lt, N, D], after norm_k
   values: Tensor[]; // per block [Lt, N, D]
+}
+
+/**
+ * Step caching's hook into forwardBatch (the policy lives in src/pipeline/step_cache.ts): `reuse` skips the
+ * blocks and adds this residual [B * stride, d] instead; `store` receives this run's residual of the blocks
+ * (h after them - h before, [B * stride, d]), which the receiver then owns and frees.
+ */
+export interface BlockCache {
+  reuse?: Tensor;
+  store?: (residual: Tensor) => void;
 }
 
 /** Per timestep: temb [1, d] (output modulation) and proj [6, d] (block modulation). */
@@ -113,30 +123,90 @@ export class WanModel {
     selfAttention: SelfAttention,
     afterBlock?: (i: number, h: Tensor) => Promise<void>,
   ): Promise<Tensor> {
+    return await this.forwardBatch([latent], time, [text], shard, selfAttention, { afterBlock });
+  }
+
+  /**
+   * The transformer over this shard's tokens for B items at one timestep (a batch: classifier-free guidance's
+   * two branches, several prompts or seeds): latents[b] [C, F, H, W] f32, texts[b] its prompt. The rows of
+   * item b are [b * stride, b * stride + count) of every activation (batchStride: the rows between items are
+   * padding, kept so that every item's rows start on a 256-byte binding offset), so each weight is read once
+   * for all items and the GEMMs get B times the rows; self- and cross-attention run per item. B = 1 is exactly
+   * forwardTokens. Returns y [B * stride, 4 * Cout].
+   * `opts.cache`: reuse a residual of the blocks instead of running them (step caching), or hand this run's
+   * residual to the caller (src/pipeline/step_cache.ts decides which; the model only adds and subtracts).
+   */
+  async forwardBatch(
+    latents: Tensor[],
+    time: TimeState,
+    texts: TextState[],
+    shard: ShardView,
+    selfAttention: SelfAttention,
+    opts: { afterBlock?: (i: number, h: Tensor) => Promise<void>; cache?: BlockCache } = {},
+  ): Promise<Tensor> {
     const { gpu, w, cfg, d } = this;
     const { start, count } = shard;
     const real = realTokens(shard);
+    const B = latents.length;
+    if (B < 1 || texts.length !== B) throw new Error(`forwardBatch: ${latents.length} latents and ${texts.length} texts, expected one text per latent (at least one)`);
+    const stride = this.batchStride(count, B);
+    const rows = B * stride;
 
-    // 1. Patch embedding: h = patches [count, C*4] W^T + b (pad rows are zero patches, as SGLang pads).
-    const patches = gpu.empty([count, cfg.inChannels * 4], this.dtype, "patches");
-    if (real < count) zeroTensor(gpu, patches);
-    if (real > 0) patchify(gpu, latent, start, real, rowsView(patches, 0, real));
-    const h = this.linear(patches, w.patch, count);
+    // 1. Patch embedding: h = patches [rows, C*4] W^T + b (pad rows are zero patches, as SGLang pads).
+    const patches = gpu.empty([rows, cfg.inChannels * 4], this.dtype, "patches");
+    if (real < count || rows > B * count) zeroTensor(gpu, patches);
+    if (real > 0) for (let b = 0; b < B; b++) patchify(gpu, latents[b], start, real, rowsView(patches, b * stride, real));
+    const h = this.linear(patches, w.patch, rows);
     this.free(patches);
 
-    for (let i = 0; i < w.blocks.length; i++) {
-      await this.block(i, h, time, text, shard, selfAttention);
-      if (afterBlock) await afterBlock(i, h);
+    const cache = opts.cache;
+    if (cache?.reuse) {
+      // A cached step: h + the blocks' residual of the last computed step, instead of the blocks.
+      expectShape("forwardBatch cache.reuse", cache.reuse, [rows, d], this.dtype);
+      const out = gpu.empty([rows, d], this.dtype, "activation");
+      addRows(gpu, h, cache.reuse, out);
+      copyTensor(gpu, out, h);
+      this.free(out);
+    } else {
+      let h0: Tensor | null = null;
+      if (cache?.store) {
+        h0 = gpu.empty([rows, d], this.dtype, "blocks' input");
+        copyTensor(gpu, h, h0);
+      }
+      for (let i = 0; i < w.blocks.length; i++) {
+        await this.block(i, h, time, texts, shard, selfAttention, stride);
+        if (opts.afterBlock) await opts.afterBlock(i, h);
+      }
+      if (h0 && cache?.store) {
+        const residual = gpu.empty([rows, d], this.dtype, "blocks' residual");
+        addRows(gpu, h, h0, residual, -1); // h_out - h_in
+        this.free(h0);
+        cache.store(residual);
+      }
     }
 
     // Output: (shift, scale) = scale_shift_table [2, d] + temb; y = proj_out(LN(h) * (1 + scale) + shift).
     const mod = gpu.empty([2, d], this.dtype, "out modulation");
     addRows(gpu, w.outModulation, time.temb, mod);
-    const n = gpu.empty([count, d], this.dtype, "norm");
+    const n = gpu.empty([rows, d], this.dtype, "norm");
     layerNormModulated(gpu, h, mod, 0, 1, n, cfg.eps);
-    const y = this.linear(n, w.projOut, count);
+    const y = this.linear(n, w.projOut, rows);
     this.free(mod, n, h);
     return y;
+  }
+
+  /**
+   * Rows per item in a batch of B over a shard of `count` computed tokens: count itself for one item, else
+   * count rounded up so that item b's rows start on a 256-byte offset in every activation the model views
+   * per item (patches [C*4], h / q / o [d], y [4 * Cout]).
+   */
+  batchStride(count: number, B: number): number {
+    if (B === 1) return count;
+    const bytes = dtypeBytes(this.dtype);
+    const widths = [this.cfg.inChannels * 4 * bytes, this.d * bytes, 4 * this.cfg.outChannels * bytes];
+    const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+    const align = widths.reduce((acc, wb) => { const r = 256 / gcd(256, wb); return (acc * r) / gcd(acc, r); }, 1);
+    return Math.ceil(count / align) * align;
   }
 
   /** Scatters this shard's real tokens of y [count, 4 * Cout] into out [Cout, F, H, W] (f32). */
@@ -146,42 +216,48 @@ export class WanModel {
     unpatchify(this.gpu, rowsView(y, 0, real), shard.start, real, latentGrid, out);
   }
 
-  private async block(i: number, h: Tensor, time: TimeState, text: TextState, shard: ShardView, selfAttention: SelfAttention): Promise<void> {
+  private async block(i: number, h: Tensor, time: TimeState, texts: TextState[], shard: ShardView, selfAttention: SelfAttention, stride: number): Promise<void> {
     const { gpu, cfg, d } = this;
     const b = this.w.blocks[i];
+    const B = texts.length;
     const L = shard.count;
+    const rows = B * stride; // L when B = 1
+    const item = (t: Tensor, k: number) => (B === 1 ? t : rowsView(t, k * stride, L)); // item k's rows
     // (shift, scale, gate, c_shift, c_scale, c_gate) = scale_shift_table [6, d] + proj [6, d]
     const mod = gpu.empty([6, d], this.dtype, "modulation");
     addRows(gpu, b.modulation, time.proj, mod);
-    const n = gpu.empty([L, d], this.dtype, "norm");
+    const n = gpu.empty([rows, d], this.dtype, "norm");
 
     // a. Self-attention: n = LN(h)(1 + scale) + shift; q, k = RMS(n W + b) with 3D RoPE; v = n Wv + b.
+    //    Per item: its own keys (the exchange's sequence number counts items: layer i of item k is i * B + k).
     layerNormModulated(gpu, h, mod, 0, 1, n, cfg.eps);
-    const q = this.linear(n, b.attn1.q, L);
+    const q = this.linear(n, b.attn1.q, rows);
     rmsNorm(gpu, q, b.attn1.normQ, cfg.eps);
-    rope3d(gpu, this.heads(q), shard.grid, shard.start);
-    const o = gpu.empty([L, d], this.dtype, "attention out");
-    await selfAttention.attend(this.attentionLayer(i, shard), this.heads(q), n, this.heads(o));
+    const o = gpu.empty([rows, d], this.dtype, "attention out");
+    for (let k = 0; k < B; k++) {
+      rope3d(gpu, this.heads(item(q, k)), shard.grid, shard.start);
+      await selfAttention.attend(this.attentionLayer(i, shard, i * B + k), this.heads(item(q, k)), item(n, k), this.heads(item(o, k)));
+    }
     gemm(gpu, o, b.attn1.o, h, { epilogue: "residual_gate", gate: { tensor: mod, offset: 2 * d } }); // h += (o Wo + bo) * gate
     this.free(q);
 
     // b. Cross-attention to the text: n = norm2(h); q = RMS(n Wq + b); h += attention(q, K_text, V_text) Wo + bo.
     if (b.norm2) layerNormAffine(gpu, h, b.norm2.weight, b.norm2.bias, n, cfg.eps);
     else copyTensor(gpu, h, n);
-    const qc = this.linear(n, b.attn2.q, L);
+    const qc = this.linear(n, b.attn2.q, rows);
     rmsNorm(gpu, qc, b.attn2.normQ, cfg.eps);
-    attention(gpu, this.heads(qc), text.keys[i], text.values[i], this.heads(o));
+    for (let k = 0; k < B; k++) attention(gpu, this.heads(item(qc, k)), texts[k].keys[i], texts[k].values[i], this.heads(item(o, k)));
     gemm(gpu, o, b.attn2.o, h, { epilogue: "residual" });
     this.free(qc, o);
 
     // c. Feed-forward: n = LN(h)(1 + c_scale) + c_shift; h += (W2 GELU_tanh(W1 n + b1) + b2) * c_gate,
     //    in row chunks so the [rows, ffn] hidden activation fits one storage binding.
     layerNormModulated(gpu, h, mod, 3, 4, n, cfg.eps);
-    const rowsPerChunk = rowsPerBinding(gpu, L, cfg.ffnDim, this.dtype, "a feed-forward chunk");
-    for (let r0 = 0; r0 < L; r0 += rowsPerChunk) {
-      const rows = Math.min(rowsPerChunk, L - r0);
-      const nRows = rowsView(n, r0, rows), hRows = rowsView(h, r0, rows);
-      const hidden = this.linear(nRows, b.ffn1, rows, { epilogue: "gelu_tanh" });
+    const rowsPerChunk = rowsPerBinding(gpu, rows, cfg.ffnDim, this.dtype, "a feed-forward chunk");
+    for (let r0 = 0; r0 < rows; r0 += rowsPerChunk) {
+      const chunk = Math.min(rowsPerChunk, rows - r0);
+      const nRows = rowsView(n, r0, chunk), hRows = rowsView(h, r0, chunk);
+      const hidden = this.linear(nRows, b.ffn1, chunk, { epilogue: "gelu_tanh" });
       gemm(gpu, hidden, b.ffn2, hRows, { epilogue: "residual_gate", gate: { tensor: mod, offset: 5 * d } });
       this.free(hidden);
     }
@@ -189,9 +265,9 @@ export class WanModel {
   }
 
   /** Block i's self-attention as the provider sees it: keys and values from rows, positions from the shard's grid. */
-  private attentionLayer(i: number, shard: ShardView): AttentionLayer {
+  private attentionLayer(i: number, shard: ShardView, sequence = i): AttentionLayer {
     return {
-      index: i,
+      index: sequence,
       gpu: this.gpu,
       dtype: this.dtype,
       shard,

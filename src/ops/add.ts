@@ -1,11 +1,12 @@
-// addRows: out[r, :] = a[r, :] + b[r % rowsB, :], b broadcast over rows when it has one row
+// addRows: out[r, :] = a[r, :] + scaleB * b[r % rowsB, :], b broadcast over rows when it has one row
+// (scaleB = -1: a - b, the step caches' residual)
 // (see shaders/add.wgsl). a, out [R, d]; b [1, d] or [R, d] (any rowsB dividing R).
 import type { Gpu } from "../gpu/device.ts";
 import { expectShape, type Tensor } from "../gpu/tensor.ts";
 import { expect2d, expectNoOverlap } from "./checks.ts";
 import { grid1d } from "./grid.ts";
 
-export function addRows(gpu: Gpu, a: Tensor, b: Tensor, out: Tensor): void {
+export function addRows(gpu: Gpu, a: Tensor, b: Tensor, out: Tensor, scaleB = 1): void {
   // 1. validate
   const [rows, cols] = expect2d("addRows a", a);
   const [rowsB, colsB] = expect2d("addRows b", b);
@@ -19,5 +20,5 @@ export function addRows(gpu: Gpu, a: Tensor, b: Tensor, out: Tensor): void {
   // 2. pipeline key: dtype  3. uniforms  4. dispatch: one invocation per element
   const n = rows * cols;
   const kernel = gpu.kernel("add", { f16: a.dtype === "f16" });
-  gpu.dispatch(kernel, { n, cols, rows_b: rowsB }, [a, b, out], grid1d(Math.ceil(n / 256)));
+  gpu.dispatch(kernel, { n, cols, rows_b: rowsB, scale_b: scaleB }, [a, b, out], grid1d(Math.ceil(n / 256)));
 }

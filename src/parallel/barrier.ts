@@ -66,7 +66,14 @@ export class ShardBarrier {
     private device: number,
     private timeoutMs: number,
     private deviceName: (d: number) => string = (d) => `device ${d}`,
+    /** The pool's device id of each of the `devices` barrier places (a CFG-parallel group; default 0..devices-1):
+     * `device` is the place, the failure words and deviceName take pool ids. */
+    private members?: number[],
   ) {}
+
+  private id(place: number): number {
+    return this.members ? this.members[place] : place;
+  }
 
   private checkAbort(): void {
     const f = runFailure(this.ctrl);
@@ -92,9 +99,9 @@ export class ShardBarrier {
       const left = deadline - performance.now();
       if (left <= 0) {
         const late = [];
-        for (let d = 0; d < this.devices; d++) if (Atomics.load(this.ctrl, ARRIVED + d) < seq) late.push(this.deviceName(d));
+        for (let d = 0; d < this.devices; d++) if (Atomics.load(this.ctrl, ARRIVED + d) < seq) late.push(this.deviceName(this.id(d)));
         const message = `${late.join(", ") || "a device"} did not reach ${what} within ${this.timeoutMs} ms`;
-        abortRun(this.ctrl, this.device, message);
+        abortRun(this.ctrl, this.id(this.device), message);
         throw new BarrierTimeout(message);
       }
       Atomics.wait(this.ctrl, COUNT, count, left);

@@ -11,11 +11,11 @@ export interface RunBuffers {
   control: Int32Array;
   /** The self-attention exchange (sab_exchange.ts): the rows n of every computed token, two layer slots: [2][computedTokens, d] of the run dtype. */
   rows: SharedArrayBuffer;
-  /** The latent [C, F, H, W] f32. */
+  /** The latents [B, C, F, H, W] f32 (B items of a batch; 1 without batching). */
   latent: SharedArrayBuffer;
-  /** Projected output tokens [L, 4 * Cout] f32, written by each device for its real tokens. */
+  /** Projected output tokens [B, L, 4 * Cout] f32, written by each device for its real tokens. */
   tokensOut: SharedArrayBuffer;
-  /** Final output [Cout, F, H, W] f32 (unpatchified by device 0). */
+  /** Final output [B, Cout, F, H, W] f32 (unpatchified by the group's first device). */
   out: SharedArrayBuffer;
 }
 
@@ -33,15 +33,26 @@ export type ToWorker =
   }
   | { type: "load"; config: WanConfig; weights: SharedTree }
   | { type: "text"; key: string; text: Float32Array; textTokens: number }
+  /** proj [6, d] and temb [1, d] (the timestep modulation, TeaCache's input) of each timestep, read back. */
+  | { type: "timeEmbedding"; timesteps: number[] }
+  /** Frees the step caches' residuals (the end of a generation). */
+  | { type: "clearCache" }
   | {
     type: "forward";
     runId: number;
     timestep: number;
-    textKey: string;
+    /** One prompt per batch item (WanModel.forwardBatch); one key without batching. */
+    textKeys: string[];
     /** The latent's F x H x W (its C is the model's in_channels). */
     latentGrid: Grid3;
     shard: ShardView;
-    devices: number;
+    /** The devices of this forward's group (pool device ids, in shard order; all of them without CFG parallel):
+     * `rank` is this device's place in it. Its barrier counts these devices only. */
+    members: number[];
+    rank: number;
+    /** Step caching (src/pipeline/step_cache.ts): "store" runs the blocks and keeps their residual under `key`,
+     * "reuse" skips them and adds the residual kept under `key`. Absent: no caching (the plain forward). */
+    cache?: { key: string; mode: "store" | "reuse" };
     /** Overlap the rows exchange with attention over the device's own keys (OverlapAttention). */
     overlap: boolean;
     buffers: RunBuffers;
@@ -77,6 +88,9 @@ export type FromWorker =
   | { type: "ready"; device: number; adapter: string; f16: boolean; describe: Record<string, unknown> }
   | { type: "loaded"; device: number; ms: number }
   | { type: "textReady"; device: number; key: string }
+  /** proj [timesteps, 6, d] and temb [timesteps, d], f32. */
+  | { type: "timeEmbedding"; device: number; proj: Float32Array; temb: Float32Array }
+  | { type: "cacheCleared"; device: number }
   | { type: "done"; device: number; runId: number; stats: DeviceStats }
   | { type: "disposed"; device: number }
   /** `aborted`: this device stopped because another one failed (its error is the one to report). */

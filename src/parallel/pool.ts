@@ -49,13 +49,22 @@ export interface PoolOptions {
 }
 
 export interface ForwardRequest {
-  latent: Float32Array; // [C, F, H, W], C = the model's in_channels
+  latent: Float32Array; // [B, C, F, H, W], C = the model's in_channels, B = the batch (1 without textKeys)
   latentGrid: Grid3;
   timestep: number;
-  textKey: string;
+  /** The prompt of a forward of one item; or textKeys, one prompt per batch item (WanModel.forwardBatch). */
+  textKey?: string;
+  textKeys?: string[];
   plan: ShardPlan;
   /** This forward only: overrides PoolOptions.overlap. */
   overlap?: boolean;
+  /**
+   * The pool devices this forward runs on, in shard order (plan.devices of them): a device group of CFG
+   * parallel (forwardMany). Default: every device.
+   */
+  devices?: number[];
+  /** Step caching (src/pipeline/step_cache.ts): keep the blocks' residual under key, or reuse the one kept there. */
+  cache?: { key: string; mode: "store" | "reuse" };
 }
 
 export interface DecodeRequest {
@@ -77,7 +86,8 @@ export interface DecodeResult {
 }
 
 export interface ForwardResult {
-  out: Float32Array; // [Cout, F, H, W]
+  out: Float32Array; // [B, Cout, F, H, W]
+  /** Per device of the forward's group, in shard order (each names its pool device). */
   stats: DeviceStats[];
   ms: number;
 }
@@ -96,8 +106,8 @@ interface Pending {
   replies: Map<number, FromWorker>;
   resolve: (r: Map<number, FromWorker>) => void;
   reject: (e: Error) => void;
-  /** The run's control words (forward requests): where a failing worker leaves its cause. */
-  control?: Int32Array;
+  /** The run's control words (forward requests; one per device group): where a failing worker leaves its cause. */
+  controls?: Int32Array[];
 }
 
 export class PoolError extends Error {}
@@ -116,8 +126,8 @@ export class WorkerPool {
   private vae: { config: WanVaeConfig; weights: SharedTree } | null = null;
   private texts = new Map<string, { text: Float32Array; textTokens: number }>();
   private runId = 0;
-  /** The self-attention exchange buffer, kept across forwards (grown when a run needs more). */
-  private rows: SharedArrayBuffer | null = null;
+  /** The self-attention exchange buffer of each device group, kept across forwards (grown when a run needs more). */
+  private rows: (SharedArrayBuffer | null)[] = [];
   /** Devices whose last forward has not answered yet (device -> runId): after a failure or a cancel they
    * stop at their next barrier check, and the next request waits for that (drain) before it sends. */
   private inflight = new Map<number, number>();
@@ -211,6 +221,8 @@ export class WorkerPool {
         return this.reply(d, msg);
       case "ready":
       case "loaded":
+      case "timeEmbedding":
+      case "cacheCleared":
       case "vaeLoaded":
       case "textReady":
       case "disposed":
@@ -227,7 +239,7 @@ export class WorkerPool {
     if (!msg.aborted) return this.failDevice(d, `${this.deviceName(d)}: ${msg.message}`);
     // This device stopped because another failed. The failing device left its cause in the run's
     // control words: report that device and its own error now, whichever message arrives first.
-    const cause = p?.control && runFailure(p.control);
+    const cause = p?.controls?.map(runFailure).find((f) => f && f.device >= 0);
     if (cause && cause.device >= 0 && cause.device < this.devices && cause.cause) {
       return this.failDevice(cause.device, `${this.deviceName(cause.device)}: ${cause.cause}`);
     }
@@ -283,12 +295,12 @@ export class WorkerPool {
     const p = this.pending;
     if (!p) return;
     this.pending = null;
-    if (p.control) abortRun(p.control, d, message); // wake the devices waiting at a barrier, with the cause
+    for (const c of p.controls ?? []) abortRun(c, d, message); // wake the devices waiting at a barrier (every group), with the cause
     p.reject(new PoolError(message));
   }
 
   /** Sends via `send` and waits for one `type` reply from each device in `devices`, with a timeout. */
-  private request(type: FromWorker["type"], devices: number[], send: () => void, control?: Int32Array): Promise<Map<number, FromWorker>> {
+  private request(type: FromWorker["type"], devices: number[], send: () => void, controls?: Int32Array[]): Promise<Map<number, FromWorker>> {
     if (this.pending) return Promise.reject(new PoolError("the pool is busy with another request"));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -307,7 +319,7 @@ export class WorkerPool {
           clearTimeout(timer);
           reject(e);
         },
-        control,
+        controls,
       };
       try {
         send();
@@ -358,68 +370,116 @@ export class WorkerPool {
     await this.request("textReady", this.all(), () => this.all().forEach((d) => this.post(d, { type: "text", key, text, textTokens })));
   }
 
-  /** One sharded forward: every device computes its plan range; returns the gathered output. */
+  /** One sharded forward: every device of the request (all by default) computes its plan range; returns the gathered output. */
   async forward(req: ForwardRequest): Promise<ForwardResult> {
+    return (await this.forwardMany([req]))[0];
+  }
+
+  /**
+   * Several sharded forwards at once on disjoint device groups (CFG parallel: the conditional forward on one
+   * group, the unconditional on the other), as one request: each group has its own control words, barrier
+   * and exchange buffer, so each forward runs exactly as it would on that many devices alone; a failure or a
+   * cancel in any group stops them all.
+   */
+  async forwardMany(reqs: ForwardRequest[]): Promise<ForwardResult[]> {
     await this.heal();
     if (!this.loaded) throw new PoolError("forward before load");
-    const { plan, latentGrid } = req;
     const cfg = this.loaded.config;
-    if (plan.devices !== this.devices) throw new PoolError(`the plan has ${plan.devices} devices, the pool ${this.devices}`);
-    if (!this.texts.has(req.textKey)) throw new PoolError(`text "${req.textKey}" was not set`);
     const d = cfg.heads * cfg.headDim;
-    const exchangeBytes = exchangeBufferBytes(plan.computedTokens, d, this.opts.precision);
-    if (this.devices > 1 && (this.rows?.byteLength ?? -1) < exchangeBytes) {
-      this.rows = null; // the old one is too small: let it go before asking for the new one
-      try {
-        this.rows = new SharedArrayBuffer(exchangeBytes);
-      } catch (e) {
-        const what = `2 layers x ${plan.computedTokens} tokens x ${d} ${this.opts.precision}`;
-        throw new PoolError(`the exchange buffer (${what} = ${exchangeBytes} bytes of shared memory) could not be allocated: ${(e as Error).message}`);
+    const used = new Set<number>();
+    const runs = reqs.map((req, g) => {
+      const { plan, latentGrid } = req;
+      const members = req.devices ?? this.all();
+      if (plan.devices !== members.length) throw new PoolError(`the plan has ${plan.devices} devices, ${req.devices ? `the group [${members}]` : "the pool"} ${members.length}`);
+      for (const m of members) {
+        if (!Number.isInteger(m) || m < 0 || m >= this.devices) throw new PoolError(`device group [${members}]: device ${m} is not one of the pool's ${this.devices}`);
+        if (used.has(m)) throw new PoolError(`device ${m} is in two groups of one forward`);
+        used.add(m);
       }
-    }
-    const latentValues = cfg.inChannels * gridSize(latentGrid);
-    if (req.latent.length !== latentValues) {
-      throw new PoolError(`latent: expected [${cfg.inChannels}, ${latentGrid.F}, ${latentGrid.H}, ${latentGrid.W}] = ${latentValues} values (in_channels ${cfg.inChannels}), found ${req.latent.length}`);
-    }
-    const latent = new SharedArrayBuffer(req.latent.byteLength);
-    new Float32Array(latent).set(req.latent);
-    const buffers: RunBuffers = {
-      control: controlBuffer(this.devices),
-      rows: this.rows ?? new SharedArrayBuffer(0),
-      latent,
-      tokensOut: new SharedArrayBuffer(plan.tokens * 4 * cfg.outChannels * 4),
-      out: new SharedArrayBuffer(cfg.outChannels * gridSize(latentGrid) * 4),
-    };
-    // Frame mode computes whole padding frames past F': their RoPE positions continue the frame axis.
-    const computedGrid = { ...plan.grid, F: plan.computedTokens / (plan.grid.H * plan.grid.W) };
+      const keys = req.textKeys ?? (req.textKey !== undefined ? [req.textKey] : []);
+      if (keys.length === 0) throw new PoolError("forward: no textKey (or textKeys) given");
+      for (const k of keys) if (!this.texts.has(k)) throw new PoolError(`text "${k}" was not set`);
+      const exchangeBytes = exchangeBufferBytes(plan.computedTokens, d, this.opts.precision);
+      if (members.length > 1 && (this.rows[g]?.byteLength ?? -1) < exchangeBytes) {
+        this.rows[g] = null; // the old one is too small: let it go before asking for the new one
+        try {
+          this.rows[g] = new SharedArrayBuffer(exchangeBytes);
+        } catch (e) {
+          const what = `2 layers x ${plan.computedTokens} tokens x ${d} ${this.opts.precision}`;
+          throw new PoolError(`the exchange buffer (${what} = ${exchangeBytes} bytes of shared memory) could not be allocated: ${(e as Error).message}`);
+        }
+      }
+      const B = keys.length;
+      const latentValues = cfg.inChannels * gridSize(latentGrid);
+      if (req.latent.length !== B * latentValues) {
+        const what = `${B > 1 ? `${B} x ` : ""}[${cfg.inChannels}, ${latentGrid.F}, ${latentGrid.H}, ${latentGrid.W}] = ${B * latentValues} values (in_channels ${cfg.inChannels})`;
+        throw new PoolError(`latent: expected ${what}, found ${req.latent.length}`);
+      }
+      const latent = new SharedArrayBuffer(req.latent.byteLength);
+      new Float32Array(latent).set(req.latent);
+      const buffers: RunBuffers = {
+        control: controlBuffer(members.length),
+        rows: members.length > 1 ? this.rows[g]! : new SharedArrayBuffer(0),
+        latent,
+        tokensOut: new SharedArrayBuffer(B * plan.tokens * 4 * cfg.outChannels * 4),
+        out: new SharedArrayBuffer(B * cfg.outChannels * gridSize(latentGrid) * 4),
+      };
+      return { req, members, keys, buffers };
+    });
     const runId = ++this.runId;
     const deviceNames = this.all().map((i) => this.deviceName(i));
     const t0 = performance.now();
     const replies = await this.request(
       "done",
-      this.all(),
+      [...used],
       () =>
-        plan.shards.forEach((s) => {
-          this.inflight.set(s.device, runId);
-          this.post(s.device, {
-            type: "forward",
-            runId,
-            timestep: req.timestep,
-            textKey: req.textKey,
-            latentGrid: { F: latentGrid.F, H: latentGrid.H, W: latentGrid.W },
-            shard: { start: s.start, count: s.end - s.start, tokens: plan.tokens, computedTokens: plan.computedTokens, grid: computedGrid },
-            devices: this.devices,
-            overlap: req.overlap ?? this.opts.overlap,
-            buffers,
-            timeoutMs: this.opts.barrierTimeoutMs,
-            deviceNames,
+        runs.forEach(({ req, members, keys, buffers }) => {
+          const { plan, latentGrid } = req;
+          // Frame mode computes whole padding frames past F': their RoPE positions continue the frame axis.
+          const computedGrid = { ...plan.grid, F: plan.computedTokens / (plan.grid.H * plan.grid.W) };
+          plan.shards.forEach((s, rank) => {
+            const dev = members[rank];
+            this.inflight.set(dev, runId);
+            this.post(dev, {
+              type: "forward",
+              runId,
+              timestep: req.timestep,
+              textKeys: keys,
+              latentGrid: { F: latentGrid.F, H: latentGrid.H, W: latentGrid.W },
+              shard: { start: s.start, count: s.end - s.start, tokens: plan.tokens, computedTokens: plan.computedTokens, grid: computedGrid },
+              members,
+              rank,
+              cache: req.cache,
+              overlap: req.overlap ?? this.opts.overlap,
+              buffers,
+              timeoutMs: this.opts.barrierTimeoutMs,
+              deviceNames,
+            });
           });
         }),
-      buffers.control,
+      runs.map((r) => r.buffers.control),
     );
     const ms = performance.now() - t0;
-    const stats = this.all().map((i) => (replies.get(i) as Extract<FromWorker, { type: "done" }>).stats);
-    return { out: new Float32Array(buffers.out).slice(), stats, ms };
+    return runs.map(({ members, buffers }) => ({
+      out: new Float32Array(buffers.out).slice(),
+      stats: members.map((i) => (replies.get(i) as Extract<FromWorker, { type: "done" }>).stats),
+      ms,
+    }));
+  }
+
+  /** proj [timesteps, 6, d] and temb [timesteps, d] (f32) of each timestep, computed on device 0: TeaCache's input. */
+  async timeEmbeddings(timesteps: number[]): Promise<{ proj: Float32Array; temb: Float32Array }> {
+    await this.heal();
+    if (!this.loaded) throw new PoolError("timeEmbeddings before load");
+    const r = await this.request("timeEmbedding", [0], () => this.post(0, { type: "timeEmbedding", timesteps }));
+    const { proj, temb } = r.get(0) as Extract<FromWorker, { type: "timeEmbedding" }>;
+    return { proj, temb };
+  }
+
+  /** Frees every device's step-cache residuals (the end of a cached generation). */
+  async clearStepCache(): Promise<void> {
+    await this.heal();
+    await this.request("cacheCleared", this.all(), () => this.all().forEach((d) => this.post(d, { type: "clearCache" })));
   }
 
   /** Shares the VAE decoder's weights and uploads them on every device (beside the DiT's, if loaded). */
@@ -476,7 +536,7 @@ export class WorkerPool {
           this.inflight.set(d, runId);
           this.post(d, { type: "decode", runId, latent, bands: plan.bands, devices: this.devices, buffers, timeoutMs: this.opts.barrierTimeoutMs, deviceNames });
         }),
-      buffers.control,
+      [buffers.control],
     ).finally(() => this.decodeProgress = null);
     const ms = performance.now() - t0;
     const stats = this.all().map((i) => (replies.get(i) as Extract<FromWorker, { type: "decoded" }>).stats);
@@ -490,9 +550,9 @@ export class WorkerPool {
    */
   cancel(reason = "cancelled"): boolean {
     const p = this.pending;
-    if (!p?.control) return false;
+    if (!p?.controls) return false;
     this.pending = null;
-    abortRun(p.control, CANCELLED, reason);
+    for (const c of p.controls) abortRun(c, CANCELLED, reason);
     p.reject(new PoolCancelled(reason));
     return true;
   }

@@ -5,7 +5,7 @@
 import { Gpu } from "../gpu/device.ts";
 import { rowsView, type Tensor } from "../gpu/tensor.ts";
 import { realTokens } from "../model/shard_view.ts";
-import { type TextState, type TimeState, WanModel } from "../model/wan.ts";
+import { type BlockCache, type TextState, type TimeState, WanModel } from "../model/wan.ts";
 import { freeWanWeights, uploadWanWeights } from "../model/weights_gpu.ts";
 import type { WanWeights } from "../model/weights.ts";
 import { abortRun, RunAborted, ShardBarrier } from "./barrier.ts";
@@ -24,6 +24,8 @@ let model: WanModel | null = null;
 let precision: Tensor["dtype"] = "f32";
 const texts = new Map<string, TextState>();
 let time: { t: number; state: TimeState } | null = null;
+/** Step caching: the blocks' residual [B * stride, d] of the last computed step, per cache key (a branch or batch). */
+const residuals = new Map<string, Tensor>();
 /** The control words of the forward in progress: any failure of this worker while it runs aborts it. */
 let running: Int32Array | null = null;
 
@@ -72,6 +74,22 @@ async function handle(msg: ToWorker): Promise<void> {
       post({ type: "textReady", device, key: msg.key });
       return;
     }
+    case "timeEmbedding": {
+      const m = need(model, "load");
+      const proj = new Float32Array(msg.timesteps.length * 6 * m.d), temb = new Float32Array(msg.timesteps.length * m.d);
+      for (let i = 0; i < msg.timesteps.length; i++) {
+        const state = m.embedTimestep(msg.timesteps[i]);
+        proj.set(await m.gpu.read(state.proj), i * 6 * m.d);
+        temb.set(await m.gpu.read(state.temb), i * m.d);
+        m.freeTime(state);
+      }
+      post({ type: "timeEmbedding", device, proj, temb });
+      return;
+    }
+    case "clearCache":
+      clearResiduals();
+      post({ type: "cacheCleared", device });
+      return;
     case "forward": {
       const m = need(model, "load");
       running = msg.buffers.control; // cleared by the error handler below if the forward fails
@@ -113,8 +131,11 @@ async function handle(msg: ToWorker): Promise<void> {
 
 async function forward(m: WanModel, msg: Extract<ToWorker, { type: "forward" }>): Promise<DeviceStats> {
   const t0 = performance.now();
-  const text = texts.get(msg.textKey);
-  if (!text) throw new Error(`${m.gpu.label}: text "${msg.textKey}" was not encoded on this device`);
+  const text = msg.textKeys.map((key) => {
+    const t = texts.get(key);
+    if (!t) throw new Error(`${m.gpu.label}: text "${key}" was not encoded on this device`);
+    return t;
+  });
   if (time?.t !== msg.timestep) {
     if (time) m.freeTime(time.state);
     time = { t: msg.timestep, state: m.embedTimestep(msg.timestep) };
@@ -124,37 +145,45 @@ async function forward(m: WanModel, msg: Extract<ToWorker, { type: "forward" }>)
   try {
     return await forwardShard(m, msg, text, time.state, t0);
   } catch (e) {
+    clearResiduals(); // a failed generation's step caches are stale (and one may be this run's scratch)
     m.gpu.releaseSince(scratch);
     throw e;
   }
 }
 
-async function forwardShard(m: WanModel, msg: Extract<ToWorker, { type: "forward" }>, text: TextState, timeState: TimeState, t0: number): Promise<DeviceStats> {
-  const { shard, buffers, latentGrid, devices } = msg;
-  const barrier = new ShardBarrier(buffers.control, devices, device, msg.timeoutMs, (d) => msg.deviceNames[d] ?? `device ${d}`);
-  const latent = m.gpu.upload(new Float32Array(buffers.latent), [m.cfg.inChannels, latentGrid.F, latentGrid.H, latentGrid.W], "f32", "latent");
+async function forwardShard(m: WanModel, msg: Extract<ToWorker, { type: "forward" }>, text: TextState[], timeState: TimeState, t0: number): Promise<DeviceStats> {
+  const { shard, buffers, latentGrid, members, rank } = msg;
+  const devices = members.length, B = text.length;
+  const barrier = new ShardBarrier(buffers.control, devices, rank, msg.timeoutMs, (d) => msg.deviceNames[d] ?? `device ${d}`, members);
+  const latentShape = [m.cfg.inChannels, latentGrid.F, latentGrid.H, latentGrid.W];
+  const latentValues = latentShape.reduce((a, b) => a * b, 1);
+  const latents = text.map((_, b) => m.gpu.upload(new Float32Array(buffers.latent, b * latentValues * 4, latentValues), latentShape, "f32", "latent"));
   const selfAttention = shardedAttention(devices, msg.overlap, () => new SabExchange(m.gpu, buffers.rows, shard, m.d, precision, barrier));
-  const y = await m.forwardTokens(latent, timeState, text, shard, selfAttention);
-  m.gpu.freeTensor(latent);
+  const y = await m.forwardBatch(latents, timeState, text, shard, selfAttention, { cache: blockCache(m, msg, shard.count, B) });
+  for (const l of latents) m.gpu.freeTensor(l);
 
-  // Gather: real output tokens into the shared [L, 4*Cout] rows; then device 0 unpatchifies them all.
+  // Gather: real output tokens into the shared [B, L, 4*Cout] rows; then the group's first device unpatchifies them all.
   const real = realTokens(shard);
   const width = y.shape[1];
-  if (real > 0) {
-    const rows = await m.gpu.read(rowsView(y, 0, real));
-    const what = `the output of its tokens [${shard.start}, ${shard.start + real})`;
+  const stride = m.batchStride(shard.count, B);
+  for (let b = 0; b < B && real > 0; b++) {
+    const rows = await m.gpu.read(rowsView(y, b * stride, real));
+    const what = `the output of its tokens [${shard.start}, ${shard.start + real})${B > 1 ? ` of batch item ${b}` : ""}`;
     assertFinite(rows, what, { width, rowName: "token", firstRow: shard.start, hint: overflowHint(precision) });
-    new Float32Array(buffers.tokensOut, shard.start * width * 4, real * width).set(rows);
+    new Float32Array(buffers.tokensOut, (b * shard.tokens + shard.start) * width * 4, real * width).set(rows);
   }
   m.gpu.freeTensor(y);
-  if (devices > 1) barrier.arrive(m.w.blocks.length + 1, "the output gather");
-  if (device === 0) {
-    const all = m.gpu.upload(new Float32Array(buffers.tokensOut), [shard.tokens, width], "f32", "output tokens");
-    const out = m.gpu.empty([m.cfg.outChannels, latentGrid.F, latentGrid.H, latentGrid.W], "f32", "output");
-    m.unpatchifyInto(all, { ...shard, start: 0, count: shard.tokens }, latentGrid, out);
-    new Float32Array(buffers.out).set(await m.gpu.read(out));
-    m.gpu.freeTensor(all);
-    m.gpu.freeTensor(out);
+  if (devices > 1) barrier.arrive(m.w.blocks.length * B + 1, "the output gather");
+  if (rank === 0) {
+    const outValues = m.cfg.outChannels * latentGrid.F * latentGrid.H * latentGrid.W;
+    for (let b = 0; b < B; b++) {
+      const all = m.gpu.upload(new Float32Array(buffers.tokensOut, b * shard.tokens * width * 4, shard.tokens * width), [shard.tokens, width], "f32", "output tokens");
+      const out = m.gpu.empty([m.cfg.outChannels, latentGrid.F, latentGrid.H, latentGrid.W], "f32", "output");
+      m.unpatchifyInto(all, { ...shard, start: 0, count: shard.tokens }, latentGrid, out);
+      new Float32Array(buffers.out, b * outValues * 4, outValues).set(await m.gpu.read(out));
+      m.gpu.freeTensor(all);
+      m.gpu.freeTensor(out);
+    }
   }
   const exchanged = selfAttention.stats();
   return {
@@ -170,9 +199,37 @@ async function forwardShard(m: WanModel, msg: Extract<ToWorker, { type: "forward
   };
 }
 
-/** Frees the current model's GPU state (weights, encoded prompts, timestep embedding). */
+/**
+ * The forward's step-cache hook: "store" keeps this run's residual under the key (freeing the one it replaces),
+ * "reuse" hands the kept one to the model, which checks its shape ([B * stride, d]: same plan and batch).
+ */
+function blockCache(m: WanModel, msg: Extract<ToWorker, { type: "forward" }>, count: number, B: number): BlockCache | undefined {
+  const c = msg.cache;
+  if (!c) return undefined;
+  if (c.mode === "reuse") {
+    const reuse = residuals.get(c.key);
+    if (!reuse) throw new Error(`${m.gpu.label}: step cache "${c.key}" has no residual to reuse (no computed step before it)`);
+    if (reuse.shape[0] !== m.batchStride(count, B) * B) throw new Error(`${m.gpu.label}: step cache "${c.key}" holds ${reuse.shape[0]} rows, this forward has ${m.batchStride(count, B) * B} (the plan or batch changed)`);
+    return { reuse };
+  }
+  return {
+    store: (r) => {
+      const old = residuals.get(c.key);
+      if (old) m.gpu.freeTensor(old);
+      residuals.set(c.key, r);
+    },
+  };
+}
+
+function clearResiduals(): void {
+  for (const r of residuals.values()) model?.gpu.freeTensor(r);
+  residuals.clear();
+}
+
+/** Frees the current model's GPU state (weights, encoded prompts, timestep embedding, step caches). */
 function forgetModel(): void {
   if (!model) return;
+  clearResiduals();
   for (const t of texts.values()) model.freeText(t);
   texts.clear();
   if (time) model.freeTime(time.state);

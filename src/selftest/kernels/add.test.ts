@@ -4,13 +4,13 @@ import { expectClose, f64, randomArray, roundF16, test, TOL, withGpu, withGpuF16
 import type { Gpu } from "../../gpu/device.ts";
 import type { DType } from "../../shape.ts";
 
-async function check(gpu: Gpu, rows: number, rowsB: number, cols: number, dtype: DType) {
+async function check(gpu: Gpu, rows: number, rowsB: number, cols: number, dtype: DType, scaleB = 1) {
   const round = dtype === "f16" ? roundF16 : (a: Float32Array) => a;
   const a = round(randomArray(rows * cols, rows + cols, 1));
   const b = round(randomArray(rowsB * cols, rowsB * 3 + cols, 1));
   const out = gpu.empty([rows, cols], dtype);
-  addRows(gpu, gpu.upload(a, [rows, cols], dtype), gpu.upload(b, [rowsB, cols], dtype), out);
-  expectClose(`addRows [${rows},${cols}] + [${rowsB},${cols}] ${dtype}`, await gpu.read(out), addRowsRef(f64(a), f64(b), rows, rowsB, cols), TOL.elementwise[dtype]);
+  addRows(gpu, gpu.upload(a, [rows, cols], dtype), gpu.upload(b, [rowsB, cols], dtype), out, scaleB);
+  expectClose(`addRows [${rows},${cols}] + ${scaleB} x [${rowsB},${cols}] ${dtype}`, await gpu.read(out), addRowsRef(f64(a), f64(b), rows, rowsB, cols, scaleB), TOL.elementwise[dtype]);
 }
 
 // [rows, rowsB, cols]: Wan's [6,d] + [6,d] and [2,d] + [1,d], plus awkward sizes and a many-row broadcast.
@@ -19,6 +19,9 @@ for (const [rows, rowsB, cols] of cases) {
   test(`add f32 [${rows},${cols}] + [${rowsB},${cols}]`, () => withGpu((gpu) => check(gpu, rows, rowsB, cols, "f32")));
   test(`add f16 [${rows},${cols}] + [${rowsB},${cols}]`, () => withGpuF16((gpu) => check(gpu, rows, rowsB, cols, "f16")), { needs: ["f16"] });
 }
+// The step caches' residual: h after the blocks - h before them.
+test("add f32 [45,96] - [45,96] (scaleB -1)", () => withGpu((gpu) => check(gpu, 45, 45, 96, "f32", -1)));
+test("add f16 [45,96] - [45,96] (scaleB -1)", () => withGpuF16((gpu) => check(gpu, 45, 45, 96, "f16", -1)), { needs: ["f16"] });
 test("add f32 [70000,300] + [1,300] (2-D grid)", () => withGpu((gpu) => check(gpu, 70000, 1, 300, "f32")));
 
 test("add errors name the tensor, expected vs found", () =>
