@@ -21,8 +21,13 @@ test("runtime: a validation error in a dispatch is reported by sync() naming the
     const x = gpu.upload(new Float32Array(8), [2, 4]);
     // A buffer without STORAGE usage bound as the weight: invalid bind group.
     const bad = gpu.device.createBuffer({ size: 16, usage: GPUBufferUsage.COPY_DST });
+    // The invalid bind group also makes the encoder's finish() and the submit fail, outside the op's own
+    // scope: catch those here, or they reach the device as uncaptured errors after the test, and Dawn prints
+    // them at exit (after selftest's summary line, issue 19).
+    gpu.device.pushErrorScope("validation");
     rmsNorm(gpu, x, { buffer: bad, shape: [4], dtype: "f32", offset: 0 });
     await expectThrows("sync", () => gpu.sync(), /rms_norm/);
+    await gpu.device.popErrorScope(); // Dawn: the invalid CommandBuffer; wgpu: the set_bind_group command
     bad.destroy();
   }));
 
