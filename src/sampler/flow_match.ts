@@ -24,9 +24,16 @@
 //   differences ~1e-7); the latent is stored in f32 between steps like the reference's f32 latents.
 //   Validated against test/reference/sampler.ts (an independent Float64 transcription of the scheduler
 //   state machine with a general-order linear solve) and against the exact flow of a Gaussian toy model.
+// - LCM (few-step, for step-distilled checkpoints and LoRAs; src/sampler/presets.ts): LightX2V's
+//   WanStepDistillScheduler.step_post (lightx2v/models/schedulers/wan/step_distill/scheduler.py), which is
+//   diffusers' FlowMatchLCMScheduler.step: x0 = x - sigma_i v, then x = (1 - sigma_{i+1}) x0 + sigma_{i+1} e
+//   with fresh noise e each step (none after the last). e is gaussianNoise(stepNoiseSeed(noiseSeed, i)).
+// - An explicit schedule (SamplerConfig.schedule: sigmas and the timesteps the model sees, e.g. the float
+//   sigma * 1000 of a distilled model's denoising_step_list) replaces the shifted one for any solver but
+//   UniPC (which needs sigma < 1).
 
-export type Solver = "euler" | "unipc";
-export const SOLVERS: readonly Solver[] = ["euler", "unipc"];
+export type Solver = "euler" | "unipc" | "lcm";
+export const SOLVERS: readonly Solver[] = ["euler", "unipc", "lcm"];
 
 export interface SamplerConfig {
   steps: number;
@@ -36,6 +43,13 @@ export interface SamplerConfig {
   guidance: number;
   solver: Solver;
   numTrainTimesteps?: number;
+  /**
+   * An explicit schedule instead of the shifted one (steps and shift are then not used for it): steps + 1
+   * decreasing sigmas ending in 0, and the `steps` timesteps the model is called with.
+   */
+  schedule?: { sigmas: readonly number[]; timesteps: readonly number[] };
+  /** lcm: the seed of the fresh noise drawn at each step (generate passes its seed; required for lcm). */
+  noiseSeed?: number;
 }
 
 export const DEFAULT_SAMPLER: SamplerConfig = { steps: 50, shift: 5.0, guidance: 5.0, solver: "unipc", numTrainTimesteps: 1000 };
@@ -151,7 +165,26 @@ function checkConfig(cfg: SamplerConfig): number {
   checkSchedule(cfg.steps, cfg.shift, T);
   if (!Number.isFinite(cfg.guidance)) throw new Error(`sampler: guidance must be a number, got ${cfg.guidance}`);
   if (!SOLVERS.includes(cfg.solver)) throw new Error(`sampler: solver must be one of ${SOLVERS.join("|")}, got ${cfg.solver}`);
+  if (cfg.solver === "lcm" && !Number.isSafeInteger(cfg.noiseSeed)) throw new Error(`sampler: solver lcm draws fresh noise at each step and needs noiseSeed (a safe integer), got ${cfg.noiseSeed}`);
+  const sch = cfg.schedule;
+  if (sch) {
+    const { sigmas, timesteps } = sch;
+    if (sigmas.length !== cfg.steps + 1 || timesteps.length !== cfg.steps) {
+      throw new Error(`sampler: schedule has ${sigmas.length} sigmas and ${timesteps.length} timesteps, expected ${cfg.steps + 1} and ${cfg.steps} for ${cfg.steps} steps`);
+    }
+    if (sigmas[cfg.steps] !== 0 || sigmas.some((s, i) => !(s >= 0 && s <= 1) || (i > 0 && !(s < sigmas[i - 1])))) {
+      throw new Error(`sampler: schedule sigmas must decrease within [0, 1] and end at 0, got [${sigmas.join(", ")}]`);
+    }
+    if (timesteps.some((t) => !Number.isFinite(t))) throw new Error(`sampler: schedule timesteps must be numbers, got [${timesteps.join(", ")}]`);
+    if (cfg.solver === "unipc" && sigmas[0] >= 1) throw new Error(`sampler: unipc needs sigmas below 1 (it takes log(1 - sigma)); the schedule starts at ${sigmas[0]}: use euler or lcm`);
+  }
   return T;
+}
+
+/** The seed of lcm's fresh noise after step `step`: above 2^32, so it never equals a seed of the initial noise below 2^32. */
+export function stepNoiseSeed(noiseSeed: number, step: number): number {
+  const lo = noiseSeed >>> 0, hi = Math.floor(noiseSeed / 4294967296) >>> 0;
+  return (step + 1) * 4294967296 + (fmix32(lo ^ fmix32(hi + 0x51ed270b)) >>> 0);
 }
 
 /**
@@ -166,12 +199,27 @@ export async function sample(
 ): Promise<Float32Array> {
   const T = checkConfig(cfg);
   const n = x0.length;
-  const sigmas = flowSigmas(cfg.steps, cfg.shift, T);
-  const timesteps = flowTimesteps(sigmas, T);
+  const sigmas = cfg.schedule ? Float64Array.from(cfg.schedule.sigmas) : flowSigmas(cfg.steps, cfg.shift, T);
+  const timesteps = cfg.schedule ? Float64Array.from(cfg.schedule.timesteps) : flowTimesteps(sigmas, T);
   const needUncond = cfg.guidance !== 1;
   let x = Float32Array.from(x0);
 
   const velocity = async (i: number) => guide(await predict(x, timesteps[i], i, needUncond), cfg.guidance, n, i);
+
+  if (cfg.solver === "lcm") {
+    for (let i = 0; i < cfg.steps; i++) {
+      const v = await velocity(i);
+      const s = sigmas[i], next = sigmas[i + 1];
+      if (next === 0) {
+        for (let k = 0; k < n; k++) x[k] = x[k] - s * v[k];
+      } else {
+        const e = gaussianNoise([n], stepNoiseSeed(cfg.noiseSeed!, i));
+        for (let k = 0; k < n; k++) x[k] = (1 - next) * (x[k] - s * v[k]) + next * e[k];
+      }
+      onStep?.(i, x);
+    }
+    return x;
+  }
 
   if (cfg.solver === "euler") {
     for (let i = 0; i < cfg.steps; i++) {
