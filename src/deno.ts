@@ -16,6 +16,8 @@ import { readForwardInputs, readPromptEmbeddings } from "./loaders/inputs.ts";
 import { denoFileSource } from "./io/fs_deno.ts";
 import { modelFolderFromArg } from "./io/hub_deno.ts";
 import type { FolderSource } from "./io/model_folder.ts";
+import { applyLoras, type LoraPlatform, prepareLoras } from "./loaders/lora_source.ts";
+import { cachedUrlFolder, hubFolder } from "./io/hub_deno.ts";
 import { createPool as createPoolAnywhere, type LoadedModel, type LoadOptions, modelFolder as modelFolderAnywhere, type ModelSource, type OpenedModel } from "./index.ts";
 import type { PoolOptions, WorkerPool } from "./parallel/pool.ts";
 import { currentWebGpu, useWebGpu } from "./platform/webgpu_deno.ts";
@@ -60,8 +62,20 @@ export async function openModel(source: ModelSource, opts: DenoLoadOptions = {})
 /** Opens the transformer `source` names (a folder path, URL, Hub id or FolderSource) and reads its weights as f32. */
 export async function loadModel(source: ModelSource, opts: DenoLoadOptions = {}): Promise<LoadedModel> {
   const { name, config, checkpoint } = await openModel(source, opts);
+  const loraFiles = opts.loras?.length ? await prepareLoras(config, opts.loras, denoLoraPlatform(opts)) : [];
   const weights = await loadWanWeights(checkpoint, config, (done, total) => opts.onProgress?.("reading weights", done, total));
-  return { name, config, weights };
+  const loras = loraFiles.length ? await applyLoras(config, weights, loraFiles, opts.loraGpu) : undefined;
+  return { name, config, weights, ...(loras ? { loras } : {}) };
+}
+
+/** Deno's LoRA sources: a path on disk first, then URLs and Hub files through the cache folder. */
+export function denoLoraPlatform(opts: DenoLoadOptions = {}): LoraPlatform {
+  const cache = { progress: opts.onProgress, cacheDir: opts.cacheDir };
+  return {
+    urlFolder: (base) => cachedUrlFolder(base, cache),
+    hubFolder: (repo) => hubFolder(repo, cache),
+    localFile: async (path) => (await Deno.stat(path).catch(() => null))?.isFile ? await denoFileSource(path) : null,
+  };
 }
 
 /** A forward's inputs from a safetensors file (hidden_states, encoder_hidden_states, timestep: the fixtures' io.safetensors). */

@@ -24,12 +24,17 @@ import { type ForwardResult, PoolCancelled, type PoolOptions, WorkerPool } from 
 import type { Grid3 } from "./shape.ts";
 import { Gpu, type GpuOptions } from "./gpu/device.ts";
 import type { Summary } from "./selftest/runner.ts";
+import { applyLoras, type LoraPlatform, type LoraSpec, prepareLoras } from "./loaders/lora_source.ts";
+import { cachedUrlFolder as webUrlFolder, hubFolder as webHubFolder } from "./io/hub_web.ts";
+import type { MergeReport } from "./loaders/lora.ts";
 
 // ---- Model: config, weights, inputs -------------------------------------------------------------
 export { type WanConfig } from "./model/config.ts";
 export { parseWanConfig, PRESETS, presetConfig, wanConfigJson } from "./loaders/config.ts";
 export { type WanWeights } from "./model/weights.ts";
 export { loadWanWeights } from "./loaders/checkpoint.ts";
+export { type LoraFile, type MergeReport, mergeLoras, parseLoraArg, planLora } from "./loaders/lora.ts";
+export { applyLoras, type LoraPlatform, type LoraSpec, openLoras, parseHubFile, prepareLoras } from "./loaders/lora_source.ts";
 export { SYNTHETIC_LATENT, type SyntheticModel, syntheticModel } from "./loaders/synthetic_model.ts";
 export { EMBEDDED_LATENT, EMBEDDED_PROMPT, EMBEDDED_SAMPLER, EMBEDDED_VIDEO, checkEmbeddedPrompt, type EmbeddedModel, embeddedPrompt, loadEmbeddedModel } from "./loaders/embedded.ts";
 export { depthToSpace, spaceToDepth, upscaleVideo } from "./model/pixels.ts";
@@ -77,6 +82,8 @@ export interface LoadedModel {
   name: string;
   config: WanConfig;
   weights: WanWeights;
+  /** What LoadOptions.loras merged into the weights (absent when none were given). */
+  loras?: MergeReport;
 }
 
 /**
@@ -94,7 +101,21 @@ export interface LoadOptions {
   cacheName?: string;
   /** The folder of a diffusers pipeline to enter: "transformer" (default) or "vae". */
   component?: string;
+  /**
+   * LoRAs merged into the weights at load, in order ("FILE[:SCALE]" as --lora takes, or { source, strength }):
+   * a URL, a Hub file "owner/name[@rev]/path.safetensors", a picked File (Deno: also a path). Checked against
+   * the config from their headers before the weights are read; merged on a WebGPU device of their own in f32.
+   */
+  loras?: LoraSpec[];
+  /** Options of the LoRA merge's device (default: the default adapter). */
+  loraGpu?: GpuOptions;
 }
+
+/** The page's LoRA sources: URLs and Hub files through the Cache API, as model folders. */
+const webLoraPlatform = (opts: LoadOptions): LoraPlatform => ({
+  urlFolder: (base) => webUrlFolder(base, { progress: opts.onProgress, cacheName: opts.cacheName }),
+  hubFolder: (repo) => webHubFolder(repo, { progress: opts.onProgress, cacheName: opts.cacheName }),
+});
 
 /** A model opened but not read: config.json checked, the weights' headers validated against it. */
 export interface OpenedModel {
@@ -147,8 +168,10 @@ export async function openModel(source: ModelSource, opts: LoadOptions = {}): Pr
 /** Opens the transformer `source` names and reads its weights as f32. */
 export async function loadModel(source: ModelSource, opts: LoadOptions = {}): Promise<LoadedModel> {
   const { name, config, checkpoint } = await openModel(source, opts);
+  const loraFiles = opts.loras?.length ? await prepareLoras(config, opts.loras, webLoraPlatform(opts)) : [];
   const weights = await loadWanWeights(checkpoint, config, (done, total) => opts.onProgress?.("reading weights", done, total));
-  return { name, config, weights };
+  const loras = loraFiles.length ? await applyLoras(config, weights, loraFiles, opts.loraGpu) : undefined;
+  return { name, config, weights, ...(loras ? { loras } : {}) };
 }
 
 /**
