@@ -199,6 +199,10 @@ export async function generateCommand(argv: string[]): Promise<number> {
     if (devicesWhy) console.log(devicesWhy);
     console.log(`${model.name}: latent ${model.latent.F}x${model.latent.H}x${model.latent.W}, ${devices} device(s) [${[...new Set(pool.adapters())].join("; ")}], ${mode} mode, ${precision}, ${solver} ${steps} steps, guidance ${guidance}, shift ${shift}, seed ${seed}`);
     const sampler = { steps, shift, guidance, solver };
+    // The first step waits for every kernel's pipeline to compile (13 s on lavapipe through Dawn, over a minute
+    // on wgpu's GL fallback). WebGPU has no pipeline cache to keep; the drivers' own disk caches (Mesa's
+    // ~/.cache/mesa_shader_cache, NVIDIA's ~/.nv/ComputeCache) make the next runs start at once.
+    console.log("compiling kernels during step 1 (a first run only: the driver keeps compiled shaders on disk)");
     const result = await generate(pool, model.config, { latent: model.latent, sampler, seed, mode, weights, signal: cancel.signal, condition: model.condition }, (r) => {
       stepsDone = r.step + 1;
       console.log(stepLine(r));
