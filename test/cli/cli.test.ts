@@ -32,7 +32,7 @@ for (const shard of ["sequence", "frame"]) {
       throw new Error(`unexpected report ${JSON.stringify(report).slice(0, 300)}`);
     }
     if (report.perDevice.reduce((a: number, d: { tokens: number }) => a + d.tokens, 0) !== 210) throw new Error("per-device tokens do not sum to 210");
-  }, { hosts: ["deno"] });
+  }, { tags: ["slow"], hosts: ["deno"] });
 }
 
 test("cli: generate --prompt on the embedded model writes the clip (gif, contact sheet, video.safetensors == the latents' pixels) and summary", async () => {
@@ -60,13 +60,13 @@ test("cli: generate --prompt on the embedded model writes the clip (gif, contact
     throw new Error(`summary ${JSON.stringify(summary).slice(0, 200)}`);
   }
   if (!/step 2\/2/.test(r.stdout)) throw new Error(`no progress line in ${r.stdout}`);
-}, { hosts: ["deno"] });
+}, { tags: ["slow", "dawn"], hosts: ["deno"] });
 
 test("cli: generate --prompt errors: an unknown word lists the vocabulary; --prompt with --model or with --text", async () => {
   await expectFailure(["generate", "--prompt", "a red cat moving left"], /unknown word "cat".*knows only: a moving red green blue yellow white circle square triangle left right up down/);
   await expectFailure(["generate", "--prompt", "a red circle moving left", "--model", fixture("wan-small", "")], /--prompt works with the embedded model only/);
   await expectFailure(["generate", "--prompt", "a red circle moving left", "--text", fixture("wan-small", "io.safetensors")], /--prompt or --text, not both/);
-}, { hosts: ["deno"] });
+}, { tags: ["slow"], hosts: ["deno"] });
 
 // Ctrl-C (SIGINT) during generate: the run stops within a step, nothing is written, exit status 130.
 test("cli: generate stops cleanly on Ctrl-C, writes nothing and exits 130", async () => {
@@ -94,7 +94,7 @@ test("cli: generate stops cleanly on Ctrl-C, writes nothing and exits 130", asyn
   if (!/cancelled after \d+\/500 steps; nothing written/.test(stderr)) throw new Error(`stderr: ${stderr}`);
   if (ms > 60_000) throw new Error(`took ${ms.toFixed(0)} ms to stop`);
   if ([...Deno.readDirSync(dir)].length) throw new Error(`files were written to ${dir}`);
-}, { hosts: ["deno"] });
+}, { tags: ["slow"], hosts: ["deno"] });
 
 // Bad input: one line on stderr naming the problem, non-zero exit, no stack trace.
 async function expectFailure(args: string[], pattern: RegExp) {
@@ -143,4 +143,4 @@ test("cli: clear one-line errors for bad input", async () => {
   await expectFailure(["forward", "--model", trunc, "--input", io, "--out", `${dir}/o`], /model\.safetensors/);
   await expectFailure(["plan", "--latent", "21,61,104", "--devices", "4"], /even|61/);
   await expectFailure(["frobnicate"], /unknown command "frobnicate"/);
-}, { hosts: ["deno"], timeoutMs: 180_000 });
+}, { tags: ["slow"], hosts: ["deno"], timeoutMs: 180_000 });

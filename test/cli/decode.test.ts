@@ -46,7 +46,7 @@ test("cli: decode wan-vae-tiny's latents to .safetensors == diffusers' expected 
   const rows = report.perDevice.map((d: { y0: number; y1: number }) => `${d.y0}-${d.y1}`).join(",");
   if (report.devices !== 2 || rows !== "0-2,2-4" || report.video.F !== F) throw new Error(`unexpected report ${JSON.stringify(report).slice(0, 300)}`);
   if (!/decode: latent 3x4x6 -> 9 frames of 48x32 on 2 device\(s\)/.test(r.stdout)) throw new Error(`no summary line in ${r.stdout}`);
-}, DENO);
+}, { ...DENO, tags: ["slow"] });
 
 test("cli: decode to .gif and .apng (+ --frames): the files decode back to diffusers' 8-bit frames", async () => {
   const dir = tmp();
@@ -85,7 +85,7 @@ test("cli: decode to .gif and .apng (+ --frames): the files decode back to diffu
   }
   const mean = sum / (F * H * W * 3); // 256 colours a frame: test/io/video.test.ts measured 3.97 on these frames
   if (!(mean < 6)) throw new Error(`GIF: mean error ${mean.toFixed(2)} levels against diffusers' frames (bound 6)`);
-}, DENO);
+}, { ...DENO, tags: ["slow"] });
 
 test("cli: decode's bad input is one line naming the file, tensor or flag, and a non-zero exit", async () => {
   const dir = tmp();
@@ -109,7 +109,7 @@ test("cli: decode's bad input is one line naming the file, tensor or flag, and a
       throw new Error(`decode ${args.join(" ")}: exit ${r.code}, expected one line matching ${pattern}, stderr: ${r.stderr.slice(0, 400)}`);
     }
   }
-}, DENO);
+}, { ...DENO, tags: ["slow"] });
 
 test("cli: generate --vae adds video.safetensors (== the one-device decode of its latents) and video.gif", async () => {
   const dir = tmp();
@@ -137,4 +137,4 @@ test("cli: generate --vae adds video.safetensors (== the one-device decode of it
   if (reader.numFrames() !== 9 || reader.width !== 80 || reader.height !== 48) throw new Error(`video.gif: ${reader.numFrames()} frames of ${reader.width}x${reader.height}`);
   const summary = JSON.parse(Deno.readTextFileSync(`${dir}/summary.json`));
   if (summary.decode?.video?.F !== 9 || summary.decode.perDevice.length !== 2) throw new Error(`summary.decode ${JSON.stringify(summary.decode).slice(0, 200)}`);
-}, DENO);
+}, { ...DENO, tags: ["slow"] });

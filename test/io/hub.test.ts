@@ -304,4 +304,4 @@ test("hub: `shardit forward --model <id>` (HF_ENDPOINT, SHARDIT_CACHE) == diffus
     await server.stop();
     await Deno.remove(dir, { recursive: true });
   }
-}, { hosts: ["deno"], timeoutMs: 120_000 });
+}, { tags: ["slow"], hosts: ["deno"], timeoutMs: 120_000 });

@@ -64,9 +64,9 @@ async function checkIntermediates(gpu: Gpu, name: FixtureName) {
 }
 
 for (const name of ["wan-tiny", "wan-small"] as const) {
-  test(`model ${name} forward f32 vs diffusers`, () => withGpu((gpu) => checkForward(gpu, name, "f32")));
-  test(`model ${name} forward f16 vs diffusers`, () => withGpuF16((gpu) => checkForward(gpu, name, "f16")), { needs: ["f16"] });
-  test(`model ${name} intermediates f32 (patch embedding, conditioning, blocks)`, () => withGpu((gpu) => checkIntermediates(gpu, name)));
+  test(`model ${name} forward f32 vs diffusers`, () => withGpu((gpu) => checkForward(gpu, name, "f32")), { tags: ["dawn"] });
+  test(`model ${name} forward f16 vs diffusers`, () => withGpuF16((gpu) => checkForward(gpu, name, "f16")), { tags: ["dawn"], needs: ["f16"] });
+  test(`model ${name} intermediates f32 (patch embedding, conditioning, blocks)`, () => withGpu((gpu) => checkIntermediates(gpu, name)), { tags: ["slow"] });
 }
 
 // Any config of the architecture, against the composed Float64 reference.
@@ -77,7 +77,7 @@ for (const c of ODD_CASES) {
         const { weights, inputs } = oddCaseData(c);
         const m = new WanModel(gpu, c.cfg, uploadWanWeights(gpu, c.cfg, weights, dtype), dtype);
         expectClose(`${c.name} ${dtype}`, await forwardOnDevice(m, inputs), wanForwardRef(c.cfg, weights, inputs), MODEL_TOL[dtype]);
-      }), { needs: ["f16"] });
+      }), { tags: ["slow"], needs: ["f16"] });
   }
 }
 

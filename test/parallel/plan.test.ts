@@ -218,4 +218,4 @@ test("plan CLI: bad flags exit 2 with one clear line", async () => {
     assert(lines.length === 1 && lines[0].includes(needle), `plan ${args.join(" ")}: stderr ${JSON.stringify(r.stderr)} lacks "${needle}" on one line`);
     expectEqual(`stdout of plan ${args.join(" ")}`, r.stdout, "");
   }
-}, { hosts: ["deno"] });
+}, { tags: ["slow"], hosts: ["deno"] });

@@ -64,7 +64,7 @@ for (const name of ["wan-tiny", "wan-small"] as const) {
   for (let n = 1; n <= 5; n++) {
     const overlap = n > 1 ? " (exchange baseline and overlapped)" : "";
     const hosts = name === "wan-tiny" && n === 3 ? BOTH : DENO_ONLY; // the browser's smoke case
-    test(`sharded ${name} on ${n} device(s), sequence and frame, == single device == golden${overlap}`, () => shardedVsSingle(name, n, ["sequence", "frame"]), { timeoutMs: SHARDED_TIMEOUT_MS, hosts });
+    test(`sharded ${name} on ${n} device(s), sequence and frame, == single device == golden${overlap}`, () => shardedVsSingle(name, n, ["sequence", "frame"]), { timeoutMs: SHARDED_TIMEOUT_MS, hosts, tags: name === "wan-tiny" && n === 2 ? ["slow", "dawn"] : ["slow"] });
   }
 }
 test("sharded wan-tiny (45 tokens) on 3 devices with weights 1,2,3 == single device == golden (baseline and overlapped)", () => shardedVsSingle("wan-tiny", 3, ["sequence"], [1, 2, 3]), { timeoutMs: SHARDED_TIMEOUT_MS, hosts: DENO_ONLY });
@@ -93,7 +93,7 @@ test(`sharded wan-small f16 on ${devices} devices, sequence and frame, baseline 
       }
     }
   }, "f16");
-}, { needs: ["f16"], timeoutMs: SHARDED_TIMEOUT_MS, hosts: DENO_ONLY });
+}, { tags: ["slow"], needs: ["f16"], timeoutMs: SHARDED_TIMEOUT_MS, hosts: DENO_ONLY });
 }
 
 // Odd configs: sharded over 3 devices (frame mode: 7 frames over 3 devices pads 2 frames) vs Float64.

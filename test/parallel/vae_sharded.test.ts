@@ -74,9 +74,9 @@ for (let n = 1; n <= 4; n++) {
   // Deno only (this case cost 104 s of SwiftShader in CI): equality with one device is asserted here; in Chromium
   // the sharded decode (workers, SharedArrayBuffer halos) still runs in the demo e2e, which decodes wan-vae-tiny's
   // latents on 2 workers and checks the bands and the clip's shape, not its values.
-  test(`vae sharded: wan-vae-tiny on ${n} device(s) == one device == diffusers`, () => shardedVsSingle(n), { timeoutMs: SHARDED_TIMEOUT_MS, hosts: DENO_ONLY });
+  test(`vae sharded: wan-vae-tiny on ${n} device(s) == one device == diffusers`, () => shardedVsSingle(n), { timeoutMs: SHARDED_TIMEOUT_MS, hosts: DENO_ONLY, tags: n === 2 ? ["slow", "dawn"] : ["slow"] });
 }
-test("vae sharded: wan-vae-tiny on 2 devices with weights 1,3 (bands of 1 and 3 rows) == one device == diffusers", () => shardedVsSingle(2, [1, 3]), { timeoutMs: SHARDED_TIMEOUT_MS, hosts: DENO_ONLY });
+test("vae sharded: wan-vae-tiny on 2 devices with weights 1,3 (bands of 1 and 3 rows) == one device == diffusers", () => shardedVsSingle(2, [1, 3]), { tags: ["slow"], timeoutMs: SHARDED_TIMEOUT_MS, hosts: DENO_ONLY });
 
 async function withTinyOn3(fn: (pool: WorkerPool, decode: () => ReturnType<typeof decodeLatents>, expected: Float32Array) => Promise<void>): Promise<void> {
   const g = await loadVaeGolden("wan-vae-tiny");
@@ -100,14 +100,14 @@ test("vae sharded: a worker crashing mid-decode fails it naming its device, and 
       throw new Error(`expected device 1's own error, got "${message || "success"}"`);
     }
     expectClose("after recovery", (await decode()).video, expected, TOL.model.f32);
-  }), { timeoutMs: SHARDED_TIMEOUT_MS, hosts: DENO_ONLY });
+  }), { tags: ["slow"], timeoutMs: SHARDED_TIMEOUT_MS, hosts: DENO_ONLY });
 
 test("vae sharded: a cancelled decode rejects at once, its devices free their scratch, and the pool goes on", () =>
   withTinyOn3(async (pool, decode, expected) => {
     const before = await decode();
     const after = await cancelInFlight(pool, decode, before);
     expectClose("after the cancel", after.video, expected, TOL.model.f32);
-  }), { timeoutMs: SHARDED_TIMEOUT_MS, hosts: DENO_ONLY });
+  }), { tags: ["slow"], timeoutMs: SHARDED_TIMEOUT_MS, hosts: DENO_ONLY });
 
 test("vae sharded: a band plan for another device count or latent is refused naming both", async () => {
   const g = await loadVaeGolden("wan-vae-tiny");
@@ -141,4 +141,4 @@ test("vae sharded: wan-vae-tiny f16 on 3 devices == one device f16 (bitwise) == 
     expectBitwiseEqual("f16 on 3 devices vs one device f16", run.video, one);
     expectClose("f16 on 3 devices vs diffusers", run.video, g.expected, TOL.model.f16);
   }, "f16");
-}, { needs: ["f16"], timeoutMs: SHARDED_TIMEOUT_MS, hosts: DENO_ONLY });
+}, { tags: ["slow"], needs: ["f16"], timeoutMs: SHARDED_TIMEOUT_MS, hosts: DENO_ONLY });

@@ -175,7 +175,7 @@ test("embedded model: shipped weights on 1 and 4 devices (Chromium: 1) == diffus
     });
     expectClose(`${devices} device(s) vs diffusers`, out, expected, TOL.model.f32);
   }
-}, { hosts: ["deno", "browser"], timeoutMs: SHARDED_TIMEOUT_MS });
+}, { tags: ["slow"], hosts: ["deno", "browser"], timeoutMs: SHARDED_TIMEOUT_MS });
 
 // ---------------------------------------------------------------------------------------------
 // Pictures
@@ -213,7 +213,7 @@ test("embedded pictures: 5 prompts, one per colour: the prompt's colour and dire
     if (!m.ok) wrong.push(`seed ${seed} "${prompt}": ${m.why}`);
   }
   if (wrong.length) throw new Error(`${wrong.length} of ${PICTURE_CASES.length} clip(s) do not show their prompt:\n${wrong.join("\n")}`);
-}, { hosts: ["deno"], timeoutMs: SHARDED_TIMEOUT_MS });
+}, { tags: ["slow"], hosts: ["deno"], timeoutMs: SHARDED_TIMEOUT_MS });
 
 test("embedded pictures: 2 and 4 devices, sequence and frame mode == the 1-device clip", async () => {
   const [prompt, seed] = PICTURE_CASES[2];
@@ -228,4 +228,4 @@ test("embedded pictures: 2 and 4 devices, sequence and frame mode == the 1-devic
       expectEqual(`${devices} devices ${mode}: direction`, a.direction, a1.direction);
     }
   }
-}, { hosts: ["deno"], timeoutMs: SHARDED_TIMEOUT_MS });
+}, { tags: ["slow"], hosts: ["deno"], timeoutMs: SHARDED_TIMEOUT_MS });

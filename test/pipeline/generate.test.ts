@@ -38,4 +38,4 @@ test("generate: synthetic model, 2 UniPC steps with guidance, 1 and 4 devices ==
   // another order than one device (test/parallel/sharded.test.ts checks the plain all-gather bitwise).
   expectClose("4 devices vs 1 device", four, one, TOL.sharded.f32);
   expectClose("4 devices vs Float64 pipeline", four, ref, TOL.model.f32);
-}, { hosts: ["deno"], timeoutMs: 300_000 });
+}, { tags: ["slow"], hosts: ["deno"], timeoutMs: 300_000 });

@@ -38,14 +38,14 @@ test("dawn polling: the first 1 ms of a wait polls at once, then through timers"
   // Polls 0.25 ms apart while immediate: t = 0, 0.25, 0.5, 0.75 immediate, from t = 1 on timers.
   expectEqual("one long wait", simulate([8]), ["iiiitttt"]);
   expectEqual("a short wait", simulate([3]), ["iii"]);
-});
+}, { tags: ["dawn"] });
 
 test("dawn polling: every wait starts immediate, even right after a long one", () => {
   // The second and third waits begin 0.1 ms after the previous ended: each is a new chain, so a short wait
   // right after a long one keeps its latency.
   expectEqual("three waits", simulate([8, 2, 6]), ["iiiitttt", "ii", "iiiitt"]);
   expectEqual("spinMs 0: every poll on timers", simulate([3, 2], { spinMs: 0 }), ["ttt", "tt"]);
-});
+}, { tags: ["dawn"] });
 
 test("dawn polling: the installed setImmediate passes arguments, and clearImmediate cancels both kinds", async () => {
   installDawnPolling();
@@ -83,4 +83,4 @@ test("dawn polling: the installed setImmediate passes arguments, and clearImmedi
     h = g.setImmediate(poll);
   });
   expectEqual("cancelled callbacks did not run (immediate, timer)", [ran, timerRan], [0, 0]);
-}, { hosts: ["deno"] });
+}, { tags: ["dawn"], hosts: ["deno"] });

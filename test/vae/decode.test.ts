@@ -37,7 +37,7 @@ async function checkDecode(gpu: Gpu, name: VaeFixtureName, dtype: DType) {
 }
 
 // Chromium runs this one (SwiftShader compiles each of the decoder's ~20 pipelines in seconds: minutes in all).
-test("vae decode wan-vae-tiny f32 (+ every stage)", () => withGpu((gpu) => checkDecode(gpu, "wan-vae-tiny", "f32")), { timeoutMs: 900_000 });
-test("vae decode wan-vae-tiny f16", () => withGpuF16((gpu) => checkDecode(gpu, "wan-vae-tiny", "f16")), { needs: ["f16"], hosts: ["deno"] });
-test("vae decode wan-vae-small f32 (+ every stage)", () => withGpu((gpu) => checkDecode(gpu, "wan-vae-small", "f32")), { hosts: ["deno"] });
-test("vae decode wan-vae-small f16", () => withGpuF16((gpu) => checkDecode(gpu, "wan-vae-small", "f16")), { needs: ["f16"], hosts: ["deno"] });
+test("vae decode wan-vae-tiny f32 (+ every stage)", () => withGpu((gpu) => checkDecode(gpu, "wan-vae-tiny", "f32")), { tags: ["slow"], timeoutMs: 900_000 });
+test("vae decode wan-vae-tiny f16", () => withGpuF16((gpu) => checkDecode(gpu, "wan-vae-tiny", "f16")), { tags: ["slow"], needs: ["f16"], hosts: ["deno"] });
+test("vae decode wan-vae-small f32 (+ every stage)", () => withGpu((gpu) => checkDecode(gpu, "wan-vae-small", "f32")), { tags: ["slow"], hosts: ["deno"] });
+test("vae decode wan-vae-small f16", () => withGpuF16((gpu) => checkDecode(gpu, "wan-vae-small", "f16")), { tags: ["slow"], needs: ["f16"], hosts: ["deno"] });

@@ -45,4 +45,4 @@ for (const name of ["silu", "gelu_tanh"] as const) {
   test(`${name} f16 extremes`, () => withGpuF16((gpu) => checkExtremes(gpu, name, "f16")), { needs: ["f16"] });
 }
 // More than 65535 * 256 elements: the workgroup index must use wg.y as well (one op suffices: same shader).
-test("silu f32 [17000000] (2-D grid)", () => withGpu((gpu) => check(gpu, "silu", [17_000_000], "f32", 4)));
+test("silu f32 [17000000] (2-D grid)", () => withGpu((gpu) => check(gpu, "silu", [17_000_000], "f32", 4)), { tags: ["slow"] });

@@ -22,7 +22,7 @@ for (const [rows, rowsB, cols] of cases) {
 // The step caches' residual: h after the blocks - h before them.
 test("add f32 [45,96] - [45,96] (scaleB -1)", () => withGpu((gpu) => check(gpu, 45, 45, 96, "f32", -1)));
 test("add f16 [45,96] - [45,96] (scaleB -1)", () => withGpuF16((gpu) => check(gpu, 45, 45, 96, "f16", -1)), { needs: ["f16"] });
-test("add f32 [70000,300] + [1,300] (2-D grid)", () => withGpu((gpu) => check(gpu, 70000, 1, 300, "f32")));
+test("add f32 [70000,300] + [1,300] (2-D grid)", () => withGpu((gpu) => check(gpu, 70000, 1, 300, "f32")), { tags: ["slow"] });
 
 test("add errors name the tensor, expected vs found", () =>
   withGpu(async (gpu) => {

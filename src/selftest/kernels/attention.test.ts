@@ -37,7 +37,7 @@ const shapes: [number, number, number, number, number | undefined][] = [
 for (const [Lq, Lk, N, D, valid] of shapes) {
   const name = `${Lq}x${Lk} ${N}x${D}${valid !== undefined ? ` valid ${valid}` : ""}`;
   test(`attention f32 ${name}`, () => withGpu((gpu) => check(gpu, Lq, Lk, N, D, valid, "f32")));
-  test(`attention f16 ${name}`, () => withGpuF16((gpu) => check(gpu, Lq, Lk, N, D, valid, "f16")), { needs: ["f16"] });
+  test(`attention f16 ${name}`, () => withGpuF16((gpu) => check(gpu, Lq, Lk, N, D, valid, "f16")), { tags: ["slow"], needs: ["f16"] });
 }
 // Every tile config (the default pick depends on the adapter's workgroup memory). Deno only: in the browser
 // (SwiftShader) each new pipeline takes ~10 s to compile, and the configs are the same WGSL either way.
@@ -45,7 +45,7 @@ const deno = { hosts: ["deno" as const] };
 for (const cfgName of Object.keys(ATTENTION_CONFIGS)) {
   test(`attention f32 config ${cfgName} 100x77 2x128 valid 70`, () => withGpu((gpu) => check(gpu, 100, 77, 2, 128, 70, "f32", cfgName)), deno);
   test(`attention f32 config ${cfgName} 45x45 2x12`, () => withGpu((gpu) => check(gpu, 45, 45, 2, 12, undefined, "f32", cfgName)), deno);
-  test(`attention f16 config ${cfgName} 70x100 1x36 valid 66`, () => withGpuF16((gpu) => check(gpu, 70, 100, 1, 36, 66, "f16", cfgName)), { ...deno, needs: ["f16"] });
+  test(`attention f16 config ${cfgName} 70x100 1x36 valid 66`, () => withGpuF16((gpu) => check(gpu, 70, 100, 1, 36, 66, "f16", cfgName)), { tags: ["slow"], ...deno, needs: ["f16"] });
 }
 test("attention validKeys 0 gives zeros", () =>
   withGpu(async (gpu) => {

@@ -59,7 +59,7 @@ const cases: [number, number, number, number, number, number, number][] = [
 for (const [Lq, La, validA, Lb, validB, N, D] of cases) {
   const name = `${Lq} x (${validA}/${La} + ${validB}/${Lb}) ${N}x${D}`;
   test(`attention_merge f32 ${name}`, () => withGpu((gpu) => checkSplit(gpu, Lq, La, validA, Lb, validB, N, D, "f32")));
-  test(`attention_merge f16 ${name}`, () => withGpuF16((gpu) => checkSplit(gpu, Lq, La, validA, Lb, validB, N, D, "f16")), { needs: ["f16"] });
+  test(`attention_merge f16 ${name}`, () => withGpuF16((gpu) => checkSplit(gpu, Lq, La, validA, Lb, validB, N, D, "f16")), { tags: ["slow"], needs: ["f16"] });
 }
 
 // The LSE output of every tile config (TM 4 and 8, several D chunks). Deno only, as in attention.test.ts.

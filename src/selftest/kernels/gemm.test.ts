@@ -54,10 +54,10 @@ const cases: GemmCase[] = [
 
 for (const c of cases) {
   const label = gemmCaseLabel("gemm", c);
-  test(`${label} f32`, () => withGpu((gpu) => check(gpu, c, "f32")));
+  test(`${label} f32`, () => withGpu((gpu) => check(gpu, c, "f32")), { tags: ["slow"] });
   // f16 chunk sizes: half the bytes per row, so halve maxChunkBytes to keep the same row split.
   const c16 = c.maxChunkBytes ? { ...c, maxChunkBytes: c.maxChunkBytes / 2 } : c;
-  test(`${label} f16`, () => withGpuF16((gpu) => check(gpu, c16, "f16")), { needs: ["f16"] });
+  test(`${label} f16`, () => withGpuF16((gpu) => check(gpu, c16, "f16")), { tags: ["slow"], needs: ["f16"] });
 }
 
 test("gemm gelu_tanh stays finite for huge inputs", () =>

@@ -36,14 +36,14 @@ for (const [rows, cols, R, s, c] of modCases) {
   test(`layer_norm modulated f16 ${rows}x${cols}`, () => withGpuF16((gpu) => checkModulated(gpu, rows, cols, R, s, c, "f16")), { needs: ["f16"] });
 }
 for (const [rows, cols] of [[1, 24], [45, 12], [210, 96], [7, 1536], [3, 1000], [7, 13], [2, 6999]]) {
-  test(`layer_norm affine f32 ${rows}x${cols}`, () => withGpu((gpu) => checkAffine(gpu, rows, cols, "f32")));
+  test(`layer_norm affine f32 ${rows}x${cols}`, () => withGpu((gpu) => checkAffine(gpu, rows, cols, "f32")), { tags: ["slow"] });
   test(`layer_norm affine f16 ${rows}x${cols}`, () => withGpuF16((gpu) => checkAffine(gpu, rows, cols, "f16")), { needs: ["f16"] });
 }
 test("layer_norm modulated f32 mean offset 100 (two-pass variance)", () => withGpu((gpu) => checkModulated(gpu, 5, 1536, 6, 0, 1, "f32", 100)));
 
 // More rows than one grid dimension holds (65535): the row index must use wg.y as well.
 // 70,000 rows (> 65,535 workgroups: the 2-D grid split) take 80 s on SwiftShader: Deno only; Chromium runs the other shapes.
-test("layer_norm affine f32 70000x12 (2-D grid)", () => withGpu((gpu) => checkAffine(gpu, 70000, 12, "f32")), { hosts: ["deno"] });
+test("layer_norm affine f32 70000x12 (2-D grid)", () => withGpu((gpu) => checkAffine(gpu, 70000, 12, "f32")), { tags: ["slow"], hosts: ["deno"] });
 
 test("layer_norm errors name the tensor, expected vs found", () =>
   withGpu(async (gpu) => {

@@ -22,7 +22,7 @@ async function check(gpu: Gpu, L: number, D: number, cfg: AttentionConfig, dtype
 for (const cfg of VAE_WIDE_ATTENTION) {
   for (const [L, D] of [[15, 384], [150, 384], [77, 320]]) {
     const label = `vae attention ${cfg.BQ}x${cfg.BK} L=${L} D=${D}`;
-    test(`${label} f32`, () => withGpu((gpu) => check(gpu, L, D, cfg, "f32")));
-    test(`${label} f16`, () => withGpuF16((gpu) => check(gpu, L, D, cfg, "f16")), { needs: ["f16"], hosts: ["deno"] });
+    test(`${label} f32`, () => withGpu((gpu) => check(gpu, L, D, cfg, "f32")), { tags: ["slow"] });
+    test(`${label} f16`, () => withGpuF16((gpu) => check(gpu, L, D, cfg, "f16")), { tags: ["slow"], needs: ["f16"], hosts: ["deno"] });
   }
 }

@@ -81,8 +81,8 @@ const cases: Case[] = [
 
 for (const c of cases) {
   const label = `vae_conv3d ${c.k.join("x")} T${c.T} ${c.Hout}x${c.W} ${c.Cin}->${c.Cout}${c.halo ? " halo" : ""}${c.residual ? " +res" : ""}${c.split ? " split" : ""}${c.tile ? ` ${c.tile}` : ""}`;
-  test(`${label} f32`, () => withGpu((gpu) => check(gpu, c, "f32")));
-  test(`${label} f16`, () => withGpuF16((gpu) => check(gpu, c, "f16")), { needs: ["f16"], hosts: ["deno"] });
+  test(`${label} f32`, () => withGpu((gpu) => check(gpu, c, "f32")), { tags: ["slow"] });
+  test(`${label} f16`, () => withGpuF16((gpu) => check(gpu, c, "f16")), { tags: ["slow"], needs: ["f16"], hosts: ["deno"] });
 }
 
 test("vae_conv3d refuses a missing cache and a wrong output shape", () =>
