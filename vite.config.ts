@@ -27,15 +27,31 @@ const demoAtRoot: Plugin = {
   configurePreviewServer: (server) => void server.middlewares.use(rootToDemo),
 };
 
+/**
+ * `vite build` (the demo): src/index.ts's selftest() imports the kernel checks on use, and their fixtures.ts
+ * names test/fixtures/ by a `new URL(template, import.meta.url)` that Vite turns into a glob, emitting ~14 MB
+ * of fixtures even though the demo never calls selftest() and the code is shaken out. The built demo gets an
+ * empty module in its place (the dev server and the browser test page keep the real one).
+ */
+const demoWithoutSelftest: Plugin = {
+  name: "shardit-demo-without-selftest",
+  apply: "build",
+  enforce: "pre",
+  resolveId: (id, importer) => (id === "./selftest/kernels/index.ts" && importer?.endsWith("/src/index.ts") ? "\0shardit-no-selftest" : null),
+  load: (id) => (id === "\0shardit-no-selftest" ? "export {};" : null),
+};
+
 export default defineConfig({
-  plugins: [demoAtRoot, shadersFromDisk(fileURLToPath(new URL(".", import.meta.url)))],
+  plugins: [demoAtRoot, demoWithoutSelftest, shadersFromDisk(fileURLToPath(new URL(".", import.meta.url)))],
   server: { headers: isolation, host: "127.0.0.1" },
   preview: { headers: isolation, host: "127.0.0.1" },
   worker: { format: "es" },
   // Pre-bundle up front: a dependency discovered mid-run makes the dev server reload the page.
   optimizeDeps: { entries: ["test/browser/index.html", "demo/index.html"], include: ["wgsl-preprocessor/wgsl-preprocessor.js", "gifenc/dist/gifenc.esm.js", "upng-js", "omggif", "webm-muxer"] },
+  // `npm run build` ships the demo only: the browser test page (served by the dev server in
+  // test/run-browser.mjs) pulled README.md, ARCHITECTURE.md, package-lock.json and ~14 MB of fixtures into dist/.
   build: {
     target: "es2022",
-    rollupOptions: { input: { demo: "demo/index.html", tests: "test/browser/index.html" } },
+    rollupOptions: { input: { demo: "demo/index.html" } },
   },
 });

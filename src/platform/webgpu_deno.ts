@@ -53,7 +53,10 @@ function dawnAddonPaths(): string[] {
   const paths = [Deno.env.get("SHARDIT_DAWN_NODE"), `${Deno.cwd()}/${rel}`];
   try {
     // From src/platform/ (a source checkout); a bundle's URL points elsewhere and the cwd path covers it.
-    const url = new URL(`../../${rel}`, import.meta.url);
+    // Not a literal `new URL(template, import.meta.url)`: Vite turns that form into a glob and copied every file
+    // of the checkout it matched (README.md, package-lock.json, 14 MB of test fixtures) into the demo's build.
+    const up = "../../";
+    const url = new URL(up + rel, import.meta.url);
     if (url.protocol === "file:") paths.push(decodeURIComponent(url.pathname));
   } catch { /* not a file URL */ }
   return paths.filter((p): p is string => !!p);
