@@ -13,8 +13,12 @@ export type Host = "deno" | "browser";
  */
 export type Need = "subgroupMatrix" | "f16" | "subgroups";
 export const NEEDS: readonly Need[] = ["subgroupMatrix", "f16", "subgroups"];
-/** "slow": over about a second on a 2-core CPU adapter; `npm run test:fast` leaves these out. */
-export type Tag = "slow";
+/**
+ * "slow": over about a second on a 2-core CPU adapter; `npm run test:fast` leaves these out.
+ * "dawn": exercises what differs on Dawn (its addon's quirks, its polling, workers holding Dawn devices):
+ * npm test's Dawn pass runs these with the kernel checks (test/run-deno.ts --tier dawn).
+ */
+export type Tag = "slow" | "dawn";
 export interface TestCase {
   name: string;
   fn: () => Promise<void> | void;
@@ -26,12 +30,24 @@ export interface TestCase {
   needs?: Need[];
   /** Tiers the test belongs to (see Tag). */
   tags?: Tag[];
+  /** The module that registered the test (set by `test`, from the call stack; "" where the stack says nothing). */
+  file?: string;
+}
+
+/** The URL of the module that called `test` (V8's stack: Deno and Chromium). */
+function callerFile(): string {
+  const lines = (new Error().stack ?? "").split("\n").slice(1);
+  for (const l of lines) {
+    const m = /((?:file|https?):\/\/[^\s)]+?):\d+:\d+\)?$/.exec(l.trim());
+    if (m && !m[1].includes("/selftest/harness.")) return m[1].replace(/\?.*$/, "");
+  }
+  return "";
 }
 
 const cases: TestCase[] = [];
 
 export function test(name: string, fn: () => Promise<void> | void, opts: Omit<TestCase, "name" | "fn"> = {}): void {
-  cases.push({ name, fn, ...opts });
+  cases.push({ name, fn, file: callerFile(), ...opts });
 }
 
 export function registeredTests(): readonly TestCase[] {
