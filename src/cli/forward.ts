@@ -6,6 +6,7 @@ import {
   denoFileSource, encodeSafetensors, type ForwardResult, loadWanWeights, openModel, placeDevices, planShards, readForwardInputs, type ShardMode, type ShardPlan,
   tokenGridFromLatent, WorkerPool,
 } from "../deno.ts";
+import { applyLoraFlags, LORA_FLAG } from "./lora_flags.ts";
 
 /** forward's flags: the parser accepts exactly these rows and --help prints them (add a row to add a flag). */
 export const SPEC: CommandSpec = {
@@ -23,6 +24,7 @@ export const SPEC: CommandSpec = {
     { name: "report", value: "FILE", help: "per-device times, shards and exchange as JSON" },
     { name: "overlap", default: "on", help: "overlap the key/value exchange with attention (--overlap=off)" },
     { name: "profile", default: "off", help: "per-kernel GPU times in the report (timestamp queries)" },
+    LORA_FLAG,
     { name: "timeout", value: "S", default: "180", help: "seconds a device may wait for the others at a barrier" },
   ],
   examples: [
@@ -107,6 +109,7 @@ export async function forwardCommand(argv: string[]): Promise<number> {
 
   const t0 = performance.now();
   const weightsF32 = await loadWanWeights(ckpt, cfg, progressBar(`loading ${modelDir}`));
+  await applyLoraFlags(argv, cfg, weightsF32); // --lora: merged in f32 before the workers get the weights
   const pool = await WorkerPool.create({
     devices,
     precision,

@@ -16,6 +16,7 @@ import {
   encodeVideoFile, loadEmbeddedModel, upscaleVideo, type WanConfig, type WanWeights, WorkerPool,
 } from "../deno.ts";
 import { chunkLine, decodeLines, openVae, writeVideo } from "./decode.ts";
+import { applyLoraFlags, LORA_FLAG, PRESET_FLAG, presetFlag } from "./lora_flags.ts";
 import { devicesFlag } from "./devices.ts";
 import { encodeForModel } from "./encode.ts";
 
@@ -47,11 +48,13 @@ export const SPEC: CommandSpec = {
     { name: "steps", value: "N", default: `${EMBEDDED_SAMPLER.steps} (embedded), 50 (--model)`, help: "sampler steps" },
     { name: "guidance", value: "G", default: `${EMBEDDED_SAMPLER.guidance} (embedded), 5 (--model)`, help: "classifier-free guidance scale (1: one forward per step, no negative)" },
     { name: "shift", value: "S", default: `${EMBEDDED_SAMPLER.shift} (embedded), 5 (--model)`, help: "flow-matching timestep shift" },
+    PRESET_FLAG,
     { name: "solver", value: SOLVERS.join("|"), default: `${EMBEDDED_SAMPLER.solver} (embedded), unipc (--model)`, help: "the sampler" },
     { name: "model", value: "DIR|URL|HUB_ID", help: "a diffusers Wan2.1 transformer (folder, pipeline folder, URL or Hub id) instead of the embedded model" },
     { name: "text", value: "FILE", help: "umT5 prompt embeddings (prompt_embeds [1, L, 4096], see README); required with --model" },
     { name: "negative-text", value: "FILE", help: "umT5 negative-prompt embeddings; required with --model unless --guidance 1" },
     { name: "latent", value: "F,H,W", default: "8,16,16 (embedded), 21,60,104 (--model)", help: "latent grid (H and W even)" },
+    LORA_FLAG,
     { name: "vae", value: "DIR|URL|HUB_ID", help: "with --model: decode on the same devices, adds video.safetensors and video.gif" },
     { name: "shard", value: "sequence|frame", default: "sequence", help: "how tokens are split over devices (frame: SGLang's whole-frame split, for comparison)" },
     { name: "weights", value: "w1,...", help: "relative speed of each device (one number per device): uneven shards" },
@@ -156,10 +159,11 @@ export async function generateCommand(argv: string[]): Promise<number> {
   const { devices, why: devicesWhy } = await devicesFlag(p, embedded ? 4 : 1);
   const mode = oneOf(p, "shard", ["sequence", "frame"] as const, "sequence");
   const precision = oneOf(p, "precision", ["f32", "f16"] as const, "f32");
-  const solver = oneOf(p, "solver", SOLVERS, embedded ? EMBEDDED_SAMPLER.solver : "unipc");
-  const steps = int(p, "steps", embedded ? EMBEDDED_SAMPLER.steps : 50);
-  const guidance = num(p, "guidance", embedded ? EMBEDDED_SAMPLER.guidance : 5.0);
-  const shift = num(p, "shift", embedded ? EMBEDDED_SAMPLER.shift : 5.0);
+  const preset = presetFlag(p); // --preset: the sampler settings of a step-distilled model (src/sampler/presets.ts)
+  const solver = preset?.solver ?? oneOf(p, "solver", SOLVERS, embedded ? EMBEDDED_SAMPLER.solver : "unipc");
+  const steps = preset?.steps ?? int(p, "steps", embedded ? EMBEDDED_SAMPLER.steps : 50);
+  const guidance = preset?.guidance ?? num(p, "guidance", embedded ? EMBEDDED_SAMPLER.guidance : 5.0);
+  const shift = preset?.shift ?? num(p, "shift", embedded ? EMBEDDED_SAMPLER.shift : 5.0);
   const scale = int(p, "scale", 4);
   const seed = int(p, "seed", 0, 0);
   const outDir = str(p, "out", "out");
@@ -180,6 +184,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
   let latentsWritten = false;
   try {
     const model = await chooseModel(flag, guidance !== 1);
+    await applyLoraFlags(argv, model.config, model.weights); // --lora: merged in f32 before the workers get the weights
     // --vae: the config is checked against the model before anything runs; the weights load with the model's.
     const vae = flag("vae") ? await openVae(flag("vae")!) : null;
     if (vae && vae.config.zDim !== model.config.outChannels) {
@@ -198,7 +203,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
     if (model.prompt !== undefined) console.log(`prompt: "${model.prompt}"`);
     if (devicesWhy) console.log(devicesWhy);
     console.log(`${model.name}: latent ${model.latent.F}x${model.latent.H}x${model.latent.W}, ${devices} device(s) [${[...new Set(pool.adapters())].join("; ")}], ${mode} mode, ${precision}, ${solver} ${steps} steps, guidance ${guidance}, shift ${shift}, seed ${seed}`);
-    const sampler = { steps, shift, guidance, solver };
+    const sampler = { ...preset, steps, shift, guidance, solver, noiseSeed: seed };
     // The first step waits for every kernel's pipeline to compile (13 s on lavapipe through Dawn, over a minute
     // on wgpu's GL fallback). WebGPU has no pipeline cache to keep; the drivers' own disk caches (Mesa's
     // ~/.cache/mesa_shader_cache, NVIDIA's ~/.nv/ComputeCache) make the next runs start at once.
@@ -249,7 +254,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
     const summary = {
       model: model.name,
       prompt: model.prompt,
-      sampler: { solver, steps, guidance, shift, seed },
+      sampler: { solver, steps, guidance, shift, seed, preset: flag("preset") },
       tokens: result.plan.tokens,
       devices,
       shard: mode,
