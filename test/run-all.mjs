@@ -1,48 +1,92 @@
 // `npm test`: the Deno suite (lavapipe), the browser suite (Chromium + SwiftShader), the end-to-end
-// suites and the packed package imported by name from a scratch project (test/package), then one line
-// `N passed, N failed, N skipped` over everything that ran.
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+// suites, the packed package imported by name from a scratch project (test/package) and the Dawn pass, then
+// each suite's wall time and one line `N passed, N failed, N skipped` over everything that ran.
+//
+// Two lanes run at once (SHARDIT_TEST_LANES=1: one after the other): the Deno suite alone in one, the
+// browser, e2e, package and Dawn suites one after the other in the other. No suite keeps both cores of a
+// 2-core machine busy all the time (single-threaded Float64 references and shader compiles, Chromium
+// start-up, vite build), so the lanes fill each other's gaps. A suite's output is printed whole when it ends
+// (the lanes' lines would interleave); its log is kept in the temporary folder named at the start.
+import { spawn, spawnSync } from "node:child_process";
+import { createWriteStream, existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const dir = mkdtempSync(join(tmpdir(), "shardit-test-"));
 const env = { XDG_RUNTIME_DIR: "/tmp", ...process.env };
-const suites = [
-  ["deno", ["bin/deno.cjs", "run", "-A", "test/run-deno.ts", "--json", join(dir, "deno.json")]],
-  ["browser", ["test/run-browser.mjs", "--json", join(dir, "browser.json")]],
-  ...(existsSync("test/e2e/run-e2e.mjs") ? [["e2e", ["test/e2e/run-e2e.mjs", "--json", join(dir, "e2e.json")]]] : []),
-  ["package", ["test/package/run-package.mjs", "--json", join(dir, "package.json")]],
+const lanes = Math.max(1, Number(process.env.SHARDIT_TEST_LANES ?? 2));
+const suite = (name, args, extraEnv = {}) => ({ name, args: [...args, "--json", join(dir, `${name}.json`)], extraEnv });
+
+const deno = suite("deno", ["bin/deno.cjs", "run", "-A", "test/run-deno.ts"]);
+const others = [
+  suite("browser", ["test/run-browser.mjs"]),
+  ...(existsSync("test/e2e/run-e2e.mjs") ? [suite("e2e", ["test/e2e/run-e2e.mjs"])] : []),
+  suite("package", ["test/package/run-package.mjs"]),
 ];
 
-// The Dawn pass (--webgpu dawn: the webgpu package, f16 and subgroups): the whole Deno suite again on Dawn
-// (about 3.5 minutes on 2 cores with src/platform/dawn_polling.ts; it ran a kernel and model subset before).
+// The Dawn pass (--webgpu dawn: the webgpu package, f16 and subgroups): what can differ on Dawn, i.e. every
+// kernel check (Tint compiles the WGSL, not naga), the tests that need subgroups or subgroup matrices and the
+// tests tagged "dawn" (its addon's quirks and polling, workers holding Dawn devices, the model forwards, the
+// CLI's generate): test/run-deno.ts --tier dawn. The backend-neutral rest (parsing, plans, the sampler, the
+// pipeline's and CLI's logic) runs once, in the deno suite.
 // Dawn finds no adapter on Debian 12's Mesa 22 lavapipe, so it runs where SHARDIT_DAWN_VK_ICD names the ICD
 // json of a Vulkan driver that Dawn accepts (Mesa 25's lavapipe: .ci/run unpacks it privately from
 // bookworm-backports, so the suites above keep the system Mesa). Elsewhere it is reported as not run, never
 // as passed.
 const dawnIcd = process.env.SHARDIT_DAWN_VK_ICD;
 if (dawnIcd) {
-  suites.push(["dawn", ["bin/deno.cjs", "run", "-A", "test/run-deno.ts", "--json", join(dir, "dawn.json")],
-    { SHARDIT_WEBGPU: "dawn", VK_DRIVER_FILES: dawnIcd }]);
+  others.push(suite("dawn", ["bin/deno.cjs", "run", "-A", "test/run-deno.ts", "--tier", "dawn"], { SHARDIT_WEBGPU: "dawn", VK_DRIVER_FILES: dawnIcd }));
 } else {
   console.log("dawn suite not run: set SHARDIT_DAWN_VK_ICD to a Vulkan ICD json Dawn accepts (Mesa 25 lavapipe; .ci/run does)");
 }
+const laneList = lanes >= 2 ? [[deno], others] : [[deno, ...others]];
+console.log(`npm test: ${laneList.map((l) => l.map((s) => s.name).join(" -> ")).join("  |  ")} (logs in ${dir})`);
 
 const shaders = spawnSync("node", ["bin/deno.cjs", "run", "-A", "tools/embed-shaders.ts", "--check"], { stdio: "inherit", env });
+
+/** Runs one suite to its end, its output into a log; prints the log whole when it ends (or live with one lane). */
+function runSuite(s) {
+  const t0 = Date.now();
+  const logPath = join(dir, `${s.name}.log`);
+  const log = createWriteStream(logPath);
+  const child = spawn("node", s.args, { env: { ...env, ...s.extraEnv }, stdio: ["ignore", "pipe", "pipe"] });
+  for (const stream of [child.stdout, child.stderr]) {
+    stream.on("data", (d) => {
+      log.write(d);
+      if (lanes === 1) process.stdout.write(d);
+    });
+  }
+  return new Promise((resolve) => {
+    child.on("close", (code, signal) => {
+      log.end(() => {
+        const seconds = (Date.now() - t0) / 1000;
+        if (lanes > 1) process.stdout.write(`\n=== ${s.name} suite (${seconds.toFixed(0)} s) ===\n${readFileSync(logPath, "utf8")}`);
+        else console.log(`=== ${s.name} suite: ${seconds.toFixed(0)} s ===`);
+        resolve({ ...s, code: code ?? (signal ? 128 : 1), seconds });
+      });
+    });
+  });
+}
+
+const t0 = Date.now();
+const done = (await Promise.all(laneList.map(async (lane) => {
+  const out = [];
+  for (const s of lane) out.push(await runSuite(s));
+  return out;
+}))).flat();
+
 let passed = 0, failed = shaders.status === 0 ? 0 : 1, skipped = 0;
-for (const [name, args, extraEnv] of suites) {
-  console.log(`\n=== ${name} suite ===`);
-  const r = spawnSync("node", args, { stdio: "inherit", env: { ...env, ...extraEnv } });
-  const json = join(dir, `${name}.json`);
+for (const r of done) {
+  const json = join(dir, `${r.name}.json`);
   if (existsSync(json)) {
     const s = JSON.parse(readFileSync(json, "utf8"));
     passed += s.passed; failed += s.failed; skipped += s.skipped;
-    if (r.status !== 0 && s.failed === 0) failed++; // crashed after writing its summary
+    if (r.code !== 0 && s.failed === 0) failed++; // crashed after writing its summary
   } else {
-    console.error(`${name} suite exited with status ${r.status} without a summary`);
+    console.error(`${r.name} suite exited with status ${r.code} without a summary`);
     failed++;
   }
 }
-console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`);
+console.log(`\nsuite times (wall, ${lanes >= 2 ? "2 lanes at once" : "one after the other"}): ${done.map((r) => `${r.name} ${r.seconds.toFixed(0)} s`).join(", ")}; all ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(failed ? 1 : 0);
