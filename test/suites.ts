@@ -21,3 +21,4 @@ import "./text/index.ts";
 import "./layers/imports.test.ts";
 import "./loaders/lora.test.ts";
 import "./sampler/presets.test.ts";
+import "./loaders/lora_fixture.test.ts";
