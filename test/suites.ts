@@ -22,3 +22,5 @@ import "./layers/imports.test.ts";
 import "./loaders/lora.test.ts";
 import "./sampler/presets.test.ts";
 import "./loaders/lora_fixture.test.ts";
+import "./loaders/lora_source.test.ts";
+import "./cli/lora_flags.test.ts";
