@@ -8,7 +8,8 @@ export interface SamplerRefConfig {
   steps: number;
   shift: number;
   guidance: number;
-  solver: "euler" | "unipc";
+  /** "lcm" (few-step presets) is transcribed in test/sampler/presets.test.ts; here it is refused. */
+  solver: "euler" | "unipc" | "lcm";
   numTrainTimesteps?: number;
   /** UniPC order (the implementation is fixed at 2; the reference takes any). */
   order?: number;
@@ -64,6 +65,7 @@ function solve(A: number[][], b: number[]): number[] {
 }
 
 export function sampleRef(x0: ArrayLike<number>, cfg: SamplerRefConfig, predict: PredictRef): Float64Array {
+  if (cfg.solver === "lcm") throw new Error("sampleRef: lcm is transcribed in test/sampler/presets.test.ts, not here");
   const T = cfg.numTrainTimesteps ?? 1000;
   const sig = flowSigmasRef(cfg.steps, cfg.shift, T);
   const timesteps = flowTimestepsRef(cfg.steps, cfg.shift, T);
