@@ -195,7 +195,7 @@ export async function generate(
   };
   const latent = await sample(
     x0,
-    opts.sampler,
+    { ...opts.sampler, noiseSeed: items.map((it) => it.seed) }, // lcm's fresh noise: each item's own, as if sampled alone
     async (x, timestep, step) => {
       const outs = await predict(x, timestep, step);
       const join = (b: number) => {

@@ -48,8 +48,11 @@ export interface SamplerConfig {
    * decreasing sigmas ending in 0, and the `steps` timesteps the model is called with.
    */
   schedule?: { sigmas: readonly number[]; timesteps: readonly number[] };
-  /** lcm: the seed of the fresh noise drawn at each step (generate passes its seed; required for lcm). */
-  noiseSeed?: number;
+  /**
+   * lcm: the seed of the fresh noise drawn at each step (required for lcm). Several seeds: the latent is that
+   * many equal parts side by side (generate's items), each drawing its own noise, as if sampled alone.
+   */
+  noiseSeed?: number | readonly number[];
 }
 
 export const DEFAULT_SAMPLER: SamplerConfig = { steps: 50, shift: 5.0, guidance: 5.0, solver: "unipc", numTrainTimesteps: 1000 };
@@ -165,7 +168,10 @@ function checkConfig(cfg: SamplerConfig): number {
   checkSchedule(cfg.steps, cfg.shift, T);
   if (!Number.isFinite(cfg.guidance)) throw new Error(`sampler: guidance must be a number, got ${cfg.guidance}`);
   if (!SOLVERS.includes(cfg.solver)) throw new Error(`sampler: solver must be one of ${SOLVERS.join("|")}, got ${cfg.solver}`);
-  if (cfg.solver === "lcm" && !Number.isSafeInteger(cfg.noiseSeed)) throw new Error(`sampler: solver lcm draws fresh noise at each step and needs noiseSeed (a safe integer), got ${cfg.noiseSeed}`);
+  const seeds = typeof cfg.noiseSeed === "number" ? [cfg.noiseSeed] : cfg.noiseSeed;
+  if (cfg.solver === "lcm" && !(seeds?.length && seeds.every(Number.isSafeInteger))) {
+    throw new Error(`sampler: solver lcm draws fresh noise at each step and needs noiseSeed (a safe integer, or one per item), got ${cfg.noiseSeed}`);
+  }
   const sch = cfg.schedule;
   if (sch) {
     const { sigmas, timesteps } = sch;
@@ -179,6 +185,16 @@ function checkConfig(cfg: SamplerConfig): number {
     if (cfg.solver === "unipc" && sigmas[0] >= 1) throw new Error(`sampler: unipc needs sigmas below 1 (it takes log(1 - sigma)); the schedule starts at ${sigmas[0]}: use euler or lcm`);
   }
   return T;
+}
+
+/** lcm's fresh noise after step `step` for a latent of n values: per seed, its equal part of the latent. */
+export function stepNoise(noiseSeed: number | readonly number[], step: number, n: number): Float32Array {
+  const seeds = typeof noiseSeed === "number" ? [noiseSeed] : noiseSeed;
+  const part = n / seeds.length;
+  if (!Number.isInteger(part)) throw new Error(`sampler: ${seeds.length} noise seeds do not split a latent of ${n} values into equal parts`);
+  const e = new Float32Array(n);
+  seeds.forEach((s, j) => e.set(gaussianNoise([part], stepNoiseSeed(s, step)), j * part));
+  return e;
 }
 
 /** The seed of lcm's fresh noise after step `step`: above 2^32, so it never equals a seed of the initial noise below 2^32. */
@@ -199,6 +215,8 @@ export async function sample(
 ): Promise<Float32Array> {
   const T = checkConfig(cfg);
   const n = x0.length;
+  const items = typeof cfg.noiseSeed === "number" ? 1 : cfg.noiseSeed?.length ?? 1;
+  if (cfg.solver === "lcm" && n % items) throw new Error(`sampler: ${items} noise seeds do not split a latent of ${n} values into equal parts`);
   const sigmas = cfg.schedule ? Float64Array.from(cfg.schedule.sigmas) : flowSigmas(cfg.steps, cfg.shift, T);
   const timesteps = cfg.schedule ? Float64Array.from(cfg.schedule.timesteps) : flowTimesteps(sigmas, T);
   const needUncond = cfg.guidance !== 1;
@@ -213,7 +231,7 @@ export async function sample(
       if (next === 0) {
         for (let k = 0; k < n; k++) x[k] = x[k] - s * v[k];
       } else {
-        const e = gaussianNoise([n], stepNoiseSeed(cfg.noiseSeed!, i));
+        const e = stepNoise(cfg.noiseSeed!, i, n);
         for (let k = 0; k < n; k++) x[k] = (1 - next) * (x[k] - s * v[k]) + next * e[k];
       }
       onStep?.(i, x);

@@ -4,7 +4,7 @@
 // here in Float64 over the same fresh noise.
 import { gaussianNoise, type Prediction, sample, type SamplerConfig, stepNoiseSeed } from "../../src/sampler/flow_match.ts";
 import { PRESET_NAMES, presetSampler, SAMPLER_PRESETS, stepDistillSchedule } from "../../src/sampler/presets.ts";
-import { expectClose, expectEqual, expectThrows, relL2, test, TOL } from "../../src/selftest/harness.ts";
+import { expectBitwiseEqual, expectClose, expectEqual, expectThrows, relL2, test, TOL } from "../../src/selftest/harness.ts";
 
 test("presets: LightX2V 4-step schedule in closed form (sigmas 1, 15/16, 5/6, 5/8, 0; timesteps sigma * 1000)", () => {
   const { sigmas, timesteps } = stepDistillSchedule([1000, 750, 500, 250], 5);
@@ -24,6 +24,7 @@ test("presets: unknown names list the known ones; lcm without a seed and unipc f
   const predict = () => Promise.resolve({ cond: new Float32Array(4) });
   const { noiseSeed: _, ...noSeed } = presetSampler("fast4", 0);
   await expectThrows("lcm seed", () => sample(x, noSeed, predict), /solver lcm draws fresh noise at each step and needs noiseSeed/);
+  await expectThrows("lcm seeds", () => sample(new Float32Array(5), { ...presetSampler("fast4", 0), noiseSeed: [1, 2] }, predict), /2 noise seeds do not split a latent of 5 values/);
   await expectThrows("unipc", () => sample(x, { ...presetSampler("fast4", 0), solver: "unipc" }, predict), /unipc needs sigmas below 1/);
   await expectThrows("length", () => sample(x, { ...presetSampler("fast4", 0), steps: 3 }, predict), /schedule has 5 sigmas and 4 timesteps, expected 4 and 3 for 3 steps/);
 });
@@ -42,7 +43,7 @@ function reference(x0: Float32Array, cfg: SamplerConfig, seen: number[]): Float6
     const pred = x.map((xk, k) => xk - s * v[k]);
     if (cfg.solver === "euler") x = pred.map((p, k) => p + next * v[k]);
     else if (i < cfg.steps - 1) {
-      const e = gaussianNoise([x.length], stepNoiseSeed(cfg.noiseSeed!, i));
+      const e = gaussianNoise([x.length], stepNoiseSeed(cfg.noiseSeed as number, i));
       x = pred.map((p, k) => (1 - next) * p + next * e[k]);
     } else x = pred;
   }
@@ -92,4 +93,19 @@ test("presets: lcm's fresh noise depends on the seed and the step, never equals 
   differ(a[0], a[1], "steps 0 and 1");
   differ(a[0], b[0], "seeds 3 and 4");
   differ(a[0], gaussianNoise([n], 4), "step noise vs seed 4's initial noise");
+});
+
+test("presets: lcm over several items side by side (one noise seed each) equals each item sampled alone", async () => {
+  const n = 1000, seeds = [5, 9, 2];
+  const predict = (x: Float32Array, t: number) => Promise.resolve({ cond: toy(x, t) });
+  const alone = await Promise.all(seeds.map((s) => sample(gaussianNoise([n], s), presetSampler("fast4", s), predict)));
+  const x0 = new Float32Array(seeds.length * n);
+  seeds.forEach((s, j) => x0.set(gaussianNoise([n], s), j * n));
+  // toy() is element-wise but for its sin(k) term: give each item its own index by sampling items apart in the model.
+  const batched = await sample(x0, { ...presetSampler("fast4", 0), noiseSeed: seeds }, (x, t) => {
+    const out = new Float32Array(x.length);
+    seeds.forEach((_, j) => out.set(toy(x.subarray(j * n, (j + 1) * n), t), j * n));
+    return Promise.resolve({ cond: out });
+  });
+  seeds.forEach((s, j) => expectBitwiseEqual(`item ${j} (seed ${s})`, batched.subarray(j * n, (j + 1) * n), alone[j]));
 });
