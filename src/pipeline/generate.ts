@@ -276,7 +276,8 @@ function batchSize(pool: WorkerPool, cfg: WanConfig, plans: ShardPlan[], groupCa
 async function planCache(pool: WorkerPool, cfg: WanConfig, sampler: SamplerConfig, cache: StepCacheOptions, guided: boolean): Promise<CachePlan> {
   if (cache.kind === "magcache") return magCachePlan(sampler.steps, cfg.dim, guided ? 2 : 1, cache.threshold);
   const T = sampler.numTrainTimesteps ?? 1000;
-  const timesteps = Array.from(flowTimesteps(flowSigmas(sampler.steps, sampler.shift, T), T));
+  // The timesteps the model will see: a preset's explicit schedule (src/sampler/presets.ts), else the shifted one.
+  const timesteps = sampler.schedule ? [...sampler.schedule.timesteps] : Array.from(flowTimesteps(flowSigmas(sampler.steps, sampler.shift, T), T));
   const e = await pool.timeEmbeddings(timesteps);
   const input = teaCacheInput(cfg.dim);
   const width = input === "proj" ? 6 * cfg.dim : cfg.dim;
