@@ -1,6 +1,7 @@
 // The WebGPU runtime: one Gpu per GPUDevice. It acquires the adapter and device (asking for the limits
-// the adapter can give), checks once and loudly what shardit needs, owns the buffer pool, the pipeline
-// cache, the uniform ring and the command batch, and times ops with timestamp queries when present.
+// the adapter can give), checks once and loudly what shardit needs, and keeps the pipeline cache, uploads
+// and readback; the buffer pool (buffer_pool.ts), the command batch with its uniform ring (recorder.ts) and
+// the per-op timestamps (profiler.ts) are its parts.
 // The same code runs in Deno, a browser page and a Web Worker: it touches only a `GPU` object, by default
 // `navigator.gpu`; a Deno entry point may register another (Dawn) with setWebGpu (src/platform/webgpu_deno.ts).
 
@@ -8,6 +9,9 @@ import { preprocessShader, shaderSource } from "./shaders.ts";
 import { parseUniformStruct, type UniformPacker } from "./uniforms.ts";
 import { type DType, dtypeBytes } from "../shape.ts";
 import { type Tensor } from "./tensor.ts";
+import { BufferPool } from "./buffer_pool.ts";
+import { Profiler } from "./profiler.ts";
+import { type Binding, type Kernel, Recorder } from "./recorder.ts";
 
 /** What shardit cannot run without; checked once in Gpu.create. */
 export const REQUIRED_LIMITS = {
@@ -90,26 +94,15 @@ export interface GpuFeatures {
   subgroupMaxSize: number;
 }
 
-export interface BindingRange {
-  buffer: GPUBuffer;
-  offset?: number;
-  size?: number;
-}
-export type Binding = GPUBuffer | BindingRange | Tensor;
-
-export interface Kernel {
-  /** Op name, used in error scopes and timing. */
-  op: string;
-  pipeline: GPUComputePipeline;
-  /** Packs the shader's `Params` struct (binding 0), or null if it has none. */
-  params: UniformPacker | null;
-}
+export type { Binding, BindingRange, Kernel } from "./recorder.ts";
 
 export class GpuError extends Error {}
 
-const UNIFORM_SLOT = 256; // >= minUniformBufferOffsetAlignment on every adapter (spec maximum is 256)
-const UNIFORM_RING_SLOTS = 1024;
-
+/**
+ * One GPUDevice: the facade over its parts. The buffer pool (buffer_pool.ts), the command recorder with
+ * the uniform ring (recorder.ts) and the profiler (profiler.ts) are separate classes; Gpu adds the device's
+ * creation and checks, the pipeline cache, uploads and readback, and the first asynchronous error.
+ */
 export class Gpu {
   readonly device: GPUDevice;
   readonly adapterInfo: GPUAdapterInfo;
@@ -129,19 +122,11 @@ export class Gpu {
   /** False for a Gpu made by sharing(): its destroy() leaves the device to the Gpu that created it. */
   private ownsDevice = true;
   private onUncapturedError: (e: Event) => void;
-  private pool = new Map<number, GPUBuffer[]>();
-  private live = new Set<GPUBuffer>();
-  private encoder: GPUCommandEncoder | null = null;
-  private pass: GPUComputePassEncoder | null = null;
-  private uniformRing: GPUBuffer;
-  private uniformStaging = new Uint8Array(UNIFORM_SLOT * UNIFORM_RING_SLOTS);
-  private uniformUsed = 0;
-  private profiling: boolean;
-  private querySet: GPUQuerySet | null = null;
-  private queryResolve: GPUBuffer | null = null;
-  private queryOps: string[] = [];
-  /** Accumulated GPU milliseconds per op name while profiling. */
-  readonly opTimes = new Map<string, { ms: number; count: number }>();
+  private readonly pool: BufferPool;
+  private readonly recorder: Recorder;
+  private readonly profiler: Profiler | null;
+  /** Accumulated GPU milliseconds per op name while profiling (empty otherwise). */
+  readonly opTimes: Map<string, { ms: number; count: number }>;
 
   private constructor(device: GPUDevice, info: GPUAdapterInfo, features: GpuFeatures, implementation: string, quirks: WebGpuQuirks, opts: GpuOptions) {
     this.device = device;
@@ -151,15 +136,15 @@ export class Gpu {
     this.features = features;
     this.limits = device.limits;
     this.label = opts.label ?? "device 0";
-    this.profiling = !!opts.profile && features.timestamps;
-    this.uniformRing = device.createBuffer({
-      label: `${this.label} uniforms`,
-      size: this.uniformStaging.byteLength,
-      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-    });
-    this.onUncapturedError = (e) => {
-      this.deferredError ??= `${this.label}: ${(e as GPUUncapturedErrorEvent).error.message}`;
+    const report = (message: string) => {
+      this.deferredError ??= message;
     };
+    this.profiler = opts.profile && features.timestamps ? new Profiler(device) : null;
+    this.opTimes = this.profiler?.opTimes ?? new Map();
+    this.pool = new BufferPool(device, this.label, this.limits.maxBufferSize, report, (size, what) =>
+      new GpuError(`${this.label}: ${what} needs ${size} bytes, over the adapter's maxBufferSize ${this.limits.maxBufferSize}`));
+    this.recorder = new Recorder(device, this.label, this.profiler, report, (message) => new GpuError(message));
+    this.onUncapturedError = (e) => report(`${this.label}: ${(e as GPUUncapturedErrorEvent).error.message}`);
     device.addEventListener("uncapturederror", this.onUncapturedError);
     device.lost.then((info) => {
       if (info.reason !== "destroyed") this.lost = `${this.label} was lost: ${info.message || info.reason}`;
@@ -213,7 +198,7 @@ export class Gpu {
    * per pipeline; Deno's tests keep a fresh device each).
    */
   sharing(label = this.label): Gpu {
-    const g = new Gpu(this.device, this.adapterInfo, this.features, this.implementation, this.quirks, { label, profile: this.profiling });
+    const g = new Gpu(this.device, this.adapterInfo, this.features, this.implementation, this.quirks, { label, profile: this.profiler !== null });
     g.ownsDevice = false;
     g.pipelines = this.pipelines;
     return g;
@@ -262,65 +247,39 @@ export class Gpu {
     return kernel;
   }
 
-  // ---------------------------------------------------------------- buffers
+  // ---------------------------------------------------------------- buffers (buffer_pool.ts)
 
   /** A storage buffer of at least `bytes` from the pool (sizes rounded to buckets so reuse hits). */
   acquire(bytes: number, label = "buffer"): GPUBuffer {
-    const size = bucketSize(Math.max(bytes, 16));
-    if (size > this.limits.maxBufferSize) {
-      throw new GpuError(`${this.label}: ${label} needs ${size} bytes, over the adapter's maxBufferSize ${this.limits.maxBufferSize}`);
-    }
-    const free = this.pool.get(size);
-    const buf = free?.pop() ?? this.createStorage(size, label);
-    this.live.add(buf);
-    return buf;
+    this.checkAlive();
+    return this.pool.acquire(bytes, label);
   }
 
   /** Returns a buffer to the pool. Safe to call while queued work still uses it (the queue orders). */
   release(buf: GPUBuffer): void {
-    if (!this.live.delete(buf)) return;
-    const list = this.pool.get(buf.size) ?? [];
-    list.push(buf);
-    this.pool.set(buf.size, list);
+    this.pool.release(buf);
   }
 
   /** How many pooled buffers are handed out now (a forward must give back everything it took). */
   get liveBuffers(): number {
-    return this.live.size;
+    return this.pool.liveCount;
   }
 
   /** The buffers handed out now: `releaseSince(mark)` gives back every one taken after it (a failed run's scratch). */
   liveMark(): ReadonlySet<GPUBuffer> {
-    return new Set(this.live);
+    return this.pool.mark();
   }
 
   releaseSince(mark: ReadonlySet<GPUBuffer>): void {
-    for (const b of [...this.live]) if (!mark.has(b) && !this.pinned.has(b)) this.release(b);
+    this.pool.releaseSince(mark);
   }
-
-  /** Buffers that caches keep for the Gpu's lifetime (rope3d's tables): never a run's scratch. */
-  private pinned = new Set<GPUBuffer>();
 
   /**
    * Marks `t` as held by a cache for as long as this Gpu lives, so that releaseSince (a failed run giving
    * back its scratch) keeps it even when the run that first needed it created it.
    */
   pin(t: Tensor): void {
-    this.pinned.add(t.buffer);
-  }
-
-  private createStorage(size: number, label: string): GPUBuffer {
-    this.checkAlive();
-    this.device.pushErrorScope("out-of-memory");
-    const buffer = this.device.createBuffer({
-      label: `${this.label} ${label}`,
-      size,
-      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
-    });
-    this.device.popErrorScope().then((e) => {
-      if (e) this.deferredError ??= `${this.label}: out of GPU memory allocating ${size} bytes for ${label}: ${e.message}`;
-    });
-    return buffer;
+    this.pool.pin(t.buffer);
   }
 
   /** A tensor of `shape` and `dtype`, pooled. */
@@ -355,7 +314,7 @@ export class Gpu {
    */
   writeBytes(buffer: GPUBuffer, offset: number, data: ArrayBufferLike, dataOffset: number, size: number): void {
     this.checkAlive();
-    if (this.encoder) this.flush();
+    if (this.recorder.pending) this.flush();
     if (this.quirks.noSharedWrites && typeof SharedArrayBuffer !== "undefined" && data instanceof SharedArrayBuffer) {
       // writeBuffer copies at call time, so one private chunk serves every piece.
       this.sharedWriteCopy ??= new Uint8Array(Math.min(SHARED_WRITE_CHUNK, Math.max(size, 4)));
@@ -450,7 +409,7 @@ export class Gpu {
     }
   }
 
-  // ---------------------------------------------------------------- dispatch
+  // ---------------------------------------------------------------- dispatch (recorder.ts, profiler.ts)
 
   /**
    * Records one dispatch of `kernel`. `params` fills the shader's uniform struct (binding 0);
@@ -458,106 +417,17 @@ export class Gpu {
    */
   dispatch(kernel: Kernel, params: Record<string, number>, bindings: Binding[], workgroups: [number, number?, number?]): void {
     this.checkAlive();
-    const [x, y = 1, z = 1] = workgroups;
-    const maxWg = this.limits.maxComputeWorkgroupsPerDimension;
-    if (x > maxWg || y > maxWg || z > maxWg) {
-      throw new GpuError(`${this.label}: ${kernel.op} dispatch [${x},${y},${z}] exceeds maxComputeWorkgroupsPerDimension ${maxWg}`);
-    }
-    if (x === 0 || y === 0 || z === 0) return;
-    if (this.uniformUsed === UNIFORM_RING_SLOTS) this.flush();
-    const entries: GPUBindGroupEntry[] = [];
-    if (kernel.params) {
-      const slot = this.uniformUsed++;
-      kernel.params.pack(params, this.uniformStaging, slot * UNIFORM_SLOT, kernel.op);
-      entries.push({ binding: 0, resource: { buffer: this.uniformRing, offset: slot * UNIFORM_SLOT, size: kernel.params.size } });
-    }
-    bindings.forEach((b, i) => entries.push({ binding: i + 1, resource: asBufferBinding(b) }));
-    // A validation error scope per dispatch, so an error names the op that caused it (reported by sync()).
-    this.device.pushErrorScope("validation");
-    const bindGroup = this.device.createBindGroup({ label: kernel.op, layout: kernel.pipeline.getBindGroupLayout(0), entries });
-    const pass = this.beginPass(kernel.op);
-    pass.setPipeline(kernel.pipeline);
-    pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(x, y, z);
-    if (this.profiling) this.endPass();
-    this.device.popErrorScope().then((e) => {
-      if (e) this.deferredError ??= `${this.label}: ${kernel.op} [${x},${y},${z}]: ${e.message}`;
-    });
+    this.recorder.dispatch(kernel, params, bindings, workgroups);
   }
 
   /** Copies bytes between buffers inside the current batch (ordered with the dispatches). */
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
-    this.endPass();
-    this.ensureEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
-  }
-
-  private ensureEncoder(): GPUCommandEncoder {
-    this.encoder ??= this.device.createCommandEncoder({ label: this.label });
-    return this.encoder;
-  }
-
-  private beginPass(op: string): GPUComputePassEncoder {
-    if (this.pass) return this.pass;
-    const enc = this.ensureEncoder();
-    if (this.profiling) {
-      if (!this.querySet || this.queryOps.length * 2 + 2 > this.querySet.count) this.flushQueries();
-      this.querySet ??= this.device.createQuerySet({ type: "timestamp", count: 4096 });
-      const i = this.queryOps.length;
-      this.queryOps.push(op);
-      this.pass = enc.beginComputePass({ timestampWrites: { querySet: this.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
-    } else {
-      this.pass = enc.beginComputePass({ label: this.label });
-    }
-    return this.pass;
-  }
-
-  private endPass(): void {
-    this.pass?.end();
-    this.pass = null;
+    this.recorder.copy(src, srcOffset, dst, dstOffset, bytes);
   }
 
   /** Submits everything recorded so far. */
   flush(): void {
-    this.endPass();
-    if (this.uniformUsed > 0) {
-      this.device.queue.writeBuffer(this.uniformRing, 0, this.uniformStaging, 0, this.uniformUsed * UNIFORM_SLOT);
-      this.uniformUsed = 0;
-    }
-    if (this.profiling && this.queryOps.length) this.flushQueries();
-    if (this.encoder) {
-      this.device.queue.submit([this.encoder.finish()]);
-      this.encoder = null;
-    }
-  }
-
-  private pendingTimings: Promise<void>[] = [];
-
-  private flushQueries(): void {
-    if (!this.querySet || this.queryOps.length === 0) return;
-    const n = this.queryOps.length * 2;
-    const ops = this.queryOps;
-    this.queryOps = [];
-    this.queryResolve ??= this.device.createBuffer({ size: 4096 * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
-    const staging = this.device.createBuffer({ size: n * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    const enc = this.ensureEncoder();
-    this.endPass();
-    enc.resolveQuerySet(this.querySet, 0, n, this.queryResolve, 0);
-    enc.copyBufferToBuffer(this.queryResolve, 0, staging, 0, n * 8);
-    this.device.queue.submit([enc.finish()]);
-    this.encoder = null;
-    this.pendingTimings.push(
-      staging.mapAsync(GPUMapMode.READ).then(() => {
-        const t = new BigInt64Array(staging.getMappedRange());
-        ops.forEach((op, i) => {
-          const ms = Number(t[2 * i + 1] - t[2 * i]) / 1e6;
-          const acc = this.opTimes.get(op) ?? { ms: 0, count: 0 };
-          acc.ms += ms > 0 && ms < 1e6 ? ms : 0;
-          acc.count++;
-          this.opTimes.set(op, acc);
-        });
-        staging.destroy();
-      }),
-    );
+    this.recorder.flush();
   }
 
   /** Submits and waits until the GPU has finished; throws the first recorded error, naming the op. */
@@ -565,15 +435,14 @@ export class Gpu {
     this.flush();
     this.device.queue.submit([]); // wgpu stages writeBuffer until a submit; make onSubmittedWorkDone cover it
     await this.device.queue.onSubmittedWorkDone();
-    await Promise.all(this.pendingTimings);
-    this.pendingTimings = [];
+    await this.profiler?.settle();
     this.checkAlive();
     if (this.deferredError) throw new GpuError(this.deferredError);
   }
 
   /** GPU time per op (profile mode), sorted by time. */
   opTimeTable(): { op: string; ms: number; count: number }[] {
-    return [...this.opTimes].map(([op, v]) => ({ op, ...v })).sort((a, b) => b.ms - a.ms);
+    return this.profiler?.table() ?? [];
   }
 
   checkAlive(): void {
@@ -581,15 +450,9 @@ export class Gpu {
   }
 
   destroy(): void {
-    this.encoder = null;
-    this.pass = null;
-    for (const list of this.pool.values()) for (const b of list) b.destroy();
-    for (const b of this.live) b.destroy();
-    this.pool.clear();
-    this.live.clear();
-    this.uniformRing.destroy();
-    this.querySet?.destroy();
-    this.queryResolve?.destroy();
+    this.recorder.destroy();
+    this.pool.destroy();
+    this.profiler?.destroy();
     this.staging?.destroy();
     this.device.removeEventListener("uncapturederror", this.onUncapturedError);
     if (this.ownsDevice) this.device.destroy();
@@ -609,25 +472,6 @@ function readMatrixConfigs(list: unknown[] | undefined): SubgroupMatrixConfig[] 
 
 export function describeAdapter(info: GPUAdapterInfo): string {
   return info.description || [info.vendor, info.architecture, info.device].filter(Boolean).join(" ") || "unknown adapter";
-}
-
-function asBufferBinding(b: Binding): GPUBufferBinding {
-  if ("usage" in b) return { buffer: b as GPUBuffer };
-  if ("shape" in b) {
-    const t = b as Tensor;
-    const bytes = t.shape.reduce((a, c) => a * c, 1) * dtypeBytes(t.dtype);
-    return { buffer: t.buffer, offset: t.offset, size: Math.max(4, Math.ceil(bytes / 4) * 4) };
-  }
-  const r = b as BindingRange;
-  return { buffer: r.buffer, offset: r.offset ?? 0, size: r.size };
-}
-
-/** Pool buckets: powers of two up to 1 MiB, then steps of 1/8 of the power of two (<= 12.5% waste). */
-function bucketSize(bytes: number): number {
-  const p = 2 ** Math.ceil(Math.log2(bytes));
-  if (p <= 1 << 20) return p;
-  const step = p / 16;
-  return Math.ceil(bytes / step) * step;
 }
 
 function copyPadded(src: Float16Array | Float32Array): Uint8Array {
