@@ -5,6 +5,8 @@
 export interface DemoEnv {
   webgpu: boolean;
   adapter: string;
+  /** GPUAdapterInfo.isFallbackAdapter (SwiftShader, a CPU): the default worker count is then 1. */
+  fallback: boolean;
   f16: boolean;
   isolated: boolean;
   /** One line per blocking problem (the demo cannot run at all while any is present). */
@@ -20,7 +22,7 @@ export async function probeEnv(): Promise<DemoEnv> {
         "Serve it with the headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp (npm run dev / npm run preview do).",
     );
   }
-  let webgpu = false, adapter = "", f16 = false;
+  let webgpu = false, adapter = "", f16 = false, fallback = false;
   if (!("gpu" in navigator) || !navigator.gpu) {
     problems.push("WebGPU is not available in this browser (navigator.gpu is missing). Use a recent Chrome or Edge, or Firefox/Safari with WebGPU enabled, over https or localhost.");
   } else {
@@ -32,10 +34,11 @@ export async function probeEnv(): Promise<DemoEnv> {
         f16 = a.features.has("shader-f16");
         const info = a.info;
         adapter = [info?.vendor, info?.architecture, info?.description].filter((s) => s).join(" ") || "unknown adapter";
+        fallback = (info as GPUAdapterInfo & { isFallbackAdapter?: boolean })?.isFallbackAdapter ?? (a as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false;
       }
     } catch (e) {
       problems.push(`WebGPU requestAdapter failed: ${(e as Error).message}`);
     }
   }
-  return { webgpu, adapter, f16, isolated, problems };
+  return { webgpu, adapter, fallback, f16, isolated, problems };
 }

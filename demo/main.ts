@@ -11,7 +11,8 @@ import { clipGifUrl, drawClip, drawLatent } from "./preview.ts";
 import { deviceColor, drawShardMap, shardCounts } from "./shard_map.ts";
 import { compareLatents, type LatentDiff, latentStats, type LatentStats } from "./stats.ts";
 import { fmtMs, renderTiming } from "./timing.ts";
-import { mountVideo, offerLatents } from "./video.ts";
+import { mountVideo, offerLatents, syncVideoUi } from "./video.ts";
+import { defaultDeviceCount } from "../src/cli/device_count.ts";
 
 type Source = "embedded" | "folder" | "url";
 
@@ -174,16 +175,25 @@ function setStepProgress(step: number, steps: number, prefix = ""): void {
   setProgress($("step-progress"), step, steps, `${prefix}${step}/${steps} steps`);
 }
 
+/**
+ * Shows an error in the status panel and, in short, under the Generate button (where the user's eyes are),
+ * and scrolls the status panel into view if the page was scrolled away from it.
+ */
 function showError(message: string): void {
   state.error = message;
   const el = $("error");
   el.textContent = message;
   el.hidden = false;
+  const note = $("run-note");
+  note.textContent = message.length > 240 ? `${message.slice(0, 240)}... (the whole message is in the status panel)` : message;
+  note.hidden = false;
+  el.scrollIntoView({ block: "nearest" });
 }
 
 function clearError(): void {
   state.error = null;
   $("error").hidden = true;
+  $("run-note").hidden = true;
 }
 
 const fmtBytes = (n: number) => n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(2)} GiB` : n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(1)} MiB` : `${(n / 1024).toFixed(0)} KiB`;
@@ -227,13 +237,26 @@ function renderSummary(rows: [string, string, string][]): void {
   $("summary").innerHTML = rows.map(([k, v, sub]) => `<div><dt>${k}</dt><dd>${v}</dd><small>${sub}</small></div>`).join("");
 }
 
+/** Enables what can be used now; every disabled button says why in its title (and Generate in the note under it). */
 function setBusy(busy: boolean): void {
+  // The Video fieldset's controls have their own rules (video.ts syncVideoUi): Decode needs a VAE and latents.
   document.querySelectorAll<HTMLInputElement | HTMLSelectElement | HTMLButtonElement>("#controls input, #controls select, #controls button").forEach((el) => {
+    if (el.closest("#video-controls")) return;
     if (el.id === "cancel") el.disabled = !busy;
     else if (el.id === "compare") el.disabled = busy || !lastRun;
     else if (el.id === "run") el.disabled = busy || (state.env?.problems.length ?? 1) > 0;
     else el.disabled = busy;
   });
+  const problems = state.env?.problems ?? [];
+  $("run").title = busy ? "a run is in progress (Cancel stops it)" : problems.length ? `Generate is off: ${problems[0]}` : "";
+  $("cancel").title = busy ? "" : "nothing is running";
+  $("compare").title = busy ? "a run is in progress" : lastRun ? "" : "Generate first: this re-runs the last run on one device and compares";
+  if (!busy && problems.length && state.env) {
+    const note = $("run-note");
+    note.textContent = `Generate is off: ${problems.length > 1 ? `${problems.length} problems, ` : ""}see the message at the top of the page.`;
+    note.hidden = false;
+  }
+  syncVideoUi(busy);
   if (!busy) applyF16Availability();
 }
 
@@ -358,7 +381,7 @@ async function run(): Promise<void> {
   renderSummary([]);
   const preview = $<HTMLCanvasElement>("preview");
   preview.width = preview.height = 1; // no stale latent from an earlier run
-  $<HTMLImageElement>("clip").hidden = true;
+  $("clip-figure").hidden = true;
   setStepProgress(0, s.steps);
   const t0 = performance.now();
   try {
@@ -370,11 +393,14 @@ async function run(): Promise<void> {
     setStatus("running", "encoding the prompt on every device");
     await setPrompts(p, prompts.text, s.guidance !== 1 ? prompts.negativeText : null, prompts.textTokens, prompts.negativeTokens);
     const setupMs = performance.now() - t0;
-    setStatus("running", `denoising: ${s.steps} steps on ${s.devices} device${s.devices > 1 ? "s" : ""} (${s.mode} mode, ${s.precision})`);
+    // Step 1 waits for every kernel's pipeline to compile (about a minute on SwiftShader in a fresh page; the
+    // browser keeps compiled shaders in its GPU cache, so a reload is quicker).
+    setStatus("running", `denoising: ${s.steps} steps on ${s.devices} device${s.devices > 1 ? "s" : ""} (${s.mode} mode, ${s.precision}); step 1 also compiles the kernels (slowest in a fresh browser)`);
     const reports: StepReport[] = [];
     const result = await generate(p, m.config, generateOptions(s, m, signal), (r, x) => {
       reports.push(r);
       state.step = r.step + 1;
+      if (r.step === 0) setStatus("running", `denoising: ${s.steps} steps on ${s.devices} device${s.devices > 1 ? "s" : ""} (${s.mode} mode, ${s.precision})`);
       setStepProgress(state.step, r.steps);
       renderTiming($("timing"), reports);
       if (s.source === "embedded") drawClip($<HTMLCanvasElement>("preview"), x, s.latent);
@@ -389,7 +415,9 @@ async function run(): Promise<void> {
       const clip = $<HTMLImageElement>("clip");
       if (clip.src.startsWith("blob:")) URL.revokeObjectURL(clip.src);
       clip.src = await clipGifUrl(result.latent, result.latentGrid);
-      clip.hidden = false;
+      const v = result.latentGrid;
+      $("clip-caption").textContent = `the clip: ${v.F} frames of ${2 * v.W}x${2 * v.H} shown 4x, looping (the CLI's video.gif); prompt "${input("prompt").value}", seed ${s.seed}`;
+      $("clip-figure").hidden = false;
     } else drawLatent($<HTMLCanvasElement>("preview"), result.latent, m.config.outChannels, result.latentGrid);
     offerLatents(result.latent, m.config.outChannels, result.latentGrid); // 16-channel latents: the Video panel decodes them with the chosen VAE
     const ms = result.steps.map((r) => r.ms);
@@ -413,7 +441,7 @@ async function run(): Promise<void> {
       ["tokens", String(result.plan.tokens), `${result.plan.grid.F}×${result.plan.grid.H}×${result.plan.grid.W} on ${s.devices} device${s.devices > 1 ? "s" : ""}`],
       ["pad tokens", String(result.plan.padTokens), `${result.plan.mode} mode`],
       ["saved vs frame mode", result.plan.mode === "frame" ? "-" : `${saved} tokens`, result.plan.mode === "frame" ? "this is frame mode" : `frame mode pads to ${result.framePlan.computedTokens}`],
-      ["ms / step", fmtMs(later.length ? (state.summary.msPerStepAfterFirst as number) : msPerStep), later.length ? `after the 1st (${fmtMs(ms[0])})` : "incl. compile"],
+      ["time / step", fmtMs(later.length ? (state.summary.msPerStepAfterFirst as number) : msPerStep), later.length ? `after the 1st (${fmtMs(ms[0])})` : "incl. compile"],
       ["total", fmtMs(result.ms), `+${fmtMs(setupMs)} setup`],
       ["latent", `${m.config.outChannels}×${s.latent.F}×${s.latent.H}×${s.latent.W}`, st.finite ? `mean ${st.mean.toFixed(3)}, std ${st.std.toFixed(3)}` : "NaN or Inf in it!"],
       ["adapters", adapterSummary(p.adapters()), s.powerPreference ? `asked for ${s.powerPreference}` : "default preference"],
@@ -497,6 +525,22 @@ async function compare(): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Start-up
 
+/**
+ * One worker on a CPU adapter (SwiftShader) or with few CPU threads: workers there share the same cores (2
+ * workers took 179 s where 1 took 77 s on a 2-core machine). Says why beside the field; the field overrides.
+ */
+function applyDefaultWorkers(env: DemoEnv): void {
+  if (!env.webgpu) return;
+  const choice = defaultDeviceCount(Number(input("workers").value) || 2, { adapter: env.adapter, fallback: env.fallback, cores: navigator.hardwareConcurrency ?? 1 });
+  const note = $("workers-note");
+  if (choice.why) {
+    input("workers").value = String(choice.devices);
+    note.textContent = choice.why.replace("--devices N overrides", "set Workers to override");
+    note.hidden = false;
+    previewPlan();
+  }
+}
+
 function renderEnv(env: DemoEnv): void {
   const badge = (ok: boolean, text: string) => `<span class="badge ${ok ? "ok" : "bad"}">${text}</span>`;
   $("env").innerHTML = [
@@ -546,6 +590,7 @@ async function main(): Promise<void> {
   const env = await probeEnv();
   state.env = env;
   renderEnv(env);
+  applyDefaultWorkers(env);
   setBusy(false);
   if (env.problems.length) {
     setStatus("error", "this browser cannot run the demo: see the message above");

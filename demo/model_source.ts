@@ -4,7 +4,7 @@
 // Cache API (keyed by URL, src/io/hub_web.ts), so a second visit reads them from the browser's cache;
 // progress is reported in bytes.
 import {
-  clearModelCache, EMBEDDED_LATENT, type EmbeddedModel, embeddedPrompt, fileObjectSource, type FolderSource, type Grid3, loadModel, modelFolder, pickModelFolder,
+  checkEmbeddedPrompt, clearModelCache, EMBEDDED_LATENT, type EmbeddedModel, embeddedPrompt, fileObjectSource, type FolderSource, type Grid3, loadModel, modelFolder, pickModelFolder,
   loadEmbeddedModel, readPromptEmbeddings, type WanConfig, type WanWeights,
 } from "../src/index.ts";
 
@@ -43,6 +43,7 @@ export async function loadEmbedded(prompt: string): Promise<{ model: LoadedModel
     throw e;
   });
   const e = await embedded;
+  checkEmbeddedPrompt(prompt); // an empty prompt would be the unconditional branch: a smudge
   const text = embeddedPrompt(e, prompt), negative = embeddedPrompt(e, "");
   return {
     model: { id: "embedded", name: e.name, config: e.config, weights: e.weights, condition: e.condition },

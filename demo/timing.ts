@@ -25,6 +25,6 @@ export function renderTiming(el: HTMLElement, steps: readonly StepReport[]): voi
     }).join("");
     return `<div class="trow"><div class="tstep">step ${s.step + 1}<small>${fmtMs(s.ms)}${s.step === 0 ? " incl. compile" : ""}</small></div><div class="tbars">${bars}</div></div>`;
   });
+  // No scrolling to the newest row: step 1 (which includes compiling) stays in view; the box grows to 8 steps.
   el.innerHTML = rows.join("");
-  el.scrollTop = el.scrollHeight;
 }

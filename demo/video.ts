@@ -205,7 +205,8 @@ const FIELDSET = `
 <div class="sub" data-vae="url"><input type="text" id="vae-url" spellcheck="false" placeholder="Wan-AI/Wan2.1-T2V-1.3B-Diffusers (its vae/)"></div>
 <label class="file">Latents <input type="file" id="latents-file" accept=".safetensors"></label>
 <small class="muted">latents [1, 16, T, h, w] as shardit generate writes them; empty: the last run's (16-channel models)</small>
-<div class="actions"><button type="button" id="decode" disabled>Decode</button><button type="button" id="decode-cancel" disabled>Cancel decode</button></div>`;
+<div class="actions"><button type="button" id="decode" disabled>Decode</button><button type="button" id="decode-cancel" disabled title="no decode is running">Cancel decode</button>
+<small id="decode-note" class="note" role="status"></small></div>`;
 
 const PANEL = `
 <h2>Video <small id="video-caption" class="muted"></small></h2>
@@ -221,6 +222,10 @@ interface PageHooks {
 
 let hooks: PageHooks | null = null;
 let lastLatents: { latents: Float32Array; latent: Grid3 } | null = null;
+/** The last run's latent channels (0: no run yet), to say why Decode cannot use it. */
+let lastChannels = 0;
+/** A generate run holds the workers (main.ts setBusy). */
+let pageBusy = false;
 let vaeCache: LoadedVae | null = null;
 let decodePool: { key: string; pool: WorkerPool } | null = null;
 let cancelDecode: AbortController | null = null;
@@ -238,12 +243,38 @@ function vaeSource(): VaeSource {
   return el<HTMLSelectElement>("vae-source").value as VaeSource;
 }
 
+/** Why Decode cannot run now, or "" when it can. */
+function decodeBlocked(): string {
+  if (cancelDecode !== null) return "a decode is running (Cancel decode stops it)";
+  if (pageBusy) return "a run is in progress";
+  if (vaeSource() === "none") return "choose a VAE first";
+  if (el<HTMLInputElement>("latents-file").files?.length || lastLatents) return "";
+  if (lastChannels && lastChannels !== 16) {
+    return `the last run's latent has ${lastChannels} channels, a Wan VAE takes 16 (the embedded model works in pixels: its clip is shown above); pick a latents file`;
+  }
+  return "pick a latents file (or run a 16-channel model first)";
+}
+
 function syncUi(): void {
   const src = vaeSource();
   document.querySelectorAll<HTMLElement>("[data-vae]").forEach((d) => (d.hidden = d.dataset.vae !== src));
-  const busy = cancelDecode !== null;
-  el<HTMLButtonElement>("decode").disabled = busy || src === "none" || (!lastLatents && !el<HTMLInputElement>("latents-file").files?.length);
-  el<HTMLButtonElement>("decode-cancel").disabled = !busy;
+  const decoding = cancelDecode !== null;
+  for (const id of ["vae-source", "vae-folder", "vae-url", "latents-file"]) el<HTMLInputElement>(id).disabled = decoding || pageBusy;
+  const why = decodeBlocked();
+  const decode = el<HTMLButtonElement>("decode");
+  decode.disabled = why !== "";
+  decode.title = why;
+  // The reason under the buttons, except while a decode runs (its progress is in the Video panel's caption).
+  el("decode-note").textContent = why && !decoding ? `Decode is off: ${why}.` : "";
+  const cancel = el<HTMLButtonElement>("decode-cancel");
+  cancel.disabled = !decoding;
+  cancel.title = decoding ? "" : "no decode is running";
+}
+
+/** main.ts's setBusy: a generate run holds the workers, so the Video controls wait for it. */
+export function syncVideoUi(busy: boolean): void {
+  pageBusy = busy;
+  if (document.getElementById("video-controls")) syncUi();
 }
 
 /** The VAE the controls name (loaded once per choice). */
@@ -287,6 +318,7 @@ function showError(message: string | null): void {
   const box = el("video-error");
   box.textContent = message ?? "";
   box.hidden = !message;
+  if (message) box.scrollIntoView({ block: "nearest" }); // the Video panel sits low on the page
 }
 
 /** Decodes the chosen latents with the chosen VAE, shows the bands and plays the clip. */
@@ -372,6 +404,7 @@ function show(out: Awaited<ReturnType<typeof playableFile>>, run: DecodeRun): vo
  */
 export function offerLatents(latents: Float32Array, channels: number, latent: Grid3): void {
   lastLatents = channels === 16 ? { latents, latent } : null;
+  lastChannels = channels;
   syncUi();
   if (lastLatents && vaeSource() !== "none" && !el<HTMLInputElement>("latents-file").files?.length) void decodeNow();
 }
@@ -383,7 +416,7 @@ export function mountVideo(page: PageHooks): void {
   const fieldset = document.createElement("fieldset");
   fieldset.id = "video-controls";
   fieldset.innerHTML = FIELDSET;
-  form.insertBefore(fieldset, form.querySelector(".actions"));
+  form.appendChild(fieldset); // last: Generate (under the model) stays near the top
   const bands = document.createElement("canvas");
   bands.id = "decode-bands";
   bands.title = "decode bands: the latent rows (and video rows) each device decodes, with its time";

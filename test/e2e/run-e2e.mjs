@@ -1,7 +1,9 @@
 // End-to-end: builds the site (vite build), serves it with `vite preview` (cross-origin isolated), opens
 // the demo in the system Chromium (SwiftShader WebGPU), runs the embedded model on 2 workers for 2
 // steps, then "compare with one device"; decodes a latents file with the embedded VAE in the Video panel.
-// Each check is one test case.
+// Each check is one test case. The layout is checked at 1280x800 and 1920x1080 (Generate in view without
+// scrolling, an error in view, disabled buttons with their reasons), with screenshots of both sizes in
+// test-results/ (demo-1280x800.png, demo-1920x1080.png: after the run; demo.png: the whole page).
 // Usage: node test/e2e/run-e2e.mjs [--json out.json] [--keep-dist]
 // Env: E2E_TIMEOUT_MS (a run or a compare, default 300000), CHROMIUM_PATH.
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -53,6 +55,16 @@ async function waitState(page, until, what, timeoutMs = RUN_TIMEOUT_MS) {
 }
 
 let server, browser, page, state, screenshotSaved = false;
+const SIZES = [[1280, 800], [1920, 1080]];
+
+/** `selector`'s box lies inside the viewport as it is (no scrolling done here). */
+async function inView(p, selector, what) {
+  const box = await p.locator(selector).boundingBox();
+  const vp = p.viewportSize();
+  expect(box !== null, `${what} (${selector}) is not visible`);
+  const inside = box.x >= 0 && box.y >= 0 && box.x + box.width <= vp.width && box.y + box.height <= vp.height;
+  expect(inside, `${what} (${selector}) at x ${box.x.toFixed(0)}, y ${box.y.toFixed(0)} (${box.width.toFixed(0)}x${box.height.toFixed(0)}) is outside the ${vp.width}x${vp.height} viewport`);
+}
 
 async function saveScreenshot(p) {
   mkdirSync("test-results", { recursive: true });
@@ -69,7 +81,7 @@ try {
   await check("page loads cross-origin isolated", async () => {
     server = await startVite({ preview: true });
     browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     page.on("pageerror", (e) => pageErrors.push(e.message));
     page.on("console", (m) => m.type() === "error" && pageErrors.push(`console: ${m.text()}`));
     // The root URL serves the demo (a redirect to /demo/, vite.config.ts), cross-origin isolated like the page itself.
@@ -89,7 +101,35 @@ try {
     }
   }, { fatal: true });
 
+  // A new user's first screen: the main action and its errors must be visible without scrolling.
+  for (const [width, height] of SIZES) {
+    await check(`layout at ${width}x${height}: Generate in view, an empty prompt's error in view, disabled buttons say why`, async () => {
+      await page.setViewportSize({ width, height });
+      await page.evaluate(() => window.scrollTo(0, 0));
+      await inView(page, "#run", "the Generate button");
+      expect(await page.isEnabled("#run"), "Generate is disabled on a page that can run");
+      // Idle: Cancel and Compare are off with a reason; Decode is off with VAE = none, and says so.
+      expect(await page.isDisabled("#cancel") && (await page.getAttribute("#cancel", "title")) === "nothing is running", "Cancel is not disabled with its reason while idle");
+      expect(await page.isDisabled("#compare") && /Generate first/.test(await page.getAttribute("#compare", "title")), "Compare is not disabled with its reason before a run");
+      expect(await page.isDisabled("#decode-cancel"), "Cancel decode is enabled while no decode runs");
+      expect(await page.isDisabled("#decode"), "Decode is enabled with VAE = none");
+      const decodeNote = await page.textContent("#decode-note");
+      expect(/choose a VAE first/.test(decodeNote), `Decode's note "${decodeNote}"`);
+      // An empty prompt is refused before anything runs, and the error shows where the user is looking.
+      await page.check("#model-embedded");
+      await page.fill("#prompt", "  ");
+      await page.click("#run");
+      await waitState(page, (s) => s.status === "error" || s.status === "done", "the empty prompt's error", 60_000).catch(() => {});
+      const st = await page.evaluate(() => ({ status: window.__shardit_demo.status, error: window.__shardit_demo.error }));
+      expect(st.status === "error" && /prompt is empty/.test(st.error ?? ""), `status ${st.status}, error ${st.error}`);
+      await inView(page, "#run-note", "the error under Generate");
+      await inView(page, "#error", "the error in the status panel");
+      await page.fill("#prompt", "a red circle moving down");
+    });
+  }
+
   await check(`generate ${WORKERS} workers ${STEPS} steps`, async () => {
+    await page.setViewportSize({ width: 1280, height: 800 });
     await page.check("#model-embedded");
     await page.fill("#workers", String(WORKERS));
     await page.selectOption("#shard", "sequence");
@@ -147,6 +187,21 @@ try {
     await page.waitForFunction(() => document.getElementById("clip").naturalWidth > 0, null, { timeout: 10_000 }).catch(() => {});
     const clip = await page.evaluate(() => { const i = document.getElementById("clip"); return { hidden: i.hidden, src: i.src.slice(0, 5), w: i.naturalWidth, h: i.naturalHeight }; });
     expect(!clip.hidden && clip.src === "blob:" && clip.w === 128 && clip.h === 128, `clip image ${JSON.stringify(clip)}`);
+    const caption = await page.evaluate(() => ({ hidden: document.getElementById("clip-figure").hidden, text: document.getElementById("clip-caption").textContent }));
+    expect(!caption.hidden && /8 frames of 32x32/.test(caption.text), `clip caption ${JSON.stringify(caption)}`);
+    // The 12-channel pixel latent cannot go through a Wan VAE: Decode stays off and says why.
+    await page.selectOption("#vae-source", "embedded");
+    const why = await page.textContent("#decode-note");
+    expect(await page.isDisabled("#decode") && /12 channels/.test(why), `Decode after a 12-channel run: disabled ${await page.isDisabled("#decode")}, note "${why}"`);
+    await page.selectOption("#vae-source", "none");
+    for (const [width, height] of SIZES) {
+      await page.setViewportSize({ width, height });
+      await page.evaluate(() => window.scrollTo(0, 0));
+      mkdirSync("test-results", { recursive: true });
+      await page.screenshot({ path: `test-results/demo-${width}x${height}.png` });
+      await inView(page, "#run", `Generate after a run at ${width}x${height}`);
+    }
+    await page.setViewportSize({ width: 1280, height: 800 });
   });
 
   await check("compare with one device: relL2 <= 1e-4", async () => {
