@@ -1,6 +1,6 @@
 // Accepted errors, named once: the test harness (test/harness.ts re-exports TOL), the demo's one-device
 // comparison and anything else that judges a result use these. Unless a name says otherwise, a bound is on
-// the relative L2 error ||got - ref|| / ||ref|| (DESIGN.md "Numbers that count"). Each loosening says why.
+// the relative L2 error ||got - ref|| / ||ref|| (DESIGN.md (shared/docs, not in this repo) "Numbers that count"). Each loosening says why.
 export const TOL = {
   /** Element-wise kernels vs Float64: one or two roundings per element plus f32 transcendental error;
    * f16: the 11-bit storage of inputs and outputs dominates (~5e-4 per value, more through exp/tanh). */
@@ -21,5 +21,3 @@ export const TOL = {
    * (one pow and one cos per entry); identity: two Float64 routes to the same sum (the LSE merge). */
   float64: { model: 1e-6, tables: 1e-7, identity: 1e-12 },
 } as const;
-
-export type Precision = "f32" | "f16";

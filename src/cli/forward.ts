@@ -1,5 +1,5 @@
 // `shardit forward`: one DiT forward of a diffusers Wan2.1 checkpoint on an input file, sharded over
-// --devices workers (DESIGN.md, "Command line"). Writes `output` [1, Cout, F, H, W] F32 and a report.
+// --devices workers (DESIGN.md (shared/docs, not in this repo), "Command line"). Writes `output` [1, Cout, F, H, W] F32 and a report.
 import { type CommandSpec, int, oneOf, type Parsed, parseCommand, str, UsageError } from "./args.ts";
 import { downloadProgress, progressBar } from "./progress.ts";
 import {

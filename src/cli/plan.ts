@@ -1,5 +1,5 @@
 // `shardit plan --latent F,H,W --devices N --shard sequence|frame [--weights w1,...]`: prints the shard
-// plan as JSON in DESIGN.md's form { mode, devices, tokens, computedTokens, padTokens, shards }.
+// plan as JSON in DESIGN.md (shared/docs, not in this repo)'s form { mode, devices, tokens, computedTokens, padTokens, shards }.
 // Any bad flag or impossible plan is a UsageError (one line, exit 2).
 import { type CommandSpec, int, oneOf, parseCommand, str, UsageError } from "./args.ts";
 import { planJson, planShards, SHARD_MODES, tokenGridFromLatent } from "../index.ts";

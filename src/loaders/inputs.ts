@@ -1,4 +1,4 @@
-// The forward's inputs (DESIGN.md "Command line"): hidden_states [1, C, F, H, W], encoder_hidden_states
+// The forward's inputs (DESIGN.md (shared/docs, not in this repo) "Command line"): hidden_states [1, C, F, H, W], encoder_hidden_states
 // [1, Lt, text_dim], timestep [1], all F32, read from a safetensors (the fixtures' io.safetensors) and
 // validated against the model config.
 

@@ -1,5 +1,5 @@
 // Wan2.1's DiT forward (diffusers WanTransformer3DModel), composed from the kernels in src/ops.
-// It reads like DESIGN.md's math; it never touches buffers, pipelines or workers. Parallelism enters
+// It reads like DESIGN.md (shared/docs, not in this repo)'s math; it never touches buffers, pipelines or workers. Parallelism enters
 // only through `ShardView` (which token range this device computes) and the `SelfAttention` provider
 // (self_attention.ts: how q meets every token's keys and values): a single device is the shard [0, L)
 // with `ownKeysAttention`.

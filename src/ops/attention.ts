@@ -6,8 +6,8 @@
 // pipeline, compiled with the `lse` define): attention over disjoint key sets then merges exactly
 // (src/ops/attention_merge.ts).
 // On devices with subgroup matrices, f16 attention at head dim 128 can run on the matrix units instead
-// (src/ops/attention_matrix.ts, same contract): attention() picks it once MATRIX_ATTENTION_AUTO is on (off until
-// it passes its tests on the GPU host), attentionWith() takes either config.
+// (src/ops/attention_matrix.ts, same contract): attention() picks it while MATRIX_ATTENTION_AUTO is on (it is:
+// the matrix tests passed on the GPU host, bench/results), attentionWith() takes either config.
 import type { Gpu } from "../gpu/device.ts";
 import { expectShape, tensorBytes, type Tensor } from "../gpu/tensor.ts";
 import { dispatchAttentionMatrix, type MatrixAttentionConfig, pickMatrixAttentionConfig } from "./attention_matrix.ts";

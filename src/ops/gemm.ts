@@ -140,8 +140,3 @@ export function gemm(gpu: Gpu, x: Tensor, layer: Linear, out: Tensor, opts: Gemm
 export function gemmWorkgroupBytes(t: GemmTile): number {
   return 2 * t.BK * (t.BM + 4) * 4 + 2 * t.BK * (t.BN + 4) * 4;
 }
-
-/** FLOPs of one gemm (2 M N K), for benchmarks. */
-export function gemmFlops(M: number, N: number, K: number): number {
-  return 2 * M * N * K;
-}

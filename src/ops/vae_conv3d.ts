@@ -146,8 +146,3 @@ export function vaeConv3d(gpu: Gpu, x: Tensor, layer: ConvLayer, out: Tensor, op
   const mTiles = Math.ceil(M / tile.BM);
   gpu.dispatch(kernel, params, bindings, [Math.ceil(Cout / tile.BN), Math.min(mTiles, MAX_WG_X), Math.ceil(mTiles / MAX_WG_X)]);
 }
-
-/** FLOPs of one conv (2 M N K), for benchmarks. */
-export function convFlops(M: number, layer: ConvLayer): number {
-  return 2 * M * layer.Cout * layer.KT * layer.KH * layer.KW * layer.Cin;
-}

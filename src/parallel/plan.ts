@@ -19,7 +19,7 @@ export const SHARD_MODES: readonly ShardMode[] = ["sequence", "frame"];
 
 /**
  * One device's range in the COMPUTED token index space: [start, end), `count` = end - start tokens
- * computed, padTokens of them beyond L (frame mode). (`planJson` prints count as `tokens`, DESIGN.md's name.)
+ * computed, padTokens of them beyond L (frame mode). (`planJson` prints count as `tokens`, DESIGN.md (shared/docs, not in this repo)'s name.)
  */
 export interface Shard {
   device: number;

@@ -12,7 +12,7 @@
 //   reference keeps even/odd (cond/uncond) accumulators, but their inputs are the same e, so they agree.
 //   Since e does not depend on the latent or the text, no reduction over shards is needed at all.
 //   Wan2.1 T2V 1.3B (ret form, 5 ret steps, no cutoff): [-5.21862437e4, 9.23041404e3, -5.28275948e2,
-//   1.36987616e1, -4.99875664e-2], threshold 0.08 (DESIGN.md); 14B (plain form, 1 ret step, last step
+//   1.36987616e1, -4.99875664e-2], threshold 0.08 (DESIGN.md (shared/docs, not in this repo)); 14B (plain form, 1 ret step, last step
 //   computed): [-5784.54975374, 5449.50911966, -1811.16591783, 256.27178429, -13.02252404], threshold 0.20.
 // - MagCache (Zehong-Ma/MagCache, MagCache4Wan2.1/magcache_generate.py; threshold 0.12, K = 2 skips at most
 //   in a row, retention ratio 0.2 of the steps always computed): a calibrated magnitude ratio per step and

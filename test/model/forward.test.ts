@@ -15,7 +15,7 @@ import { type Golden, loadGolden } from "./util.ts";
 import { ODD_CASES, oddCaseData } from "./configs.ts";
 import { wanForwardRef } from "../reference/wan.ts";
 
-/** Whole-model tolerances (DESIGN.md "Numbers that count"): f32 1e-4, f16 arithmetic 1e-2. */
+/** Whole-model tolerances (DESIGN.md (shared/docs, not in this repo) "Numbers that count"): f32 1e-4, f16 arithmetic 1e-2. */
 const MODEL_TOL = TOL.model;
 
 function model(gpu: Gpu, g: Golden, dtype: DType): WanModel {

@@ -1,4 +1,4 @@
-// Shard plans: DESIGN.md's 480p/720p numbers, every N 1..8, uneven and weighted splits, frame padding,
+// Shard plans: DESIGN.md (shared/docs, not in this repo)'s 480p/720p numbers, every N 1..8, uneven and weighted splits, frame padding,
 // invariants, every validation error, and the `plan` command end to end (Deno only).
 import { planShards, type ShardMode, type ShardPlan, tokenGridFromLatent } from "../../src/parallel/plan.ts";
 import { expectEqual, test } from "../../src/selftest/harness.ts";

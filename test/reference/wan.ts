@@ -1,4 +1,4 @@
-// Float64 reference of the whole Wan2.1 DiT forward (DESIGN.md "Wan2.1 DiT forward"), composed from
+// Float64 reference of the whole Wan2.1 DiT forward (DESIGN.md (shared/docs, not in this repo) "Wan2.1 DiT forward"), composed from
 // the kernels' Float64 references, for configs the golden fixtures do not cover (odd head dims,
 // layer counts, token counts, text lengths). Plain loops: keep shapes tiny.
 import type { WanWeights } from "../../src/model/weights.ts";

@@ -8,7 +8,7 @@ import type { Gpu } from "../../src/gpu/device.ts";
 import type { VaeFixtureName } from "../../src/selftest/fixtures.ts";
 import { chunksToChannelsFirst, loadVaeGolden } from "./util.ts";
 
-/** DESIGN.md "Numbers that count": f32 1e-4, f16 arithmetic 1e-2 (relative L2). */
+/** DESIGN.md (shared/docs, not in this repo) "Numbers that count": f32 1e-4, f16 arithmetic 1e-2 (relative L2). */
 export const VAE_TOL = { f32: 1e-4, f16: 1e-2 } as const;
 
 async function checkDecode(gpu: Gpu, name: VaeFixtureName, dtype: DType) {
