@@ -5,3 +5,4 @@ import "../../src/selftest/kernels/rel_attention.test.ts";
 import "../../src/selftest/kernels/gated_gelu.test.ts";
 import "./encoder.test.ts";
 import "./pipeline.test.ts";
+import "./cli.test.ts";
