@@ -2,7 +2,7 @@
 // `npx shardit <command>`: runs the Deno entry point src/cli/main.ts with the locally installed deno.
 "use strict";
 const path = require("node:path");
-const { spawnSync } = require("node:child_process");
+const { spawn } = require("node:child_process");
 const exe = require("deno/install_api.cjs").runInstall();
 const root = path.join(__dirname, "..");
 // Installed as a dependency (under node_modules) Deno will not strip TypeScript, so the package runs its
@@ -10,9 +10,37 @@ const root = path.join(__dirname, "..");
 const installed = root.split(path.sep).includes("node_modules") && require("node:fs").existsSync(path.join(root, "lib/cli/main.js"));
 const entry = path.join(root, installed ? "lib/cli/main.js" : "src/cli/main.ts");
 const args = ["run", "-A", "--quiet", "--config", path.join(root, "deno.json"), entry, ...process.argv.slice(2)];
-// Ctrl-C reaches deno too (same process group) and `generate` cancels cleanly on it: wait for deno to end
-// rather than dying first and leaving it printing behind the shell prompt.
-process.on("SIGINT", () => {});
-const r = spawnSync(exe, args, { stdio: "inherit", env: { XDG_RUNTIME_DIR: "/tmp", ...process.env } });
-if (r.error) { console.error(`shardit: could not start deno at ${exe}: ${r.error.message}`); process.exit(1); }
-process.exit(r.status ?? 128 + (require("node:os").constants.signals[r.signal] ?? 0));
+// Signals sent to this process alone (kill PID, a supervisor, a container runtime) are passed on to deno,
+// which cancels cleanly (src/cli/interrupt.ts); a terminal's Ctrl-C reaches both processes and deno counts
+// the two as one. This process waits for deno and exits with its status, so it never leaves deno running
+// behind it; if it is killed with SIGKILL, deno sees its parent gone (SHARDIT_WRAPPER_PID) and stops.
+const child = spawn(exe, args, { stdio: "inherit", env: { XDG_RUNTIME_DIR: "/tmp", ...process.env, SHARDIT_WRAPPER_PID: String(process.pid) } });
+for (const s of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+  process.on(s, () => {
+    try {
+      child.kill(s);
+    } catch { /* already exited */ }
+  });
+}
+// Under npx (npm exec), a signal sent to npx's pid alone ends npm without passing it on: when the parent
+// that started this wrapper goes away, deno is told to stop as if it had been sent SIGTERM. (Only under npm:
+// a wrapper started by `nohup` or a shell keeps running when its parent exits, as any program does.)
+if (process.env.npm_command === "exec") {
+  const parent = process.ppid;
+  const watch = setInterval(() => {
+    try {
+      process.kill(parent, 0); // still there (process.ppid is not re-read by Node)
+    } catch {
+      clearInterval(watch);
+      child.kill("SIGTERM");
+    }
+  }, 250);
+  watch.unref();
+}
+child.on("error", (e) => {
+  console.error(`shardit: could not start deno at ${exe}: ${e.message}`);
+  process.exit(1);
+});
+child.on("exit", (code, signal) => {
+  process.exit(code ?? 128 + (require("node:os").constants.signals[signal] ?? 0));
+});

@@ -5,6 +5,8 @@
 import { type CommandSpec, int, oneOf, type Parsed, parseCommand, str, UsageError } from "./args.ts";
 import { barText, downloadProgress, progressBar } from "./progress.ts";
 import { parseWeights } from "./forward.ts";
+import { onInterrupt } from "./interrupt.ts";
+import { OutputSet, type OutputTarget } from "../io/atomic_output.ts";
 import {
   checkVideoExtension, type DecodeChunkProgress, decodeLatents, type DecodeRun, denoFileSource, encodeFramePngs, encodeVideoFile, type Grid3, loadWanVaeWeights, modelFolder,
   openModelFolder, parseWanVaeConfig, placeDevices, planBands, PoolCancelled, readLatents, upscaleVideo, WAN_FPS, type WanVaeConfig, type WanVaeWeights, WorkerPool,
@@ -114,35 +116,48 @@ export async function decodeCommand(argv: string[]): Promise<number> {
   } catch (e) {
     throw new UsageError(`--out ${(e as Error).message}`);
   }
-  const t0 = performance.now();
-  const vae = await openVae(vaeArg);
-  const { latents, latent } = await readLatents(await denoFileSource(latentsPath), vae.config);
-  planBands(latent.H, devices, weights); // a device count or weights that cannot split h: say so before loading
-  const vaeWeights = await vae.weights();
-  const pool = await WorkerPool.create({ devices, precision, gpus: placeDevices(flag(p, "gpus"), devices), barrierTimeoutMs: int(p, "timeout", 180) * 1000 });
-  // Ctrl-C cancels the decode (the devices stop at their next halo swap or chunk), writes nothing, exits 130.
-  const onInterrupt = () => {
-    console.error("cancelling the decode (Ctrl-C again to quit at once)");
-    if (!pool.cancel("interrupted")) Deno.exit(130);
-  };
-  Deno.addSignalListener("SIGINT", onInterrupt);
+  // Every output checked, locked and staged before any work; renamed into place together at the end.
+  const framesDir = flag(p, "frames"), reportPath = flag(p, "report");
+  const targets: OutputTarget[] = [{ flag: "--out", path: out, kind: "file" }];
+  if (framesDir) targets.push({ flag: "--frames", path: framesDir, kind: "dir" });
+  if (reportPath) targets.push({ flag: "--report", path: reportPath, kind: "file" });
+  const outputs = OutputSet.open(targets);
+  // Ctrl-C, SIGTERM or SIGHUP cancels the decode (the devices stop at their next halo swap or chunk),
+  // changes nothing, exits 130; before the devices run, or a second time, it quits at once.
+  let pool: WorkerPool | undefined;
+  const stopListening = onInterrupt((count, why) => {
+    if (outputs.isCommitting || outputs.isDone) return;
+    console.error(`cancelling the decode (${why}; Ctrl-C again to quit at once)`);
+    if (count === 1 && pool?.cancel("interrupted")) return;
+    outputs.close();
+    console.error("decode cancelled; nothing written");
+    Deno.exit(130);
+  });
   try {
+    const t0 = performance.now();
+    const vae = await openVae(vaeArg);
+    const { latents, latent } = await readLatents(await denoFileSource(latentsPath), vae.config);
+    planBands(latent.H, devices, weights); // a device count or weights that cannot split h: say so before loading
+    const vaeWeights = await vae.weights();
+    pool = await WorkerPool.create({ devices, precision, gpus: placeDevices(flag(p, "gpus"), devices), barrierTimeoutMs: int(p, "timeout", 180) * 1000 });
     await pool.loadVae(vae.config, vaeWeights);
     const loadMs = performance.now() - t0;
     const run = await decodeLatents(pool, vae.config, latents, latent, weights, (c) => console.log(chunkLine(c)));
-    const written = await writeVideo(run, out, flag(p, "frames"), fps, scale);
+    await writeVideo(run, outputs.staged(out), framesDir && outputs.staged(framesDir), fps, scale);
+    const written = [out, ...(framesDir ? [`${framesDir}/frame_*.png (${run.videoGrid.F})`] : [])];
     const v = run.videoGrid;
     console.log(`decode: latent ${latent.F}x${latent.H}x${latent.W} -> ${v.F} frames of ${v.W}x${v.H} on ${devices} device(s), ${precision}, ${run.ms.toFixed(0)} ms -> ${written.join(", ")}`);
     if (devices > 1) for (const line of decodeLines(run, pool.adapters())) console.log(line);
-    const report = flag(p, "report");
-    if (report) await Deno.writeTextFile(report, JSON.stringify(decodeReport(vaeArg, precision, latent, run, pool.adapters(), loadMs), null, 2) + "\n");
+    if (reportPath) await outputs.write(reportPath, new TextEncoder().encode(JSON.stringify(decodeReport(vaeArg, precision, latent, run, pool.adapters(), loadMs), null, 2) + "\n"));
+    outputs.commit();
     return 0;
   } catch (e) {
     if (!(e instanceof PoolCancelled)) throw e;
     console.error("decode cancelled; nothing written");
     return 130;
   } finally {
-    Deno.removeSignalListener("SIGINT", onInterrupt);
-    await pool.close();
+    stopListening();
+    outputs.close();
+    await pool?.close();
   }
 }

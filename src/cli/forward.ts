@@ -2,6 +2,8 @@
 // --devices workers (DESIGN.md (shared/docs, not in this repo), "Command line"). Writes `output` [1, Cout, F, H, W] F32 and a report.
 import { type CommandSpec, int, oneOf, type Parsed, parseCommand, str, UsageError } from "./args.ts";
 import { downloadProgress, progressBar } from "./progress.ts";
+import { onInterrupt } from "./interrupt.ts";
+import { OutputSet } from "../io/atomic_output.ts";
 import {
   denoFileSource, encodeSafetensors, type ForwardResult, loadWanWeights, openModel, placeDevices, planShards, readForwardInputs, type ShardMode, type ShardPlan,
   tokenGridFromLatent, WorkerPool,
@@ -103,37 +105,54 @@ export async function forwardCommand(argv: string[]): Promise<number> {
   const gpusRaw = p.flags.get("gpus");
   const overlap = parseOverlap(p);
 
-  const { config: cfg, checkpoint: ckpt } = await openModel(modelDir, { onProgress: downloadProgress() });
-  const inputs = await readForwardInputs(await denoFileSource(inputPath), cfg);
-  const plan = planShards(tokenGridFromLatent(inputs.latentGrid), devices, mode, weights);
-
-  const t0 = performance.now();
-  const weightsF32 = await loadWanWeights(ckpt, cfg, progressBar(`loading ${modelDir}`));
-  await applyLoraFlags(argv, cfg, weightsF32); // --lora: merged in f32 before the workers get the weights
-  const pool = await WorkerPool.create({
-    devices,
-    precision,
-    gpus: placeDevices(typeof gpusRaw === "string" ? gpusRaw : undefined, devices),
-    profile: p.flags.has("profile"),
-    barrierTimeoutMs: int(p, "timeout", 180, 1) * 1000,
-    overlap,
+  // --out and --report checked, locked and staged before any work, renamed into place together at the end;
+  // Ctrl-C, SIGTERM or SIGHUP stops the run and changes nothing (exit 130).
+  const reportRaw = p.flags.get("report");
+  const reportPath = typeof reportRaw === "string" ? reportRaw : undefined;
+  const outputs = OutputSet.open([{ flag: "--out", path: outPath, kind: "file" }, ...(reportPath ? [{ flag: "--report", path: reportPath, kind: "file" as const }] : [])]);
+  const stopListening = onInterrupt((_count, why) => {
+    if (outputs.isCommitting || outputs.isDone) return;
+    outputs.close();
+    console.error(`forward cancelled (${why}); nothing written`);
+    Deno.exit(130);
   });
+  let pool: WorkerPool | undefined;
   try {
-    await pool.load(cfg, weightsF32);
-    await pool.setText("text", inputs.text, inputs.textTokens);
-    const loadMs = performance.now() - t0;
-    const result = await pool.forward({ ...inputs, textKey: "text", plan });
-    const C = cfg.outChannels, { F, H, W } = inputs.latentGrid;
-    await Deno.writeFile(outPath, encodeSafetensors({ output: { dtype: "F32", shape: [1, C, F, H, W], data: result.out } }));
-    const report = buildReport(modelDir, precision, plan, pool, result, loadMs);
-    const reportRaw = p.flags.get("report");
-    if (typeof reportRaw === "string") await Deno.writeTextFile(reportRaw, JSON.stringify(report, null, 2) + "\n");
-    console.log(`forward: ${plan.tokens} tokens on ${devices} device(s), ${mode} mode, ${plan.padTokens} pad tokens, ${result.ms.toFixed(0)} ms -> ${outPath}`);
-    for (const d of report.perDevice) {
-      console.log(`  device ${d.device} [${d.start}, ${d.end}) ${d.tokens} tokens (+${d.padTokens} pad) ${d.ms.toFixed(0)} ms, exchange ${d.exchangeMs.toFixed(0)} ms (${d.exchangeWaitMs.toFixed(0)} waiting) / ${(d.bytesExchanged / 2 ** 20).toFixed(1)} MiB, ${d.adapter}`);
+    const { config: cfg, checkpoint: ckpt } = await openModel(modelDir, { onProgress: downloadProgress() });
+    const inputs = await readForwardInputs(await denoFileSource(inputPath), cfg);
+    const plan = planShards(tokenGridFromLatent(inputs.latentGrid), devices, mode, weights);
+
+    const t0 = performance.now();
+    const weightsF32 = await loadWanWeights(ckpt, cfg, progressBar(`loading ${modelDir}`));
+    await applyLoraFlags(argv, cfg, weightsF32); // --lora: merged in f32 before the workers get the weights
+    pool = await WorkerPool.create({
+      devices,
+      precision,
+      gpus: placeDevices(typeof gpusRaw === "string" ? gpusRaw : undefined, devices),
+      profile: p.flags.has("profile"),
+      barrierTimeoutMs: int(p, "timeout", 180, 1) * 1000,
+      overlap,
+    });
+    try {
+      await pool.load(cfg, weightsF32);
+      await pool.setText("text", inputs.text, inputs.textTokens);
+      const loadMs = performance.now() - t0;
+      const result = await pool.forward({ ...inputs, textKey: "text", plan });
+      const C = cfg.outChannels, { F, H, W } = inputs.latentGrid;
+      await outputs.write(outPath, encodeSafetensors({ output: { dtype: "F32", shape: [1, C, F, H, W], data: result.out } }));
+      const report = buildReport(modelDir, precision, plan, pool, result, loadMs);
+      if (reportPath) await outputs.write(reportPath, new TextEncoder().encode(JSON.stringify(report, null, 2) + "\n"));
+      outputs.commit();
+      console.log(`forward: ${plan.tokens} tokens on ${devices} device(s), ${mode} mode, ${plan.padTokens} pad tokens, ${result.ms.toFixed(0)} ms -> ${outPath}`);
+      for (const d of report.perDevice) {
+        console.log(`  device ${d.device} [${d.start}, ${d.end}) ${d.tokens} tokens (+${d.padTokens} pad) ${d.ms.toFixed(0)} ms, exchange ${d.exchangeMs.toFixed(0)} ms (${d.exchangeWaitMs.toFixed(0)} waiting) / ${(d.bytesExchanged / 2 ** 20).toFixed(1)} MiB, ${d.adapter}`);
+      }
+      return 0;
+    } finally {
+      await pool.close();
     }
-    return 0;
   } finally {
-    await pool.close();
+    stopListening();
+    outputs.close();
   }
 }

@@ -17,6 +17,9 @@ import {
 } from "../deno.ts";
 import { chunkLine, decodeLines, openVae, writeVideo } from "./decode.ts";
 import { applyLoraFlags, LORA_FLAG, PRESET_FLAG, presetFlag } from "./lora_flags.ts";
+import { onInterrupt } from "./interrupt.ts";
+import { OutputSet } from "../io/atomic_output.ts";
+import { escapeControl } from "../errors.ts";
 import { devicesFlag } from "./devices.ts";
 import { encodeForModel } from "./encode.ts";
 
@@ -170,15 +173,24 @@ export async function generateCommand(argv: string[]): Promise<number> {
   const weights = parseWeights(flag("weights"), devices);
   const overlap = parseOverlap(p);
 
-  // Ctrl-C cancels: the forward in flight stops at its devices' next layer, the workers release their
-  // GPUs, nothing is written, exit status 130. A second Ctrl-C quits at once.
+  // The outputs are checked, locked and staged before anything runs (src/io/atomic_output.ts): every file
+  // goes into a folder beside --out and is renamed into place at the end, all or nothing.
+  const framesDir = embedded ? flag("frames") : undefined;
+  const outputs = OutputSet.open([{ flag: "--out", path: outDir, kind: "dir" }, ...(framesDir ? [{ flag: "--frames", path: framesDir, kind: "dir" as const }] : [])]);
+  // Ctrl-C, SIGTERM or SIGHUP cancels: the forward in flight stops at its devices' next layer, the workers
+  // release their GPUs, nothing is changed, exit status 130. A second one quits at once (still changing
+  // nothing); one that comes while the outputs are being renamed into place waits for the renames.
   const cancel = new AbortController();
-  const onInterrupt = () => {
-    if (cancel.signal.aborted) Deno.exit(130);
-    console.error("cancelling: the devices stop at their next layer (Ctrl-C again to quit at once)");
+  const stopListening = onInterrupt((count, why) => {
+    if (outputs.isCommitting || outputs.isDone) return;
+    if (count > 1) {
+      outputs.close();
+      console.error(`cancelled (${why}); nothing written`);
+      Deno.exit(130);
+    }
+    console.error(`cancelling (${why}): the devices stop at their next layer (Ctrl-C again to quit at once)`);
     cancel.abort();
-  };
-  Deno.addSignalListener("SIGINT", onInterrupt);
+  });
   let pool: WorkerPool | null = null;
   let stepsDone = 0;
   let latentsWritten = false;
@@ -200,7 +212,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
     await setPrompts(pool, model.text, guidance !== 1 ? model.negativeText : null, model.textTokens, model.negativeTokens);
     throwIfCancelled(cancel.signal);
     const setupMs = performance.now() - t0;
-    if (model.prompt !== undefined) console.log(`prompt: "${model.prompt}"`);
+    if (model.prompt !== undefined) console.log(`prompt: "${escapeControl(model.prompt)}"`);
     if (devicesWhy) console.log(devicesWhy);
     console.log(`${model.name}: latent ${model.latent.F}x${model.latent.H}x${model.latent.W}, ${devices} device(s) [${[...new Set(pool.adapters())].join("; ")}], ${mode} mode, ${precision}, ${solver} ${steps} steps, guidance ${guidance}, shift ${shift}, seed ${seed}`);
     const sampler = { ...preset, steps, shift, guidance, solver, noiseSeed: seed };
@@ -213,28 +225,25 @@ export async function generateCommand(argv: string[]): Promise<number> {
       console.log(stepLine(r));
     });
     const C = model.config.outChannels, { F, H, W } = result.latentGrid;
-    await Deno.mkdir(outDir, { recursive: true });
-    await Deno.writeFile(`${outDir}/latents.safetensors`, encodeSafetensors({ latents: { dtype: "F32", shape: [1, C, F, H, W], data: result.latent } }, { model: model.name, steps: String(steps), seed: String(seed) }));
+    await outputs.write(outDir, "latents.safetensors", encodeSafetensors({ latents: { dtype: "F32", shape: [1, C, F, H, W], data: result.latent } }, { model: model.name, steps: String(steps), seed: String(seed) }));
     const written = [`${outDir}/latents.safetensors`];
     if (model.pixels) {
       // The pixel-space latent is the clip: [12, F, h, w] -> [3, F, 2h, 2w], clamped to [-1, 1].
       const video = depthToSpace(result.latent, result.latentGrid);
       const grid = { F, H: 2 * H, W: 2 * W };
       const shown = upscaleVideo(video, grid, scale);
-      await Deno.writeFile(`${outDir}/video.gif`, await encodeVideoFile("video.gif", shown.video, shown.grid));
-      await Deno.writeFile(`${outDir}/video.png`, await encodeVideoFile("video.png", shown.video, shown.grid));
-      await Deno.writeFile(`${outDir}/video.safetensors`, await encodeVideoFile("video.safetensors", video, grid));
+      await outputs.write(outDir, "video.gif", await encodeVideoFile("video.gif", shown.video, shown.grid));
+      await outputs.write(outDir, "video.png", await encodeVideoFile("video.png", shown.video, shown.grid));
+      await outputs.write(outDir, "video.safetensors", await encodeVideoFile("video.safetensors", video, grid));
       written.push(`${outDir}/video.gif`, `${outDir}/video.png`, `${outDir}/video.safetensors`);
-      const framesDir = flag("frames");
       if (framesDir) {
-        await Deno.mkdir(framesDir, { recursive: true });
         const frames = await encodeFramePngs(shown.video, shown.grid);
-        for (const [name, bytes] of frames) await Deno.writeFile(`${framesDir}/${name}`, bytes);
+        for (const [name, bytes] of frames) await outputs.write(framesDir, name, bytes);
         written.push(`${framesDir}/frame_*.png (${frames.length})`);
       }
     } else {
       const preview = latentPreview(result.latent, C, result.latentGrid);
-      await Deno.writeFile(`${outDir}/preview.png`, await encodePng(preview.rgb, preview.width, preview.height));
+      await outputs.write(outDir, "preview.png", await encodePng(preview.rgb, preview.width, preview.height));
       written.push(`${outDir}/preview.png`);
     }
     latentsWritten = true;
@@ -247,8 +256,8 @@ export async function generateCommand(argv: string[]): Promise<number> {
       } finally {
         cancel.signal.removeEventListener("abort", stop);
       }
-      await writeVideo(decoded, `${outDir}/video.safetensors`);
-      await writeVideo(decoded, `${outDir}/video.gif`);
+      await writeVideo(decoded, outputs.staged(outDir, "video.safetensors"));
+      await writeVideo(decoded, outputs.staged(outDir, "video.gif"));
     }
     const perStep = result.steps.map((s) => s.ms);
     const summary = {
@@ -269,7 +278,10 @@ export async function generateCommand(argv: string[]): Promise<number> {
       perStep: result.steps,
       decode: decoded && { video: decoded.videoGrid, ms: decoded.ms, perDevice: decoded.stats },
     };
-    await Deno.writeTextFile(`${outDir}/summary.json`, JSON.stringify(summary, null, 2) + "\n");
+    await outputs.write(outDir, "summary.json", new TextEncoder().encode(JSON.stringify(summary, null, 2) + "\n"));
+    // An interrupt that came while the files were encoded still means nothing changes.
+    throwIfCancelled(cancel.signal);
+    outputs.commit();
     console.log(
       `done: ${summary.tokens} tokens on ${devices} device(s), ${summary.padTokens} pad tokens (frame mode would pad ${summary.framePadTokens}: ${summary.paddingSavedVsFrameMode} saved), ` +
         `${summary.msPerStep.toFixed(0)} ms/step, ${(summary.totalMs / 1000).toFixed(1)} s total (+${(setupMs / 1000).toFixed(1)} s setup)`,
@@ -284,11 +296,12 @@ export async function generateCommand(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (!(e instanceof PoolCancelled)) throw e;
-    if (latentsWritten) console.error(`decode cancelled: ${outDir}/latents.safetensors and preview.png written, no video`);
+    if (latentsWritten) console.error(`cancelled after the ${steps} steps; nothing written`);
     else console.error(`cancelled after ${stepsDone}/${steps} steps; nothing written`);
     return 130;
   } finally {
-    Deno.removeSignalListener("SIGINT", onInterrupt);
+    stopListening();
+    outputs.close();
     await pool?.close();
   }
 }

@@ -3,6 +3,7 @@
 // own log lines, src/platform/dawn_quiet.ts). `shardit <command> --help` prints the command's flag table
 // (args.ts CommandSpec: the same table its parser accepts), before any GPU is touched.
 import { type CommandSpec, commandHelp, COMMON_FLAGS, HelpRequested, UsageError, wantsHelp } from "./args.ts";
+import { errorLine } from "../errors.ts";
 import { takeWebGpuFlag, useWebGpu, warnIfSlowAdapter, webGpuChoice } from "../deno.ts";
 
 /** Each command lives in its own module, loaded on use: its flag table and its run (returns the exit status). */
@@ -102,7 +103,8 @@ if (import.meta.main) {
       Deno.exit(0);
     }
     const err = e as Error;
-    console.error(`shardit: ${err?.message ?? String(e)}`);
+    // One line, capped, control characters escaped (src/errors.ts): inputs reach messages.
+    console.error(`shardit: ${errorLine(err instanceof Error ? err : String(e))}`);
     if (verbose && err?.stack) console.error(err.stack);
     Deno.exit(e instanceof UsageError ? 2 : 1);
   }

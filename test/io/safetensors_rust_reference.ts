@@ -225,7 +225,7 @@ export function rustReadMetadata(buffer: Uint8Array): RustVerdict {
     const root = serdeJson(text);
     // HashMetadata { #[serde(rename = "__metadata__")] metadata: Option<HashMap<String, String>>,
     //                #[serde(flatten)] tensors: HashMap<String, TensorInfo> }
-    if (root.k !== "map") reject("invalid type: expected a map");
+    if (root.k !== "map") return reject("invalid type: expected a map");
     let seenMetadata = false;
     const tensors = new Map<string, { dtype: string; shape: bigint[]; offsets: [bigint, bigint] }>();
     for (const [key, v] of root.v) {
