@@ -247,6 +247,8 @@ export type { Summary as SelftestSummary, TestResult as SelftestResult } from ".
  */
 export async function selftest(filter = "", log: (line: string) => void = console.log): Promise<Summary> {
   await import("./selftest/kernels/index.ts");
-  const [{ registeredTests }, { runTests }] = await Promise.all([import("./selftest/harness.ts"), import("./selftest/runner.ts")]);
-  return await runTests(registeredTests(), typeof Deno === "undefined" ? "browser" : "deno", filter, log);
+  const [{ probeAdapter, registeredTests }, { runTests }] = await Promise.all([import("./selftest/harness.ts"), import("./selftest/runner.ts")]);
+  // The adapter's features first: a check that needs one it lacks (subgroup matrices on a CPU adapter) is
+  // listed as skipped with the reason.
+  return await runTests(registeredTests(), typeof Deno === "undefined" ? "browser" : "deno", filter, log, await probeAdapter());
 }
