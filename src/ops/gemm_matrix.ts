@@ -6,31 +6,61 @@ import type { Tensor } from "../gpu/tensor.ts";
 import { dispatchChunks, epilogueDefines, type GemmEpilogue, type Linear } from "./gemm_common.ts";
 
 /**
- * Workgroup tile of the matrix kernel: SGR x SGC subgroups, each owning 2 x TC result matrices of
- * 16 x 16 (TC 2 or 4), so BM = 32 SGR, BN = 16 TC SGC; K step BK (16 or 32), rows padded by PAD halves.
+ * Workgroup tile of the matrix kernels (shaders/gemm_matrix_tile.wgsl): SGR x SGC subgroups, each owning
+ * TR x TC result matrices of 16 x 16 (TR, TC 2 or 4), so BM = 16 TR SGR, BN = 16 TC SGC; K step BK (16 or
+ * 32), staged rows padded by PAD halves (a multiple of 4); vstage: vec4<f16> staging through the
+ * vector-array overload of subgroupMatrixLoad (else one f16 store per element).
  */
 export interface MatrixTile {
   SGR: number;
   SGC: number;
+  TR: 2 | 4;
   TC: 2 | 4;
-  BK: number;
+  BK: 16 | 32;
   PAD: number;
+  vstage: boolean;
 }
 
-/** Named configurations (the bench sweeps these by name). */
+const t = (SGR: number, SGC: number, TR: 2 | 4, TC: 2 | 4, BK: 16 | 32, vstage = true, PAD = 8): MatrixTile => ({ SGR, SGC, TR, TC, BK, PAD, vstage });
+
+/**
+ * Named configurations, "BMxBNxBK" + "/TRxTC" (the result matrices per subgroup) + "s" for scalar staging.
+ * The bench and the sweep run them by name.
+ */
 export const MATRIX_TILES: Record<string, MatrixTile> = {
-  "64x64x32": { SGR: 2, SGC: 2, TC: 2, BK: 32, PAD: 8 },
-  "64x64x16": { SGR: 2, SGC: 2, TC: 2, BK: 16, PAD: 8 },
-  "64x128x32": { SGR: 2, SGC: 4, TC: 2, BK: 32, PAD: 8 },
-  "128x64x32": { SGR: 4, SGC: 2, TC: 2, BK: 32, PAD: 8 },
-  "128x128x16": { SGR: 4, SGC: 4, TC: 2, BK: 16, PAD: 8 },
-  "64x128x16t4": { SGR: 2, SGC: 2, TC: 4, BK: 16, PAD: 8 },
-  "128x128x32t4": { SGR: 4, SGC: 2, TC: 4, BK: 32, PAD: 8 },
-  "64x256x16t4": { SGR: 2, SGC: 4, TC: 4, BK: 16, PAD: 8 },
+  // the previous kernel's shapes (2 x 2 or 2 x 4 per subgroup), scalar or vector staging
+  "128x128x16/2x2s": t(4, 4, 2, 2, 16, false),
+  "128x128x16/2x2": t(4, 4, 2, 2, 16),
+  "64x64x32/2x2s": t(2, 2, 2, 2, 32, false),
+  "64x64x32/2x2": t(2, 2, 2, 2, 32),
+  "64x64x16/2x2": t(2, 2, 2, 2, 16),
+  // 64 x 64 per subgroup (16 named accumulators), 4 subgroups: 128 x 128
+  "128x128x16/4x4": t(2, 2, 4, 4, 16),
+  "128x128x32/4x4": t(2, 2, 4, 4, 32),
+  "128x128x32/4x4s": t(2, 2, 4, 4, 32, false),
+  // 8 subgroups of 32 x 64 or 64 x 32: 128 x 128
+  "128x128x32/2x4": t(4, 2, 2, 4, 32),
+  "128x128x32/4x2": t(2, 4, 4, 2, 32),
+  "128x128x16/2x4": t(4, 2, 2, 4, 16),
+  // 8 subgroups of 64 x 64: 128 x 256 and 256 x 128 (BK 16 within 48 KiB)
+  "128x256x16/4x4": t(2, 4, 4, 4, 16),
+  "256x128x16/4x4": t(4, 2, 4, 4, 16),
+  // 4 subgroups of 32 x 64: 64 x 128; 2 x 4 subgroups of 64 x 32: 128 x 128 BK 16
+  "64x128x32/2x4": t(2, 2, 2, 4, 32),
+  "128x64x32/4x2": t(2, 2, 4, 2, 32),
+  // narrow outputs (the VAE's 96- and 192-channel convs): 128 x 64 and 128 x 32
+  "128x64x16/4x4": t(2, 1, 4, 4, 16),
+  "128x32x16/4x2": t(2, 1, 4, 2, 16),
+  "128x32x32/2x2": t(4, 1, 2, 2, 32),
 };
 
-/** The default tile (first that fits the adapter's limits; measured on the H200, bench/RESULTS.md). */
-export const MATRIX_TILE_ORDER = ["128x128x16", "64x64x16", "64x64x32"];
+/** The default tile (first that fits the adapter's limits). Before the call-5 sweep: the old default's shape, vector staged. */
+export const MATRIX_TILE_ORDER = ["128x128x16/2x2", "64x64x16/2x2", "64x64x32/2x2s"];
+
+/** The name of a tile in MATRIX_TILES (or its JSON). */
+export function matrixTileName(tile: MatrixTile): string {
+  return Object.entries(MATRIX_TILES).find(([, v]) => JSON.stringify(v) === JSON.stringify(tile))?.[0] ?? JSON.stringify(tile);
+}
 
 /** Whether the matrix kernel can run on this device: an f16 x f16 -> f32 16x16x16 config and one subgroup size. */
 export function matrixGemmSupport(gpu: Gpu): { ok: true; subgroupSize: number } | { ok: false; reason: string } {
@@ -44,46 +74,53 @@ export function matrixGemmSupport(gpu: Gpu): { ok: true; subgroupSize: number } 
   return { ok: true, subgroupSize: f.subgroupMaxSize };
 }
 
-/** Bytes of workgroup memory of a tile: the double-buffered X and W tiles in f16, plus a 16x16 f32 scratch per subgroup. */
+/** Bytes of workgroup memory of a tile: the double-buffered A and B tiles in f16, plus a 16x16 f32 scratch per subgroup. */
 export function matrixWorkgroupBytes(t: MatrixTile): number {
-  const BM = 32 * t.SGR, BN = 16 * t.TC * t.SGC;
+  const BM = 16 * t.TR * t.SGR, BN = 16 * t.TC * t.SGC;
   return 2 * (BM + BN) * (t.BK + t.PAD) * 2 + t.SGR * t.SGC * 256 * 4;
 }
 
-/** The defines of one pipeline (exported for the bench, which reports them). */
-export function matrixGemmDefines(K: number, tile: MatrixTile, subgroupSize: number, epilogue: GemmEpilogue, hasBias: boolean): Record<string, number | boolean> {
-  const { SGR, SGC, TC, BK, PAD } = tile;
-  const THREADS = SGR * SGC * subgroupSize, BM = 32 * SGR, BN = 16 * TC * SGC;
+/**
+ * The tile defines of gemm_matrix_tile.wgsl (shared by gemm_matrix and vae_conv3d_matrix); throws naming the
+ * tile when the kernel cannot be built from it.
+ */
+export function matrixTileDefines(tile: MatrixTile, subgroupSize: number): Record<string, number | boolean> {
+  const { SGR, SGC, TR, TC, BK, PAD, vstage } = tile;
+  const THREADS = SGR * SGC * subgroupSize, BM = 16 * TR * SGR, BN = 16 * TC * SGC;
   const LA = (BM * BK) / 4 / THREADS, LB = (BN * BK) / 4 / THREADS;
-  const ok = (TC === 2 || TC === 4) && (BK === 16 || BK === 32) && PAD % 4 === 0 && [1, 2, 4].includes(LA) && [1, 2, 4].includes(LB);
+  const ok = (TR === 2 || TR === 4) && (TC === 2 || TC === 4) && (BK === 16 || BK === 32) && PAD % 4 === 0 && PAD >= 0 &&
+    [1, 2, 4, 8].includes(LA) && [1, 2, 4, 8].includes(LB) && THREADS % (BK / 4) === 0;
   if (!ok) {
-    throw new Error(`gemm_matrix: unsupported tile ${JSON.stringify(tile)} with subgroup size ${subgroupSize} (TC 2 or 4, BK 16 or 32, 1, 2 or 4 vec4 loads of X and W per invocation; got ${LA} and ${LB})`);
+    throw new Error(`gemm_matrix: unsupported tile ${JSON.stringify(tile)} with subgroup size ${subgroupSize} (TR, TC 2 or 4, BK 16 or 32, PAD a multiple of 4, 1, 2, 4 or 8 vec4 loads of A and B per invocation; got ${LA} and ${LB})`);
   }
+  const S = BK + PAD, unit = vstage ? 4 : 1;
   return {
-    vec: K % 4 === 0,
-    SG: subgroupSize, SGC, THREADS, BM, BN, BK, PAD,
-    TCOLS: 16 * TC,
-    tc4: TC === 4,
-    bk32: BK === 32,
-    la2: LA >= 2, la4: LA === 4,
-    lb2: LB >= 2, lb4: LB === 4,
-    A_SMEM: 2 * BM * (BK + PAD),
-    B_SMEM: 2 * BN * (BK + PAD),
+    SG: subgroupSize, SGR, SGC, TR, TC, THREADS, BM, BN, BK, PAD,
+    tr4: TR === 4, tc4: TC === 4, bk32: BK === 32, vstage,
+    la2: LA >= 2, la4: LA >= 4, la8: LA === 8,
+    lb2: LB >= 2, lb4: LB >= 4, lb8: LB === 8,
+    A_SMEM: (2 * BM * S) / unit,
+    B_SMEM: (2 * BN * S) / unit,
     C_SMEM: SGR * SGC * 256,
-    ...epilogueDefines(epilogue, hasBias),
   };
+}
+
+/** The defines of one gemm_matrix pipeline (exported for the bench, which reports them). */
+export function matrixGemmDefines(K: number, tile: MatrixTile, subgroupSize: number, epilogue: GemmEpilogue, hasBias: boolean): Record<string, number | boolean> {
+  return { vec: K % 4 === 0, ...matrixTileDefines(tile, subgroupSize), ...epilogueDefines(epilogue, hasBias) };
 }
 
 /** The default tile on this device: the first of MATRIX_TILE_ORDER within its workgroup memory and invocation limits. */
 export function pickMatrixTile(gpu: Gpu, subgroupSize: number): MatrixTile {
   for (const name of MATRIX_TILE_ORDER) {
     const t = MATRIX_TILES[name];
-    if (fits(gpu, t, subgroupSize)) return t;
+    if (matrixTileFits(gpu, t, subgroupSize)) return t;
   }
   throw new Error(`${gpu.label}: no matrix GEMM tile fits maxComputeWorkgroupStorageSize ${gpu.limits.maxComputeWorkgroupStorageSize} and maxComputeInvocationsPerWorkgroup ${gpu.limits.maxComputeInvocationsPerWorkgroup}`);
 }
 
-function fits(gpu: Gpu, t: MatrixTile, subgroupSize: number): boolean {
+/** Whether a tile is within the device's workgroup memory and invocations. */
+export function matrixTileFits(gpu: Gpu, t: MatrixTile, subgroupSize: number): boolean {
   return matrixWorkgroupBytes(t) <= gpu.limits.maxComputeWorkgroupStorageSize &&
     t.SGR * t.SGC * subgroupSize <= gpu.limits.maxComputeInvocationsPerWorkgroup;
 }
@@ -106,7 +143,7 @@ export function gemmMatrix(
   if (!support.ok) throw new Error(`${name}: the matrix gemm cannot run: ${support.reason}`);
   if (x.dtype !== "f16") throw new Error(`${name}: the matrix gemm takes f16 operands, found ${x.dtype}`);
   const t = tile ?? pickMatrixTile(gpu, support.subgroupSize);
-  if (!fits(gpu, t, support.subgroupSize)) {
+  if (!matrixTileFits(gpu, t, support.subgroupSize)) {
     throw new Error(`${name}: matrix tile ${JSON.stringify(t)} needs ${matrixWorkgroupBytes(t)} bytes of workgroup memory and ${t.SGR * t.SGC * support.subgroupSize} invocations; the adapter allows ${gpu.limits.maxComputeWorkgroupStorageSize} and ${gpu.limits.maxComputeInvocationsPerWorkgroup}`);
   }
   const defines = matrixGemmDefines(layer.inFeatures, t, support.subgroupSize, epilogue, layer.bias !== null);

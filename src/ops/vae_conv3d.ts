@@ -7,6 +7,7 @@ import { type DType, numel } from "../shape.ts";
 import { expectShape, type Tensor, tensorBytes } from "../gpu/tensor.ts";
 import { grid1d, MAX_WG_X } from "./grid.ts";
 import { GEMM_TILES, type GemmTile, gemmDefines, gemmWorkgroupBytes, pickTile } from "./gemm.ts";
+import { MATRIX_TILES, matrixGemmSupport, type MatrixTile, matrixTileDefines, matrixTileFits, matrixWorkgroupBytes } from "./gemm_matrix.ts";
 
 /**
  * A conv on the GPU: weights reordered to w [Cout, K], K = KT*KH*KW*Cin, tap-major with the channel
@@ -76,6 +77,27 @@ export function pickConvTile(M: number, N: number): GemmTile {
   return pickTile(M, N);
 }
 
+/**
+ * Tiles of vae_conv3d_matrix (f16 on the matrix units), by output width: the decoder's convs have 384, 192
+ * and 96 output channels (and 3 on the narrow kernel).
+ */
+export const CONV_MATRIX_TILES: Record<string, MatrixTile> = {
+  "128x128x32/2x4": MATRIX_TILES["128x128x32/2x4"],
+  "128x128x16/4x4": MATRIX_TILES["128x128x16/4x4"],
+  "128x128x16/2x2": MATRIX_TILES["128x128x16/2x2"],
+  "128x64x32/4x2": MATRIX_TILES["128x64x32/4x2"],
+  "128x64x16/4x4": MATRIX_TILES["128x64x16/4x4"],
+  "128x32x32/2x2": MATRIX_TILES["128x32x32/2x2"],
+  "128x32x16/4x2": MATRIX_TILES["128x32x16/4x2"],
+};
+
+/** The matrix tile with no wasted columns where Cout allows (a multiple of 128, 64 or 32). */
+export function pickConvMatrixTile(N: number): MatrixTile {
+  if (N % 128 === 0) return CONV_MATRIX_TILES["128x128x32/2x4"];
+  if (N % 64 === 0) return CONV_MATRIX_TILES["128x64x32/4x2"];
+  return CONV_MATRIX_TILES["128x32x32/2x2"];
+}
+
 export interface ConvOptions {
   /** [KT - 1, Hin, W, Cin]: the frames before x (the feature cache), of which the first `zeroFrames` read as zeros. */
   cache?: Tensor;
@@ -87,8 +109,26 @@ export interface ConvOptions {
   residual?: Tensor;
   /** Output channels per output frame (default Cout); Cout / splitC frames per input frame (the time upsampler: Cout / 2). */
   splitC?: number;
-  /** Force a GEMM tile (tests, bench); default: vae_conv3d_narrow for a narrow layer, else pickConvTile. */
+  /** Force a GEMM tile of the scalar kernel (tests, bench); default: vae_conv3d_narrow for a narrow layer, else pickConvTile. */
   tile?: GemmTile;
+  /**
+   * Which kernel for a non-narrow layer: "auto" (default: vae_conv3d_matrix for f16 where the device has
+   * subgroup matrices and no scalar tile was forced; $SHARDIT_CONV_MATRIX=0 turns it off), "scalar" or
+   * "matrix" (an error where it cannot run).
+   */
+  kernel?: "auto" | "scalar" | "matrix";
+  /** Force a tile of the matrix kernel (tests, bench); default pickConvMatrixTile. */
+  matrixTile?: MatrixTile;
+}
+
+/** Whether "auto" may take the matrix conv ($SHARDIT_CONV_MATRIX=0 in Deno turns it off, for comparisons). */
+function matrixConvAllowed(): boolean {
+  const env = (globalThis as { Deno?: { env: { get(k: string): string | undefined } } }).Deno?.env;
+  try {
+    return env?.get("SHARDIT_CONV_MATRIX") !== "0";
+  } catch {
+    return true; // no env permission: the default
+  }
 }
 
 /**
@@ -129,6 +169,24 @@ export function vaeConv3d(gpu: Gpu, x: Tensor, layer: ConvLayer, out: Tensor, op
     // 2. pipeline key: dtype, kernel size, residual  3. uniforms  4. dispatch: one invocation per pixel
     const kernel = gpu.kernel("vae_conv3d_narrow", { f16, KT, KH, KW, residual });
     gpu.dispatch(kernel, params, bindings, grid1d(Math.ceil(M / 64)));
+    return;
+  }
+  const choice = opts.kernel ?? "auto";
+  if (choice === "matrix" || (choice === "auto" && !opts.tile && f16 && matrixConvAllowed() && matrixGemmSupport(gpu).ok)) {
+    const support = matrixGemmSupport(gpu);
+    if (!support.ok) throw new Error(`${name}: the matrix conv cannot run: ${support.reason}`);
+    if (!f16) throw new Error(`${name}: the matrix conv takes f16 operands, found ${x.dtype}`);
+    // 2. pipeline key: kernel size, vec4 reads, matrix tile, residual
+    const mt = opts.matrixTile ?? pickConvMatrixTile(Cout);
+    if (!matrixTileFits(gpu, mt, support.subgroupSize)) {
+      throw new Error(`${name}: matrix tile ${JSON.stringify(mt)} needs ${matrixWorkgroupBytes(mt)} bytes of workgroup memory and ${mt.SGR * mt.SGC * support.subgroupSize} invocations; the adapter allows ${gpu.limits.maxComputeWorkgroupStorageSize} and ${gpu.limits.maxComputeInvocationsPerWorkgroup}`);
+    }
+    const d = matrixTileDefines(mt, support.subgroupSize);
+    const kernel = gpu.kernel("vae_conv3d_matrix", { KT, KH, KW, residual, vec: Cin % 4 === 0, ...d });
+    // 3. uniforms  4. dispatch: (N tiles, M tiles over y and z)
+    const BM = d.BM as number, BN = d.BN as number;
+    const mTiles = Math.ceil(M / BM);
+    gpu.dispatch(kernel, params, bindings, [Math.ceil(Cout / BN), Math.min(mTiles, MAX_WG_X), Math.ceil(mTiles / MAX_WG_X)]);
     return;
   }
   // 2. pipeline key: dtype, kernel size, vec4 reads, tile, residual

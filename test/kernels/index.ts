@@ -3,3 +3,5 @@
 import "../../src/selftest/kernels/index.ts";
 // Deno only: every matrix-attention variant compiled on Dawn's null backend (no GPU needed).
 import "./matrix_compile.test.ts";
+// Deno only: every gemm_matrix and vae_conv3d_matrix variant compiled on Dawn's null backend.
+import "./matrix_null_compile.test.ts";

@@ -3,9 +3,10 @@
 // output split into two frames, the 3x3 Conv2d and a 1x1x1 conv; widths off every tile (Cout 3, 7, 33, 70,
 // 130), odd H x W, channel counts with and without vec4 reads (Cin % 4), several tiles, and the narrow
 // kernel (Cout <= 4: conv_out).
-import { CONV_TILES, uploadConv, vaeConv3d } from "../../ops/vae_conv3d.ts";
+import { CONV_MATRIX_TILES, CONV_TILES, uploadConv, vaeConv3d } from "../../ops/vae_conv3d.ts";
+import { matrixGemmSupport } from "../../ops/gemm_matrix.ts";
 import { vaeConv3dRef } from "../reference/vae_conv3d.ts";
-import { expectClose, expectThrows, f64, randomArray, roundF16, test, TOL, withGpu, withGpuF16 } from "../harness.ts";
+import { expectClose, expectThrows, f64, randomArray, roundF16, skip, test, TOL, withGpu, withGpuF16 } from "../harness.ts";
 import type { Gpu } from "../../gpu/device.ts";
 import type { DType } from "../../shape.ts";
 
@@ -21,9 +22,15 @@ interface Case {
   residual?: boolean;
   split?: boolean;
   tile?: string;
+  /** Run vae_conv3d_matrix (f16 on the matrix units), with this tile of CONV_MATRIX_TILES or the default. */
+  matrix?: string | true;
 }
 
 async function check(gpu: Gpu, c: Case, dtype: DType) {
+  if (c.matrix) {
+    const s = matrixGemmSupport(gpu);
+    if (!s.ok) skip(s.reason);
+  }
   const round = dtype === "f16" ? roundF16 : (a: Float32Array) => a;
   const [KT, KH, KW] = c.k;
   const padTop = c.halo ? 0 : (KH - 1) / 2;
@@ -49,6 +56,8 @@ async function check(gpu: Gpu, c: Case, dtype: DType) {
     residual: resT,
     splitC,
     tile: c.tile ? CONV_TILES[c.tile] : undefined,
+    kernel: c.matrix ? "matrix" : c.tile ? undefined : "scalar",
+    matrixTile: typeof c.matrix === "string" ? CONV_MATRIX_TILES[c.matrix] : undefined,
   });
   const ref = vaeConv3dRef(f64(x), [c.T, Hin, c.W, c.Cin], f64(w), wShape, f64(b), {
     cache: f64(cache),
@@ -83,6 +92,18 @@ for (const c of cases) {
   const label = `vae_conv3d ${c.k.join("x")} T${c.T} ${c.Hout}x${c.W} ${c.Cin}->${c.Cout}${c.halo ? " halo" : ""}${c.residual ? " +res" : ""}${c.split ? " split" : ""}${c.tile ? ` ${c.tile}` : ""}`;
   test(`${label} f32`, () => withGpu((gpu) => check(gpu, c, "f32")), { tags: ["slow"] });
   test(`${label} f16`, () => withGpuF16((gpu) => check(gpu, c, "f16")), { tags: ["slow"], needs: ["f16"], hosts: ["deno"] });
+}
+
+// The matrix conv (f16, subgroup matrices; the GPU host): the awkward cases above that are not narrow, and
+// every matrix tile on an edge-heavy shape (Cout off every tile width, Cin with and without vec4 reads).
+const matrixCases: Case[] = [
+  ...cases.filter((c) => !c.tile && c.Cout > 4).map((c) => ({ ...c, matrix: true as const })),
+  ...Object.keys(CONV_MATRIX_TILES).map((t) => ({ T: 2, Hout: 5, W: 13, Cin: 20, Cout: 70, k: [3, 3, 3] as [number, number, number], zeroFrames: 0, residual: true, matrix: t })),
+  ...Object.keys(CONV_MATRIX_TILES).map((t) => ({ T: 1, Hout: 4, W: 9, Cin: 7, Cout: 33, k: [3, 3, 3] as [number, number, number], zeroFrames: 1, matrix: t })),
+];
+for (const c of matrixCases) {
+  const label = `vae_conv3d_matrix ${c.k.join("x")} T${c.T} ${c.Hout}x${c.W} ${c.Cin}->${c.Cout}${c.halo ? " halo" : ""}${c.residual ? " +res" : ""}${c.split ? " split" : ""}${typeof c.matrix === "string" ? ` ${c.matrix}` : ""}`;
+  test(`${label} f16`, () => withGpuF16((gpu) => check(gpu, c, "f16")), { needs: ["subgroupMatrix"], hosts: ["deno"] });
 }
 
 test("vae_conv3d refuses a missing cache and a wrong output shape", () =>
