@@ -224,3 +224,10 @@ test("lora: --lora FILE[:SCALE] parsing keeps URLs and Hub paths whole", () => {
   expectEqual("url", parseLoraArg("https://host/x/a.safetensors"), { source: "https://host/x/a.safetensors", strength: 1 });
   expectEqual("url scale", parseLoraArg("https://host:8080/a.safetensors:2"), { source: "https://host:8080/a.safetensors", strength: 2 });
 });
+
+test("lora: other spellings of the two layouts (ai-toolkit's lora_A/lora_B under Wan names, PEFT's base_model.model., no prefix)", async () => {
+  const plan = async (tensors: Record<string, number[]>) => (await (await planOf(tensors))()).updates.map((u) => `${u.kind} ${u.target} ${u.scale}`);
+  expectEqual("ai-toolkit", await plan({ [`${W}blocks.1.cross_attn.o.lora_A.weight`]: [2, d], [`${W}blocks.1.cross_attn.o.lora_B.weight`]: [d, 2] }), ["lowrank blocks.1.attn2.to_out.0.weight 1"]);
+  expectEqual("PEFT base_model", await plan({ "base_model.model.blocks.0.ffn.net.2.lora_A.weight": [2, 256], "base_model.model.blocks.0.ffn.net.2.lora_B.weight": [d, 2] }), ["lowrank blocks.0.ffn.net.2.weight 1"]);
+  expectEqual("bare Wan names", await plan({ "head.head.lora_down.weight": [2, d], "head.head.lora_up.weight": [64, 2], "head.head.diff_b": [64] }), ["lowrank proj_out.weight 1", "delta proj_out.bias 1"]);
+});
