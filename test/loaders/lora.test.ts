@@ -173,7 +173,7 @@ for (const which of ["wan", "diffusers", "both"] as const) {
     // The LoRAs must matter, or the comparison above proves nothing.
     const plain = relL2(got, g.expected);
     if (!(plain > 1e-2)) throw new Error(`${which}: the merged forward is within ${plain.toExponential(2)} of the unmerged one: the LoRA changed nothing`);
-  }, { tags: ["slow"] });
+  }, { tags: ["slow"], hosts: ["deno"] }); // the browser runs the merge kernel (kernels/lora_merge) and the fixture merges
 }
 
 test("lora: sharded forward (3 devices, sequence mode) over merged weights vs one device over the Float64 merge", async () => {
