@@ -8,9 +8,16 @@
 //
 //   deno run -A bench/gemm.ts [--webgpu auto|dawn|deno] [--small] [--shapes 4096x4096x4096,...] [--precision f32,f16]
 //                             [--variants auto|scalar|all|matrix|128x128x8,m:64x64x32,...] [--iters 10] [--timestamps] [--json out.json]
+//                             [--latest bench/results/latest.json [--torch torch_gemm.json]]
 //
 // --timestamps: also the GPU time per call from timestamp queries (gpuMs, gpuTFLOP/s). On Dawn the wall clock
 // can include idle time between the GPU finishing and onSubmittedWorkDone resolving (bench/RESULTS.md).
+//
+// --latest: merge this run's figures of the "auto" variant (what gemm() runs) into that JSON as gemm_tflops:
+// {f16: {"32760x1536x8960": n, ...}, f32: {...}} (shape keys MxKxN), from GPU time where --timestamps gave it,
+// else wall clock (gemm_timing says which), and gemm_kernels (which kernel and tile ran); with --torch,
+// bench/torch_gemm.py's TFLOP/s under torch.gemm_tflops: {fp16: ..., bf16: ..., fp32: ...}. Other keys of the
+// file are kept; commit comes from $SHARDIT_COMMIT where set.
 //
 // X or Y larger than one storage binding is processed in row chunks (as the model does), each chunk one
 // gemm call on views of the big buffers; a timed call is the whole product.
@@ -19,11 +26,11 @@ import { type DType, dtypeBytes } from "../src/shape.ts";
 import { type Tensor } from "../src/gpu/tensor.ts";
 import { freeLinear, uploadLinear } from "../src/ops/gemm_common.ts";
 import { gemm, GEMM_TILES, type GemmOptions, type GemmTile, pickTile } from "../src/ops/gemm.ts";
-import { MATRIX_TILES, matrixGemmSupport, pickMatrixTile } from "../src/ops/gemm_matrix.ts";
+import { MATRIX_TILES, matrixGemmSupport, matrixTileName, pickMatrixTile } from "../src/ops/gemm_matrix.ts";
 import { randomArray } from "../src/selftest/harness.ts";
 import { benchArgs, benchEnv, printEnv, printRow, printTable, timeGpu, writeJson } from "./common.ts";
 
-const args = benchArgs("bench/gemm.ts", ["small", "shapes", "precision", "variants", "iters", "json", "timestamps"], ["small", "timestamps"]);
+const args = benchArgs("bench/gemm.ts", ["small", "shapes", "precision", "variants", "iters", "json", "timestamps", "latest", "torch"], ["small", "timestamps"]);
 const FULL = ["4096x4096x4096", "32760x1536x8960", "32760x8960x1536"];
 const SMALL = ["256x128x192", "130x100x257", "64x64x64"];
 const shapes = (args.get("shapes")?.split(",") ?? (args.has("small") ? SMALL : FULL)).map((s) => {
@@ -108,7 +115,7 @@ for (const { key, M, K, N } of shapes) {
         }
         const mt = vname === "auto" ? pickMatrixTile(gpu, matrix.subgroupSize) : MATRIX_TILES[vname.slice(2)];
         opts = { kernel: "matrix", matrixTile: mt };
-        tileLabel = "matrix " + (Object.entries(MATRIX_TILES).find(([, v]) => v === mt)?.[0] ?? JSON.stringify(mt));
+        tileLabel = "matrix " + matrixTileName(mt);
       } else {
         const tile = vname === "auto" || vname === "scalar" ? pickTile(Math.min(M, rowsPerChunk), N) : GEMM_TILES[vname];
         opts = { kernel: "scalar", tile };
@@ -164,6 +171,46 @@ console.log("");
 printTable(results.map((r) => ({ shape: r.shape, precision: r.precision, variant: r.variant, tile: r.tile, ms: r.ms, "TFLOP/s": r.tflops, gpuMs: r.gpuMs ?? "", relErr: r.relErr, ok: r.ok })));
 const jsonPath = args.get("json");
 if (jsonPath) writeJson(jsonPath, { bench: "gemm", env, iters, results });
+const latestPath = args.get("latest");
+if (latestPath) mergeLatest(latestPath, args.get("torch"));
+
+/** Merges gemm_tflops (and torch.gemm_tflops from torchPath) into the JSON at `path`, keeping its other keys. */
+function mergeLatest(path: string, torchPath?: string) {
+  let latest: Record<string, unknown> = {};
+  try {
+    latest = JSON.parse(Deno.readTextFileSync(path));
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw new Error(`--latest ${path}: ${(e as Error).message}`);
+  }
+  const tf: Record<string, Record<string, number>> = { ...(latest.gemm_tflops as Record<string, Record<string, number>> ?? {}) };
+  const kernels: Record<string, string> = { ...(latest.gemm_kernels as Record<string, string> ?? {}) };
+  for (const r of results) {
+    if (r.variant !== "auto" || !r.ok) continue;
+    const ms = r.gpuMs ?? r.ms;
+    tf[r.precision] = { ...(tf[r.precision] ?? {}), [r.shape]: (2 * r.M * r.N * r.K) / (ms * 1e-3) / 1e12 };
+    kernels[`${r.precision} ${r.shape}`] = r.tile;
+  }
+  latest.gemm_tflops = tf;
+  latest.gemm_kernels = kernels;
+  latest.gemm_timing = args.has("timestamps") ? "gpu timestamps (TFLOP/s of the mean call)" : "wall clock (TFLOP/s of the best batch)";
+  latest.card ??= env.adapter;
+  latest.date = env.date;
+  const commit = Deno.env.get("SHARDIT_COMMIT");
+  if (commit) latest.commit = commit;
+  if (torchPath) {
+    const torch = JSON.parse(Deno.readTextFileSync(torchPath)) as { results: { shape: string; precision: string; tflops: number }[] };
+    const t = { ...(latest.torch as Record<string, unknown> ?? {}) };
+    const names: Record<string, string> = { f16: "fp16", bf16: "bf16", f32: "fp32" };
+    const ttf: Record<string, Record<string, number>> = { ...(t.gemm_tflops as Record<string, Record<string, number>> ?? {}) };
+    for (const r of torch.results) {
+      const p = names[r.precision] ?? r.precision;
+      ttf[p] = { ...(ttf[p] ?? {}), [r.shape]: r.tflops };
+    }
+    t.gemm_tflops = ttf;
+    latest.torch = t;
+  }
+  writeJson(path, latest);
+}
 gpu.destroy();
 if (results.some((r) => !r.ok)) {
   console.error("gemm bench: some results were wrong (relErr over tolerance)");

@@ -29,7 +29,7 @@ export interface SweepCase {
 }
 
 export interface SweepVariant {
-  /** Unique within the sweep. */
+  /** Unique within its group and toggle set. */
   name: string;
   /** What rows are compared within (e.g. the shape): the log gives each row's ratio to the group's best. */
   group: string;
@@ -93,10 +93,14 @@ async function dawnCreate(): Promise<(flags: string[]) => GPU> {
   return (require(path) as { create(flags: string[]): GPU }).create;
 }
 
+/** Dawn instances made here, held to the end of the process (dawn.node has segfaulted once one was collected). */
+const keptInstances: GPU[] = [];
+
 /** A Gpu on a fresh Dawn instance with these toggles (timestamp_quantization off, timestamps per dispatch). */
 export async function sweepGpu(toggles: string[], backend = "vulkan", label = "sweep"): Promise<Gpu> {
   const create = await dawnCreate();
   const gpu = create([`enable-dawn-features=${[...DEFAULT_TOGGLES, ...toggles].join(",")}`, "disable-dawn-features=timestamp_quantization", `backend=${backend}`]);
+  keptInstances.push(gpu);
   return await Gpu.create({ gpu, implementation: "dawn", quirks: { noSharedWrites: true }, profile: true, label: `${label}${toggles.length ? ` [${toggles.join(",")}]` : ""}` });
 }
 
@@ -104,8 +108,9 @@ export async function sweepGpu(toggles: string[], backend = "vulkan", label = "s
 export async function sweep(variants: SweepVariant[], opts: SweepOptions): Promise<SweepRow[]> {
   const names = new Set<string>();
   for (const v of variants) {
-    if (names.has(v.name)) throw new Error(`sweep ${opts.title}: variant name ${v.name} appears twice`);
-    names.add(v.name);
+    const id = `${v.group} ${v.name} [${[...(v.toggles ?? [])].sort().join(",")}]`;
+    if (names.has(id)) throw new Error(`sweep ${opts.title}: variant ${id} appears twice`);
+    names.add(id);
   }
   installDawnPolling();
   const iters = opts.iters ?? 10, warmup = opts.warmup ?? 2, repeats = opts.repeats ?? 3;

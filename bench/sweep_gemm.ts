@@ -5,7 +5,8 @@
 // channels) against Float64 sums over the f16-rounded operands the GPU holds.
 //
 //   deno run -A bench/sweep_gemm.ts [--shapes 4096x4096x4096,...] [--tiles a,b] [--toggle-tiles a,b]
-//        [--convs 384@120x208,...] [--conv-tiles a,b] [--only gemm|conv] [--iters 10] [--log f] [--json f]
+//        [--convs 384@120x208,...] [--conv-tiles a,b] [--only gemm|conv] [--iters 10] [--warmup 2] [--repeats 3]
+//        [--log f] [--json f]
 // Toggle sets timed: none, and (for --toggle-tiles) disable_robustness,disable_workgroup_init.
 // SHARDIT_SWEEP_BACKEND=null compiles and checks nothing on the GPU (the null backend runs no dispatch; use
 // test/kernels/matrix_null_compile.test.ts for the CPU-side compile check).
@@ -115,6 +116,20 @@ function gemmVariant(key: string, name: string, kernel: "matrix" | "scalar", tog
 
 // ---------------------------------------------------------------- conv
 
+/** Host operands per conv spec, made once (f16-rounded copies for the reference). */
+const convHostCache = new Map<string, Record<"x" | "cache" | "w" | "b", Float32Array> & Record<"xs" | "cs" | "ws" | "bs", Float16Array>>();
+function convHost(spec: string, C: number, H: number, W: number) {
+  let h = convHostCache.get(spec);
+  if (!h) {
+    const seed = C + H;
+    const x = randomArray(H * W * C, seed, 1), cache = randomArray(2 * H * W * C, seed + 1, 1);
+    const w = randomArray(C * C * 27, seed + 2, 1 / Math.sqrt(27 * C)), b = randomArray(C, seed + 3, 0.1);
+    h = { x, cache, w, b, xs: new Float16Array(x), cs: new Float16Array(cache), ws: new Float16Array(w), bs: new Float16Array(b) };
+    convHostCache.set(spec, h);
+  }
+  return h;
+}
+
 /** One chunk frame of a decoder stage's causal 3x3x3 conv, C -> C channels at H x W, two cached frames. */
 function convVariant(spec: string, tileName: string | null): SweepVariant {
   const [c, hw] = spec.split("@");
@@ -125,10 +140,7 @@ function convVariant(spec: string, tileName: string | null): SweepVariant {
     group: `conv ${C}->${C} 3x3x3 @${H}x${W}`,
     info: { tile: tileName ? CONV_MATRIX_TILES[tileName] : "scalar", C, H, W },
     setup(gpu: Gpu): SweepCase {
-      const seed = C + H;
-      const x = randomArray(H * W * C, seed, 1), cache = randomArray(2 * H * W * C, seed + 1, 1);
-      const w = randomArray(C * C * 27, seed + 2, 1 / Math.sqrt(K)), b = randomArray(C, seed + 3, 0.1);
-      const xs = new Float16Array(x), cs = new Float16Array(cache), ws = new Float16Array(w), bs = new Float16Array(b);
+      const { x, cache, w, b, xs, cs, ws, bs } = convHost(spec, C, H, W);
       const layer = uploadConv(gpu, w, [C, C, 3, 3, 3], b, "f16", `sweep conv ${C}`);
       const xt = gpu.upload(x, [1, H, W, C], "f16"), ct = gpu.upload(cache, [2, H, W, C], "f16"), out = gpu.empty([1, H, W, C], "f16");
       const opts = tileName ? { kernel: "matrix" as const, matrixTile: CONV_MATRIX_TILES[tileName], cache: ct, zeroFrames: 0 } : { kernel: "scalar" as const, cache: ct, zeroFrames: 0 };
@@ -188,6 +200,8 @@ if (only !== "gemm") {
 await sweep(variants, {
   title: "gemm_matrix + vae_conv3d_matrix",
   iters: Number(arg("iters") ?? 10),
+  warmup: Number(arg("warmup") ?? 2),
+  repeats: Number(arg("repeats") ?? 3),
   log: arg("log"),
   json: arg("json"),
 });

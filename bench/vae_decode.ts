@@ -16,6 +16,10 @@
 // --workers N: also the sharded decode (src/pipeline/decode.ts: N workers, height bands, halo exchange
 // through SharedArrayBuffer) on the devices --gpus places them on; its check decode must equal the
 // single-device one within the same tolerances.
+// --latest FILE [--torch torch_vae.json]: merge the one-device whole-decode seconds into that JSON as
+// vae_decode_s: {f16: s, f32: s} (wall clock of the whole decode; vae_decode_gpu_s the timestamped GPU time
+// where --timestamps gave it; a decode stopped by --max-seconds is not written) and, with --torch,
+// bench/torch_vae.py's seconds under torch.vae_decode_s. Other keys are kept; commit from $SHARDIT_COMMIT.
 // --small: the wan-vae-small fixture's config (base_dim 16) instead of the real dims, for a CPU adapter.
 import { Gpu } from "../src/gpu/device.ts";
 import type { DType } from "../src/shape.ts";
@@ -28,7 +32,7 @@ import { placeDevices } from "../src/platform/deno_gpus.ts";
 import { decodeLatents } from "../src/pipeline/decode.ts";
 import { benchArgs, benchEnv, printEnv, printTable, writeJson } from "./common.ts";
 
-const args = benchArgs("bench/vae_decode.ts", ["latent", "precision", "check-latent", "check-ref", "max-seconds", "small", "json", "workers", "gpus", "timestamps"], ["small", "timestamps"]);
+const args = benchArgs("bench/vae_decode.ts", ["latent", "precision", "check-latent", "check-ref", "max-seconds", "small", "json", "workers", "gpus", "timestamps", "latest", "torch"], ["small", "timestamps"]);
 /** Worker counts for the sharded decode through the pool (0: none), e.g. --workers 2. */
 const workerCounts = (args.get("workers") ?? "").split(",").filter(Boolean).map(Number);
 const gpus = args.get("gpus") ?? "auto";
@@ -187,4 +191,38 @@ printTable(rows, ["precision", "latent", "frames", "chunks", "ms", "first_chunk_
 if (gpu.features.timestamps) console.log(`(decode FLOPs counted: ${(flops / 1e12).toFixed(1)} TFLOP)`);
 const jsonPath = args.get("json");
 if (jsonPath) writeJson(jsonPath, { env, cfg: { baseDim: cfg.baseDim }, flops, rows });
+const latestPath = args.get("latest");
+if (latestPath) {
+  let latest: Record<string, unknown> = {};
+  try {
+    latest = JSON.parse(Deno.readTextFileSync(latestPath));
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw new Error(`--latest ${latestPath}: ${(e as Error).message}`);
+  }
+  const s: Record<string, number> = { ...(latest.vae_decode_s as Record<string, number> ?? {}) };
+  const g: Record<string, number> = { ...(latest.vae_decode_gpu_s as Record<string, number> ?? {}) };
+  for (const r of rows as { precision: string; ms: number; gpu_ms?: number; latent: string }[]) {
+    if (!(r.precision === "f16" || r.precision === "f32") || !Number.isFinite(r.ms)) continue;
+    s[r.precision] = r.ms / 1000;
+    if (r.gpu_ms !== undefined && Number.isFinite(r.gpu_ms)) g[r.precision] = r.gpu_ms / 1000;
+  }
+  latest.vae_decode_s = s;
+  if (Object.keys(g).length) latest.vae_decode_gpu_s = g;
+  latest.vae_decode_timing = `wall clock of the whole one-device decode of latent ${T}x${h}x${w} (vae_decode_gpu_s: timestamped GPU time)`;
+  latest.card ??= env.adapter;
+  latest.date = env.date;
+  const commit = Deno.env.get("SHARDIT_COMMIT");
+  if (commit) latest.commit = commit;
+  const torchPath = args.get("torch");
+  if (torchPath) {
+    const torch = JSON.parse(Deno.readTextFileSync(torchPath)) as { rows?: { dtype?: string; ms?: number }[] };
+    const t = { ...(latest.torch as Record<string, unknown> ?? {}) };
+    const ts: Record<string, number> = { ...(t.vae_decode_s as Record<string, number> ?? {}) };
+    // bench/torch_vae.py's rows: {dtype: "fp32" | "bf16" | "fp16", ms} (wall clock of the whole decode, synchronized)
+    for (const r of torch.rows ?? []) if (r.dtype && r.ms !== undefined) ts[r.dtype] = r.ms / 1000;
+    t.vae_decode_s = ts;
+    latest.torch = t;
+  }
+  writeJson(latestPath, latest);
+}
 gpu.destroy();
