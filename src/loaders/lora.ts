@@ -334,11 +334,3 @@ export async function mergeLoras(gpu: Gpu, cfg: WanConfig, weights: WanWeights, 
     ms: performance.now() - t0,
   };
 }
-
-/** "owner/name[@rev]/dir/file.safetensors" as a Hub repo and a path in it, or null. */
-export function parseHubFile(text: string): { repo: string; path: string[] } | null {
-  const parts = text.split("/");
-  if (parts.length < 3 || !parts[parts.length - 1].endsWith(".safetensors")) return null;
-  if (parts.some((p) => p === "" || p === "." || p === "..")) return null;
-  return { repo: `${parts[0]}/${parts[1]}`, path: parts.slice(2) };
-}
