@@ -13,6 +13,7 @@ import "./pipeline/generate.test.ts";
 import "./pipeline/embedded.test.ts";
 import "./cli/cli.test.ts";
 import "./cli/decode.test.ts";
+import "./cli/first_hour.test.ts";
 import "./cli/outputs.test.ts";
 import "./parallel/gpus.test.ts";
 import "./platform/dawn_polling.test.ts";
