@@ -8,6 +8,8 @@
 import "./kernels/index.ts";
 import "./model/forward.test.ts";
 import "./parallel/sharded.test.ts";
+// The VAE decode in f16 (its convs on the matrix units where the device has them) against its goldens.
+import "./vae/index.ts";
 import { registeredTests, type TestCase } from "../src/selftest/harness.ts";
 import { runTests } from "../src/selftest/runner.ts";
 import { useWebGpu, webGpuChoice, WEBGPU_ENV } from "../src/platform/webgpu_deno.ts";
