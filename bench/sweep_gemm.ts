@@ -28,7 +28,7 @@ const arg = (n: string) => {
 const list = (n: string, d: string[]) => arg(n)?.split(",").filter(Boolean) ?? d;
 const shapes = list("shapes", ["32760x1536x8960", "4096x4096x4096", "32760x8960x1536"]);
 const tiles = list("tiles", Object.keys(MATRIX_TILES));
-const toggleTiles = list("toggle-tiles", ["128x128x32/4x4", "128x128x32/2x4", "128x256x16/4x4", "128x128x16/2x2"]);
+const toggleTiles = list("toggle-tiles", ["128x128x32/4x4", "128x128x32/4x4d", "128x256x32/4x4d", "128x128x32/2x4"]);
 const convs = list("convs", ["384@120x208", "192@240x416", "96@480x832"]);
 const convTiles = list("conv-tiles", Object.keys(CONV_MATRIX_TILES));
 const only = arg("only");

@@ -15,7 +15,9 @@
 // a multiple of 4), vstage (stage vec4<f16> per store and load matrices through the vector-array overload of
 // subgroupMatrixLoad, whose offset and stride count vec4s: checked on Dawn's null backend), la2 la4 la8 /
 // lb2 lb4 lb8 (1, 2, 4 or 8 vec4 loads of A / B per invocation per K step), THREADS, BM BN, A_SMEM B_SMEM
-// (array lengths in staged elements), C_SMEM.
+// (array lengths in staged elements), C_SMEM; bdirect: the right matrices are loaded straight from the storage
+// array w (the includer's [N, K] binding of vec4<f16>, K % BK == 0 and N % BN == 0: every read in bounds),
+// no B staging at all (ONNX Runtime's NVIDIA path, with the operand unpacked); bstage = !bdirect.
 //   smem   module scope: constants, workgroup arrays, the staging helpers and the epilogue's storeTile
 //   main   module scope: the entry point. Dispatch (ceil(outCols / BN), mTiles spread over y and z:
 //          m tile = wg.y + wg.z * 65535)
@@ -47,11 +49,15 @@ const TCC: u32 = ${TC}u * 16u;     // columns a subgroup owns
 #if ${vstage}
 const DIV: u32 = 4u;               // matrix offsets and strides count vec4s
 var<workgroup> As: array<vec4<f16>, ${A_SMEM}>;   // [2][BM][S / 4]
+#if ${bstage}
 var<workgroup> Bs: array<vec4<f16>, ${B_SMEM}>;   // [2][BN][S / 4]
+#endif
 #else
 const DIV: u32 = 1u;
 var<workgroup> As: array<f16, ${A_SMEM}>;         // [2][BM][S]
+#if ${bstage}
 var<workgroup> Bs: array<f16, ${B_SMEM}>;         // [2][BN][S]
+#endif
 #endif
 var<workgroup> Cs: array<f32, ${C_SMEM}>;         // [subgroups][16][16], the epilogue's scratch
 
@@ -67,6 +73,7 @@ fn stageA(buf: u32, q: u32, v: vec4<f16>) {
 #endif
 }
 
+#if ${bstage}
 fn stageB(buf: u32, q: u32, v: vec4<f16>) {
   let o = stageOffset(buf, BN, q);
 #if ${vstage}
@@ -75,6 +82,7 @@ fn stageB(buf: u32, q: u32, v: vec4<f16>) {
   Bs[o] = v.x; Bs[o + 1u] = v.y; Bs[o + 2u] = v.z; Bs[o + 3u] = v.w;
 #endif
 }
+#endif
 
 // The 16 x 16 result tile at rows m.., columns n.. from the subgroup's scratch at `base` (row-major,
 // stride 16): invocation `lane` stores every sgSize-th element, edge-checked.
@@ -147,6 +155,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   var ra6 = loadX(xr6, kq);
   var ra7 = loadX(xr7, kq);
 #endif
+#if ${bstage}
   var rb0 = loadW(wn, kq);
 #if ${lb2}
   var rb1 = loadW(wn + RSTEP, kq);
@@ -160,6 +169,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   var rb5 = loadW(wn + 5u * RSTEP, kq);
   var rb6 = loadW(wn + 6u * RSTEP, kq);
   var rb7 = loadW(wn + 7u * RSTEP, kq);
+#endif
+#else
+  let KQ = kSize() / 4u;           // w's row stride in vec4s
 #endif
 
   let nt = (kSize() + BK - 1u) / BK;
@@ -184,6 +196,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
       stageA(cur, tid + 6u * THREADS, ra6);
       stageA(cur, tid + 7u * THREADS, ra7);
 #endif
+#if ${bstage}
       stageB(cur, tid, rb0);
 #if ${lb2}
       stageB(cur, tid + THREADS, rb1);
@@ -197,6 +210,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
       stageB(cur, tid + 5u * THREADS, rb5);
       stageB(cur, tid + 6u * THREADS, rb6);
       stageB(cur, tid + 7u * THREADS, rb7);
+#endif
 #endif
     }
     workgroupBarrier();
@@ -216,6 +230,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
       ra6 = loadX(xr6, k0);
       ra7 = loadX(xr7, k0);
 #endif
+#if ${bstage}
       rb0 = loadW(wn, k0);
 #if ${lb2}
       rb1 = loadW(wn + RSTEP, k0);
@@ -230,19 +245,40 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
       rb6 = loadW(wn + 6u * RSTEP, k0);
       rb7 = loadW(wn + 7u * RSTEP, k0);
 #endif
+#endif
     }
     {
       let aBase = cur * BM * S + sr * S;
+#if ${bstage}
       let bBase = cur * BN * S + sc * S;
+#else
+      let bW = ((n0 + sc) * kSize() + t * BK) / 4u;   // this subgroup's first column, this K step, in vec4s
+#endif
       // The K step in 16-wide slices, written out (a loop over slices ran 25-35% slower on the H200).
       {
         let a0 = subgroupMatrixLoad<Left, row_major>(&As, aBase / DIV, S / DIV);
         let a1 = subgroupMatrixLoad<Left, row_major>(&As, (aBase + 16u * S) / DIV, S / DIV);
+#if ${bstage}
         let b0 = subgroupMatrixLoad<Right, col_major>(&Bs, bBase / DIV, S / DIV);
+#else
+        let b0 = subgroupMatrixLoad<Right, col_major>(&w, bW + 0u * KQ + 0u, KQ);
+#endif
+#if ${bstage}
         let b1 = subgroupMatrixLoad<Right, col_major>(&Bs, (bBase + 16u * S) / DIV, S / DIV);
+#else
+        let b1 = subgroupMatrixLoad<Right, col_major>(&w, bW + 16u * KQ + 0u, KQ);
+#endif
 #if ${tc4}
+#if ${bstage}
         let b2 = subgroupMatrixLoad<Right, col_major>(&Bs, (bBase + 32u * S) / DIV, S / DIV);
+#else
+        let b2 = subgroupMatrixLoad<Right, col_major>(&w, bW + 32u * KQ + 0u, KQ);
+#endif
+#if ${bstage}
         let b3 = subgroupMatrixLoad<Right, col_major>(&Bs, (bBase + 48u * S) / DIV, S / DIV);
+#else
+        let b3 = subgroupMatrixLoad<Right, col_major>(&w, bW + 48u * KQ + 0u, KQ);
+#endif
 #endif
         c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
         c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);
@@ -273,11 +309,27 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
       {
         let a0 = subgroupMatrixLoad<Left, row_major>(&As, (aBase + 16u) / DIV, S / DIV);
         let a1 = subgroupMatrixLoad<Left, row_major>(&As, (aBase + 16u * S + 16u) / DIV, S / DIV);
+#if ${bstage}
         let b0 = subgroupMatrixLoad<Right, col_major>(&Bs, (bBase + 16u) / DIV, S / DIV);
+#else
+        let b0 = subgroupMatrixLoad<Right, col_major>(&w, bW + 0u * KQ + 4u, KQ);
+#endif
+#if ${bstage}
         let b1 = subgroupMatrixLoad<Right, col_major>(&Bs, (bBase + 16u * S + 16u) / DIV, S / DIV);
+#else
+        let b1 = subgroupMatrixLoad<Right, col_major>(&w, bW + 16u * KQ + 4u, KQ);
+#endif
 #if ${tc4}
+#if ${bstage}
         let b2 = subgroupMatrixLoad<Right, col_major>(&Bs, (bBase + 32u * S + 16u) / DIV, S / DIV);
+#else
+        let b2 = subgroupMatrixLoad<Right, col_major>(&w, bW + 32u * KQ + 4u, KQ);
+#endif
+#if ${bstage}
         let b3 = subgroupMatrixLoad<Right, col_major>(&Bs, (bBase + 48u * S + 16u) / DIV, S / DIV);
+#else
+        let b3 = subgroupMatrixLoad<Right, col_major>(&w, bW + 48u * KQ + 4u, KQ);
+#endif
 #endif
         c00 = subgroupMatrixMultiplyAccumulate(a0, b0, c00);
         c01 = subgroupMatrixMultiplyAccumulate(a0, b1, c01);

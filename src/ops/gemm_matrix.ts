@@ -9,7 +9,9 @@ import { dispatchChunks, epilogueDefines, type GemmEpilogue, type Linear } from 
  * Workgroup tile of the matrix kernels (shaders/gemm_matrix_tile.wgsl): SGR x SGC subgroups, each owning
  * TR x TC result matrices of 16 x 16 (TR, TC 2 or 4), so BM = 16 TR SGR, BN = 16 TC SGC; K step BK (16 or
  * 32), staged rows padded by PAD halves (a multiple of 4); vstage: vec4<f16> staging through the
- * vector-array overload of subgroupMatrixLoad (else one f16 store per element).
+ * vector-array overload of subgroupMatrixLoad (else one f16 store per element); bdirect: the right
+ * matrices straight from the weight's storage buffer, no B staging (taken only where K % BK == 0, K % 4 == 0
+ * and every weight chunk's rows % BN == 0, so every read is in bounds; else the same tile staged).
  */
 export interface MatrixTile {
   SGR: number;
@@ -19,12 +21,15 @@ export interface MatrixTile {
   BK: 16 | 32;
   PAD: number;
   vstage: boolean;
+  bdirect?: boolean;
 }
 
 const t = (SGR: number, SGC: number, TR: 2 | 4, TC: 2 | 4, BK: 16 | 32, vstage = true, PAD = 8): MatrixTile => ({ SGR, SGC, TR, TC, BK, PAD, vstage });
+const d = (tile: MatrixTile): MatrixTile => ({ ...tile, bdirect: true });
 
 /**
- * Named configurations, "BMxBNxBK" + "/TRxTC" (the result matrices per subgroup) + "s" for scalar staging.
+ * Named configurations, "BMxBNxBK" + "/TRxTC" (the result matrices per subgroup) + "s" for scalar staging,
+ * "d" for B straight from storage (bdirect).
  * The bench and the sweep run them by name.
  */
 export const MATRIX_TILES: Record<string, MatrixTile> = {
@@ -52,6 +57,14 @@ export const MATRIX_TILES: Record<string, MatrixTile> = {
   "128x64x16/4x4": t(2, 1, 4, 4, 16),
   "128x32x16/4x2": t(2, 1, 4, 2, 16),
   "128x32x32/2x2": t(4, 1, 2, 2, 32),
+  // B (the weight) straight from storage: only A is staged (half the workgroup memory and staging work)
+  "128x128x32/4x4d": d(t(2, 2, 4, 4, 32)),
+  "128x128x32/2x4d": d(t(4, 2, 2, 4, 32)),
+  "128x128x16/4x4d": d(t(2, 2, 4, 4, 16)),
+  "128x256x32/4x4d": d(t(2, 4, 4, 4, 32)),
+  "256x128x32/4x4d": d(t(4, 2, 4, 4, 32)),
+  "128x64x32/4x2d": d(t(2, 2, 4, 2, 32)),
+  "128x32x32/2x2d": d(t(4, 1, 2, 2, 32)),
 };
 
 /** The default tile (first that fits the adapter's limits). Before the call-5 sweep: the old default's shape, vector staged. */
@@ -77,7 +90,18 @@ export function matrixGemmSupport(gpu: Gpu): { ok: true; subgroupSize: number } 
 /** Bytes of workgroup memory of a tile: the double-buffered A and B tiles in f16, plus a 16x16 f32 scratch per subgroup. */
 export function matrixWorkgroupBytes(t: MatrixTile): number {
   const BM = 16 * t.TR * t.SGR, BN = 16 * t.TC * t.SGC;
-  return 2 * (BM + BN) * (t.BK + t.PAD) * 2 + t.SGR * t.SGC * 256 * 4;
+  return 2 * (BM + (t.bdirect ? 0 : BN)) * (t.BK + t.PAD) * 2 + t.SGR * t.SGC * 256 * 4;
+}
+
+/**
+ * The tile as it can run on these operands: a bdirect tile keeps B in storage only where every read is in
+ * bounds (K % BK == 0, K % 4 == 0, each weight chunk's rows a multiple of BN), else it is staged.
+ */
+export function matrixTileFor(tile: MatrixTile, K: number, chunkRows: readonly number[]): MatrixTile {
+  if (!tile.bdirect) return tile;
+  const BN = 16 * tile.TC * tile.SGC;
+  const inBounds = K % tile.BK === 0 && K % 4 === 0 && chunkRows.every((n) => n % BN === 0);
+  return inBounds ? tile : { ...tile, bdirect: false };
 }
 
 /**
@@ -97,10 +121,11 @@ export function matrixTileDefines(tile: MatrixTile, subgroupSize: number): Recor
   return {
     SG: subgroupSize, SGR, SGC, TR, TC, THREADS, BM, BN, BK, PAD,
     tr4: TR === 4, tc4: TC === 4, bk32: BK === 32, vstage,
+    bdirect: !!tile.bdirect, bstage: !tile.bdirect,
     la2: LA >= 2, la4: LA >= 4, la8: LA === 8,
     lb2: LB >= 2, lb4: LB >= 4, lb8: LB === 8,
     A_SMEM: (2 * BM * S) / unit,
-    B_SMEM: (2 * BN * S) / unit,
+    B_SMEM: tile.bdirect ? 0 : (2 * BN * S) / unit,
     C_SMEM: SGR * SGC * 256,
   };
 }
@@ -146,6 +171,9 @@ export function gemmMatrix(
   if (!matrixTileFits(gpu, t, support.subgroupSize)) {
     throw new Error(`${name}: matrix tile ${JSON.stringify(t)} needs ${matrixWorkgroupBytes(t)} bytes of workgroup memory and ${t.SGR * t.SGC * support.subgroupSize} invocations; the adapter allows ${gpu.limits.maxComputeWorkgroupStorageSize} and ${gpu.limits.maxComputeInvocationsPerWorkgroup}`);
   }
-  const defines = matrixGemmDefines(layer.inFeatures, t, support.subgroupSize, epilogue, layer.bias !== null);
+  let run = matrixTileFor(t, layer.inFeatures, layer.chunks.map((c) => c.shape[0]));
+  // A bdirect tile staged for these operands may outgrow workgroup memory (128x256x32): the default then.
+  if (!matrixTileFits(gpu, run, support.subgroupSize)) run = pickMatrixTile(gpu, support.subgroupSize);
+  const defines = matrixGemmDefines(layer.inFeatures, run, support.subgroupSize, epilogue, layer.bias !== null);
   dispatchChunks(gpu, gpu.kernel("gemm_matrix", defines), x, layer, out, gate, defines.BM as number, defines.BN as number);
 }

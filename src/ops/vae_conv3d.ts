@@ -7,7 +7,7 @@ import { type DType, numel } from "../shape.ts";
 import { expectShape, type Tensor, tensorBytes } from "../gpu/tensor.ts";
 import { grid1d, MAX_WG_X } from "./grid.ts";
 import { GEMM_TILES, type GemmTile, gemmDefines, gemmWorkgroupBytes, pickTile } from "./gemm.ts";
-import { MATRIX_TILES, matrixGemmSupport, type MatrixTile, matrixTileDefines, matrixTileFits, matrixWorkgroupBytes } from "./gemm_matrix.ts";
+import { MATRIX_TILES, matrixGemmSupport, type MatrixTile, matrixTileDefines, matrixTileFits, matrixTileFor, matrixWorkgroupBytes } from "./gemm_matrix.ts";
 
 /**
  * A conv on the GPU: weights reordered to w [Cout, K], K = KT*KH*KW*Cin, tap-major with the channel
@@ -89,6 +89,10 @@ export const CONV_MATRIX_TILES: Record<string, MatrixTile> = {
   "128x64x16/4x4": MATRIX_TILES["128x64x16/4x4"],
   "128x32x32/2x2": MATRIX_TILES["128x32x32/2x2"],
   "128x32x16/4x2": MATRIX_TILES["128x32x16/4x2"],
+  "128x128x32/2x4d": MATRIX_TILES["128x128x32/2x4d"],
+  "128x128x32/4x4d": MATRIX_TILES["128x128x32/4x4d"],
+  "128x64x32/4x2d": MATRIX_TILES["128x64x32/4x2d"],
+  "128x32x32/2x2d": MATRIX_TILES["128x32x32/2x2d"],
 };
 
 /** The matrix tile with no wasted columns where Cout allows (a multiple of 128, 64 or 32). */
@@ -181,7 +185,9 @@ export function vaeConv3d(gpu: Gpu, x: Tensor, layer: ConvLayer, out: Tensor, op
     if (!matrixTileFits(gpu, mt, support.subgroupSize)) {
       throw new Error(`${name}: matrix tile ${JSON.stringify(mt)} needs ${matrixWorkgroupBytes(mt)} bytes of workgroup memory and ${mt.SGR * mt.SGC * support.subgroupSize} invocations; the adapter allows ${gpu.limits.maxComputeWorkgroupStorageSize} and ${gpu.limits.maxComputeInvocationsPerWorkgroup}`);
     }
-    const d = matrixTileDefines(mt, support.subgroupSize);
+    let run = matrixTileFor(mt, Cin % 4 === 0 ? K : 1, [Cout]);
+    if (!matrixTileFits(gpu, run, support.subgroupSize)) run = pickConvMatrixTile(Cout);
+    const d = matrixTileDefines(run, support.subgroupSize);
     const kernel = gpu.kernel("vae_conv3d_matrix", { KT, KH, KW, residual, vec: Cin % 4 === 0, ...d });
     // 3. uniforms  4. dispatch: (N tiles, M tiles over y and z)
     const BM = d.BM as number, BN = d.BN as number;

@@ -7,7 +7,7 @@
 // is missing.
 import { preprocessShader, shaderSource } from "../../src/gpu/shaders.ts";
 import type { GemmEpilogue } from "../../src/ops/gemm_common.ts";
-import { MATRIX_TILES, matrixGemmDefines, matrixTileDefines } from "../../src/ops/gemm_matrix.ts";
+import { MATRIX_TILES, matrixGemmDefines, matrixTileDefines, matrixTileFor } from "../../src/ops/gemm_matrix.ts";
 import { CONV_MATRIX_TILES } from "../../src/ops/vae_conv3d.ts";
 import { skip, test } from "../../src/selftest/harness.ts";
 import { nullMatrixDevice } from "./matrix_compile.test.ts";
@@ -47,7 +47,8 @@ test("matrix kernels: every gemm_matrix tile, epilogue and read width compiles o
   const variants = Object.entries(MATRIX_TILES).flatMap(([name, tile]) =>
     epilogues.flatMap((epi) =>
       [true, false].flatMap((hasBias) =>
-        [64, 13].map((K) => ({ label: `gemm_matrix ${name} ${epi}${hasBias ? "" : " no bias"} K ${K}`, op: "gemm_matrix", defines: matrixGemmDefines(K, tile, SG, epi, hasBias) }))
+        // K 64 with 256-row chunks: B straight from storage where the tile says so; K 13: staged, scalar reads
+        [64, 13].map((K) => ({ label: `gemm_matrix ${name} ${epi}${hasBias ? "" : " no bias"} K ${K}`, op: "gemm_matrix", defines: matrixGemmDefines(K, matrixTileFor(tile, K, [256]), SG, epi, hasBias) }))
       )
     )
   );
@@ -62,7 +63,7 @@ test("matrix kernels: every vae_conv3d_matrix kernel size, read width, residual 
         [true, false].map((residual) => ({
           label: `vae_conv3d_matrix ${name} ${KT}x${KH}x${KW}${vec ? "" : " scalar"}${residual ? " residual" : ""}`,
           op: "vae_conv3d_matrix",
-          defines: { KT, KH, KW, vec, residual, ...matrixTileDefines(tile, SG) },
+          defines: { KT, KH, KW, vec, residual, ...matrixTileDefines(matrixTileFor(tile, vec ? 64 : 1, [256]), SG) },
         }))
       )
     )
