@@ -123,7 +123,10 @@ export function encodeApng(frames: readonly Uint8Array[], width: number, height:
 export function contactSheet(frames: readonly Uint8Array[], width: number, height: number, columns?: number, gap = 2): { rgb: Uint8Array; width: number; height: number } {
   checkFrames(frames, width, height, "contact sheet");
   const n = frames.length;
-  const cols = columns ?? Math.max(1, Math.min(n, Math.round(Math.sqrt((n * height) / width))));
+  // As square as the frames allow, moved by one column where that fills every row (8 frames: 4 x 2, not 3 x 3
+  // with an empty ninth cell).
+  const square = Math.max(1, Math.min(n, Math.round(Math.sqrt((n * height) / width))));
+  const cols = columns ?? [square, square + 1, square - 1].find((c) => c >= 1 && c <= n && n % c === 0) ?? square;
   const rows = Math.ceil(n / cols);
   const sheetW = cols * width + (cols - 1) * gap, sheetH = rows * height + (rows - 1) * gap;
   const rgb = new Uint8Array(sheetW * sheetH * 3).fill(32);

@@ -19,6 +19,7 @@ import { writeVideo } from "../../src/cli/decode.ts";
 import type { DecodeRun } from "../../src/pipeline/decode.ts";
 import { Checkpoint } from "../../src/io/safetensors.ts";
 import { denoFileSource } from "../../src/io/fs_deno.ts";
+import { contactSheet } from "../../src/io/video.ts";
 import { loadVaeGolden } from "../vae/util.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
@@ -218,3 +219,11 @@ test("decode --scale 2 (writeVideo): the .apng and --frames are twice the size, 
   const st = await Checkpoint.open([await denoFileSource(`${dir}/v.safetensors`)]);
   if (st.info("video").shape.join() !== `1,3,${F},${H},${W}`) throw new Error(`.safetensors shape ${st.info("video").shape}`);
 }, { hosts: ["deno"] });
+
+test("contact sheet (generate's video.png): 8 frames are 4 x 2, no empty cell; 9 stay 3 x 3; 7 keep the square layout", () => {
+  const frames = (n: number) => Array.from({ length: n }, () => new Uint8Array(4 * 4 * 3));
+  for (const [n, w, h] of [[8, 4 * 4 + 3 * 2, 2 * 4 + 2], [9, 3 * 4 + 2 * 2, 3 * 4 + 2 * 2], [7, 3 * 4 + 2 * 2, 3 * 4 + 2 * 2]]) {
+    const s = contactSheet(frames(n), 4, 4);
+    if (s.width !== w || s.height !== h) throw new Error(`${n} frames: ${s.width}x${s.height}, expected ${w}x${h}`);
+  }
+});
