@@ -173,7 +173,10 @@ async function forwardShard(m: WanModel, msg: Extract<ToWorker, { type: "forward
     new Float32Array(buffers.tokensOut, (b * shard.tokens + shard.start) * width * 4, real * width).set(rows);
   }
   m.gpu.freeTensor(y);
-  if (devices > 1) barrier.arrive(m.w.blocks.length * B + 1, "the output gather");
+  // The barrier's sequence numbers count every arrival of the run: one per block and item, unless a step cache
+  // skipped the blocks (no exchange at all), then the gather.
+  const exchanges = msg.cache?.mode === "reuse" ? 0 : m.w.blocks.length * B;
+  if (devices > 1) barrier.arrive(exchanges + 1, "the output gather");
   if (rank === 0) {
     const outValues = m.cfg.outChannels * latentGrid.F * latentGrid.H * latentGrid.W;
     for (let b = 0; b < B; b++) {

@@ -16,7 +16,11 @@ import { unpatchifyRef } from "../../src/selftest/reference/unpatchify.ts";
 
 const f64 = (a: Float32Array) => Float64Array.from(a);
 
-export function wanForwardRef(cfg: WanConfig, w: WanWeights, inputs: ForwardInputs): Float64Array {
+/**
+ * `cache` (step caching, as WanModel.forwardBatch's BlockCache): `reuse` replaces the blocks by h + reuse;
+ * `store` receives the blocks' residual h_out - h_in [L, d].
+ */
+export function wanForwardRef(cfg: WanConfig, w: WanWeights, inputs: ForwardInputs, cache?: { reuse?: Float64Array; store?: (r: Float64Array) => void }): Float64Array {
   const C = cfg.inChannels, { F, H, W } = inputs.latentGrid;
   const grid = { F, H: H / 2, W: W / 2 };
   const L = grid.F * grid.H * grid.W, d = cfg.dim, N = cfg.heads, D = cfg.headDim, Lt = inputs.textTokens, eps = cfg.eps;
@@ -32,7 +36,9 @@ export function wanForwardRef(cfg: WanConfig, w: WanWeights, inputs: ForwardInpu
   // Patch embedding.
   let h = linear(patchifyRef(f64(inputs.latent), 0, L, { C, F, H, W }), L, w.patchEmbedding, C * 4);
 
-  for (const b of w.blocks) {
+  const h0 = h;
+  if (cache?.reuse) h = add(h, cache.reuse);
+  for (const b of cache?.reuse ? [] : w.blocks) {
     const mod = add(f64(b.scaleShiftTable), proj);
     // a. self-attention
     let n = layerNormModulatedRef(h, mod, 0, 1, L, d, eps);
@@ -53,6 +59,8 @@ export function wanForwardRef(cfg: WanConfig, w: WanWeights, inputs: ForwardInpu
     const hidden = gemmRef(n, f64(b.ffn.up.weight), f64(b.ffn.up.bias), L, cfg.ffnDim, d, "gelu_tanh");
     h = gemmRef(hidden, f64(b.ffn.down.weight), f64(b.ffn.down.bias), L, d, cfg.ffnDim, "residual_gate", h, mod.subarray(5 * d, 6 * d));
   }
+
+  if (cache?.store && !cache.reuse) cache.store(h.map((v, i) => v - h0[i]));
 
   // Output.
   const outMod = f64(w.scaleShiftTable).map((v, i) => v + temb[i % d]);

@@ -1,0 +1,117 @@
+// Fewer and cheaper forwards per video (issue 17) on the synthetic model (wan-small's dims, 45 tokens):
+// - CFG parallel: 4 devices as 2 x 2 == sequential CFG on 2 devices, bit for bit, in both shard modes (each
+//   group runs exactly the forward 2 devices run alone); 3 devices (2 + 1) == 1 device within TOL.sharded.
+// - Batched forwards (both branches, several seeds as one batch) == one forward per call, and == the Float64
+//   pipeline; sharded too (the exchange counts items).
+// - Step caching: off is the plain loop of one pool.forward per model call, bit for bit; MagCache's skipping
+//   plan equals a Float64 pipeline that follows the same plan (reusing the blocks' residual in Float64).
+import { syntheticModel } from "../../src/loaders/synthetic_model.ts";
+import { generate, type GenerateOptions, setPrompts } from "../../src/pipeline/generate.ts";
+import { gaussianNoise, sample, type SamplerConfig } from "../../src/sampler/flow_match.ts";
+import { planShards, type ShardMode, tokenGridFromLatent } from "../../src/parallel/plan.ts";
+import { expectBitwiseEqual, expectClose, test, TOL } from "../../src/selftest/harness.ts";
+import { withSharedPool } from "../parallel/pools.ts";
+import { wanForwardRef } from "../reference/wan.ts";
+import { sampleRef } from "../reference/sampler.ts";
+import type { WorkerPool } from "../../src/parallel/pool.ts";
+
+const LATENT = { F: 3, H: 6, W: 10 }; // 3 x 3 x 5 = 45 tokens
+const SAMPLER: SamplerConfig = { steps: 2, shift: 5, guidance: 5, solver: "unipc" };
+const SEED = 7;
+const m = syntheticModel();
+
+async function run(devices: number, opts: Partial<GenerateOptions>, prompts?: (pool: WorkerPool) => Promise<void>) {
+  return await withSharedPool(devices, async (pool) => {
+    await pool.load(m.config, m.weights);
+    await setPrompts(pool, m.text, m.negativeText, m.textTokens);
+    await prompts?.(pool);
+    return await generate(pool, m.config, { latent: LATENT, sampler: SAMPLER, seed: SEED, mode: "sequence", batch: false, ...opts });
+  });
+}
+
+/** The Float64 pipeline; with `compute` (a step-cache plan) skipped steps reuse each branch's last residual. */
+function reference(sampler: SamplerConfig, seed = SEED, compute?: boolean[]): Float64Array {
+  const residual = new Map<string, Float64Array>();
+  const model = (x: Float64Array, timestep: number, step: number, text: Float32Array, branch: string) =>
+    wanForwardRef(m.config, m.weights, { latent: Float32Array.from(x), latentGrid: LATENT, text, textTokens: m.textTokens, timestep }, compute && {
+      reuse: compute[step] ? undefined : residual.get(branch),
+      store: (r) => residual.set(branch, r),
+    });
+  const x0 = gaussianNoise([m.config.inChannels, LATENT.F, LATENT.H, LATENT.W], seed);
+  return sampleRef(x0, sampler, (x, t, step) => ({ cond: model(x, t, step, m.text, "cond"), uncond: model(x, t, step, m.negativeText, "uncond") }));
+}
+
+for (const mode of ["sequence", "frame"] as ShardMode[]) {
+  test(`CFG parallel: 4 devices as 2 + 2 == sequential CFG on 2 devices, bit for bit (${mode} mode)`, async () => {
+    const parallel = await run(4, { mode, cfgParallel: true });
+    const sequential = await run(2, { mode });
+    expectBitwiseEqual(`cfg-parallel on 4 vs sequential on 2 (${mode})`, parallel.latent, sequential.latent);
+    if (parallel.groups?.map((g) => `${g.branch}:${g.devices}`).join(" ") !== "cond:0,1 uncond:2,3") {
+      throw new Error(`groups: expected cond:0,1 uncond:2,3, found ${parallel.groups?.map((g) => `${g.branch}:${g.devices}`).join(" ")}`);
+    }
+    const devices = parallel.steps[0].perDevice.map((d) => `${d.device}/g${d.group}`).join(" ");
+    if (devices !== "0/g0 1/g0 2/g1 3/g1") throw new Error(`step report devices: expected 0/g0 1/g0 2/g1 3/g1, found ${devices}`);
+  }, { hosts: ["deno"], timeoutMs: 300_000, tags: ["slow"] });
+}
+
+test("CFG parallel: 3 devices (2 + 1) == 1 device within the sharding tolerance, and == the Float64 pipeline", async () => {
+  const parallel = await run(3, { cfgParallel: true });
+  const one = await run(1, {});
+  expectClose("cfg-parallel on 3 vs 1 device", parallel.latent, one.latent, TOL.sharded.f32);
+  expectClose("cfg-parallel on 3 vs Float64 pipeline", parallel.latent, reference(SAMPLER), TOL.model.f32);
+}, { hosts: ["deno"], timeoutMs: 300_000, tags: ["slow"] });
+
+test("batched CFG: one forward over both branches == two forwards, and == the Float64 pipeline (1 and 2 devices)", async () => {
+  const ref = reference(SAMPLER);
+  const two = await run(1, { batch: false });
+  const batched = await run(1, { batch: true });
+  if (batched.batch !== 2 || two.batch !== 1) throw new Error(`batch sizes: expected 2 and 1, found ${batched.batch} and ${two.batch}`);
+  expectClose("batched vs two forwards (1 device)", batched.latent, two.latent, TOL.model.f32);
+  expectClose("batched vs Float64 pipeline (1 device)", batched.latent, ref, TOL.model.f32);
+  const sharded = await run(2, { batch: true });
+  expectClose("batched on 2 devices vs Float64 pipeline", sharded.latent, ref, TOL.model.f32);
+}, { hosts: ["deno"], timeoutMs: 300_000, tags: ["slow"] });
+
+test("several seeds and prompts: a batch of 4 calls (2 items x 2 branches) == each item alone == Float64", async () => {
+  const items = [{ seed: SEED, textKey: "prompt" }, { seed: 11, textKey: "second", negativeKey: "negative" }];
+  // The second prompt: the negative embedding reused as a prompt (any other text would do).
+  const setSecond = (pool: WorkerPool) => pool.setText("second", m.negativeText, m.textTokens);
+  const both = await run(2, { items, batch: true }, setSecond);
+  if (both.batch !== 4 || both.latents.length !== 2) throw new Error(`expected batch 4 and 2 latents, found ${both.batch} and ${both.latents.length}`);
+  const first = await run(2, { batch: false });
+  expectClose("item 0 of the batch vs alone", both.latents[0], first.latent, TOL.model.f32);
+  const x0 = gaussianNoise([m.config.inChannels, LATENT.F, LATENT.H, LATENT.W], 11);
+  const model = (x: Float64Array, timestep: number, text: Float32Array) =>
+    wanForwardRef(m.config, m.weights, { latent: Float32Array.from(x), latentGrid: LATENT, text, textTokens: m.textTokens, timestep });
+  const ref1 = sampleRef(x0, SAMPLER, (x, t) => ({ cond: model(x, t, m.negativeText), uncond: model(x, t, m.negativeText) }));
+  expectClose("item 1 (seed 11, second prompt) vs Float64 pipeline", both.latents[1], ref1, TOL.model.f32);
+}, { hosts: ["deno"], timeoutMs: 300_000, tags: ["slow"] });
+
+test("step cache off == the plain loop of one pool.forward per model call, bit for bit; an all-computing TeaCache too", async () => {
+  const off = await run(2, {});
+  const plain = await withSharedPool(2, async (pool) => {
+    const plan = planShards(tokenGridFromLatent(LATENT), 2, "sequence");
+    const x0 = gaussianNoise([m.config.outChannels, LATENT.F, LATENT.H, LATENT.W], SEED);
+    const forward = async (x: Float32Array, timestep: number, textKey: string) => (await pool.forward({ latent: x, latentGrid: LATENT, timestep, textKey, plan })).out;
+    return await sample(x0, SAMPLER, async (x, t) => ({ cond: await forward(x, t, "prompt"), uncond: await forward(x, t, "negative") }));
+  });
+  expectBitwiseEqual("generate without a cache vs the plain loop", off.latent, plain);
+  // A threshold no distance stays under: every step computes (and stores its residual), nothing is reused.
+  const all = await run(2, { cache: { kind: "teacache", threshold: 1e-30 } });
+  if (all.cache?.skipped !== 0) throw new Error(`teacache at 1e-30 skipped ${all.cache?.skipped} steps, expected 0`);
+  expectBitwiseEqual("teacache computing every step vs no cache", all.latent, off.latent);
+}, { hosts: ["deno"], timeoutMs: 300_000, tags: ["slow"] });
+
+test("MagCache over 10 steps: skips the published plan's steps, == the Float64 pipeline following that plan (1 device, batched; 2 devices)", async () => {
+  const sampler: SamplerConfig = { ...SAMPLER, steps: 10 };
+  const one = await run(1, { sampler, batch: true, cache: { kind: "magcache" } });
+  const computed = one.steps.flatMap((s) => (s.computed ? [s.step] : [])).join(",");
+  // MagCache4Wan2.1's own decision loop (test/reference/magcache_plan.py) computes steps 0, 1, 4, 7, 9 at 10 steps.
+  if (computed !== "0,1,4,7,9" || one.cache?.computed !== 5 || one.cache.skipped !== 5) {
+    throw new Error(`computed steps: expected 0,1,4,7,9 (5 computed, 5 skipped), found ${computed} (${one.cache?.computed}, ${one.cache?.skipped})`);
+  }
+  const ref = reference(sampler, SEED, one.cache.compute);
+  expectClose("magcache, 1 device batched, vs Float64 pipeline with the same plan", one.latent, ref, TOL.model.f32);
+  const two = await run(2, { sampler, cache: { kind: "magcache" } });
+  expectClose("magcache, 2 devices, vs Float64 pipeline with the same plan", two.latent, ref, TOL.model.f32);
+}, { hosts: ["deno"], timeoutMs: 300_000, tags: ["slow"] });

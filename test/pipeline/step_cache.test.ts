@@ -1,0 +1,46 @@
+// The step caches' plans (src/pipeline/step_cache.ts) against their published decision loops: MagCache's
+// against a transcription of MagCache4Wan2.1's (test/reference/magcache_plan.py, its printed output here),
+// TeaCache's on a modulation whose relative L1 change is 2% per step, worked by hand below; the --cache parser.
+import { magCachePlan, nearestInterp, parseCacheSpec, teaCachePlan } from "../../src/pipeline/step_cache.ts";
+import { expectThrows, test } from "../../src/selftest/harness.ts";
+
+const steps = (compute: boolean[]) => compute.flatMap((c, i) => (c ? [i] : [])).join(",");
+
+function expectEqual(what: string, got: string, want: string): void {
+  if (got !== want) throw new Error(`${what}: expected ${want}, found ${got}`);
+}
+
+test("MagCache plan == MagCache4Wan2.1's loop (Wan2.1 T2V 1.3B, threshold 0.12, K 2, retention 0.2) at 50 and 10 steps", () => {
+  // python3 test/reference/magcache_plan.py: both branches compute the same steps.
+  const at50 = "0,1,2,3,4,5,6,7,8,9,12,15,18,21,24,27,30,33,36,39,42,44,46,48,49";
+  expectEqual("50 steps, guided (cond and uncond together)", steps(magCachePlan(50, 1536, 2).compute), at50);
+  expectEqual("50 steps, guidance 1", steps(magCachePlan(50, 1536, 1).compute), at50);
+  expectEqual("10 steps (nearest-interpolated ratios)", steps(magCachePlan(10, 1536, 2).compute), "0,1,4,7,9");
+  const p = magCachePlan(10, 96, 2);
+  if (!/no published calibration for d = 96/.test(p.calibration)) throw new Error(`calibration of a d = 96 model: ${p.calibration}`);
+  // numpy.round is half to even: 4 entries onto 3 sample at 0, 1.5, 3, and 1.5 rounds to 2.
+  expectEqual("nearestInterp", nearestInterp([10, 11, 12, 13], 3).join(","), "10,12,13");
+});
+
+test("TeaCache plan (Wan2.1 1.3B, ret form): 5 steps computed, then a 2% change per step accumulates 0.0782 per step", () => {
+  // poly(0.02) = -5.21862437e4 * 0.02^4 + 9.23041404e3 * 0.02^3 - 5.28275948e2 * 0.02^2 + 1.36987616e1 * 0.02 - 4.99875664e-2
+  //            = -0.00835 + 0.07384 - 0.21131 + 0.27398 - 0.04999 = 0.07817: step 5 stays under 0.08 (skipped),
+  // step 6 reaches 0.156 (computed, reset), step 7 skipped, step 8 computed.
+  const d = 1536;
+  const e: Float32Array[] = [];
+  for (let i = 0; i < 9; i++) e.push(new Float32Array(6 * d).fill(i === 0 ? 0.5 : 0).map((v, k) => (i === 0 ? v + (k % 7) * 0.01 : e[i - 1][k] * 1.02)));
+  const plan = teaCachePlan(9, d, (i) => e[i]);
+  expectEqual("computed steps", steps(plan.compute), "0,1,2,3,4,6,8");
+  expectEqual("threshold", String(plan.threshold), "0.08");
+  // A higher threshold: 0.07817 * 2 = 0.156 < 0.2, so steps 5 and 6 skip, step 7 (0.2345) computes, step 8 skips.
+  expectEqual("computed steps at 0.2", steps(teaCachePlan(9, d, (i) => e[i], 0.2).compute), "0,1,2,3,4,7");
+});
+
+test("--cache parses teacache[:T] and magcache[:T]; anything else is one clear error", async () => {
+  expectEqual("teacache", JSON.stringify(parseCacheSpec("teacache")), `{"kind":"teacache"}`);
+  expectEqual("teacache:0.05", JSON.stringify(parseCacheSpec("teacache:0.05")), `{"kind":"teacache","threshold":0.05}`);
+  expectEqual("magcache:0.1", JSON.stringify(parseCacheSpec("magcache:0.1")), `{"kind":"magcache","threshold":0.1}`);
+  await expectThrows("a misspelt kind", () => parseCacheSpec("teacash"), /--cache must be teacache\[:THRESHOLD\] or magcache\[:THRESHOLD\]/);
+  await expectThrows("a negative threshold", () => parseCacheSpec("teacache:-1"), /--cache teacache: the threshold must be a positive number, got "-1"/);
+  await expectThrows("an empty threshold", () => parseCacheSpec("magcache:"), /threshold must be a positive number/);
+});
