@@ -230,9 +230,6 @@ export class SafetensorsFile {
       if (typeof dtype !== "string") throw new Error(`${t}: field "dtype" is ${describeJson(dtype)}, expected a string`);
       // Own properties only: "constructor" or "__proto__" are not dtypes.
       if (!Object.hasOwn(RUST_DTYPE_BITS, dtype)) throw new Error(`${t}: unknown dtype ${quote(dtype)} (shardit reads F32, F16 and BF16)`);
-      if (!Object.hasOwn(DTYPE_BYTES, dtype) && !Object.hasOwn(INTEGER_DTYPES, dtype)) {
-        throw new Error(`${t}: unsupported dtype ${quote(dtype)} (shardit reads F32, F16 and BF16)`);
-      }
       const dims = Array.isArray(shape) ? shape.map((d) => (d instanceof JNum ? d.u64() : null)) : null;
       if (!dims || !Array.isArray(shape)) throw new Error(`${t}: field "shape" is ${describeJson(shape)}, expected an array of non-negative integers`);
       const bad = dims.indexOf(null);
@@ -275,6 +272,10 @@ export class SafetensorsFile {
     const tensors = new Map<string, TensorInfo>();
     const integers = new Map<string, { dtype: string; shape: number[] }>();
     for (const [name, x] of entries) {
+      // Checked on the entry a repeated name keeps (the last, as in Rust's HashMap), not on the ones it replaced.
+      if (!Object.hasOwn(DTYPE_BYTES, x.dtype) && !Object.hasOwn(INTEGER_DTYPES, x.dtype)) {
+        throw new Error(`${f}: tensor ${quote(name)}: unsupported dtype ${quote(x.dtype)} (shardit reads F32, F16 and BF16)`);
+      }
       // Only an empty tensor can have a dimension past 2^53 here (the product fits the file); shardit refuses it.
       if (x.shape.some((d) => d > BigInt(Number.MAX_SAFE_INTEGER))) throw new Error(`${f}: tensor ${quote(name)}: shape ${fmtDims(x.shape)} has a dimension past 2^53 (shardit's limit)`);
       const shape = x.shape.map(Number);

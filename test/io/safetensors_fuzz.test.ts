@@ -71,6 +71,9 @@ test("safetensors: what Rust's reader accepts still opens (null __metadata__, em
     `{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"extra":[1.5,{"x":null}]}}`,
     `{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`,
     `{"__proto__":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`,
+    // found by the fuzz test (seed 7, case 35538): a repeated name keeps its last entry, so an earlier
+    // entry's dtype (F64 here) is not the tensor's
+    `{"w":{"dtype":"F64","shape":[1],"data_offsets":[0,8]},"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`,
   ];
   for (const h of cases) {
     const b = file(h, 4);
