@@ -31,3 +31,21 @@ export function rowsPerBinding(gpu: Gpu, rows: number, rowElems: number, dtype: 
   if (chunk < multiple) throw new Error(`${gpu.label}: ${what} of ${multiple} rows x ${rowElems} does not fit maxStorageBufferBindingSize ${max}`);
   return chunk;
 }
+
+/**
+ * Records a copy of `frames` whole frames (slices of the first dim) of `src` from frame `srcFrame` into
+ * `dst` at frame `dstFrame`: the two must have the same frame shape and dtype (e.g. a causal conv's feature
+ * cache [CACHE_T, H, W, C] and its input [T, H, W, C]). `what` names the tensors in errors.
+ */
+export function copyFrames(gpu: Gpu, what: string, src: Tensor, srcFrame: number, dst: Tensor, dstFrame: number, frames = 1): void {
+  const frameShape = src.shape.slice(1);
+  if (src.dtype !== dst.dtype || dst.shape.length !== src.shape.length || dst.shape.slice(1).some((d, i) => d !== frameShape[i])) {
+    throw new Error(`${what}: frames of [${src.shape}] ${src.dtype} and [${dst.shape}] ${dst.dtype} differ in shape or dtype`);
+  }
+  if (srcFrame < 0 || srcFrame + frames > src.shape[0] || dstFrame < 0 || dstFrame + frames > dst.shape[0]) {
+    throw new Error(`${what}: frames [${srcFrame}, ${srcFrame + frames}) -> [${dstFrame}, ${dstFrame + frames}) outside ${src.shape[0]} and ${dst.shape[0]} frames`);
+  }
+  const frameBytes = numel(frameShape) * dtypeBytes(src.dtype);
+  if (frameBytes % 4) throw new Error(`${what}: a frame of [${frameShape}] ${src.dtype} is ${frameBytes} bytes, not a multiple of 4 (frame copies)`);
+  gpu.copy(src.buffer, src.offset + srcFrame * frameBytes, dst.buffer, dst.offset + dstFrame * frameBytes, frames * frameBytes);
+}

@@ -22,6 +22,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import { type DType, type Grid3, numel } from "../shape.ts";
 import { type Tensor } from "../gpu/tensor.ts";
+import { copyFrames } from "../gpu/tensor_ops.ts";
 import { type Linear, freeLinear, uploadLinear } from "../ops/gemm_common.ts";
 import { gemm } from "../ops/gemm.ts";
 import { attention, attentionPlan, attentionWith, pickAttentionConfig, type AttentionConfig } from "../ops/attention.ts";
@@ -284,8 +285,6 @@ export class WanVaeDecoder {
     const Hout = haloed ? Hin - 2 : Hin;
     const splitC = opts.splitC ?? l.Cout;
     const out = gpu.empty([T * (l.Cout / splitC), Hout, W, splitC], this.dtype, name);
-    const frameBytes = (numel(xin.shape) / T) * (this.dtype === "f16" ? 2 : 4);
-    if (frameBytes % 4) throw new Error(`${name}: a frame of [${Hin}, ${W}, ${Cin}] ${this.dtype} is ${frameBytes} bytes, not a multiple of 4 (feature cache copies)`);
     let cache = st.caches.get(name);
     if (!cache) {
       cache = { buf: gpu.empty([CACHE_T, Hin, W, Cin], this.dtype, `${name} cache`), valid: 0 };
@@ -306,7 +305,7 @@ export class WanVaeDecoder {
     const keep = seq.slice(-CACHE_T);
     keep.forEach((src, i) => {
       const dst = CACHE_T - keep.length + i;
-      gpu.copy(src.buf.buffer, src.buf.offset + src.frame * frameBytes, next.buffer, next.offset + dst * frameBytes, frameBytes);
+      copyFrames(gpu, `${name} feature cache`, src.buf, src.frame, next, dst);
     });
     gpu.release(cache.buf.buffer);
     st.caches.set(name, { buf: next, valid: keep.length });
