@@ -21,3 +21,5 @@ import "./upsample2x.test.ts";
 import "./video_frames.test.ts";
 import "./vae_attention.test.ts";
 import "./lora_merge.test.ts";
+import "./rel_attention.test.ts";
+import "./gated_gelu.test.ts";
