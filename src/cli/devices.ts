@@ -6,6 +6,9 @@ import { int, type Parsed } from "./args.ts";
 
 export async function devicesFlag(p: Parsed, preferred: number): Promise<{ devices: number; why?: string }> {
   if (p.flags.has("devices")) return { devices: int(p, "devices", preferred) };
+  // --weights w1,...,wN without --devices: N devices (the speeds name them).
+  const w = p.flags.get("weights");
+  if (typeof w === "string" && w.split(",").length > 1) return { devices: w.split(",").length };
   if (preferred <= 1) return { devices: preferred };
   const gpu = currentWebGpu()?.gpu ?? globalThis.navigator?.gpu;
   const adapter = await gpu?.requestAdapter().catch(() => null);
