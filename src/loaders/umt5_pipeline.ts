@@ -146,6 +146,10 @@ export async function encodePrompts(te: TextEncoderSource, prompts: readonly str
         const e = out[i];
         const x = await gatherEmbeddingRows(te.checkpoint, te.config, e.inputIds.subarray(0, e.seqLen));
         const rows = await enc.encode(x);
+        const bad = rows.findIndex((v) => !Number.isFinite(v));
+        if (bad >= 0) {
+          throw new Error(`${te.name}: the encoder's output row ${Math.floor(bad / d)} of prompt ${i} is not finite (${rows[bad]}) in ${opts.precision ?? "f32"}${opts.precision === "f16" ? ": umT5-XXL's residual stream overflows f16, use f32" : ""}`);
+        }
         e.embeds.set(rows);
         await opts.cache?.put(key, rows);
       }

@@ -7,7 +7,7 @@ import { syntheticTensor } from "../../src/loaders/synthetic.ts";
 import { gatherEmbeddingRows, loadUmt5Encoder, parseUmt5Config, UMT5_FINAL_NORM, umt5LayerTensors } from "../../src/loaders/umt5.ts";
 import { Umt5Tokenizer } from "../../src/text/tokenizer.ts";
 import { promptClean } from "../../src/text/prompt_clean.ts";
-import { expectClose, test, TOL, withGpu } from "../../src/selftest/harness.ts";
+import { expectClose, test, TOL, withGpu, withGpuF16 } from "../../src/selftest/harness.ts";
 import { assert, expectError } from "../io/util.ts";
 import { umt5EncoderRef } from "../reference/umt5.ts";
 import { umt5FixtureBytes, umt5FixtureJson } from "./util.ts";
@@ -86,3 +86,18 @@ test("umt5: bad configs and checkpoints are one clear line", async () => {
   await expectError("vocab", () => gatherEmbeddingRows(ck, cfg, [1, cfg.vocabSize]), "token id", `${cfg.vocabSize}`, "shared.weight", "do not match");
   await expectError("shape", () => withGpu((gpu) => loadUmt5Encoder(gpu, ck, { ...cfg, dFf: 65 }, "te")), "te", "wi_0", "[65, 32]");
 });
+
+test("umt5: umt5-odd encoder all in f16 (weights, activations, residual) == transformers float64 within the f16 bound", async () => {
+  const { cfg, ck, io, meta } = await open("umt5-odd");
+  await withGpuF16(async (gpu) => {
+    const enc = await loadUmt5Encoder(gpu, ck, cfg, "umt5-odd", { dtype: "f16" });
+    try {
+      for (const [i, c] of meta.cases.entries()) {
+        if (c.seq_len > 64) continue;
+        expectClose(`umt5-odd case ${i} f16`, await enc.encode(await gatherEmbeddingRows(ck, cfg, c.input_ids)), await io.readF32(`expected.${i}`), TOL.model.f16);
+      }
+    } finally {
+      enc.free();
+    }
+  });
+}, { needs: ["f16"] });
