@@ -44,6 +44,8 @@ fn kSize() -> u32 { return p.K; }
 
 alias XRow = u32;
 fn xRow(m: u32) -> u32 { return m; }
+alias XK = u32;
+fn xK(k0: u32) -> u32 { return k0; }
 
 // Four consecutive K values (k0 .. k0 + 3) of X row `row`, zeros past the edges.
 fn loadX(row: u32, k0: u32) -> vec4<f16> {

@@ -6,7 +6,8 @@
 // accumulation. The includer defines, before `smem`:
 //   XRow                 the type of a decoded A row (u32 for a plain GEMM, a pixel for a conv)
 //   xRow(m) -> XRow      decodes row m (called once per staged row per workgroup, not per K step)
-//   loadX(r, k0) -> vec4<f16>   A[r, k0 .. k0 + 3], zeros past the edges (k0 a multiple of 4)
+//   XK, xK(k0) -> XK    decodes column k0 of A (once per K step per invocation: all its loads share it)
+//   loadX(r, kx) -> vec4<f16>   A[r, k0 .. k0 + 3] for kx = xK(k0), zeros past the edges (k0 a multiple of 4)
 //   loadW(n, k0) -> vec4<f16>   B[n, k0 .. k0 + 3], zeros past the edges
 //   store(m, n, acc)     the epilogue of one output element (called only for m < outRows(), n < outCols())
 //   outRows() outCols() kSize() -> u32   M, N, K of this dispatch
@@ -141,19 +142,20 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   let wn = n0 + rA;
 
   // Registers of the next K step: up to 8 vec4s of A and of B per invocation.
-  var ra0 = loadX(xr0, kq);
+  let kx0 = xK(kq);
+  var ra0 = loadX(xr0, kx0);
 #if ${la2}
-  var ra1 = loadX(xr1, kq);
+  var ra1 = loadX(xr1, kx0);
 #endif
 #if ${la4}
-  var ra2 = loadX(xr2, kq);
-  var ra3 = loadX(xr3, kq);
+  var ra2 = loadX(xr2, kx0);
+  var ra3 = loadX(xr3, kx0);
 #endif
 #if ${la8}
-  var ra4 = loadX(xr4, kq);
-  var ra5 = loadX(xr5, kq);
-  var ra6 = loadX(xr6, kq);
-  var ra7 = loadX(xr7, kq);
+  var ra4 = loadX(xr4, kx0);
+  var ra5 = loadX(xr5, kx0);
+  var ra6 = loadX(xr6, kx0);
+  var ra7 = loadX(xr7, kx0);
 #endif
 #if ${bstage}
   var rb0 = loadW(wn, kq);
@@ -216,19 +218,20 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     workgroupBarrier();
     if (t + 1u < nt) {
       let k0 = (t + 1u) * BK + kq;
-      ra0 = loadX(xr0, k0);
+      let kx = xK(k0);
+      ra0 = loadX(xr0, kx);
 #if ${la2}
-      ra1 = loadX(xr1, k0);
+      ra1 = loadX(xr1, kx);
 #endif
 #if ${la4}
-      ra2 = loadX(xr2, k0);
-      ra3 = loadX(xr3, k0);
+      ra2 = loadX(xr2, kx);
+      ra3 = loadX(xr3, kx);
 #endif
 #if ${la8}
-      ra4 = loadX(xr4, k0);
-      ra5 = loadX(xr5, k0);
-      ra6 = loadX(xr6, k0);
-      ra7 = loadX(xr7, k0);
+      ra4 = loadX(xr4, kx);
+      ra5 = loadX(xr5, kx);
+      ra6 = loadX(xr6, kx);
+      ra7 = loadX(xr7, kx);
 #endif
 #if ${bstage}
       rb0 = loadW(wn, k0);

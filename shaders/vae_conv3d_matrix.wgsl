@@ -50,22 +50,38 @@ fn xRow(m: u32) -> XRow {
   return XRow(m / HWo, i32(hw / p.W) - i32(p.padTop), i32(hw % p.W) - i32(KW / 2u), m < p.M);
 }
 
-// Element offset of channel ci at tap `tap` of pixel q in x (.y = 0) or the cache (.y = 1); .x = -1: zero.
-fn tapOffset(q: XRow, tap: u32, ci: u32) -> vec2<i32> {
-  let r = q.h + i32((tap / KW) % KH);
-  let c = q.w + i32(tap % KW);
-  let tv = q.t + tap / (KW * KH);
+// Column k of A decoded: its tap's row, column and frame offsets and its channel (k = tap * Cin + ci).
+// Computed once per K step per invocation (its loads of that step share k), so the divisions by Cin are
+// not repeated per load.
+struct XK {
+  dr: i32,
+  dc: i32,
+  dt: u32,
+  ci: u32,
+  k: u32,
+}
+
+fn xK(k: u32) -> XK {
+  let tap = k / p.Cin;
+  return XK(i32((tap / KW) % KH), i32(tap % KW), tap / (KW * KH), k % p.Cin, k);
+}
+
+// Element offset of channel kx.ci at tap kx of pixel q in x (.y = 0) or the cache (.y = 1); .x = -1: zero.
+fn tapOffset(q: XRow, kx: XK) -> vec2<i32> {
+  let r = q.h + kx.dr;
+  let c = q.w + kx.dc;
+  let tv = q.t + kx.dt;
   if (r < 0 || r >= i32(p.Hin) || c < 0 || c >= i32(p.W) || tv < p.zeroFrames) { return vec2<i32>(-1, 0); }
   let pix = u32(r) * p.W + u32(c);
-  if (tv < p.nCache) { return vec2<i32>(i32((tv * p.Hin * p.W + pix) * p.Cin + ci), 1); }
-  return vec2<i32>(i32(((tv - p.nCache) * p.Hin * p.W + pix) * p.Cin + ci), 0);
+  if (tv < p.nCache) { return vec2<i32>(i32((tv * p.Hin * p.W + pix) * p.Cin + kx.ci), 1); }
+  return vec2<i32>(i32(((tv - p.nCache) * p.Hin * p.W + pix) * p.Cin + kx.ci), 0);
 }
 
 #if ${vec}
-// K values k0 .. k0 + 3 (4 channels of one tap, Cin % 4 == 0) of pixel q.
-fn loadX(q: XRow, k0: u32) -> vec4<f16> {
-  if (!q.ok || k0 >= p.K) { return vec4<f16>(0.0); }
-  let o = tapOffset(q, k0 / p.Cin, k0 % p.Cin);
+// K values k .. k + 3 (4 channels of one tap, Cin % 4 == 0) of pixel q.
+fn loadX(q: XRow, kx: XK) -> vec4<f16> {
+  if (!q.ok || kx.k >= p.K) { return vec4<f16>(0.0); }
+  let o = tapOffset(q, kx);
   if (o.x < 0) { return vec4<f16>(0.0); }
   if (o.y == 1) { return cache[u32(o.x) / 4u]; }
   return x[u32(o.x) / 4u];
@@ -78,13 +94,15 @@ fn loadW(row: u32, k0: u32) -> vec4<f16> {
 #else
 fn loadX1(q: XRow, k: u32) -> f16 {
   if (k >= p.K) { return 0.0; }
-  let o = tapOffset(q, k / p.Cin, k % p.Cin);
+  let o = tapOffset(q, xK(k));
   if (o.x < 0) { return 0.0; }
   if (o.y == 1) { return cache[u32(o.x)]; }
   return x[u32(o.x)];
 }
 
-fn loadX(q: XRow, k0: u32) -> vec4<f16> {
+// Scalar reads (Cin % 4 != 0): the 4 K values may span two taps, each decoded on its own.
+fn loadX(q: XRow, kx: XK) -> vec4<f16> {
+  let k0 = kx.k;
   if (!q.ok || k0 >= p.K) { return vec4<f16>(0.0); }
   return vec4<f16>(loadX1(q, k0), loadX1(q, k0 + 1u), loadX1(q, k0 + 2u), loadX1(q, k0 + 3u));
 }
