@@ -66,7 +66,10 @@ console.log(`webgpu: ${backend.implementation}${backend.note ? ` (auto: ${backen
 const adapter = await probeAdapter();
 const has = Object.entries(adapter.features).filter(([, v]) => v).map(([k]) => k);
 console.log(`adapter: ${adapter.name}; features for needs: ${has.join(", ") || "none"}`);
-if (tier) console.log(`tier ${tier}: ${cases.length} of ${all.length} tests (the other ${all.length - cases.length} are backend-neutral: the deno pass runs them)`);
+if (tier) {
+  const inTier = all.filter(inDawnTier).length;
+  console.log(`tier ${tier}: ${inTier} of ${all.length} tests (the other ${all.length - inTier} are backend-neutral: the deno pass runs them)`);
+}
 if (fast) console.log(`test:fast: ${all.filter((c) => c.tags?.includes("slow")).length} slow tests left out (npm run test:deno runs them)`);
 const summary = await runTests(cases, "deno", "", (line) => console.log(line), adapter);
 if (jsonPath) Deno.writeTextFileSync(jsonPath, JSON.stringify(summary));
