@@ -9,6 +9,8 @@ import { type DType, numel } from "../shape.ts";
 import { type Tensor } from "../gpu/tensor.ts";
 import { gemmMatrix, matrixGemmSupport, type MatrixTile } from "./gemm_matrix.ts";
 import { type GemmEpilogue, type Linear, dispatchChunks, epilogueDefines } from "./gemm_common.ts";
+// The Linear layer belongs to gemm_common.ts (shared with gemm_matrix.ts); gemm's users import it from here.
+export { freeLinear, type GemmEpilogue, type Linear, uploadLinear } from "./gemm_common.ts";
 
 /** Block tile BM x BN, K step BK, per-invocation micro-tile TM x TN (all compile-time). */
 export interface GemmTile {
