@@ -48,6 +48,11 @@ const cases: GemmCase[] = [
   { M: 130, N: 257, K: 100, epilogue: "residual_gate", bias: false },
   // every tile on an edge-heavy shape
   ...Object.keys(MATRIX_TILES).map((tile) => ({ M: 130, N: 257, K: 100, tile, epilogue: "gelu_tanh" as const })),
+  // B straight from storage (bdirect tiles: K % 32 == 0, N a multiple of the tile width), edge rows in M,
+  // every epilogue, and 256-row weight chunks (each chunk's own w binding)
+  ...Object.keys(MATRIX_TILES).filter((t) => t.endsWith("d")).map((tile) => ({ M: 130, N: 256, K: 96, tile, epilogue: "residual_gate" as const })),
+  { M: 67, N: 512, K: 64, tile: "128x128x32/4x4d", epilogue: "gelu_tanh" as const, maxChunkBytes: 256 * 64 * 2 },
+  { M: 200, N: 768, K: 160, tile: "128x256x32/4x4d", maxChunkBytes: 256 * 160 * 2 },
   // chunked weights (128-row chunks) writing columns [n0, n0 + n_i), and views at row offsets
   { M: 45, N: 257, K: 64, maxChunkBytes: 128 * 64 * 2 },
   { M: 130, N: 257, K: 100, maxChunkBytes: 128 * 100 * 2, epilogue: "residual_gate" },
