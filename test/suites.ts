@@ -15,6 +15,7 @@ import "./cli/cli.test.ts";
 import "./cli/decode.test.ts";
 import "./cli/first_hour.test.ts";
 import "./cli/outputs.test.ts";
+import "./cli/bounds.test.ts";
 import "./parallel/gpus.test.ts";
 import "./platform/dawn_polling.test.ts";
 import "./vae/index.ts";

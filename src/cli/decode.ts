@@ -6,6 +6,7 @@ import { type CommandSpec, int, oneOf, type Parsed, parseCommand, str, UsageErro
 import { barText, downloadProgress, progressBar } from "./progress.ts";
 import { parseWeights } from "./forward.ts";
 import { onInterrupt } from "./interrupt.ts";
+import { checkDevices } from "./bounds.ts";
 import { OutputSet, type OutputTarget } from "../io/atomic_output.ts";
 import {
   checkVideoExtension, type DecodeChunkProgress, decodeLatents, type DecodeRun, denoFileSource, encodeFramePngs, encodeVideoFile, type Grid3, loadWanVaeWeights, modelFolder,
@@ -107,6 +108,7 @@ export async function decodeCommand(argv: string[]): Promise<number> {
   const p = parseCommand(SPEC, argv);
   const vaeArg = str(p, "vae"), latentsPath = str(p, "latents"), out = str(p, "out");
   const devices = int(p, "devices", 1);
+  checkDevices(devices);
   const precision = oneOf(p, "precision", ["f32", "f16"] as const, "f32");
   const weights = parseWeights(flag(p, "weights"), devices);
   const fps = int(p, "fps", WAN_FPS);

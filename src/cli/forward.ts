@@ -3,6 +3,7 @@
 import { type CommandSpec, int, oneOf, type Parsed, parseCommand, str, UsageError } from "./args.ts";
 import { downloadProgress, progressBar } from "./progress.ts";
 import { onInterrupt } from "./interrupt.ts";
+import { checkDevices } from "./bounds.ts";
 import { OutputSet } from "../io/atomic_output.ts";
 import {
   denoFileSource, encodeSafetensors, type ForwardResult, loadWanWeights, openModel, placeDevices, planShards, readForwardInputs, type ShardMode, type ShardPlan,
@@ -98,6 +99,7 @@ export async function forwardCommand(argv: string[]): Promise<number> {
   const p = parseCommand(SPEC, argv);
   const modelDir = str(p, "model"), inputPath = str(p, "input"), outPath = str(p, "out");
   const devices = int(p, "devices", 1);
+  checkDevices(devices);
   const mode = oneOf(p, "shard", ["sequence", "frame"] as const, "sequence");
   const precision = oneOf(p, "precision", ["f32", "f16"] as const, "f32");
   const weightsRaw = p.flags.get("weights");

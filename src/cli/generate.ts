@@ -18,6 +18,7 @@ import {
 import { chunkLine, decodeLines, openVae, writeVideo } from "./decode.ts";
 import { applyLoraFlags, LORA_FLAG, PRESET_FLAG, presetFlag } from "./lora_flags.ts";
 import { onInterrupt } from "./interrupt.ts";
+import { checkDevices, checkLatent, checkScale, checkSteps } from "./bounds.ts";
 import { OutputSet } from "../io/atomic_output.ts";
 import { escapeControl } from "../errors.ts";
 import { devicesFlag } from "./devices.ts";
@@ -172,6 +173,8 @@ export async function generateCommand(argv: string[]): Promise<number> {
   const outDir = str(p, "out", "out");
   const weights = parseWeights(flag("weights"), devices);
   const overlap = parseOverlap(p);
+  checkDevices(devices); // size flags bounded before anything is allocated (bounds.ts)
+  checkSteps(steps);
 
   // The outputs are checked, locked and staged before anything runs (src/io/atomic_output.ts): every file
   // goes into a folder beside --out and is renamed into place at the end, all or nothing.
@@ -196,6 +199,9 @@ export async function generateCommand(argv: string[]): Promise<number> {
   let latentsWritten = false;
   try {
     const model = await chooseModel(flag, guidance !== 1);
+    const { F: lF, H: lH, W: lW } = model.latent;
+    checkLatent(lF, lH, lW, { dim: model.config.dim, channels: Math.max(model.config.inChannels, model.config.outChannels), ropeMaxSeqLen: model.config.ropeMaxSeqLen });
+    if (model.pixels) checkScale(scale, lF, 2 * lH, 2 * lW); // the clip is depthToSpace of the latent
     await applyLoraFlags(argv, model.config, model.weights); // --lora: merged in f32 before the workers get the weights
     // --vae: the config is checked against the model before anything runs; the weights load with the model's.
     const vae = flag("vae") ? await openVae(flag("vae")!) : null;

@@ -3,6 +3,7 @@
 // src/io/model_folder.ts).
 import { type ByteSource, type Checkpoint } from "./safetensors.ts";
 import { type FolderSource, openFolderCheckpoint } from "./model_folder.ts";
+import { withPath } from "../errors.ts";
 
 function join(dir: string, name: string): string {
   return dir.endsWith("/") ? dir + name : `${dir}/${name}`;
@@ -16,9 +17,15 @@ export async function denoFileSource(path: string): Promise<ByteSource> {
   } catch (e) {
     throw new Error(`${path}: cannot open: ${(e as Error).message}`);
   }
-  const size = (await file.stat()).size;
+  const info = await file.stat();
+  if (info.isDirectory) {
+    file.close();
+    throw new Error(`${path}: is a folder, expected a file`); // reading it gave "Is a directory (os error 21)", naming no path
+  }
+  const size = info.size;
   let queue: Promise<unknown> = Promise.resolve();
-  const readAt = async (offset: number, length: number): Promise<Uint8Array> => {
+  const readAt = (offset: number, length: number): Promise<Uint8Array> => withPath(path, () => readAtRaw(offset, length));
+  const readAtRaw = async (offset: number, length: number): Promise<Uint8Array> => {
     const out = new Uint8Array(length);
     await file.seek(offset, Deno.SeekMode.Start);
     let got = 0;

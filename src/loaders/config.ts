@@ -13,6 +13,15 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+/**
+ * Largest accepted config values: far above any Wan2.1 model, small enough that what is sized from them
+ * (the list of tensor names, RoPE tables, per-layer buffers) stays small before the checkpoint is read.
+ */
+export const WAN_CONFIG_LIMITS: Record<string, number> = {
+  num_layers: 1024, num_attention_heads: 1024, attention_head_dim: 1024, in_channels: 4096, out_channels: 4096,
+  text_dim: 65536, ffn_dim: 1 << 20, freq_dim: 65536, rope_max_seq_len: 1 << 16,
+};
+
 /** Reads diffusers' config.json (already parsed); `source` names it in errors. */
 export function parseWanConfig(json: unknown, source: string): WanConfig {
   if (!isObject(json)) fail(source, `config is ${Array.isArray(json) ? "an array" : typeof json}, expected a JSON object`);
@@ -21,6 +30,9 @@ export function parseWanConfig(json: unknown, source: string): WanConfig {
     const v = j[key] ?? def;
     if (v === undefined) fail(source, `"${key}" is missing`);
     if (typeof v !== "number" || !Number.isSafeInteger(v) || v <= 0) fail(source, `"${key}" must be a positive integer, found ${JSON.stringify(v)}`);
+    // Bounded before anything is sized from it (num_layers 1e8 once built a 4.5 GB list of tensor names).
+    const max = WAN_CONFIG_LIMITS[key];
+    if (max !== undefined && v > max) fail(source, `"${key}" is ${v}, above shardit's limit of ${max} (Wan2.1 14B: 40 layers of d = 5120, ffn_dim 13824)`);
     return v;
   };
   if (j._class_name !== undefined && j._class_name !== "WanTransformer3DModel") {
@@ -42,6 +54,7 @@ export function parseWanConfig(json: unknown, source: string): WanConfig {
   const eps = j.eps ?? 1e-6;
   if (typeof eps !== "number" || !(eps > 0 && eps < 1)) fail(source, `"eps" must be a small positive number, found ${JSON.stringify(eps)}`);
   const heads = int("num_attention_heads"), headDim = int("attention_head_dim");
+  if (heads * headDim > 65536) fail(source, `num_attention_heads x attention_head_dim is ${heads * headDim}, above shardit's limit of 65536`);
   if (headDim % 2) fail(source, `"attention_head_dim" must be even (RoPE rotates pairs), found ${headDim}`);
   const freqDim = int("freq_dim", 256);
   if (freqDim % 2) fail(source, `"freq_dim" must be even (cos and sin halves), found ${freqDim}`);

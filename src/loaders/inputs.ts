@@ -22,6 +22,7 @@ export async function readForwardInputs(source: ByteSource, cfg: WanConfig): Pro
   if (H % 2 || W % 2) throw new Error(`${file}: hidden_states H and W must be even (2x2 patches), found ${H}x${W}`);
   const [tb, Lt, textDim] = need("encoder_hidden_states", 3);
   if (tb !== 1 || textDim !== cfg.textDim) throw new Error(`${file}: encoder_hidden_states has shape [${tb}, ${Lt}, ${textDim}], expected [1, Lt, ${cfg.textDim}]`);
+  if (Lt < 1) throw new Error(`${file}: encoder_hidden_states has 0 text tokens ([${tb}, ${Lt}, ${textDim}]): the cross-attention needs at least one`);
   const ts = need("timestep", 1);
   if (ts[0] !== 1) throw new Error(`${file}: timestep has shape [${ts}], expected [1]`);
   const timestep = (await io.readF32("timestep"))[0];
@@ -46,6 +47,7 @@ export async function readPromptEmbeddings(source: ByteSource, cfg: WanConfig): 
   if (b !== 1 || dim !== cfg.textDim || shape.length < 2 || shape.length > 3) {
     throw new Error(`${source.name}: tensor ${name} has shape [${shape}], expected [1, Lt, ${cfg.textDim}] (umT5 embeddings of the prompt)`);
   }
+  if (Lt < 1) throw new Error(`${source.name}: tensor ${name} has 0 text tokens (shape [${shape}]): the cross-attention needs at least one`);
   const text = await file.readF32(name);
   assertFinite(text, `${source.name}: tensor ${name}`, { width: dim, rowName: "text token" });
   return { text, tokens: Lt };

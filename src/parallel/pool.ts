@@ -365,6 +365,8 @@ export class WorkerPool {
 
   /** Encodes a text ([Lt, text_dim]) on every device into per-block cross-attention K/V, kept under `key`. */
   async setText(key: string, text: Float32Array, textTokens: number): Promise<void> {
+    // Checked here, not on the devices: 0 tokens gave WebGPU's "Invalid BindGroup" (an empty K/V buffer).
+    if (!Number.isInteger(textTokens) || textTokens < 1) throw new Error(`text "${key}": ${textTokens} text tokens; the cross-attention needs at least one`);
     await this.heal();
     this.texts.set(key, { text, textTokens });
     await this.request("textReady", this.all(), () => this.all().forEach((d) => this.post(d, { type: "text", key, text, textTokens })));

@@ -25,6 +25,9 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+/** Largest accepted VAE config values: far above the Wan2.1 VAE, small before anything is sized from them. */
+export const VAE_CONFIG_LIMITS: Record<string, number> = { base_dim: 4096, decoder_base_dim: 4096, z_dim: 1024, num_res_blocks: 64, out_channels: 3 };
+
 /** Reads diffusers' vae/config.json (already parsed); `source` names it in errors. */
 export function parseWanVaeConfig(json: unknown, source: string): WanVaeConfig {
   const fail = (msg: string): never => {
@@ -39,6 +42,9 @@ export function parseWanVaeConfig(json: unknown, source: string): WanVaeConfig {
     const v = j[key] ?? def;
     if (v === undefined) fail(`"${key}" is missing`);
     if (typeof v !== "number" || !Number.isSafeInteger(v) || v <= 0) fail(`"${key}" must be a positive integer, found ${JSON.stringify(v)}`);
+    // Bounded before anything is sized from it (num_res_blocks 1e9 once ran V8 out of memory).
+    const max = VAE_CONFIG_LIMITS[key];
+    if (max !== undefined && (v as number) > max) fail(`"${key}" is ${v}, above shardit's limit of ${max} (the Wan2.1 VAE: base_dim 96, z_dim 16, 2 res blocks)`);
     return v as number;
   };
   const list = <T>(key: string, def: T[] | undefined, ok: (v: unknown) => boolean, what: string): T[] => {
@@ -53,6 +59,7 @@ export function parseWanVaeConfig(json: unknown, source: string): WanVaeConfig {
   const zDim = int("z_dim", 16);
   const dimMult = list<number>("dim_mult", [1, 2, 4, 4], isPosInt, "positive integers");
   if (dimMult.length < 1) fail(`"dim_mult" is empty`);
+  if (dimMult.length > 8 || dimMult.some((m) => m > 64)) fail(`"dim_mult" must have at most 8 entries of at most 64 (shardit's limit), found ${dimMult.length} up to ${Math.max(...dimMult.slice(0, 1000))}`);
   const temperalDownsample = list<boolean>("temperal_downsample", [false, true, true], (v) => typeof v === "boolean", "booleans");
   if (temperalDownsample.length !== dimMult.length - 1) {
     fail(`"temperal_downsample" has ${temperalDownsample.length} entries, expected ${dimMult.length - 1} (one per down block but the last of dim_mult ${JSON.stringify(dimMult)})`);
