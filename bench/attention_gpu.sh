@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The attention part of a GPU-host call (issue 22), run there from the project root with .gpu/ beside it.
+# Here first: ../shared/gpu/bundle.sh, then
+#   node bin/deno.cjs bundle bench/attention_sweep.ts -o .gpu/att_sweep.js
+#   node bin/deno.cjs bundle bench/attention.ts -o .gpu/att_bench.js
+#   node bin/deno.cjs bundle test/run-gpu.ts -o .gpu/att_test_gpu.js
+# On the host (carry [".gpu"]):  bash bench/attention_gpu.sh sweep|confirm|bench $OUT
+#   sweep:   every matrix-attention config (bench/attention_sweep.ts) with Dawn's defaults and again with
+#            disable_robustness,disable_workgroup_init, and torch SDPA on the same shapes
+#   confirm: the attention_matrix Float64 tests (test/run-gpu.ts --filter attention_matrix), then `bench`
+#   bench:   torch SDPA, then bench/attention.ts f16 with timestamps at 4096, 32760 and 32760 x 512 text keys,
+#            merged into $OUT/latest.json (copy it over bench/results/latest.json, or pass LATEST=path)
+# Logs and JSON go to the given folder ($OUT). Each step has its own timeout so one hang does not take the call.
+set -u
+mode=${1:?usage: bash bench/attention_gpu.sh sweep|confirm|bench OUTDIR}
+out=${2:?usage: bash bench/attention_gpu.sh sweep|confirm|bench OUTDIR}
+latest=${LATEST:-$out/latest.json}
+source .gpu/setup.sh >/dev/null 2>&1
+nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$out/card.txt"
+export PYTHONUNBUFFERED=1
+shapes="4096x12x128,32760x12x128,32760:512x12x128"
+
+torch() {
+  timeout 100 python3 bench/torch_attention.py --shapes "$shapes" --precision fp16,bf16 --json "$out/torch_attention.json" >"$out/torch_attention.log" 2>&1
+  echo "torch rc=$?"; grep -v "^{" "$out/torch_attention.log" | cut -c1-250
+}
+
+bench() {
+  torch
+  timeout 150 deno run -A .gpu/att_bench.js --webgpu dawn --precision f16 --timestamps --iters 3 --shapes "$shapes" \
+    --json "$out/attention_dawn.json" --latest "$latest" --torch "$out/torch_attention.json" >"$out/attention_dawn.log" 2>&1
+  echo "bench rc=$?"; grep -E "^(shape|L[0-9]|skipped|wrote)" "$out/attention_dawn.log" | cut -c1-200
+}
+
+case "$mode" in
+  sweep)
+    timeout 170 deno run -A .gpu/att_sweep.js --jsonl "$out/sweep_default.jsonl" >"$out/sweep_default.log" 2>&1
+    echo "sweep default rc=$?"
+    torch
+    timeout 150 deno run -A .gpu/att_sweep.js --toggles disable_robustness,disable_workgroup_init --jsonl "$out/sweep_norobust.jsonl" >"$out/sweep_norobust.log" 2>&1
+    echo "sweep norobust rc=$?"
+    grep -h -E "^(check|time|skip)|done|rror" "$out/sweep_default.log" "$out/sweep_norobust.log" | cut -c1-170
+    ;;
+  confirm)
+    timeout 200 deno run -A .gpu/att_test_gpu.js --filter attention_matrix --log "$out/test_attention_matrix.log" >/dev/null 2>&1
+    echo "tests rc=$?"; grep -E "^(FAIL|fail|test:gpu)" "$out/test_attention_matrix.log" | cut -c1-300
+    bench
+    ;;
+  bench) bench ;;
+  *) echo "unknown mode $mode (sweep|confirm|bench)"; exit 2 ;;
+esac
