@@ -571,6 +571,7 @@ async function main(): Promise<void> {
     })
   );
   for (const id of ["workers", "shard", "weights", "latent-f", "latent-h", "latent-w"]) $(id).addEventListener("input", previewPlan);
+  $("workers").addEventListener("input", () => ($("workers-note").hidden = true)); // the user chose: the default's reason no longer applies
   $("steps").addEventListener("input", () => !busy && setStepProgress(0, Number(input("steps").value) || 0));
   $("run").addEventListener("click", () => void run());
   $("compare").addEventListener("click", () => void compare());

@@ -422,6 +422,7 @@ export function mountVideo(page: PageHooks): void {
   bands.title = "decode bands: the latent rows (and video rows) each device decodes, with its time";
   bands.style.display = "block";
   bands.style.marginTop = "6px";
+  bands.width = bands.height = 0; // empty until a decode draws it (a canvas is 300x150 by default: a blank box under the map)
   el("shard-map").parentElement!.after(bands);
   const panel = document.createElement("div");
   panel.className = "panel";
