@@ -11,7 +11,7 @@ import { cachedUrlFolder, hubFolder } from "../io/hub_deno.ts";
 import { parseHubId } from "../io/hub.ts";
 import type { FolderSource } from "../io/model_folder.ts";
 import { type EmbeddingCache, encodePrompts, openTextEncoder, type PromptEmbedding } from "../loaders/umt5_pipeline.ts";
-import type { DType } from "../shape.ts";
+import { type Umt5Precision, UMT5_PRECISIONS } from "../model/umt5.ts";
 
 /** encode's flags: the parser accepts exactly these rows and `shardit encode --help` prints them. */
 export const SPEC: CommandSpec = {
@@ -22,7 +22,7 @@ export const SPEC: CommandSpec = {
     { name: "prompt", value: "TEXT", required: true, help: `the prompt ("" is the empty prompt, what the negative prompt usually is)` },
     { name: "out", value: "FILE.safetensors", required: true, help: "prompt_embeds [1, L, d_model] F32 (rows from seq_len on zero), input_ids and attention_mask [1, L] I64" },
     { name: "max-length", value: "L", default: "512", help: "WanPipeline's max_sequence_length: longer prompts are truncated (with a warning)" },
-    { name: "precision", value: "f32|f16", default: "f32", help: "the encoder's weights and activations (umT5-XXL's residual stream overflows f16)" },
+    { name: "precision", value: "f32|w16|f16", default: "f32", help: "f32; w16: f16 weights (half the memory), f32 activations; f16: all (umT5-XXL's residual stream overflows it)" },
     { name: "cache", default: "on", help: "reuse embeddings encoded before with the same checkpoint, cleaned prompt and length (<cache>/umt5-embeddings)" },
   ],
   examples: [
@@ -60,7 +60,7 @@ export function diskEmbeddingCache(dir: string): EmbeddingCache {
 
 export interface PipelineEncodeOptions {
   maxLength?: number;
-  precision?: DType;
+  precision?: Umt5Precision;
   /** false: no disk cache */
   cache?: boolean;
   cacheDir?: string;
@@ -133,8 +133,8 @@ export async function encodeCommand(argv: string[]): Promise<number> {
   if (typeof prompt !== "string") throw new UsageError(`encode: --prompt TEXT is required (--prompt "" encodes the empty prompt)`);
   const maxLength = Number(str(p, "max-length", "512"));
   if (!Number.isInteger(maxLength) || maxLength < 1 || maxLength > 512) throw new UsageError(`--max-length must be an integer in [1, 512], got ${p.flags.get("max-length")}`);
-  const precision = str(p, "precision", "f32");
-  if (precision !== "f32" && precision !== "f16") throw new UsageError(`--precision must be f32 or f16, got ${precision}`);
+  const precision = str(p, "precision", "f32") as Umt5Precision;
+  if (!UMT5_PRECISIONS.includes(precision)) throw new UsageError(`--precision must be one of ${UMT5_PRECISIONS.join(", ")}, got ${precision}`);
   const cache = str(p, "cache", "on");
   if (cache !== "on" && cache !== "off") throw new UsageError(`--cache must be on or off, got ${cache}`);
   if (!outPath.endsWith(".safetensors")) throw new UsageError(`--out must end in .safetensors, got ${outPath}`);

@@ -5,7 +5,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import type { DType } from "../shape.ts";
 import { type Checkpoint, decodeToF32, summarizeProblems } from "../io/safetensors.ts";
-import { type Umt5Config, Umt5Encoder, type Umt5LayerWeights } from "../model/umt5.ts";
+import { type Umt5Config, Umt5Encoder, type Umt5LayerWeights, type Umt5Precision } from "../model/umt5.ts";
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -102,11 +102,10 @@ async function readChecked(ck: Checkpoint, name: string, dtype: DType): Promise<
  * copy, 0.8 GB at umT5-XXL's size). progress(done, total) counts the bytes read from the checkpoint.
  */
 export async function loadUmt5Encoder(
-  gpu: Gpu, ck: Checkpoint, cfg: Umt5Config, where: string, opts: { dtype?: DType; progress?: (done: number, total: number) => void } = {},
+  gpu: Gpu, ck: Checkpoint, cfg: Umt5Config, where: string, opts: { precision?: Umt5Precision; progress?: (done: number, total: number) => void } = {},
 ): Promise<Umt5Encoder> {
   validateUmt5Checkpoint(ck, cfg, where);
-  const dtype = opts.dtype ?? "f32";
-  const enc = new Umt5Encoder(gpu, cfg, dtype);
+  const enc = new Umt5Encoder(gpu, cfg, opts.precision ?? "f32");
   const bytes = (name: string) => ck.info(name).end - ck.info(name).begin;
   let total = bytes(UMT5_FINAL_NORM), done = 0;
   for (let i = 0; i < cfg.layers; i++) for (const t of umt5LayerTensors(cfg, i)) total += bytes(t.name);
@@ -114,13 +113,14 @@ export async function loadUmt5Encoder(
     for (let i = 0; i < cfg.layers; i++) {
       const w = {} as Umt5LayerWeights;
       for (const t of umt5LayerTensors(cfg, i)) {
-        // the position bias stays on the host in f32 (it is gathered per length), never rounded to f16
-        w[t.key] = await readChecked(ck, t.name, t.key === "relBias" ? "f32" : dtype);
+        // the position bias stays f32 on the host; norms are stored as the activations, linears as the weights
+        const as = t.key === "relBias" ? "f32" : t.key.endsWith("Norm") ? enc.dtype : enc.weightDtype;
+        w[t.key] = await readChecked(ck, t.name, as);
         opts.progress?.((done += bytes(t.name)), total);
       }
       enc.addLayer(i, w);
     }
-    enc.setFinalNorm(await readChecked(ck, UMT5_FINAL_NORM, dtype));
+    enc.setFinalNorm(await readChecked(ck, UMT5_FINAL_NORM, enc.dtype));
     opts.progress?.((done += bytes(UMT5_FINAL_NORM)), total);
   } catch (e) {
     enc.free();

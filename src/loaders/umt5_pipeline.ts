@@ -4,10 +4,9 @@
 // rest zero up to 512. The encoder is loaded, run and freed here, before the DiT needs the memory; an
 // EmbeddingCache skips it for prompts already encoded with the same checkpoint and length.
 import { Gpu } from "../gpu/device.ts";
-import type { DType } from "../shape.ts";
 import { type FolderSource, openModelFolder, readFolderJson } from "../io/model_folder.ts";
 import type { Checkpoint } from "../io/safetensors.ts";
-import type { Umt5Config } from "../model/umt5.ts";
+import type { Umt5Config, Umt5Precision } from "../model/umt5.ts";
 import { promptClean } from "../text/prompt_clean.ts";
 import { MAX_SEQUENCE_LENGTH, Umt5Tokenizer } from "../text/tokenizer.ts";
 import { gatherEmbeddingRows, loadUmt5Encoder, parseUmt5Config, UMT5_FINAL_NORM } from "./umt5.ts";
@@ -85,7 +84,7 @@ export interface PromptEmbedding {
   cached: boolean;
 }
 
-/** Encoded rows [seqLen, d] by key (a revision, the length and the cleaned prompt). */
+/** Encoded rows [seqLen, d] by key (a revision, the length, the precision and the cleaned prompt). */
 export interface EmbeddingCache {
   get(key: string): Promise<Float32Array | null>;
   put(key: string, rows: Float32Array): Promise<void>;
@@ -102,8 +101,8 @@ export interface EncodeOptions {
   gpu?: Gpu;
   /** WanPipeline's max_sequence_length (default 512). */
   maxLength?: number;
-  /** Precision of the encoder's weights and activations (default f32; the residual stream of T5-XXL overflows f16). */
-  precision?: DType;
+  /** f32 (default), w16 (f16 weights, f32 activations: half the memory) or f16 (T5-XXL's residual stream overflows it). */
+  precision?: Umt5Precision;
   cache?: EmbeddingCache;
   /** Told once per prompt that was truncated (one line). */
   onWarning?: (line: string) => void;
@@ -111,8 +110,8 @@ export interface EncodeOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-export async function embeddingKey(te: TextEncoderSource, cleaned: string, maxLength: number): Promise<string> {
-  return await sha256Hex([te.revision, String(maxLength), cleaned]);
+export async function embeddingKey(te: TextEncoderSource, cleaned: string, maxLength: number, precision: Umt5Precision): Promise<string> {
+  return await sha256Hex([te.revision, String(maxLength), precision, cleaned]);
 }
 
 /**
@@ -130,7 +129,7 @@ export async function encodePrompts(te: TextEncoderSource, prompts: readonly str
     if (t.fullLength > maxLength) {
       opts.onWarning?.(`the prompt is ${t.fullLength} tokens; umT5 reads the first ${maxLength} (${t.seqLen - 1} and </s>), the rest is dropped, as in diffusers' WanPipeline`);
     }
-    const key = await embeddingKey(te, cleaned, maxLength);
+    const key = await embeddingKey(te, cleaned, maxLength, opts.precision ?? "f32");
     const rows = await opts.cache?.get(key) ?? null;
     const embeds = new Float32Array(maxLength * d);
     if (rows && rows.length === t.seqLen * d) embeds.set(rows);
@@ -140,7 +139,7 @@ export async function encodePrompts(te: TextEncoderSource, prompts: readonly str
   if (todo.length === 0) return out;
   const gpu = opts.gpu ?? await Gpu.create({ label: "umt5" });
   try {
-    const enc = await loadUmt5Encoder(gpu, te.checkpoint, te.config, te.name, { dtype: opts.precision, progress: opts.onProgress });
+    const enc = await loadUmt5Encoder(gpu, te.checkpoint, te.config, te.name, { precision: opts.precision, progress: opts.onProgress });
     try {
       for (const { i, key } of todo) {
         const e = out[i];

@@ -17,6 +17,7 @@ import { copyTensor } from "../gpu/tensor_ops.ts";
 import { type Tensor } from "../gpu/tensor.ts";
 import { freeLinear, type Linear, uploadLinear } from "../ops/gemm_common.ts";
 import { gemm } from "../ops/gemm.ts";
+import { gemmW16 } from "../ops/gemm_w16.ts";
 import { gatedGelu } from "../ops/gated_gelu.ts";
 import { relAttention } from "../ops/rel_attention.ts";
 import { rmsNorm } from "../ops/rms_norm.ts";
@@ -105,19 +106,40 @@ interface GpuLayer {
   wo: Linear;
 }
 
-/** The encoder's layers on one GPU. Activations and the residual stream are `dtype` (f32: the T5-XXL stream overflows f16). */
+/**
+ * How the encoder stores numbers: "f32" everything; "w16" f16 weights (half the memory) with f32 activations,
+ * norms and residual stream (the linears through gemm_w16); "f16" everything (umT5-XXL's residual stream can
+ * overflow it: the caller checks the output).
+ */
+export type Umt5Precision = "f32" | "w16" | "f16";
+export const UMT5_PRECISIONS: readonly Umt5Precision[] = ["f32", "w16", "f16"];
+
+/** The encoder's layers on one GPU. */
 export class Umt5Encoder {
   private readonly layers: GpuLayer[] = [];
   private finalNorm: Tensor | null = null;
+  /** Activations, norms and the residual stream. */
+  readonly dtype: DType;
+  /** The linears' weights. */
+  readonly weightDtype: DType;
 
-  constructor(readonly gpu: Gpu, readonly cfg: Umt5Config, readonly dtype: DType = "f32") {}
+  constructor(readonly gpu: Gpu, readonly cfg: Umt5Config, readonly precision: Umt5Precision = "f32") {
+    this.dtype = precision === "f16" ? "f16" : "f32";
+    this.weightDtype = precision === "f32" ? "f32" : "f16";
+  }
+
+  /** y = x W^T, or y += x W^T (residual): the kernel for this precision. */
+  private linear(x: Tensor, layer: Linear, y: Tensor, residual = false): void {
+    if (this.precision === "w16") gemmW16(this.gpu, x, layer, y, { residual });
+    else gemm(this.gpu, x, layer, y, residual ? { epilogue: "residual" } : {});
+  }
 
   /** Uploads layer `i` (in order 0, 1, ...): the loader streams them so the host holds one layer at a time. */
   addLayer(i: number, w: Umt5LayerWeights): void {
-    const { gpu, cfg, dtype } = this;
+    const { gpu, cfg, dtype, weightDtype } = this;
     if (i !== this.layers.length) throw new Error(`umT5 encoder: layer ${i} given, expected layer ${this.layers.length}`);
     const inner = cfg.heads * cfg.dKv, d = cfg.dModel;
-    const lin = (a: Float32Array, n: number, k: number, name: string) => uploadLinear(gpu, a, [n, k], null, dtype, `encoder.block.${i}.${name}`);
+    const lin = (a: Float32Array, n: number, k: number, name: string) => uploadLinear(gpu, a, [n, k], null, weightDtype, `encoder.block.${i}.${name}`);
     this.layers.push({
       attnNorm: gpu.upload(w.attnNorm, [d], dtype, `encoder.block.${i}.layer.0.layer_norm`),
       q: lin(w.q, inner, d, "q"),
@@ -158,18 +180,18 @@ export class Umt5Encoder {
       for (const layer of this.layers) {
         copyTensor(gpu, h, n);
         rmsNorm(gpu, n, layer.attnNorm, cfg.eps);
-        gemm(gpu, n, layer.q, q);
-        gemm(gpu, n, layer.k, k);
-        gemm(gpu, n, layer.v, v);
+        this.linear(n, layer.q, q);
+        this.linear(n, layer.k, k);
+        this.linear(n, layer.v, v);
         const bias = gpu.upload(layerBias(layer.relBias, buckets, N), [N, 2 * L - 1], "f32", "umt5 position bias");
         relAttention(gpu, heads(q), heads(k), heads(v), bias, heads(a));
-        gemm(gpu, a, layer.o, h, { epilogue: "residual" });
+        this.linear(a, layer.o, h, true);
         copyTensor(gpu, h, n);
         rmsNorm(gpu, n, layer.ffnNorm, cfg.eps);
-        gemm(gpu, n, layer.wi0, g);
-        gemm(gpu, n, layer.wi1, u);
+        this.linear(n, layer.wi0, g);
+        this.linear(n, layer.wi1, u);
         gatedGelu(gpu, g, u);
-        gemm(gpu, g, layer.wo, h, { epilogue: "residual" });
+        this.linear(g, layer.wo, h, true);
         gpu.freeTensor(bias);
       }
       rmsNorm(gpu, h, this.finalNorm!, cfg.eps);

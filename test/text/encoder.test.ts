@@ -90,11 +90,36 @@ test("umt5: bad configs and checkpoints are one clear line", async () => {
 test("umt5: umt5-odd encoder all in f16 (weights, activations, residual) == transformers float64 within the f16 bound", async () => {
   const { cfg, ck, io, meta } = await open("umt5-odd");
   await withGpuF16(async (gpu) => {
-    const enc = await loadUmt5Encoder(gpu, ck, cfg, "umt5-odd", { dtype: "f16" });
+    const enc = await loadUmt5Encoder(gpu, ck, cfg, "umt5-odd", { precision: "f16" });
     try {
       for (const [i, c] of meta.cases.entries()) {
         if (c.seq_len > 64) continue;
         expectClose(`umt5-odd case ${i} f16`, await enc.encode(await gatherEmbeddingRows(ck, cfg, c.input_ids)), await io.readF32(`expected.${i}`), TOL.model.f16);
+      }
+    } finally {
+      enc.free();
+    }
+  });
+}, { needs: ["f16"] });
+
+test("umt5: w16 (f16 weights, f32 activations) == the Float64 reference on the f16-rounded weights (f32 bound), == transformers (f16 bound)", async () => {
+  const { cfg, ck, io, meta } = await open("umt5-odd");
+  const round = (a: Float32Array) => Float32Array.from(new Float16Array(a));
+  const layers = (await hostWeights(ck, cfg)).map((w) => {
+    const r = { ...w };
+    for (const k of ["q", "k", "v", "o", "wi0", "wi1", "wo"] as const) r[k] = round(w[k]);
+    return r;
+  });
+  const finalNorm = await ck.readF32(UMT5_FINAL_NORM);
+  await withGpuF16(async (gpu) => {
+    const enc = await loadUmt5Encoder(gpu, ck, cfg, "umt5-odd", { precision: "w16" });
+    try {
+      for (const [i, c] of meta.cases.entries()) {
+        if (c.seq_len > 64) continue;
+        const emb = await gatherEmbeddingRows(ck, cfg, c.input_ids);
+        const got = await enc.encode(emb);
+        expectClose(`umt5-odd case ${i} w16 vs rounded-weight reference`, got, umt5EncoderRef(cfg, layers, finalNorm, emb), TOL.model.f32);
+        expectClose(`umt5-odd case ${i} w16 vs transformers`, got, await io.readF32(`expected.${i}`), TOL.model.f16);
       }
     } finally {
       enc.free();

@@ -23,3 +23,4 @@ import "./vae_attention.test.ts";
 import "./lora_merge.test.ts";
 import "./rel_attention.test.ts";
 import "./gated_gelu.test.ts";
+import "./gemm_w16.test.ts";
