@@ -18,7 +18,7 @@ import { modelFolderFromArg } from "./io/hub_deno.ts";
 import type { FolderSource } from "./io/model_folder.ts";
 import { applyLoras, type LoraPlatform, prepareLoras } from "./loaders/lora_source.ts";
 import { cachedUrlFolder, hubFolder } from "./io/hub_deno.ts";
-import { createPool as createPoolAnywhere, type LoadedModel, type LoadOptions, modelFolder as modelFolderAnywhere, type ModelSource, type OpenedModel } from "./index.ts";
+import { createPool as createPoolAnywhere, type LoadedModel, type LoadOptions, modelFolder as modelFolderAnywhere, modelLoader, type ModelSource, type OpenedModel } from "./index.ts";
 import type { PoolOptions, WorkerPool } from "./parallel/pool.ts";
 import { currentWebGpu, useWebGpu } from "./platform/webgpu_deno.ts";
 
@@ -54,19 +54,17 @@ export async function modelFolder(source: ModelSource, opts: DenoLoadOptions = {
 
 /** Opens the transformer `source` names (a folder path, URL, Hub id or FolderSource) without reading its weights. */
 export async function openModel(source: ModelSource, opts: DenoLoadOptions = {}): Promise<OpenedModel> {
-  const folder = await modelFolder(source, opts);
-  const { config, checkpoint } = await openWanFolder(folder);
-  return { name: folder.label, config, checkpoint };
+  return await denoLoader().openModel(source, opts);
 }
 
 /** Opens the transformer `source` names (a folder path, URL, Hub id or FolderSource) and reads its weights as f32. */
 export async function loadModel(source: ModelSource, opts: DenoLoadOptions = {}): Promise<LoadedModel> {
-  const { name, config, checkpoint } = await openModel(source, opts);
-  const loraFiles = opts.loras?.length ? await prepareLoras(config, opts.loras, denoLoraPlatform(opts)) : [];
-  const weights = await loadWanWeights(checkpoint, config, (done, total) => opts.onProgress?.("reading weights", done, total));
-  const loras = loraFiles.length ? await applyLoras(config, weights, loraFiles, opts.loraGpu) : undefined;
-  return { name, config, weights, ...(loras ? { loras } : {}) };
+  return await denoLoader().loadModel(source, opts);
 }
+
+/** "shardit"'s loader over Deno's folders and LoRA sources (made on first use: the LoRA platform is declared below). */
+let denoLoaderOnce: ReturnType<typeof modelLoader<DenoLoadOptions>> | null = null;
+const denoLoader = () => denoLoaderOnce ??= modelLoader<DenoLoadOptions>(modelFolder, denoLoraPlatform);
 
 /** Deno's LoRA sources: a path on disk first, then URLs and Hub files through the cache folder. */
 export function denoLoraPlatform(opts: DenoLoadOptions = {}): LoraPlatform {

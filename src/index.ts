@@ -159,20 +159,40 @@ export async function encodePrompt(source: ModelSource, prompt: string, opts: En
   return (await encodePrompts(te, [prompt], opts))[0];
 }
 
+/**
+ * The openModel / loadModel pair over a way to find a model's folder and its LoRA files: "shardit" passes
+ * the web's (URLs and Hub ids through the Cache API, File lists), "shardit/deno" adds disk paths and a
+ * cache folder. One body for both, so the two entry points cannot drift.
+ */
+export function modelLoader<O extends LoadOptions>(
+  folderOf: (source: ModelSource, opts: O) => Promise<FolderSource>,
+  loraPlatform: (opts: O) => LoraPlatform,
+): { openModel(source: ModelSource, opts: O): Promise<OpenedModel>; loadModel(source: ModelSource, opts: O): Promise<LoadedModel> } {
+  const openModel = async (source: ModelSource, opts: O): Promise<OpenedModel> => {
+    const folder = await folderOf(source, opts);
+    const { config, checkpoint } = await openWanFolder(folder);
+    return { name: folder.label, config, checkpoint };
+  };
+  const loadModel = async (source: ModelSource, opts: O): Promise<LoadedModel> => {
+    const { name, config, checkpoint } = await openModel(source, opts);
+    const loraFiles = opts.loras?.length ? await prepareLoras(config, opts.loras, loraPlatform(opts)) : [];
+    const weights = await loadWanWeights(checkpoint, config, (done, total) => opts.onProgress?.("reading weights", done, total));
+    const loras = loraFiles.length ? await applyLoras(config, weights, loraFiles, opts.loraGpu) : undefined;
+    return { name, config, weights, ...(loras ? { loras } : {}) };
+  };
+  return { openModel, loadModel };
+}
+
+const webLoader = modelLoader<LoadOptions>(modelFolder, webLoraPlatform);
+
 /** Opens the transformer `source` names: config.json (checked first, before any download of weights), then the weights' headers. */
 export async function openModel(source: ModelSource, opts: LoadOptions = {}): Promise<OpenedModel> {
-  const folder = await modelFolder(source, opts);
-  const { config, checkpoint } = await openWanFolder(folder);
-  return { name: folder.label, config, checkpoint };
+  return await webLoader.openModel(source, opts);
 }
 
 /** Opens the transformer `source` names and reads its weights as f32. */
 export async function loadModel(source: ModelSource, opts: LoadOptions = {}): Promise<LoadedModel> {
-  const { name, config, checkpoint } = await openModel(source, opts);
-  const loraFiles = opts.loras?.length ? await prepareLoras(config, opts.loras, webLoraPlatform(opts)) : [];
-  const weights = await loadWanWeights(checkpoint, config, (done, total) => opts.onProgress?.("reading weights", done, total));
-  const loras = loraFiles.length ? await applyLoras(config, weights, loraFiles, opts.loraGpu) : undefined;
-  return { name, config, weights, ...(loras ? { loras } : {}) };
+  return await webLoader.loadModel(source, opts);
 }
 
 /**
