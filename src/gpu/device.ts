@@ -1,8 +1,8 @@
-// The WebGPU runtime: one Gpu per GPUDevice (one WebGPU device, what --devices counts: several may share one
-// physical GPU; --gpus names physical GPUs for placement, src/platform/deno_gpus.ts). It acquires the adapter and device (asking for the limits
-// the adapter can give), checks once and loudly what shardit needs, and keeps the pipeline cache, uploads
-// and readback; the buffer pool (buffer_pool.ts), the command batch with its uniform ring (recorder.ts) and
-// the per-op timestamps (profiler.ts) are its parts.
+// The WebGPU runtime: one Gpu per GPUDevice (one WebGPU device, what --devices counts: several may share
+// one physical GPU; --gpus names physical GPUs for placement, src/platform/deno_gpus.ts). It acquires the
+// adapter and device (asking for the limits the adapter can give), checks once and loudly what shardit
+// needs, and keeps the pipeline cache, uploads and readback; the buffer pool (buffer_pool.ts), the command
+// batch with its uniform ring (recorder.ts) and the per-op timestamps (profiler.ts) are its parts.
 // The same code runs in Deno, a browser page and a Web Worker: it touches only a `GPU` object, by default
 // `navigator.gpu`; a Deno entry point may register another (Dawn) with setWebGpu (src/platform/webgpu_deno.ts).
 
