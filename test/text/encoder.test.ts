@@ -63,6 +63,8 @@ for (const f of CONFIGS) {
       const enc = await loadUmt5Encoder(gpu, ck, cfg, f);
       try {
         for (const [i, c] of meta.cases.entries()) {
+          // SwiftShader takes ~25 s for the 512-token prompt: Chromium runs the short ones, Deno all of them
+          if (typeof Deno === "undefined" && c.seq_len > 64) continue;
           const t = tok.tokenize(promptClean(c.prompt));
           assert(t.seqLen === c.seq_len && Array.from(t.inputIds.slice(0, t.seqLen)).join() === c.input_ids.join(), `case ${i}: our ids differ from the golden's`);
           const emb = await gatherEmbeddingRows(ck, cfg, c.input_ids);
