@@ -18,6 +18,7 @@ import { type Tensor } from "../gpu/tensor.ts";
 import { freeLinear, type Linear, uploadLinear } from "../ops/gemm_common.ts";
 import { gemm } from "../ops/gemm.ts";
 import { gemmW16 } from "../ops/gemm_w16.ts";
+import { freeLinearW8, gemmW8, type LinearW8, uploadLinearW8 } from "../ops/gemm_w8.ts";
 import { gatedGelu } from "../ops/gated_gelu.ts";
 import { relAttention } from "../ops/rel_attention.ts";
 import { rmsNorm } from "../ops/rms_norm.ts";
@@ -93,26 +94,30 @@ export interface Umt5LayerWeights {
   wo: Float32Array;
 }
 
+/** A linear layer in the encoder's precision: f32/f16 weights (Linear) or int8 with per-channel scales (w8). */
+type EncLinear = Linear | LinearW8;
+
 interface GpuLayer {
   attnNorm: Tensor;
-  q: Linear;
-  k: Linear;
-  v: Linear;
-  o: Linear;
+  q: EncLinear;
+  k: EncLinear;
+  v: EncLinear;
+  o: EncLinear;
   relBias: Float32Array;
   ffnNorm: Tensor;
-  wi0: Linear;
-  wi1: Linear;
-  wo: Linear;
+  wi0: EncLinear;
+  wi1: EncLinear;
+  wo: EncLinear;
 }
 
 /**
  * How the encoder stores numbers: "f32" everything; "w16" f16 weights (half the memory) with f32 activations,
  * norms and residual stream (the linears through gemm_w16); "f16" everything (umT5-XXL's residual stream can
- * overflow it: the caller checks the output).
+ * overflow it: the caller checks the output); "w8" int8 weights with one f32 scale per output channel (a quarter
+ * of f32), f32 activations (gemm_w8 dequantizes in the kernel).
  */
-export type Umt5Precision = "f32" | "w16" | "f16";
-export const UMT5_PRECISIONS: readonly Umt5Precision[] = ["f32", "w16", "f16"];
+export type Umt5Precision = "f32" | "w16" | "w8" | "f16";
+export const UMT5_PRECISIONS: readonly Umt5Precision[] = ["f32", "w16", "w8", "f16"];
 
 /** The encoder's layers on one GPU. */
 export class Umt5Encoder {
@@ -125,13 +130,15 @@ export class Umt5Encoder {
 
   constructor(readonly gpu: Gpu, readonly cfg: Umt5Config, readonly precision: Umt5Precision = "f32") {
     this.dtype = precision === "f16" ? "f16" : "f32";
-    this.weightDtype = precision === "f32" ? "f32" : "f16";
+    // w8 quantizes from f32 values (any finite range); w16 and f16 store f16
+    this.weightDtype = precision === "w16" || precision === "f16" ? "f16" : "f32";
   }
 
   /** y = x W^T, or y += x W^T (residual): the kernel for this precision. */
-  private linear(x: Tensor, layer: Linear, y: Tensor, residual = false): void {
-    if (this.precision === "w16") gemmW16(this.gpu, x, layer, y, { residual });
-    else gemm(this.gpu, x, layer, y, residual ? { epilogue: "residual" } : {});
+  private linear(x: Tensor, layer: EncLinear, y: Tensor, residual = false): void {
+    if (this.precision === "w8") gemmW8(this.gpu, x, layer as LinearW8, y, { residual });
+    else if (this.precision === "w16") gemmW16(this.gpu, x, layer as Linear, y, { residual });
+    else gemm(this.gpu, x, layer as Linear, y, residual ? { epilogue: "residual" } : {});
   }
 
   /** Uploads layer `i` (in order 0, 1, ...): the loader streams them so the host holds one layer at a time. */
@@ -139,7 +146,8 @@ export class Umt5Encoder {
     const { gpu, cfg, dtype, weightDtype } = this;
     if (i !== this.layers.length) throw new Error(`umT5 encoder: layer ${i} given, expected layer ${this.layers.length}`);
     const inner = cfg.heads * cfg.dKv, d = cfg.dModel;
-    const lin = (a: Float32Array, n: number, k: number, name: string) => uploadLinear(gpu, a, [n, k], null, weightDtype, `encoder.block.${i}.${name}`);
+    const lin = (a: Float32Array, n: number, k: number, name: string): EncLinear =>
+      this.precision === "w8" ? uploadLinearW8(gpu, a, [n, k], `encoder.block.${i}.${name}`) : uploadLinear(gpu, a, [n, k], null, weightDtype, `encoder.block.${i}.${name}`);
     this.layers.push({
       attnNorm: gpu.upload(w.attnNorm, [d], dtype, `encoder.block.${i}.layer.0.layer_norm`),
       q: lin(w.q, inner, d, "q"),
@@ -204,7 +212,10 @@ export class Umt5Encoder {
   /** Gives every weight back (before the DiT needs the memory). */
   free(): void {
     for (const l of this.layers) {
-      for (const lin of [l.q, l.k, l.v, l.o, l.wi0, l.wi1, l.wo]) freeLinear(this.gpu, lin);
+      for (const lin of [l.q, l.k, l.v, l.o, l.wi0, l.wi1, l.wo]) {
+        if (this.precision === "w8") freeLinearW8(this.gpu, lin as LinearW8);
+        else freeLinear(this.gpu, lin as Linear);
+      }
       this.gpu.freeTensor(l.attnNorm);
       this.gpu.freeTensor(l.ffnNorm);
     }

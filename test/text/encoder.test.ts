@@ -7,7 +7,8 @@ import { syntheticTensor } from "../../src/loaders/synthetic.ts";
 import { gatherEmbeddingRows, loadUmt5Encoder, parseUmt5Config, UMT5_FINAL_NORM, umt5LayerTensors } from "../../src/loaders/umt5.ts";
 import { Umt5Tokenizer } from "../../src/text/tokenizer.ts";
 import { promptClean } from "../../src/text/prompt_clean.ts";
-import { expectClose, test, TOL, withGpu, withGpuF16 } from "../../src/selftest/harness.ts";
+import { expectClose, relL2, test, TOL, withGpu, withGpuF16 } from "../../src/selftest/harness.ts";
+import { quantizeW8 } from "../../src/ops/gemm_w8.ts";
 import { assert, expectError } from "../io/util.ts";
 import { umt5EncoderRef } from "../reference/umt5.ts";
 import { umt5FixtureBytes, umt5FixtureJson } from "./util.ts";
@@ -128,3 +129,27 @@ test("umt5: w16 (f16 weights, f32 activations) == the Float64 reference on the f
     }
   });
 }, { needs: ["f16"] });
+
+test("umt5: w8 (int8 weights per output channel, f32 activations) == the Float64 reference on the dequantized weights (f32 bound)", async () => {
+  const { cfg, ck, io, meta } = await open("umt5-odd");
+  const layers = (await hostWeights(ck, cfg)).map((w) => {
+    const r = { ...w };
+    const shapes = Object.fromEntries(umt5LayerTensors(cfg, 0).map((t) => [t.key, t.shape]));
+    for (const k of ["q", "k", "v", "o", "wi0", "wi1", "wo"] as const) r[k] = quantizeW8(w[k], shapes[k][0], shapes[k][1]).dequantized;
+    return r;
+  });
+  const finalNorm = await ck.readF32(UMT5_FINAL_NORM);
+  await withGpu(async (gpu) => {
+    const enc = await loadUmt5Encoder(gpu, ck, cfg, "umt5-odd", { precision: "w8" });
+    try {
+      const c = meta.cases[1], emb = await gatherEmbeddingRows(ck, cfg, c.input_ids);
+      const got = await enc.encode(emb);
+      expectClose("umt5-odd w8 vs dequantized-weight reference", got, umt5EncoderRef(cfg, layers, finalNorm, emb), TOL.model.f32);
+      // int8's own error, for the record (no bound is claimed here): transformers' output vs the w8 run
+      const err = relL2(got, await io.readF32("expected.1"));
+      assert(err > 1e-5 && err < 0.1, `w8 vs transformers rel L2 ${err}`);
+    } finally {
+      enc.free();
+    }
+  });
+});

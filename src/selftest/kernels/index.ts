@@ -24,3 +24,4 @@ import "./lora_merge.test.ts";
 import "./rel_attention.test.ts";
 import "./gated_gelu.test.ts";
 import "./gemm_w16.test.ts";
+import "./gemm_w8.test.ts";
