@@ -12,6 +12,6 @@ TOKENS=${TOKENS:-512} LAYERS=${LAYERS:-24}
 timeout 60 python3 bench/torch_umt5.py --tokens "$TOKENS" --layers "$LAYERS" --rule-layers 1 --iters 5 \
   --expected /tmp/umt5_expected.safetensors --json "$OUT/torch_umt5.json" 2>&1 | tee "$OUT/torch_umt5.log"
 for webgpu in ${WEBGPU:-dawn deno}; do
-  timeout "${SECONDS_PER_RUN:-75}" deno run -A .gpu/umt5_bench.js --webgpu "$webgpu" --tokens "$TOKENS" --layers "$LAYERS" --rule-layers 1 --iters 3 \
+  timeout "${SECONDS_PER_RUN:-75}" deno run -A .gpu/umt5_bench.js --webgpu "$webgpu" --tokens "$TOKENS" --layers "$LAYERS" --rule-layers 1 --iters 3 --precisions "${PRECISIONS:-f32,w16,w8}" \
     --expected /tmp/umt5_expected.safetensors --torch "$OUT/torch_umt5.json" --json "$OUT/umt5_$webgpu.json" 2>&1 | tee "$OUT/umt5_$webgpu.log"
 done
