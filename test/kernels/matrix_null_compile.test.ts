@@ -53,7 +53,7 @@ test("matrix kernels: every gemm_matrix tile, epilogue and read width compiles o
     )
   );
   await compileAll(variants);
-}, { hosts: ["deno"] });
+}, { tags: ["slow"], hosts: ["deno"] });
 
 test("matrix kernels: every vae_conv3d_matrix kernel size, read width, residual and tile compiles on Dawn's null backend", async () => {
   const kernels = [[3, 3, 3], [1, 3, 3], [3, 1, 1], [1, 1, 1]];

@@ -67,8 +67,8 @@ for (const name of ["wan-tiny", "wan-small"] as const) {
     test(`sharded ${name} on ${n} device(s), sequence and frame, == single device == golden${overlap}`, () => shardedVsSingle(name, n, ["sequence", "frame"]), { timeoutMs: SHARDED_TIMEOUT_MS, hosts, tags: name === "wan-tiny" && n === 2 ? ["slow", "dawn"] : ["slow"] });
   }
 }
-test("sharded wan-tiny (45 tokens) on 3 devices with weights 1,2,3 == single device == golden (baseline and overlapped)", () => shardedVsSingle("wan-tiny", 3, ["sequence"], [1, 2, 3]), { timeoutMs: SHARDED_TIMEOUT_MS, hosts: DENO_ONLY });
-test("sharded wan-small on 2 devices with weights 5,1 == single device == golden (baseline and overlapped)", () => shardedVsSingle("wan-small", 2, ["sequence"], [5, 1]), { timeoutMs: SHARDED_TIMEOUT_MS, hosts: DENO_ONLY });
+test("sharded wan-tiny (45 tokens) on 3 devices with weights 1,2,3 == single device == golden (baseline and overlapped)", () => shardedVsSingle("wan-tiny", 3, ["sequence"], [1, 2, 3]), { tags: ["slow"], timeoutMs: SHARDED_TIMEOUT_MS, hosts: DENO_ONLY });
+test("sharded wan-small on 2 devices with weights 5,1 == single device == golden (baseline and overlapped)", () => shardedVsSingle("wan-small", 2, ["sequence"], [5, 1]), { tags: ["slow"], timeoutMs: SHARDED_TIMEOUT_MS, hosts: DENO_ONLY });
 
 // f16 (where the adapter has shader-f16; SwiftShader has none): the exchange moves f16 rows; sharded ==
 // single device (f16) == golden within the f16 bound, both modes, both exchanges.
@@ -111,7 +111,7 @@ for (const c of ODD_CASES) {
         }
       }
     });
-  }, { timeoutMs: SHARDED_TIMEOUT_MS, hosts: DENO_ONLY });
+  }, { tags: ["slow"], timeoutMs: SHARDED_TIMEOUT_MS, hosts: DENO_ONLY });
 }
 
 /** wan-small loaded on a pool of 3, its text set; `forward()` runs the golden input over 3 devices in sequence mode. */
@@ -145,7 +145,7 @@ test("sharded: a worker crashing mid-run fails the run naming its device, and th
     if (ms > 15_000) throw new Error(`the failure took ${ms.toFixed(0)} ms to surface`);
     // The pool restarts the dead worker and gives the right answer again.
     expectClose("after recovery", (await forward()).out, expected, TOL.model.f32);
-  }), { timeoutMs: SHARDED_TIMEOUT_MS, hosts: BOTH });
+  }), { tags: ["slow"], timeoutMs: SHARDED_TIMEOUT_MS, hosts: BOTH });
 
 // Regression: a crash during a pool's first forward made that forward's failure give back rope3d's cached
 // tables (created in it) with its scratch; the recovery forward was right, every later one read overwritten
@@ -167,7 +167,7 @@ test("sharded: after a crash in the first forward, every later forward is right 
   } finally {
     await pool.close();
   }
-}, { timeoutMs: SHARDED_TIMEOUT_MS, hosts: DENO_ONLY });
+}, { tags: ["slow"], timeoutMs: SHARDED_TIMEOUT_MS, hosts: DENO_ONLY });
 
 // Cancelling a forward (the demo's Cancel button): the call rejects at once, every device stops at its
 // next barrier and gives back the run's scratch buffers, and the pool's next forward is right.
@@ -177,7 +177,7 @@ test("sharded: a cancelled forward rejects at once, its devices free their scrat
     expectClose("before the cancel", before.out, expected, TOL.model.f32);
     const after = await cancelInFlight(pool, forward, before);
     expectClose("after the cancel", after.out, expected, TOL.model.f32);
-  }), { timeoutMs: SHARDED_TIMEOUT_MS, hosts: BOTH });
+  }), { tags: ["slow"], timeoutMs: SHARDED_TIMEOUT_MS, hosts: BOTH });
 
 // A weight that makes the output infinite: the run fails naming a device, the tokens and the first bad
 // value (never silent NaN in the latents), and the pool runs the right weights again afterwards.
@@ -203,4 +203,4 @@ test("sharded: a non-finite output fails the run naming the device and token; th
     await pool.setText("text", g.inputs.text, g.inputs.textTokens);
     expectClose("after the good weights", (await pool.forward({ ...g.inputs, textKey: "text", plan })).out, g.expected, TOL.model.f32);
   });
-}, { timeoutMs: SHARDED_TIMEOUT_MS, hosts: DENO_ONLY }); // Chromium runs the smoke set only (3 devices both modes, crash, cancel)
+}, { tags: ["slow"], timeoutMs: SHARDED_TIMEOUT_MS, hosts: DENO_ONLY }); // Chromium runs the smoke set only (3 devices both modes, crash, cancel)

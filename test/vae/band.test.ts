@@ -29,5 +29,5 @@ async function checkBands(bands: RowBand[]) {
   });
 }
 
-test("vae band decode: 2 bands [0,2) [2,4) == whole frame", () => checkBands([{ y0: 0, y1: 2 }, { y0: 2, y1: 4 }]), { hosts: ["deno"] });
-test("vae band decode: 3 uneven bands [0,1) [1,3) [3,4) == whole frame", () => checkBands([{ y0: 0, y1: 1 }, { y0: 1, y1: 3 }, { y0: 3, y1: 4 }]), { hosts: ["deno"] });
+test("vae band decode: 2 bands [0,2) [2,4) == whole frame", () => checkBands([{ y0: 0, y1: 2 }, { y0: 2, y1: 4 }]), { tags: ["slow"], hosts: ["deno"] });
+test("vae band decode: 3 uneven bands [0,1) [1,3) [3,4) == whole frame", () => checkBands([{ y0: 0, y1: 1 }, { y0: 1, y1: 3 }, { y0: 3, y1: 4 }]), { tags: ["slow"], hosts: ["deno"] });

@@ -26,7 +26,7 @@ async function checkReference(name: VaeFixtureName) {
   expectClose(`${name} reference decoded`, decoded.d, g.decoded, REF_TOL);
 }
 
-test("vae reference == diffusers wan-vae-tiny (decoded + every stage)", () => checkReference("wan-vae-tiny"), { hosts: ["deno"] });
+test("vae reference == diffusers wan-vae-tiny (decoded + every stage)", () => checkReference("wan-vae-tiny"), { tags: ["slow"], hosts: ["deno"] });
 // wan-vae-small agrees too (checked once: 97 s of float64 on two CPU cores, too slow for every run).
 
 async function checkOdd(gpu: Gpu, T: number, h: number, w: number, dtype: DType) {
@@ -43,6 +43,6 @@ async function checkOdd(gpu: Gpu, T: number, h: number, w: number, dtype: DType)
 
 // [T, h, w]: odd sizes, a single latent row, a single frame (no time upsampling at all), 4 chunks.
 for (const [T, h, w] of [[2, 3, 5], [1, 1, 7], [4, 2, 3]]) {
-  test(`vae decode odd latent ${T}x${h}x${w} f32 == reference`, () => withGpu((gpu) => checkOdd(gpu, T, h, w, "f32")), { hosts: ["deno"] });
-  test(`vae decode odd latent ${T}x${h}x${w} f16 == reference`, () => withGpuF16((gpu) => checkOdd(gpu, T, h, w, "f16")), { needs: ["f16"], hosts: ["deno"] });
+  test(`vae decode odd latent ${T}x${h}x${w} f32 == reference`, () => withGpu((gpu) => checkOdd(gpu, T, h, w, "f32")), { tags: ["slow"], hosts: ["deno"] });
+  test(`vae decode odd latent ${T}x${h}x${w} f16 == reference`, () => withGpuF16((gpu) => checkOdd(gpu, T, h, w, "f16")), { tags: ["slow"], needs: ["f16"], hosts: ["deno"] });
 }
