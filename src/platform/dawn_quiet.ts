@@ -16,16 +16,23 @@ export function isDawnLogLine(line: string): boolean {
   return /^(Warning|Info|Debug): /.test(line) || /^\s+at .*\(.*\.(cc|cpp|h):\d+\)\s*$/.test(line);
 }
 
-/** `text` without Dawn's log lines (and the blank line Dawn leaves after a warning with a location). */
+/**
+ * `text` without Dawn's log messages: a "Warning: ..." line, the context lines under it (" - While initializing
+ * adapter ...", "    at f (file.cpp:N)") and the blank line that ends it.
+ */
 export function withoutDawnLog(text: string): string {
   const out: string[] = [];
-  let dropped = false;
+  let inMessage = false;
   for (const line of text.split("\n")) {
-    if (isDawnLogLine(line) || (dropped && line === "")) {
-      dropped = true;
+    if (isDawnLogLine(line) || (inMessage && /^\s+- /.test(line))) {
+      inMessage = true;
       continue;
     }
-    dropped = false;
+    if (inMessage && line === "") { // the blank line that ends Dawn's message
+      inMessage = false;
+      continue;
+    }
+    inMessage = false;
     out.push(line);
   }
   return out.join("\n");
