@@ -17,6 +17,7 @@ import "./cli/first_hour.test.ts";
 import "./cli/outputs.test.ts";
 import "./cli/bounds.test.ts";
 import "./parallel/gpus.test.ts";
+import "./parallel/pool_leak.test.ts";
 import "./platform/dawn_polling.test.ts";
 import "./vae/index.ts";
 import "./gpu/shaders.test.ts";
