@@ -31,6 +31,10 @@ interface Settings {
   weights?: number[];
   /** The adapter the workers ask for (a browser's only lever over GPU placement). */
   powerPreference?: GPUPowerPreference;
+  /** CFG parallel: two device groups, one per guidance branch. */
+  cfgParallel: boolean;
+  /** Step caching (off when absent). */
+  cache?: "teacache" | "magcache";
 }
 
 interface DemoState {
@@ -120,6 +124,8 @@ function readSettings(): Settings {
     seed: intField("seed", "Seed", 0, 2 ** 32 - 1),
     solver: select("solver").value as Solver,
     latent,
+    cfgParallel: input("cfg-parallel").checked,
+    cache: (select("cache").value || undefined) as Settings["cache"],
   };
 }
 
@@ -343,7 +349,10 @@ async function poolFor(devices: number, precision: DType, m: LoadedModel, powerP
 }
 
 function generateOptions(s: Settings, m: LoadedModel, signal?: AbortSignal): GenerateOptions {
-  return { latent: s.latent, sampler: { steps: s.steps, shift: s.shift, guidance: s.guidance, solver: s.solver }, seed: s.seed, mode: s.mode, weights: s.weights, signal, condition: m.condition };
+  return {
+    latent: s.latent, sampler: { steps: s.steps, shift: s.shift, guidance: s.guidance, solver: s.solver }, seed: s.seed, mode: s.mode, weights: s.weights, signal, condition: m.condition,
+    cfgParallel: s.cfgParallel, cache: s.cache ? { kind: s.cache } : undefined,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -435,7 +444,16 @@ async function run(): Promise<void> {
       totalMs: result.ms,
       setupMs,
       adapters: p.adapters().join("; "),
+      batch: result.batch,
+      computedSteps: result.cache ? result.cache.computed : result.steps.length,
+      skippedSteps: result.cache ? result.cache.skipped : 0,
+      ...(result.groups ? { cfgGroups: result.groups.map((g) => `${g.branch}: ${g.devices.join(",")}`).join("; ") } : {}),
     };
+    if (result.groups) {
+      // CFG parallel: each group is sharded on its own; the map shows the first group's split, the legend both.
+      renderPlan(result.groups[0].plan);
+      $("legend").innerHTML += result.groups.map((g) => `<li>${g.branch === "cond" ? "conditional" : "unconditional"} branch on device${g.devices.length > 1 ? "s" : ""} ${g.devices.join(", ")} (${g.plan.shards.map((sh) => sh.count).join(" + ")} tokens)</li>`).join("");
+    }
     const st = state.latentStats;
     renderSummary([
       ["tokens", String(result.plan.tokens), `${result.plan.grid.F}×${result.plan.grid.H}×${result.plan.grid.W} on ${s.devices} device${s.devices > 1 ? "s" : ""}`],
@@ -445,6 +463,8 @@ async function run(): Promise<void> {
       ["total", fmtMs(result.ms), `+${fmtMs(setupMs)} setup`],
       ["latent", `${m.config.outChannels}×${s.latent.F}×${s.latent.H}×${s.latent.W}`, st.finite ? `mean ${st.mean.toFixed(3)}, std ${st.std.toFixed(3)}` : "NaN or Inf in it!"],
       ["adapters", adapterSummary(p.adapters()), s.powerPreference ? `asked for ${s.powerPreference}` : "default preference"],
+      ["forwards", result.groups ? "CFG parallel" : result.batch > 1 ? `batch of ${result.batch}` : "one per call", result.groups ? result.groups.map((g) => `${g.branch} on ${g.devices.join(",")}`).join("; ") : "sequential CFG"],
+      ["steps computed", `${state.summary.computedSteps} / ${result.steps.length}`, result.cache ? `${result.cache.skipped} from the ${result.cache.kind} cache` : "no step cache"],
     ]);
     setStatus("done", `${s.steps} steps on ${s.devices} device${s.devices > 1 ? "s" : ""} in ${(result.ms / 1000).toFixed(1)} s`);
   } catch (e) {

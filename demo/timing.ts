@@ -18,12 +18,13 @@ export function renderTiming(el: HTMLElement, steps: readonly StepReport[]): voi
       // Segments as % of this bar: waiting for other devices, then copying, then computing.
       const w = (100 * d.ms) / max, all = Math.max(d.ms, 1e-9);
       const wait = (100 * d.exchangeWaitMs) / all, x = (100 * d.exchangeMs) / all;
-      const title = `device ${d.device}: ${d.ms.toFixed(1)} ms; exchange ${d.exchangeMs.toFixed(1)} ms (waiting ${d.exchangeWaitMs.toFixed(1)} ms); ${d.tokens} tokens${d.padTokens ? ` + ${d.padTokens} pad` : ""}`;
+      const group = d.group === undefined ? "" : ` (${d.group === 0 ? "conditional" : "unconditional"} group)`;
+      const title = `device ${d.device}${group}: ${d.ms.toFixed(1)} ms; exchange ${d.exchangeMs.toFixed(1)} ms (waiting ${d.exchangeWaitMs.toFixed(1)} ms); ${d.tokens} tokens${d.padTokens ? ` + ${d.padTokens} pad` : ""}`;
       const ex = d.exchangeMs >= 0.5 ? ` · exchange ${fmtMs(d.exchangeMs)}${d.exchangeWaitMs >= 0.5 ? ` (wait ${fmtMs(d.exchangeWaitMs)})` : ""}` : "";
       return `<div class="tbar" title="${title}"><span class="tfill" style="width:${w.toFixed(2)}%;--c:${deviceColor(d.device)};--w:${wait.toFixed(2)}%;--x:${x.toFixed(2)}%"></span>` +
         `<span class="tval">${fmtMs(d.ms)}<small>${ex}</small></span></div>`;
     }).join("");
-    return `<div class="trow"><div class="tstep">step ${s.step + 1}<small>${fmtMs(s.ms)}${s.step === 0 ? " incl. compile" : ""}</small></div><div class="tbars">${bars}</div></div>`;
+    return `<div class="trow"><div class="tstep">step ${s.step + 1}<small>${fmtMs(s.ms)}${s.step === 0 ? " incl. compile" : ""}${s.computed ? "" : " cached"}</small></div><div class="tbars">${bars}</div></div>`;
   });
   // No scrolling to the newest row: step 1 (which includes compiling) stays in view; the box grows to 8 steps.
   el.innerHTML = rows.join("");

@@ -23,6 +23,7 @@ import { OutputSet } from "../io/atomic_output.ts";
 import { escapeControl } from "../errors.ts";
 import { devicesFlag } from "./devices.ts";
 import { encodeForModel } from "./encode.ts";
+import { deviceLabel, FEWER_FORWARDS_FLAGS, fewerForwardsLine, fewerForwardsOptions, fewerForwardsSummary, promptArgs, seedsFlag, stepMark } from "./fewer_forwards_flags.ts";
 
 /** The embedded model's vocabulary for --help, read from its vocab.json (the encoder's own list). */
 function embeddedWords(): string {
@@ -66,6 +67,7 @@ export const SPEC: CommandSpec = {
     { name: "gpus", value: "auto|ID,...", help: "Deno on Linux: spread the workers over the host's GPUs (PCI ids)" },
     { name: "overlap", default: "on", help: "overlap the key/value exchange with attention over each device's own keys (--overlap=off)" },
     { name: "timeout", value: "S", default: "180", help: "seconds a device may wait for the others at a barrier" },
+    ...FEWER_FORWARDS_FLAGS,
   ],
   examples: [
     `npx shardit generate --prompt "a blue square moving up"`,
@@ -107,6 +109,8 @@ interface ModelChoice {
   prompt?: string;
   /** GenerateOptions.condition (the embedded model's coordinate planes). */
   condition?: (latent: Grid3) => Float32Array;
+  /** The embedded model's word encoder, for a repeated --prompt. */
+  encodePrompt?: (prompt: string) => { text: Float32Array; tokens: number };
 }
 
 async function chooseModel(flag: (n: string) => string | undefined, needNegative: boolean): Promise<ModelChoice> {
@@ -127,7 +131,7 @@ async function chooseModel(flag: (n: string) => string | undefined, needNegative
     const text = prompt === undefined ? await readTextEmbedding(flag("text")!, e.config) : embeddedPrompt(e, prompt);
     // The unconditional branch is the empty prompt: all-zero rows, as the model was trained (10% text dropped).
     const neg = flag("negative-text") ? await readTextEmbedding(flag("negative-text")!, e.config) : embeddedPrompt(e, "");
-    return { name: e.name, config: e.config, weights: e.weights, text: text.text, textTokens: text.tokens, negativeText: neg.text, negativeTokens: neg.tokens, latent: parseLatent(flag("latent"), EMBEDDED_LATENT), pixels: true, prompt, condition: e.condition };
+    return { name: e.name, config: e.config, weights: e.weights, text: text.text, textTokens: text.tokens, negativeText: neg.text, negativeTokens: neg.tokens, latent: parseLatent(flag("latent"), EMBEDDED_LATENT), pixels: true, prompt, condition: e.condition, encodePrompt: (s: string) => embeddedPrompt(e, s) };
   }
   // The text: --prompt through the pipeline's umT5 (tokenizer/ and text_encoder/, src/cli/encode.ts), or --text embeddings.
   const promptText = flag("prompt"), negPrompt = flag("negative-prompt");
@@ -152,8 +156,8 @@ async function chooseModel(flag: (n: string) => string | undefined, needNegative
 }
 
 function stepLine(r: StepReport): string {
-  const devices = r.perDevice.map((d) => `d${d.device} ${d.ms.toFixed(0)}ms`).join(" ");
-  return `step ${String(r.step + 1).padStart(String(r.steps).length)}/${r.steps} ${barText(r.step + 1, r.steps, 20)} t=${r.timestep} ${r.ms.toFixed(0)} ms | ${devices}`;
+  const devices = r.perDevice.map((d) => `${deviceLabel(d)} ${d.ms.toFixed(0)}ms`).join(" ");
+  return `step ${String(r.step + 1).padStart(String(r.steps).length)}/${r.steps} ${barText(r.step + 1, r.steps, 20)} t=${r.timestep} ${r.ms.toFixed(0)} ms${stepMark(r)} | ${devices}`;
 }
 
 export async function generateCommand(argv: string[]): Promise<number> {
@@ -175,6 +179,10 @@ export async function generateCommand(argv: string[]): Promise<number> {
   const overlap = parseOverlap(p);
   checkDevices(devices); // size flags bounded before anything is allocated (bounds.ts)
   checkSteps(steps);
+  // --cfg-parallel, --batch, --cache, --seeds and a repeated --prompt (issue 17: fewer forwards per video).
+  const fewer = fewerForwardsOptions(p, devices, guidance);
+  const seeds = seedsFlag(p, seed);
+  const prompts = promptArgs(argv);
 
   // The outputs are checked, locked and staged before anything runs (src/io/atomic_output.ts): every file
   // goes into a folder beside --out and is renamed into place at the end, all or nothing.
@@ -216,9 +224,18 @@ export async function generateCommand(argv: string[]): Promise<number> {
     if (vae) await pool.loadVae(vae.config, await vae.weights());
     throwIfCancelled(cancel.signal);
     await setPrompts(pool, model.text, guidance !== 1 ? model.negativeText : null, model.textTokens, model.negativeTokens);
+    // Items: every prompt with every seed; prompt k > 0 is text "prompt<k>" (the embedded model's encoder only).
+    if (prompts.length > 1 && !model.encodePrompt) throw new UsageError("a repeated --prompt works with the embedded model (with --model, one --prompt per run)");
+    // (The parser keeps the last --prompt: with several, "prompt" is re-encoded from the first.)
+    for (let k = 0; prompts.length > 1 && k < prompts.length; k++) {
+      const t = model.encodePrompt!(prompts[k]);
+      await pool.setText(k === 0 ? "prompt" : `prompt${k}`, t.text, t.tokens);
+    }
+    const items = (prompts.length > 1 ? prompts : [model.prompt]).flatMap((_, k) => seeds.map((s) => ({ seed: s, textKey: k === 0 ? "prompt" : `prompt${k}` })));
     throwIfCancelled(cancel.signal);
     const setupMs = performance.now() - t0;
-    if (model.prompt !== undefined) console.log(`prompt: "${escapeControl(model.prompt)}"`);
+    if (prompts.length > 1) prompts.forEach((t, k) => console.log(`prompt ${k}: "${escapeControl(t)}"`));
+    else if (model.prompt !== undefined) console.log(`prompt: "${escapeControl(model.prompt)}"`);
     if (devicesWhy) console.log(devicesWhy);
     console.log(`${model.name}: latent ${model.latent.F}x${model.latent.H}x${model.latent.W}, ${devices} device(s) [${[...new Set(pool.adapters())].join("; ")}], ${mode} mode, ${precision}, ${solver} ${steps} steps, guidance ${guidance}, shift ${shift}, seed ${seed}`);
     const sampler = { ...preset, steps, shift, guidance, solver, noiseSeed: seed };
@@ -226,31 +243,37 @@ export async function generateCommand(argv: string[]): Promise<number> {
     // on wgpu's GL fallback). WebGPU has no pipeline cache to keep; the drivers' own disk caches (Mesa's
     // ~/.cache/mesa_shader_cache, NVIDIA's ~/.nv/ComputeCache) make the next runs start at once.
     console.log("compiling kernels during step 1 (a first run only: the driver keeps compiled shaders on disk)");
-    const result = await generate(pool, model.config, { latent: model.latent, sampler, seed, mode, weights, signal: cancel.signal, condition: model.condition }, (r) => {
+    const result = await generate(pool, model.config, { latent: model.latent, sampler, seed, mode, weights, signal: cancel.signal, condition: model.condition, ...fewer, items }, (r) => {
       stepsDone = r.step + 1;
       console.log(stepLine(r));
     });
     const C = model.config.outChannels, { F, H, W } = result.latentGrid;
-    await outputs.write(outDir, "latents.safetensors", encodeSafetensors({ latents: { dtype: "F32", shape: [1, C, F, H, W], data: result.latent } }, { model: model.name, steps: String(steps), seed: String(seed) }));
-    const written = [`${outDir}/latents.safetensors`];
-    if (model.pixels) {
-      // The pixel-space latent is the clip: [12, F, h, w] -> [3, F, 2h, 2w], clamped to [-1, 1].
-      const video = depthToSpace(result.latent, result.latentGrid);
-      const grid = { F, H: 2 * H, W: 2 * W };
-      const shown = upscaleVideo(video, grid, scale);
-      await outputs.write(outDir, "video.gif", await encodeVideoFile("video.gif", shown.video, shown.grid));
-      await outputs.write(outDir, "video.png", await encodeVideoFile("video.png", shown.video, shown.grid));
-      await outputs.write(outDir, "video.safetensors", await encodeVideoFile("video.safetensors", video, grid));
-      written.push(`${outDir}/video.gif`, `${outDir}/video.png`, `${outDir}/video.safetensors`);
-      if (framesDir) {
-        const frames = await encodeFramePngs(shown.video, shown.grid);
-        for (const [name, bytes] of frames) await outputs.write(framesDir, name, bytes);
-        written.push(`${framesDir}/frame_*.png (${frames.length})`);
+    const written: string[] = [];
+    // Item 0 (the first prompt and seed) in --out, item k > 0 in --out/item<k>/, each with the same files.
+    for (let k = 0; k < result.latents.length; k++) {
+      const sub = k === 0 ? "" : `item${k}/`, latent = result.latents[k];
+      if (sub) await Deno.mkdir(outputs.staged(outDir, sub), { recursive: true });
+      await outputs.write(outDir, `${sub}latents.safetensors`, encodeSafetensors({ latents: { dtype: "F32", shape: [1, C, F, H, W], data: latent } }, { model: model.name, steps: String(steps), seed: String(items[k].seed) }));
+      written.push(`${outDir}/${sub}latents.safetensors`);
+      if (model.pixels) {
+        // The pixel-space latent is the clip: [12, F, h, w] -> [3, F, 2h, 2w], clamped to [-1, 1].
+        const video = depthToSpace(latent, result.latentGrid);
+        const grid = { F, H: 2 * H, W: 2 * W };
+        const shown = upscaleVideo(video, grid, scale);
+        await outputs.write(outDir, `${sub}video.gif`, await encodeVideoFile("video.gif", shown.video, shown.grid));
+        await outputs.write(outDir, `${sub}video.png`, await encodeVideoFile("video.png", shown.video, shown.grid));
+        await outputs.write(outDir, `${sub}video.safetensors`, await encodeVideoFile("video.safetensors", video, grid));
+        written.push(`${outDir}/${sub}video.gif`, `${outDir}/${sub}video.png`, `${outDir}/${sub}video.safetensors`);
+        if (framesDir && k === 0) {
+          const frames = await encodeFramePngs(shown.video, shown.grid);
+          for (const [name, bytes] of frames) await outputs.write(framesDir, name, bytes);
+          written.push(`${framesDir}/frame_*.png (${frames.length})`);
+        }
+      } else {
+        const preview = latentPreview(latent, C, result.latentGrid);
+        await outputs.write(outDir, `${sub}preview.png`, await encodePng(preview.rgb, preview.width, preview.height));
+        written.push(`${outDir}/${sub}preview.png`);
       }
-    } else {
-      const preview = latentPreview(result.latent, C, result.latentGrid);
-      await outputs.write(outDir, "preview.png", await encodePng(preview.rgb, preview.width, preview.height));
-      written.push(`${outDir}/preview.png`);
     }
     latentsWritten = true;
     let decoded: DecodeRun | null = null;
@@ -268,7 +291,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
     const perStep = result.steps.map((s) => s.ms);
     const summary = {
       model: model.name,
-      prompt: model.prompt,
+      prompt: prompts.length > 1 ? prompts : model.prompt,
       sampler: { solver, steps, guidance, shift, seed, preset: flag("preset") },
       tokens: result.plan.tokens,
       devices,
@@ -282,6 +305,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
       totalMs: result.ms,
       setupMs,
       perStep: result.steps,
+      ...fewerForwardsSummary(result),
       decode: decoded && { video: decoded.videoGrid, ms: decoded.ms, perDevice: decoded.stats },
     };
     await outputs.write(outDir, "summary.json", new TextEncoder().encode(JSON.stringify(summary, null, 2) + "\n"));
@@ -292,6 +316,8 @@ export async function generateCommand(argv: string[]): Promise<number> {
       `done: ${summary.tokens} tokens on ${devices} device(s), ${summary.padTokens} pad tokens (frame mode would pad ${summary.framePadTokens}: ${summary.paddingSavedVsFrameMode} saved), ` +
         `${summary.msPerStep.toFixed(0)} ms/step, ${(summary.totalMs / 1000).toFixed(1)} s total (+${(setupMs / 1000).toFixed(1)} s setup)`,
     );
+    const fewerLine = fewerForwardsLine(result);
+    if (fewerLine) console.log(fewerLine);
     if (decoded) {
       const v = decoded.videoGrid;
       console.log(`decoded: ${v.F} frames of ${v.W}x${v.H} in ${(decoded.ms / 1000).toFixed(1)} s on ${devices} device(s)`);

@@ -274,6 +274,10 @@ function batchSize(pool: WorkerPool, cfg: WanConfig, plans: ShardPlan[], groupCa
 
 /** The step-cache plan of a run: TeaCache from the devices' timestep modulation, MagCache from its calibration. */
 async function planCache(pool: WorkerPool, cfg: WanConfig, sampler: SamplerConfig, cache: StepCacheOptions, guided: boolean): Promise<CachePlan> {
+  if (cache.compute) {
+    if (cache.compute.length !== sampler.steps || !cache.compute[0]) throw new Error(`generate: an explicit cache plan needs one entry per step (${sampler.steps}), the first true; got [${cache.compute}]`);
+    return { kind: cache.kind, threshold: cache.threshold ?? NaN, calibration: "an explicit plan (GenerateOptions.cache.compute)", compute: [...cache.compute] };
+  }
   if (cache.kind === "magcache") return magCachePlan(sampler.steps, cfg.dim, guided ? 2 : 1, cache.threshold);
   const T = sampler.numTrainTimesteps ?? 1000;
   // The timesteps the model will see: a preset's explicit schedule (src/sampler/presets.ts), else the shifted one.

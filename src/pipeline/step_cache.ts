@@ -33,6 +33,11 @@ export interface StepCacheOptions {
   kind: CacheKind;
   /** TeaCache: the accumulated rescaled distance; MagCache: the accumulated error. Default: the published one. */
   threshold?: number;
+  /**
+   * An explicit plan instead of the kind's decision (benches timing computed and cached steps, tests): per step,
+   * run the blocks (true) or reuse the cache (false); step 0 must compute.
+   */
+  compute?: boolean[];
 }
 
 export interface CachePlan {
