@@ -6,7 +6,8 @@ import { type CommandSpec, int, oneOf, type Parsed, parseCommand, str, UsageErro
 import { barText, downloadProgress, progressBar } from "./progress.ts";
 import { parseWeights } from "./forward.ts";
 import { onInterrupt } from "./interrupt.ts";
-import { checkDevices } from "./bounds.ts";
+import { checkDevices, checkScale } from "./bounds.ts";
+import { vaeSpatialScale, vaeVideoFrames } from "../vae/config.ts";
 import { OutputSet, type OutputTarget } from "../io/atomic_output.ts";
 import {
   checkVideoExtension, type DecodeChunkProgress, decodeLatents, type DecodeRun, denoFileSource, encodeFramePngs, encodeVideoFile, type Grid3, loadWanVaeWeights, modelFolder,
@@ -140,6 +141,8 @@ export async function decodeCommand(argv: string[]): Promise<number> {
     const vae = await openVae(vaeArg);
     const { latents, latent } = await readLatents(await denoFileSource(latentsPath), vae.config);
     planBands(latent.H, devices, weights); // a device count or weights that cannot split h: say so before loading
+    const S = vaeSpatialScale(vae.config); // --scale bounded by the video it will enlarge (bounds.ts), before decoding
+    checkScale(scale, vaeVideoFrames(vae.config, latent.F), S * latent.H, S * latent.W);
     const vaeWeights = await vae.weights();
     pool = await WorkerPool.create({ devices, precision, gpus: placeDevices(flag(p, "gpus"), devices), barrierTimeoutMs: int(p, "timeout", 180) * 1000 });
     await pool.loadVae(vae.config, vaeWeights);

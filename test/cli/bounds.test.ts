@@ -46,7 +46,8 @@ test("cli: size flags over their limits are refused before any allocation, namin
   await refused("--devices 1000", ["generate", "--devices", "1000", "--out", `${out}/b`], /--devices 1000 is above shardit's limit of 64/);
   await refused("--latent 1000,1000,1000", ["generate", "--devices", "1", "--latent", "1000,1000,1000", "--out", `${out}/c`], /--latent 1000,1000,1000: .*host memory|rope_max_seq_len/);
   await refused("--scale 1000", ["generate", "--devices", "1", "--scale", "1000", "--out", `${out}/d`], /--scale 1000: the shown video would be \d+x\d+ px .* at most --scale \d+/);
-  for (const n of ["a", "b", "c", "d"]) {
+  await refused("decode --scale 100000", ["decode", "--vae", fixture("wan-vae-tiny"), "--latents", fixture("wan-vae-tiny", "io.safetensors"), "--scale", "100000", "--out", `${out}/e.gif`], /--scale 100000: the shown video would be \d+x\d+ px .* at most --scale \d+/);
+  for (const n of ["a", "b", "c", "d", "e.gif"]) {
     try {
       Deno.statSync(`${out}/${n}`);
       throw new Error(`--out ${out}/${n} was created by a refused run`);
