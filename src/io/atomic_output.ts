@@ -120,8 +120,17 @@ export class OutputSet {
     }
   }
 
-  private static prepare(t: OutputTarget, abs: string): Entry {
+  private static prepare(t: OutputTarget, linkOrPath: string): Entry {
     const name = `${t.flag} ${t.path}`;
+    // A symbolic link is followed: what it points to is replaced, the link stays.
+    let abs = linkOrPath;
+    if (lstat(abs)?.isSymlink) {
+      try {
+        abs = Deno.realPathSync(abs);
+      } catch {
+        throw new OutputError(`${name} is a symbolic link to nothing`);
+      }
+    }
     const base = basename(abs), parent = dirname(abs);
     if (abs === "/") throw new OutputError(`${name}: name a ${t.kind === "dir" ? "folder" : "file"} below /`);
     const info = lstat(abs);
@@ -187,7 +196,7 @@ export class OutputSet {
 
   private entry(path: string): Entry {
     const abs = absolute(path);
-    const e = this.entries.find((x) => x.abs === abs);
+    const e = this.entries.find((x) => x.abs === abs || absolute(x.target.path) === abs);
     if (!e) throw new Error(`OutputSet: ${path} is not one of its targets`);
     return e;
   }

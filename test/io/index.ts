@@ -7,3 +7,4 @@ import "./hub.test.ts";
 import "./adapter_check.test.ts";
 import "./video.test.ts";
 import "./safetensors_fuzz.test.ts";
+import "./atomic_output.test.ts";
