@@ -3,6 +3,8 @@
 // --solver) and checks the clip with src/pipeline/clip_analysis.ts: colour, direction, travel >= 8 px.
 // Prints one line per clip and a JSON summary at the end. Slow on a CPU (seconds per clip).
 //   node bin/deno.cjs run -A tools/embedded-eval.ts [--seeds 0,1] [--prompts all|"a red circle moving left,..."] [--devices 1]
+//       [--cache teacache[:T]|magcache[:T]] [--batch auto|on|off]
+// --cache: step caching (src/pipeline/step_cache.ts), its computed and skipped steps in the summary.
 import { allowFlags, int, num, oneOf, parseArgs, str } from "../src/cli/args.ts";
 import { EMBEDDED_LATENT, EMBEDDED_SAMPLER, EMBEDDED_VIDEO, embeddedPrompt, loadEmbeddedModel } from "../src/loaders/embedded.ts";
 import { depthToSpace } from "../src/model/pixels.ts";
@@ -10,6 +12,7 @@ import { WorkerPool } from "../src/parallel/pool.ts";
 import { generate, setPrompts } from "../src/pipeline/generate.ts";
 import { analyzeClip, clipMatchesPrompt } from "../src/pipeline/clip_analysis.ts";
 import { SOLVERS } from "../src/sampler/flow_match.ts";
+import { parseCacheSpec } from "../src/pipeline/step_cache.ts";
 
 export const COLORS = ["red", "green", "blue", "yellow", "white"];
 export const SHAPES = ["circle", "square", "triangle"];
@@ -19,7 +22,9 @@ export const ALL_PROMPTS = COLORS.flatMap((c) => SHAPES.flatMap((s) => DIRECTION
 
 if (import.meta.main) {
   const p = parseArgs(Deno.args);
-  allowFlags(p, "embedded-eval", ["seeds", "prompts", "devices", "steps", "guidance", "shift", "solver"]);
+  allowFlags(p, "embedded-eval", ["seeds", "prompts", "devices", "steps", "guidance", "shift", "solver", "cache", "batch"]);
+  const cache = p.flags.has("cache") ? parseCacheSpec(str(p, "cache")) : undefined;
+  const batch = oneOf(p, "batch", ["auto", "on", "off"] as const, "auto");
   const seeds = str(p, "seeds", "0").split(",").map(Number);
   const promptsArg = str(p, "prompts", "all");
   const prompts = promptsArg === "all" ? ALL_PROMPTS : promptsArg.split(",").map((s) => s.trim());
@@ -32,6 +37,7 @@ if (import.meta.main) {
   const model = await loadEmbeddedModel();
   const pool = await WorkerPool.create({ devices: int(p, "devices", 1), precision: "f32" });
   const rows: { prompt: string; seed: number; ok: boolean; color: string; direction: string; travel: number }[] = [];
+  let computed = sampler.steps; // steps that ran the blocks (the cache's plan is the same for every clip)
   try {
     await pool.load(model.config, model.weights);
     const empty = embeddedPrompt(model, "");
@@ -39,7 +45,8 @@ if (import.meta.main) {
       const text = embeddedPrompt(model, prompt);
       await setPrompts(pool, text.text, sampler.guidance !== 1 ? empty.text : null, text.tokens, empty.tokens);
       for (const seed of seeds) {
-        const r = await generate(pool, model.config, { latent: EMBEDDED_LATENT, sampler, seed, mode: "sequence", condition: model.condition });
+        const r = await generate(pool, model.config, { latent: EMBEDDED_LATENT, sampler, seed, mode: "sequence", condition: model.condition, cache, batch: batch === "auto" ? "auto" : batch === "on" });
+        computed = r.cache ? r.cache.computed : sampler.steps;
         const a = analyzeClip(depthToSpace(r.latent, r.latentGrid), EMBEDDED_VIDEO);
         const m = clipMatchesPrompt(a, prompt, EMBEDDED_VIDEO.W);
         rows.push({ prompt, seed, ok: m.ok, color: a.color, direction: a.direction, travel: Number(a.travel.toFixed(2)) });
@@ -52,5 +59,5 @@ if (import.meta.main) {
   const n = rows.length, ok = rows.filter((r) => r.ok).length;
   const colourOk = rows.filter((r) => r.color === r.prompt.split(" ")[1]).length;
   const directionOk = rows.filter((r) => r.direction === r.prompt.split(" ")[4]).length;
-  console.log(JSON.stringify({ sampler, seeds, clips: n, matched: ok, colourRight: colourOk, directionRight: directionOk }));
+  console.log(JSON.stringify({ sampler, cache: cache ?? "off", computedSteps: computed, skippedSteps: sampler.steps - computed, seeds, clips: n, matched: ok, colourRight: colourOk, directionRight: directionOk }));
 }
