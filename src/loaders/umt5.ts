@@ -5,7 +5,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import type { DType } from "../shape.ts";
 import { type Checkpoint, decodeToF32, summarizeProblems } from "../io/safetensors.ts";
-import { type Umt5Config, Umt5Encoder, type Umt5LayerWeights, type Umt5Precision } from "../model/umt5.ts";
+import { splitLayers, type Umt5Config, Umt5Encoder, Umt5LayerSplit, type Umt5LayerWeights, type Umt5Precision } from "../model/umt5.ts";
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -99,34 +99,39 @@ async function readChecked(ck: Checkpoint, name: string, dtype: DType): Promise<
 
 /**
  * The encoder's layers onto `gpu`, one layer read and uploaded at a time (the host holds one layer's f32
- * copy, 0.8 GB at umT5-XXL's size). progress(done, total) counts the bytes read from the checkpoint.
+ * copy, 0.8 GB at umT5-XXL's size). Several GPUs: the layers split over them (splitLayers: contiguous ranges,
+ * the final norm on the last), each device holding only its part. progress(done, total) counts the bytes read.
  */
 export async function loadUmt5Encoder(
-  gpu: Gpu, ck: Checkpoint, cfg: Umt5Config, where: string, opts: { precision?: Umt5Precision; progress?: (done: number, total: number) => void } = {},
-): Promise<Umt5Encoder> {
+  gpu: Gpu | readonly Gpu[], ck: Checkpoint, cfg: Umt5Config, where: string, opts: { precision?: Umt5Precision; progress?: (done: number, total: number) => void } = {},
+): Promise<Umt5Encoder | Umt5LayerSplit> {
   validateUmt5Checkpoint(ck, cfg, where);
-  const enc = new Umt5Encoder(gpu, cfg, opts.precision ?? "f32");
+  const gpus = Array.isArray(gpu) ? gpu as readonly Gpu[] : [gpu as Gpu];
+  const parts = splitLayers(cfg.layers, gpus.length).map((r, i) => new Umt5Encoder(gpus[i], cfg, opts.precision ?? "f32", r));
   const bytes = (name: string) => ck.info(name).end - ck.info(name).begin;
   let total = bytes(UMT5_FINAL_NORM), done = 0;
   for (let i = 0; i < cfg.layers; i++) for (const t of umt5LayerTensors(cfg, i)) total += bytes(t.name);
   try {
-    for (let i = 0; i < cfg.layers; i++) {
-      const w = {} as Umt5LayerWeights;
-      for (const t of umt5LayerTensors(cfg, i)) {
-        // the position bias stays f32 on the host; norms are stored as the activations, linears as the weights
-        const as = t.key === "relBias" ? "f32" : t.key.endsWith("Norm") ? enc.dtype : enc.weightDtype;
-        w[t.key] = await readChecked(ck, t.name, as);
-        opts.progress?.((done += bytes(t.name)), total);
+    for (const enc of parts) {
+      for (let i = enc.range.start; i < enc.range.end; i++) {
+        const w = {} as Umt5LayerWeights;
+        for (const t of umt5LayerTensors(cfg, i)) {
+          // the position bias stays f32 on the host; norms are stored as the activations, linears as the weights
+          const as = t.key === "relBias" ? "f32" : t.key.endsWith("Norm") ? enc.dtype : enc.weightDtype;
+          w[t.key] = await readChecked(ck, t.name, as);
+          opts.progress?.((done += bytes(t.name)), total);
+        }
+        enc.addLayer(i, w);
       }
-      enc.addLayer(i, w);
     }
-    enc.setFinalNorm(await readChecked(ck, UMT5_FINAL_NORM, enc.dtype));
+    const last = parts[parts.length - 1];
+    last.setFinalNorm(await readChecked(ck, UMT5_FINAL_NORM, last.dtype));
     opts.progress?.((done += bytes(UMT5_FINAL_NORM)), total);
   } catch (e) {
-    enc.free();
+    for (const p of parts) p.free();
     throw e;
   }
-  return enc;
+  return parts.length === 1 ? parts[0] : new Umt5LayerSplit(parts);
 }
 
 /**

@@ -99,6 +99,8 @@ export function memoryEmbeddingCache(): EmbeddingCache {
 export interface EncodeOptions {
   /** Device to encode on (default: a fresh Gpu, destroyed afterwards). */
   gpu?: Gpu;
+  /** Devices to split the encoder's layers over (each holds its contiguous share; the stream passes through the host). */
+  gpus?: readonly Gpu[];
   /** WanPipeline's max_sequence_length (default 512). */
   maxLength?: number;
   /** f32 (default), w16 (f16 weights, f32 activations: half the memory) or f16 (T5-XXL's residual stream overflows it). */
@@ -137,7 +139,8 @@ export async function encodePrompts(te: TextEncoderSource, prompts: readonly str
     out.push({ cleaned, embeds, inputIds: t.inputIds, attentionMask: t.attentionMask, seqLen: t.seqLen, fullLength: t.fullLength, maxLength, cached: todo.at(-1)?.i !== i });
   }
   if (todo.length === 0) return out;
-  const gpu = opts.gpu ?? await Gpu.create({ label: "umt5" });
+  const own = !opts.gpu && !opts.gpus?.length;
+  const gpu = opts.gpus?.length ? opts.gpus : opts.gpu ?? await Gpu.create({ label: "umt5" });
   try {
     const enc = await loadUmt5Encoder(gpu, te.checkpoint, te.config, te.name, { precision: opts.precision, progress: opts.onProgress });
     try {
@@ -156,7 +159,7 @@ export async function encodePrompts(te: TextEncoderSource, prompts: readonly str
       enc.free();
     }
   } finally {
-    if (!opts.gpu) gpu.destroy();
+    if (own) (gpu as Gpu).destroy();
   }
   return out;
 }

@@ -119,7 +119,29 @@ interface GpuLayer {
 export type Umt5Precision = "f32" | "w16" | "w8" | "f16";
 export const UMT5_PRECISIONS: readonly Umt5Precision[] = ["f32", "w16", "w8", "f16"];
 
-/** The encoder's layers on one GPU. */
+/** Layers [start, end) of the encoder: one device's part of a layer split. */
+export interface LayerRange {
+  start: number;
+  end: number;
+}
+
+/** Contiguous layer ranges over `devices` (sizes differ by at most one, the larger first), each non-empty. */
+export function splitLayers(layers: number, devices: number): LayerRange[] {
+  if (!Number.isInteger(devices) || devices < 1 || devices > layers) throw new Error(`umT5 layer split: ${devices} devices for ${layers} layers (1 to ${layers})`);
+  const out: LayerRange[] = [];
+  let start = 0;
+  for (let i = 0; i < devices; i++) {
+    const n = Math.floor(layers / devices) + (i < layers % devices ? 1 : 0);
+    out.push({ start, end: start + n });
+    start += n;
+  }
+  return out;
+}
+
+/**
+ * The encoder's layers [range.start, range.end) on one GPU (all of them by default). The part that holds the last
+ * layer also holds the final norm; the others hand their residual stream on (Umt5LayerSplit).
+ */
 export class Umt5Encoder {
   private readonly layers: GpuLayer[] = [];
   private finalNorm: Tensor | null = null;
@@ -128,7 +150,11 @@ export class Umt5Encoder {
   /** The linears' weights. */
   readonly weightDtype: DType;
 
-  constructor(readonly gpu: Gpu, readonly cfg: Umt5Config, readonly precision: Umt5Precision = "f32") {
+  readonly range: LayerRange;
+
+  constructor(readonly gpu: Gpu, readonly cfg: Umt5Config, readonly precision: Umt5Precision = "f32", range?: LayerRange) {
+    this.range = range ?? { start: 0, end: cfg.layers };
+    if (!(this.range.start >= 0 && this.range.start < this.range.end && this.range.end <= cfg.layers)) throw new Error(`umT5 encoder: layers [${this.range.start}, ${this.range.end}) outside [0, ${cfg.layers})`);
     this.dtype = precision === "f16" ? "f16" : "f32";
     // w8 quantizes from f32 values (any finite range); w16 and f16 store f16
     this.weightDtype = precision === "w16" || precision === "f16" ? "f16" : "f32";
@@ -141,10 +167,11 @@ export class Umt5Encoder {
     else gemm(this.gpu, x, layer as Linear, y, residual ? { epilogue: "residual" } : {});
   }
 
-  /** Uploads layer `i` (in order 0, 1, ...): the loader streams them so the host holds one layer at a time. */
+  /** Uploads layer `i` (in order from range.start): the loader streams them so the host holds one layer at a time. */
   addLayer(i: number, w: Umt5LayerWeights): void {
     const { gpu, cfg, dtype, weightDtype } = this;
-    if (i !== this.layers.length) throw new Error(`umT5 encoder: layer ${i} given, expected layer ${this.layers.length}`);
+    const want = this.range.start + this.layers.length;
+    if (i !== want || i >= this.range.end) throw new Error(`umT5 encoder: layer ${i} given, expected layer ${want} (this part holds [${this.range.start}, ${this.range.end}))`);
     const inner = cfg.heads * cfg.dKv, d = cfg.dModel;
     const lin = (a: Float32Array, n: number, k: number, name: string): EncLinear =>
       this.precision === "w8" ? uploadLinearW8(gpu, a, [n, k], `encoder.block.${i}.${name}`) : uploadLinear(gpu, a, [n, k], null, weightDtype, `encoder.block.${i}.${name}`);
@@ -166,14 +193,22 @@ export class Umt5Encoder {
     this.finalNorm = this.gpu.upload(w, [this.cfg.dModel], this.dtype, "encoder.final_layer_norm");
   }
 
-  get complete(): boolean {
-    return this.layers.length === this.cfg.layers && this.finalNorm !== null;
+  /** Whether this part holds the last layer (and so the final norm). */
+  get last(): boolean {
+    return this.range.end === this.cfg.layers;
   }
 
-  /** Embedding rows x [L, d] (L = seq_len <= 512) -> the encoder's last hidden state [L, d]. */
+  get complete(): boolean {
+    return this.layers.length === this.range.end - this.range.start && (!this.last || this.finalNorm !== null);
+  }
+
+  /**
+   * Embedding rows x [L, d] (L = seq_len <= 512) -> the encoder's last hidden state [L, d]; for a part without the
+   * last layer, the residual stream after its layers (the next part's input).
+   */
   async encode(x: Float32Array): Promise<Float32Array> {
     const { gpu, cfg, dtype } = this;
-    if (!this.complete) throw new Error(`umT5 encoder: ${this.layers.length} of ${cfg.layers} layers loaded${this.finalNorm ? "" : ", no final norm"}`);
+    if (!this.complete) throw new Error(`umT5 encoder: ${this.layers.length} of ${this.range.end - this.range.start} layers loaded${this.last && !this.finalNorm ? ", no final norm" : ""}`);
     const d = cfg.dModel, N = cfg.heads, inner = N * cfg.dKv;
     if (x.length % d !== 0 || x.length === 0) throw new Error(`umT5 encoder: input has ${x.length} values, not a positive multiple of d_model ${d}`);
     const L = x.length / d;
@@ -202,7 +237,7 @@ export class Umt5Encoder {
         this.linear(g, layer.wo, h, true);
         gpu.freeTensor(bias);
       }
-      rmsNorm(gpu, h, this.finalNorm!, cfg.eps);
+      if (this.last) rmsNorm(gpu, h, this.finalNorm!, cfg.eps);
       return await gpu.read(h);
     } finally {
       gpu.releaseSince(mark);
@@ -222,5 +257,29 @@ export class Umt5Encoder {
     this.layers.length = 0;
     if (this.finalNorm) this.gpu.freeTensor(this.finalNorm);
     this.finalNorm = null;
+  }
+}
+
+/**
+ * The encoder's layers split over devices (memory where one device is short): part i holds splitLayers' range i,
+ * and the residual stream [L, d] f32 goes from part to part through the host. Each part runs the same kernels on
+ * the same values as one device would, so the output is bitwise the one-device output.
+ */
+export class Umt5LayerSplit {
+  constructor(readonly parts: Umt5Encoder[]) {
+    parts.forEach((p, i) => {
+      const want = i === 0 ? 0 : parts[i - 1].range.end;
+      if (p.range.start !== want) throw new Error(`umT5 layer split: part ${i} starts at layer ${p.range.start}, expected ${want}`);
+    });
+    if (!parts.length || !parts[parts.length - 1].last) throw new Error("umT5 layer split: the parts do not reach the last layer");
+  }
+
+  async encode(x: Float32Array): Promise<Float32Array> {
+    for (const p of this.parts) x = await p.encode(x);
+    return x;
+  }
+
+  free(): void {
+    for (const p of this.parts) p.free();
   }
 }

@@ -2,12 +2,13 @@
 // WanPipeline does, ids padded to 512 with the mask; the goldens are the first seq_len rows), on prompts of
 // 1 (the empty prompt), 15, 22 and 512 tokens (truncated: relative distances up to 511, past max_distance 128).
 import { bytesSource, Checkpoint } from "../../src/io/safetensors.ts";
-import { bucketTable, relativePositionBucket, type Umt5Config, type Umt5LayerWeights } from "../../src/model/umt5.ts";
+import { bucketTable, relativePositionBucket, splitLayers, type Umt5Config, Umt5LayerSplit, type Umt5LayerWeights } from "../../src/model/umt5.ts";
+import { Gpu } from "../../src/gpu/device.ts";
 import { syntheticTensor } from "../../src/loaders/synthetic.ts";
 import { gatherEmbeddingRows, loadUmt5Encoder, parseUmt5Config, UMT5_FINAL_NORM, umt5LayerTensors } from "../../src/loaders/umt5.ts";
 import { Umt5Tokenizer } from "../../src/text/tokenizer.ts";
 import { promptClean } from "../../src/text/prompt_clean.ts";
-import { expectClose, relL2, test, TOL, withGpu, withGpuF16 } from "../../src/selftest/harness.ts";
+import { expectBitwiseEqual, expectClose, relL2, test, TOL, withGpu, withGpuF16 } from "../../src/selftest/harness.ts";
 import { quantizeW8 } from "../../src/ops/gemm_w8.ts";
 import { assert, expectError } from "../io/util.ts";
 import { umt5EncoderRef } from "../reference/umt5.ts";
@@ -153,3 +154,40 @@ test("umt5: w8 (int8 weights per output channel, f32 activations) == the Float64
     }
   });
 });
+
+test("umt5: splitLayers is contiguous, every device gets a layer, sizes differ by at most one", () => {
+  const show = (l: number, n: number) => splitLayers(l, n).map((r) => `${r.start}-${r.end}`).join(",");
+  assert(show(24, 4) === "0-6,6-12,12-18,18-24" && show(3, 2) === "0-2,2-3" && show(5, 3) === "0-2,2-4,4-5" && show(3, 3) === "0-1,1-2,2-3", `${show(24, 4)} ${show(3, 2)} ${show(5, 3)}`);
+  let threw = false;
+  try {
+    splitLayers(3, 4);
+  } catch {
+    threw = true;
+  }
+  assert(threw, "4 devices for 3 layers is an error");
+});
+
+for (const devices of [2, 3]) {
+  test(`umt5: layer split over ${devices} devices == one device, bitwise (umt5-odd, 3 layers)`, async () => {
+    const { cfg, ck, meta } = await open("umt5-odd");
+    const emb = await gatherEmbeddingRows(ck, cfg, meta.cases[1].input_ids);
+    const one = await withGpu(async (gpu) => {
+      const enc = await loadUmt5Encoder(gpu, ck, cfg, "one");
+      try {
+        return await enc.encode(emb);
+      } finally {
+        enc.free();
+      }
+    });
+    const gpus = await Promise.all(Array.from({ length: devices }, (_, i) => Gpu.create({ label: `split ${i}` })));
+    try {
+      const split = await loadUmt5Encoder(gpus, ck, cfg, "split");
+      assert(split instanceof Umt5LayerSplit && split.parts.length === devices, "a split encoder");
+      const got = await split.encode(emb);
+      split.free();
+      expectBitwiseEqual(`split over ${devices}`, got, one);
+    } finally {
+      for (const g of gpus) g.destroy();
+    }
+  }, { hosts: ["deno"] });
+}
