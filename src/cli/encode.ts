@@ -22,7 +22,7 @@ export const SPEC: CommandSpec = {
     { name: "prompt", value: "TEXT", required: true, help: `the prompt ("" is the empty prompt, what the negative prompt usually is)` },
     { name: "out", value: "FILE.safetensors", required: true, help: "prompt_embeds [1, L, d_model] F32 (rows from seq_len on zero), input_ids and attention_mask [1, L] I64" },
     { name: "max-length", value: "L", default: "512", help: "WanPipeline's max_sequence_length: longer prompts are truncated (with a warning)" },
-    { name: "precision", value: "f32|w16|f16", default: "f32", help: "f32; w16: f16 weights (half the memory), f32 activations; f16: all (umT5-XXL's residual stream overflows it)" },
+    { name: "precision", value: "f32|w16|w8|f16", default: "f32", help: "f32; w16: f16 weights (half the memory), f32 activations; w8: int8 weights, one scale per output channel (a quarter); f16: all (umT5-XXL's residual stream may overflow it)" },
     { name: "cache", default: "on", help: "reuse embeddings encoded before with the same checkpoint, cleaned prompt and length (<cache>/umt5-embeddings)" },
   ],
   examples: [
