@@ -119,6 +119,19 @@ const ABORTED_GRACE_MS = 10_000;
 /** After workers report their devices destroyed and end themselves, how long before the pool lets go. */
 const WORKER_EXIT_SETTLE_MS = 500;
 
+/**
+ * Dawn workers of closed pools, their devices destroyed, kept for the next pool instead of ended: a Deno worker
+ * that loaded dawn.node cannot give back what the addon took when it ends (Deno's Node-API runs no per-worker
+ * cleanup: 2 descriptors per worker with Dawn's null backend, and with Vulkan the instance's driver threads),
+ * so a process making a pool per request ran out (issue 20: 10 pools, threads 35 -> 212). A kept worker makes
+ * its next device from the same Dawn instance: flat (test/parallel/pool_leak.test.ts). Idle workers end after
+ * IDLE_WORKER_MS without a pool taking them (an idle worker keeps a Deno process alive), or at
+ * WorkerPool.endIdleWorkers(). Workers placed with --gpus (DRI_PRIME is read once per process) are not kept.
+ */
+const idleWorkers: Worker[] = [];
+let idleTimer: ReturnType<typeof setTimeout> | undefined;
+export const IDLE_WORKER_MS = 2000;
+
 export class WorkerPool {
   private slots: Slot[] = [];
   private pending: Pending | null = null;
@@ -173,8 +186,16 @@ export class WorkerPool {
     return this.slots[d].describe;
   }
 
+  /** Ends the workers closed pools left for reuse (a script that wants to exit at once). */
+  static endIdleWorkers(): void {
+    clearTimeout(idleTimer);
+    idleTimer = undefined;
+    for (const w of idleWorkers.splice(0)) w.postMessage({ type: "dispose", close: true } satisfies ToWorker);
+  }
+
   private async start(d: number): Promise<void> {
-    const worker = new Worker(new URL("./worker.ts", import.meta.url), { type: "module", name: `shardit device ${d}` });
+    const reused = this.opts.gpus?.[d] === undefined ? idleWorkers.pop() : undefined;
+    const worker = reused ?? new Worker(new URL("./worker.ts", import.meta.url), { type: "module", name: `shardit device ${d}` });
     const slot: Slot = { worker, state: "ok", adapter: "", describe: {} };
     this.slots[d] = slot;
     const current = () => this.slots[d]?.worker === worker; // ignore events of a replaced worker
@@ -573,9 +594,27 @@ export class WorkerPool {
       if (!this.pending) {
         await this.drain(); // a device still in a cancelled or failed run ends it before it disposes
         const alive = this.all().filter((d) => this.slots[d]?.state !== "dead");
-        await this.request("disposed", alive, () => alive.forEach((d) => this.post(d, { type: "dispose", close: true })));
+        // Dawn's workers are kept for the next pool (idleWorkers); Deno's own WebGPU gives everything back when its
+        // worker ends, but a device made again in a kept worker leaves a thread and ~15 MB behind: those end.
+        const keep = new Set(alive.filter((d) => this.slots[d].state === "ok" && this.opts.gpus?.[d] === undefined && this.slots[d].describe.implementation === "dawn"));
+        await this.request("disposed", alive, () => alive.forEach((d) => this.post(d, { type: "dispose", close: !keep.has(d) })));
         closed = new Set(alive);
-        await new Promise((r) => setTimeout(r, WORKER_EXIT_SETTLE_MS)); // let the threads finish ending
+        for (const d of keep) {
+          const w = this.slots[d].worker;
+          w.onmessage = null;
+          w.onmessageerror = null;
+          w.onerror = (e: ErrorEvent) => {
+            e.preventDefault?.(); // an idle worker that fails is dropped, never reused
+            const i = idleWorkers.indexOf(w);
+            if (i >= 0) idleWorkers.splice(i, 1);
+          };
+          idleWorkers.push(w);
+        }
+        if (keep.size) {
+          clearTimeout(idleTimer);
+          idleTimer = setTimeout(() => WorkerPool.endIdleWorkers(), IDLE_WORKER_MS);
+        }
+        if (keep.size < alive.length) await new Promise((r) => setTimeout(r, WORKER_EXIT_SETTLE_MS)); // let the threads finish ending
       }
     } catch { /* a worker that cannot dispose is terminated below */ }
     this.dispose(closed);

@@ -90,7 +90,10 @@ export async function loadDawn(): Promise<GPU> {
   if (!path) throw new Error(`Dawn: the webgpu package's addon was not found (looked at ${candidates.join(", ")}; run npm install)`);
   const addon = require(path) as { create(flags: string[]): GPU };
   const extra = (Deno.env.get("SHARDIT_DAWN_TOGGLES") ?? "").split(",").filter(Boolean);
-  const gpu = addon.create([`enable-dawn-features=${[...DAWN_TOGGLES, ...extra].join(",")}`, "backend=vulkan"]);
+  // SHARDIT_DAWN_BACKEND=null: Dawn's null backend (devices that do no work; the pool's leak test runs Dawn on
+  // hosts without a GPU that way). Default vulkan.
+  const backend = Deno.env.get("SHARDIT_DAWN_BACKEND") ?? "vulkan";
+  const gpu = addon.create([`enable-dawn-features=${[...DAWN_TOGGLES, ...extra].join(",")}`, `backend=${backend}`]);
   // The instance enumerates its adapters at the first request, and that is when Dawn prints its warnings
   // (src/platform/dawn_quiet.ts): make that request here with them kept off the terminal.
   await withDawnLogHidden(path, () => gpu.requestAdapter());

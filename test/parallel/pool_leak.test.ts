@@ -1,11 +1,11 @@
 // WorkerPool.close() returns what create() took (issue 20, finding 6: each create/close left ~20 threads,
 // 12 file handles and 30 MB with Dawn, so a server making a pool per request ran out). 20 cycles of a
-// one-device pool in this process; the thread and handle counts from /proc/self after the last cycle
-// must equal those after the first (the first loads what every later pool shares: code, the adapter).
-// Linux only (/proc). On this project's CPU CI adapter (Deno's wgpu) it passes before and after; the
-// leak was measured with Dawn, where a worker that loads dawn.node leaves 2 descriptors behind
-// (measured in a bare worker: 5 workers, 22 -> 34 descriptors) and the Vulkan driver's threads with it.
-import { WorkerPool } from "../../src/parallel/pool.ts";
+// one-device pool in this process, for each WebGPU implementation; the thread and handle counts from
+// /proc/self after the last cycle must equal those after the second (the first two load what every later
+// pool shares: code, the adapter, a runtime thread). Dawn runs on its null backend here (no GPU needed): a
+// worker that loaded dawn.node leaves 2 descriptors behind when it ends (Deno runs no Node-API cleanup per
+// worker), so before the pool kept Dawn's workers for the next pool the handles grew 2 a cycle (22 -> 36 in 6).
+import { IDLE_WORKER_MS, WorkerPool } from "../../src/parallel/pool.ts";
 import { skip, test } from "../../src/selftest/harness.ts";
 
 function counts(): { threads: number; handles: number; rssMB: number } {
@@ -17,19 +17,36 @@ function counts(): { threads: number; handles: number; rssMB: number } {
   };
 }
 
-test("pool: 20 create/close cycles in one process leave the thread and handle counts flat", async () => {
-  if (Deno.build.os !== "linux") skip("reads /proc/self");
+async function cycles(what: string, webgpu?: "dawn") {
   const seen: ReturnType<typeof counts>[] = [];
   for (let i = 0; i < 20; i++) {
-    const pool = await WorkerPool.create({ devices: 1, precision: "f32" });
+    const pool = await WorkerPool.create({ devices: 1, precision: "f32", webgpu });
     await pool.close();
-    await new Promise((r) => setTimeout(r, 50)); // the worker thread's own exit
+    await new Promise((r) => setTimeout(r, 50)); // an ended worker thread's own exit
     seen.push(counts());
   }
-  const first = seen[0], last = seen[seen.length - 1];
-  console.log(`  after cycle 1: ${JSON.stringify(first)}; after cycle 20: ${JSON.stringify(last)}`);
-  // A thread or handle of the runtime may come and go (timers, the module cache): allow 1 of each.
+  WorkerPool.endIdleWorkers();
+  const first = seen[1], last = seen[seen.length - 1];
+  console.log(`  ${what}: after cycle 2 ${JSON.stringify(first)}; after cycle 20 ${JSON.stringify(last)}`);
   if (last.threads > first.threads + 1 || last.handles > first.handles + 1) {
-    throw new Error(`20 pools: threads ${first.threads} -> ${last.threads}, handles ${first.handles} -> ${last.handles} (RSS ${first.rssMB} -> ${last.rssMB} MB): close() leaks`);
+    throw new Error(`${what}, 20 pools: threads ${first.threads} -> ${last.threads}, handles ${first.handles} -> ${last.handles} (RSS ${first.rssMB} -> ${last.rssMB} MB): close() leaks`);
+  }
+}
+
+test("pool: 20 create/close cycles in one process leave the thread and handle counts flat (this adapter, and Dawn)", async () => {
+  if (Deno.build.os !== "linux") skip("reads /proc/self");
+  await cycles("default WebGPU");
+  const before = Deno.env.get("SHARDIT_DAWN_BACKEND");
+  Deno.env.set("SHARDIT_DAWN_BACKEND", "null");
+  try {
+    await cycles("Dawn (null backend)", "dawn");
+  } catch (e) {
+    if (/webgpu package's addon was not found|could not load|no WebGPU adapter/i.test((e as Error).message)) skip(`Dawn: ${(e as Error).message}`);
+    throw e;
+  } finally {
+    if (before === undefined) Deno.env.delete("SHARDIT_DAWN_BACKEND");
+    else Deno.env.set("SHARDIT_DAWN_BACKEND", before);
+    WorkerPool.endIdleWorkers();
+    await new Promise((r) => setTimeout(r, Math.min(IDLE_WORKER_MS, 200)));
   }
 }, { hosts: ["deno"], tags: ["slow"] });
