@@ -85,8 +85,10 @@ export async function encodeWithPipeline(modelArg: string, prompts: string[], op
  * generate --model DIR --prompt: the prompt (and the negative prompt, when not null) as the transformer's text
  * input [512, text_dim], 512 rows as WanPipeline passes them (the rows past seq_len are zero).
  */
-export async function encodeForModel(modelArg: string, prompt: string, negative: string | null, textDim: number): Promise<{ text: { text: Float32Array; tokens: number }; negative: { text: Float32Array; tokens: number } | null }> {
-  const { d, out } = await encodeWithPipeline(modelArg, negative === null ? [prompt] : [prompt, negative]);
+export async function encodeForModel(
+  modelArg: string, prompt: string, negative: string | null, textDim: number, precision: Umt5Precision = "f32",
+): Promise<{ text: { text: Float32Array; tokens: number }; negative: { text: Float32Array; tokens: number } | null }> {
+  const { d, out } = await encodeWithPipeline(modelArg, negative === null ? [prompt] : [prompt, negative], { precision });
   if (d !== textDim) throw new Error(`${modelArg}: the text encoder's d_model is ${d}, the transformer's text_dim is ${textDim}`);
   const rows = (e: PromptEmbedding) => ({ text: e.embeds, tokens: e.maxLength });
   for (const [i, e] of out.entries()) console.log(`${i ? "negative prompt" : "prompt"}: ${e.seqLen} umT5 tokens${e.cached ? " (embeddings from the cache)" : ""}`);

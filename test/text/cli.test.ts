@@ -50,7 +50,7 @@ test("cli: encode --model <pipeline> --prompt writes prompt_embeds (== transform
 
 test("cli: generate --model <pipeline> --prompt --negative-prompt --vae makes a video; bad input is one line", async () => {
   const dir = Deno.makeTempDirSync({ prefix: "shardit-gen-" });
-  const r = await shardit("generate", "--model", pipeline(), "--prompt", "a red fox runs in the snow", "--negative-prompt", "", "--steps", "2", "--latent", "1,2,4", "--vae", pipeline(), "--out", dir);
+  const r = await shardit("generate", "--model", pipeline(), "--prompt", "a red fox runs in the snow", "--negative-prompt", "", "--text-precision", "w8", "--steps", "2", "--latent", "1,2,4", "--vae", pipeline(), "--out", dir);
   if (r.code !== 0) throw new Error(`exit ${r.code}: ${r.stderr}`);
   assert(/prompt: \d+ umT5 tokens/.test(r.stdout) && /negative prompt: 1 umT5 tokens/.test(r.stdout), `stdout: ${r.stdout.slice(0, 400)}`);
   const gif = Deno.readFileSync(`${dir}/video.gif`);
