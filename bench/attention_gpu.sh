@@ -4,9 +4,10 @@
 #   node bin/deno.cjs bundle bench/attention_sweep.ts -o .gpu/att_sweep.js
 #   node bin/deno.cjs bundle bench/attention.ts -o .gpu/att_bench.js
 #   node bin/deno.cjs bundle test/run-gpu.ts -o .gpu/att_test_gpu.js
-# On the host (carry [".gpu"]):  bash bench/attention_gpu.sh sweep|confirm|bench $OUT
+# On the host (carry [".gpu"]):  bash bench/attention_gpu.sh sweep|sweep1|confirm|bench $OUT
 #   sweep:   every matrix-attention config (bench/attention_sweep.ts) with Dawn's defaults and again with
 #            disable_robustness,disable_workgroup_init, and torch SDPA on the same shapes
+#   sweep1:  the sweep with Dawn's defaults only ($CONFIGS: a comma list of configs, default all), then confirm
 #   confirm: the attention_matrix Float64 tests (test/run-gpu.ts --filter attention_matrix), then `bench`
 #   bench:   torch SDPA, then bench/attention.ts f16 with timestamps at 4096, 32760 and 32760 x 512 text keys,
 #            merged into $OUT/latest.json (copy it over bench/results/latest.json, or pass LATEST=path)
@@ -33,8 +34,16 @@ bench() {
 }
 
 case "$mode" in
+  sweep1)
+    # one toggle set, the configs in $CONFIGS (default: all), then the confirmation
+    timeout 170 deno run -A .gpu/att_sweep.js ${CONFIGS:+--configs $CONFIGS} --jsonl "$out/sweep_default.jsonl" >"$out/sweep_default.log" 2>&1
+    echo "sweep default rc=$?"; grep -h -E "^(check|time|skip)|done|rror" "$out/sweep_default.log" | cut -c1-170
+    timeout 200 deno run -A .gpu/att_test_gpu.js --filter attention_matrix --log "$out/test_attention_matrix.log" >/dev/null 2>&1
+    echo "tests rc=$?"; grep -E "^(FAIL|test:gpu)" "$out/test_attention_matrix.log" | cut -c1-300
+    bench
+    ;;
   sweep)
-    timeout 170 deno run -A .gpu/att_sweep.js --jsonl "$out/sweep_default.jsonl" >"$out/sweep_default.log" 2>&1
+    timeout 170 deno run -A .gpu/att_sweep.js ${CONFIGS:+--configs $CONFIGS} --jsonl "$out/sweep_default.jsonl" >"$out/sweep_default.log" 2>&1
     echo "sweep default rc=$?"
     torch
     timeout 150 deno run -A .gpu/att_sweep.js --toggles disable_robustness,disable_workgroup_init --jsonl "$out/sweep_norobust.jsonl" >"$out/sweep_norobust.log" 2>&1
@@ -47,5 +56,5 @@ case "$mode" in
     bench
     ;;
   bench) bench ;;
-  *) echo "unknown mode $mode (sweep|confirm|bench)"; exit 2 ;;
+  *) echo "unknown mode $mode (sweep|sweep1|confirm|bench)"; exit 2 ;;
 esac

@@ -32,7 +32,8 @@
 //   - the row sum of P is taken in the exp pass; O is rescaled only when a row max moves by more than TH.
 // S goes through workgroup memory (a result matrix cannot be indexed): each subgroup has its own S and P slice
 // [16, BK]; invocation `lane` owns row lane / 2 and key half lane % 2.
-// Defines: lse, NSG, BK (32 or 64), WG = 32 NSG, direct / staged (one of them), VDB (0 or 1) and
+// Defines: lse, NSG, BK (16, 32 or 64; pairs: the O round trips take 2 matrices at a time, BK >= 32, else
+// singles), ld16 / ld8 (staged: 16- or 8-byte global loads, LDW = 2 or 1), WG = 32 NSG, direct / staged (one of them), VDB (0 or 1) and
 // vdb / oneV (staged with two / one V buffers), QROWS (Q rows staged at once, a multiple of 16 dividing BQ) and
 // qonce (QROWS = BQ), KVN (vec4 size of kv). Chosen by src/ops/attention_matrix.ts (matrixAttentionPlan).
 // Subgroup size 32 is required (the host checks).
@@ -52,8 +53,14 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> q: array<vec4<f16>>;
+#if ${ld16}
+// ld16: K and V read as 16-byte vectors (8 halves) when staged, each stored as two vec4<f16> (bitcast)
+@group(0) @binding(2) var<storage, read> k: array<vec4<u32>>;
+@group(0) @binding(3) var<storage, read> v: array<vec4<u32>>;
+#else
 @group(0) @binding(2) var<storage, read> k: array<vec4<f16>>;
 @group(0) @binding(3) var<storage, read> v: array<vec4<f16>>;
+#endif
 @group(0) @binding(4) var<storage, read_write> o: array<vec4<f16>>;
 #if ${lse}
 @group(0) @binding(5) var<storage, read_write> lse: array<f32>;
@@ -75,7 +82,8 @@ const KT: u32 = BK * DS4;        // vec4s of one K or V tile
 const SS4: u32 = BK / 4u + 1u;   // vec4<f32> row stride of an S slice
 const PS4: u32 = BK / 4u + 2u;   // vec4<f16> row stride of a P slice
 const HK4: u32 = BK / 8u;        // vec4s of a row half (BK / 2 keys) per invocation in the softmax
-const NPF: u32 = BK * D4 / WG;   // vec4s of K (and of V) each invocation copies per tile (staged mode)
+const LDW: u32 = ${LDW}u;        // vec4<f16>s per global load: 1, or 2 with ld16
+const NPF: u32 = BK * D4 / (WG * LDW);  // loads of K (and of V) each invocation issues per tile (staged mode)
 const TH: f32 = 8.0;             // lazy-rescale threshold, log2 units: P <= 2^8
 const NEG: f32 = -1.0e30;        // "minus infinity" that keeps exp2(NEG - m) = 0 without inf - inf
 
@@ -92,7 +100,46 @@ fn tileBase(t: u32, nvalid: u32) -> u32 {
   return min(t * BK, nvalid - BK);
 }
 
-#if ${staged}
+#if ${ld16}
+var<private> pk: array<vec4<u32>, NPF>;  // prefetched K of the next tile, 16 bytes per load
+var<private> pv: array<vec4<u32>, NPF>;  // ... V
+
+// Issues the global loads of tile rows [base, base + BK) of the head into pk/pv (rows >= nvalid as zeros).
+fn fetchKV(base: u32, nvalid: u32, hoff: u32, rs4: u32, lid: u32) {
+  for (var i = 0u; i < NPF; i++) {
+    let idx = lid + i * WG;
+    let key = base + idx / (D4 / 2u);
+    if (key < nvalid) {
+      let g = key * (rs4 / 2u) + hoff / 2u + idx % (D4 / 2u);
+      pk[i] = k[g];
+      pv[i] = v[g];
+    } else {
+      pk[i] = vec4<u32>(0u);
+      pv[i] = vec4<u32>(0u);
+    }
+  }
+}
+
+fn storeK(lid: u32) {
+  for (var i = 0u; i < NPF; i++) {
+    let idx = lid + i * WG;
+    let at = (idx / (D4 / 2u)) * DS4 + 2u * (idx % (D4 / 2u));
+    kv[at] = bitcast<vec4<f16>>(pk[i].xy);
+    kv[at + 1u] = bitcast<vec4<f16>>(pk[i].zw);
+  }
+}
+
+fn storeV(at0: u32, lid: u32) {
+  for (var i = 0u; i < NPF; i++) {
+    let idx = lid + i * WG;
+    let at = at0 + (idx / (D4 / 2u)) * DS4 + 2u * (idx % (D4 / 2u));
+    kv[at] = bitcast<vec4<f16>>(pv[i].xy);
+    kv[at + 1u] = bitcast<vec4<f16>>(pv[i].zw);
+  }
+}
+#endif
+
+#if ${ld8}
 var<private> pk: array<vec4<f16>, NPF>;  // prefetched K vec4s of the next tile
 var<private> pv: array<vec4<f16>, NPF>;  // ... V
 
@@ -150,6 +197,32 @@ fn storePair(sb: u32, r: u32, hf: u32, c: u32, row: u32, rs4: u32, hoff: u32, in
   let g = row * rs4 + hoff + c * 8u + hf * 4u;
   for (var j = 0u; j < 4u; j++) { o[g + j] = vec4<f16>(ss[at + j] * inv); }
 }
+
+#if ${singles}
+// BK = 16: an S slice row holds one O matrix (16 columns), not a pair: the O round trips go one at a time.
+// Returns m with this invocation's row r, columns 8 hf .. 8 hf + 7, times f (through the S slice).
+fn scaleOne(m: Result, sb: u32, r: u32, hf: u32, f: f32) -> Result {
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss, sb, m, SS4);
+  workgroupBarrier();
+  let at = sb + r * SS4 + hf * 2u;
+  ss[at] *= f; ss[at + 1u] *= f;
+  workgroupBarrier();
+  return subgroupMatrixLoad<Result, row_major>(&ss, sb, SS4);
+}
+
+// Writes this invocation's part of O matrix c (head columns 16 c + 8 hf .. + 7) of row `row` to o, times inv.
+fn storeOne(m: Result, sb: u32, r: u32, hf: u32, c: u32, row: u32, rs4: u32, hoff: u32, inv: f32) {
+  workgroupBarrier();
+  subgroupMatrixStore<row_major>(&ss, sb, m, SS4);
+  workgroupBarrier();
+  if (row >= p.Lq) { return; }
+  let at = sb + r * SS4 + hf * 2u;
+  let g = row * rs4 + hoff + c * 4u + hf * 2u;
+  o[g] = vec4<f16>(ss[at] * inv);
+  o[g + 1u] = vec4<f16>(ss[at + 1u] * inv);
+}
+#endif
 
 #if ${lse}
 fn storeLse(row: u32, head: u32, m: f32, l: f32) {
@@ -304,6 +377,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     // ---- O *= alpha per row, when some row of the workgroup moved its max (never on the first tile: O = 0).
     // The uniform load is the barrier that makes P (and the next K/V) visible.
     if (workgroupUniformLoad(&flag).x == t + 1u && t > 0u) {
+#if ${pairs}
       subgroupMatrixStore<row_major>(&ss, sb, o0, SS4); subgroupMatrixStore<row_major>(&ss, (sb + 4u), o1, SS4);
       workgroupBarrier(); scalePair(sb, r, hf, alpha); workgroupBarrier();
       o0 = subgroupMatrixLoad<Result, row_major>(&ss, sb, SS4); o1 = subgroupMatrixLoad<Result, row_major>(&ss, (sb + 4u), SS4);
@@ -319,6 +393,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       subgroupMatrixStore<row_major>(&ss, sb, o6, SS4); subgroupMatrixStore<row_major>(&ss, (sb + 4u), o7, SS4);
       workgroupBarrier(); scalePair(sb, r, hf, alpha); workgroupBarrier();
       o6 = subgroupMatrixLoad<Result, row_major>(&ss, sb, SS4); o7 = subgroupMatrixLoad<Result, row_major>(&ss, (sb + 4u), SS4);
+#else
+      o0 = scaleOne(o0, sb, r, hf, alpha); o1 = scaleOne(o1, sb, r, hf, alpha);
+      o2 = scaleOne(o2, sb, r, hf, alpha); o3 = scaleOne(o3, sb, r, hf, alpha);
+      o4 = scaleOne(o4, sb, r, hf, alpha); o5 = scaleOne(o5, sb, r, hf, alpha);
+      o6 = scaleOne(o6, sb, r, hf, alpha); o7 = scaleOne(o7, sb, r, hf, alpha);
+#endif
     }
 
     // ---- O += P V, 16 keys at a time: P as left matrices, V as right matrices (16 keys x 16 d)
@@ -364,6 +444,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 #if ${lse}
   if (hf == 0u) { storeLse(row, head, mrow, l); }
 #endif
+#if ${pairs}
   workgroupBarrier();
   subgroupMatrixStore<row_major>(&ss, sb, o0, SS4); subgroupMatrixStore<row_major>(&ss, (sb + 4u), o1, SS4);
   workgroupBarrier(); storePair(sb, r, hf, 0u, row, rs4, hoff, inv); workgroupBarrier();
@@ -373,4 +454,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   workgroupBarrier(); storePair(sb, r, hf, 2u, row, rs4, hoff, inv); workgroupBarrier();
   subgroupMatrixStore<row_major>(&ss, sb, o6, SS4); subgroupMatrixStore<row_major>(&ss, (sb + 4u), o7, SS4);
   workgroupBarrier(); storePair(sb, r, hf, 3u, row, rs4, hoff, inv);
+#else
+  storeOne(o0, sb, r, hf, 0u, row, rs4, hoff, inv); storeOne(o1, sb, r, hf, 1u, row, rs4, hoff, inv);
+  storeOne(o2, sb, r, hf, 2u, row, rs4, hoff, inv); storeOne(o3, sb, r, hf, 3u, row, rs4, hoff, inv);
+  storeOne(o4, sb, r, hf, 4u, row, rs4, hoff, inv); storeOne(o5, sb, r, hf, 5u, row, rs4, hoff, inv);
+  storeOne(o6, sb, r, hf, 6u, row, rs4, hoff, inv); storeOne(o7, sb, r, hf, 7u, row, rs4, hoff, inv);
+#endif
 }

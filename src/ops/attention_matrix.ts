@@ -13,7 +13,7 @@ export interface MatrixAttentionConfig {
   kind: "matrix";
   /** Subgroups per workgroup; each owns 16 query rows (BQ = 16 NSG). */
   NSG: number;
-  /** Keys per tile (multiple of 32; the flash kernel takes 32 or 64). */
+  /** Keys per tile (multiple of 32 for the first kernel; the flash kernel takes 16, 32 or 64). */
   BK: number;
   /**
    * "flash": shaders/attention_flash.wgsl (vector-staged K/V with register prefetch, or K/V straight from
@@ -24,6 +24,8 @@ export interface MatrixAttentionConfig {
   direct?: boolean;
   /** flash, staged: two V buffers (one barrier less per tile, more workgroup memory). */
   VDB?: 0 | 1;
+  /** flash, staged: K/V global loads of 16 bytes (two vec4<f16> stores each) instead of 8. */
+  ld16?: boolean;
 }
 
 /** The only head dim the matrix kernel spells out (8 Q and 8 O tiles of 16 columns per subgroup). */
@@ -44,13 +46,20 @@ export const MATRIX_ATTENTION_CONFIGS: Record<string, MatrixAttentionConfig> = {
   "f2x64o": { kind: "matrix", kernel: "flash", NSG: 2, BK: 64, VDB: 0 }, // 32 x 64, 47 KiB
   "f2x32": { kind: "matrix", kernel: "flash", NSG: 2, BK: 32, VDB: 1 }, // 32 x 32, 30 KiB
   "f1x32": { kind: "matrix", kernel: "flash", NSG: 1, BK: 32, VDB: 1 }, // one subgroup, 29 KiB
+  "f8x32ol": { kind: "matrix", kernel: "flash", NSG: 8, BK: 32, VDB: 0, ld16: true }, // f8x32o with 16-byte loads
+  "f8x16": { kind: "matrix", kernel: "flash", NSG: 8, BK: 16, VDB: 1 }, // 128 x 16, 26 KiB
+  "f8x16l": { kind: "matrix", kernel: "flash", NSG: 8, BK: 16, VDB: 1, ld16: true }, // 26 KiB
+  "f16x16o": { kind: "matrix", kernel: "flash", NSG: 16, BK: 16, VDB: 0 }, // 256 x 16, 512 invocations, 41 KiB (Q in 8 passes)
+  "f16x16": { kind: "matrix", kernel: "flash", NSG: 16, BK: 16, VDB: 1 }, // 41 KiB
   "f4x32d": { kind: "matrix", kernel: "flash", NSG: 4, BK: 32, direct: true }, // 31 KiB
   "f8x32d": { kind: "matrix", kernel: "flash", NSG: 8, BK: 32, direct: true }, // 45 KiB (Q in 2 passes)
   "f4x64d": { kind: "matrix", kernel: "flash", NSG: 4, BK: 64, direct: true }, // 43 KiB
   "f2x64d": { kind: "matrix", kernel: "flash", NSG: 2, BK: 64, direct: true }, // 22 KiB
   "f1x32d": { kind: "matrix", kernel: "flash", NSG: 1, BK: 32, direct: true }, // one subgroup, 8 KiB
 };
-const DEFAULT_ORDER = ["m4x32", "m2x32"];
+// f8x32o first: the fastest config of the sweep on an H100 (bench/results/h100_2026-12-07_attention_call1: 53.0 ms
+// at L = 32,760, 12 x 128, against m4x32's 211.1 ms); the others for devices with less workgroup memory.
+const DEFAULT_ORDER = ["f8x32o", "f4x32o", "m4x32", "m2x32"];
 
 /**
  * Whether attention() picks the matrix kernel by itself (f16, D = 128, subgroup matrices). On since its Float64
@@ -72,8 +81,8 @@ export interface MatrixAttentionPlan {
 /** Defines, invocations and workgroup memory of `cfg` (the layout of attention_matrix.wgsl or attention_flash.wgsl). */
 export function matrixAttentionPlan(cfg: MatrixAttentionConfig): MatrixAttentionPlan {
   const { NSG, BK } = cfg;
-  if (!Number.isInteger(NSG) || NSG < 1 || BK % 32 !== 0 || BK <= 0) throw new Error(`attention_matrix: bad config ${JSON.stringify(cfg)}`);
   if (cfg.kernel === "flash") return flashPlan(cfg);
+  if (!Number.isInteger(NSG) || NSG < 1 || BK % 32 !== 0 || BK <= 0) throw new Error(`attention_matrix: bad config ${JSON.stringify(cfg)}`);
   const D = MATRIX_ATTENTION_HEAD_DIM;
   const BQ = 16 * NSG, threads = SUBGROUP * NSG;
   const DS = D + 8, SS = BK + 4, PS = BK + 8; // row strides: f16 Q/K/V tile, f32 S tile, f16 P tile
@@ -89,10 +98,10 @@ const FLASH_MAX_BYTES = 48 * 1024;
 /** attention_flash.wgsl's layout: kv (vec4<f16>: Q staging, K and V tiles), ss (vec4<f32>), ps (vec4<f16>), flag. */
 function flashPlan(cfg: MatrixAttentionConfig): MatrixAttentionPlan {
   const { NSG, BK } = cfg;
-  const direct = cfg.direct === true, VDB = direct ? 0 : (cfg.VDB ?? 1);
-  if (BK !== 32 && BK !== 64) throw new Error(`attention_flash: BK must be 32 or 64 (config ${JSON.stringify(cfg)})`);
+  const direct = cfg.direct === true, VDB = direct ? 0 : (cfg.VDB ?? 1), ld16 = !direct && cfg.ld16 === true, LDW = ld16 ? 2 : 1;
+  if (!Number.isInteger(NSG) || NSG < 1 || (BK !== 16 && BK !== 32 && BK !== 64)) throw new Error(`attention_flash: NSG must be a positive integer and BK 16, 32 or 64 (config ${JSON.stringify(cfg)})`);
   const BQ = 16 * NSG, threads = SUBGROUP * NSG;
-  if (threads > 1024 || (BK * 32) % threads !== 0) throw new Error(`attention_flash: ${threads} invocations do not split a ${BK}-key tile (config ${JSON.stringify(cfg)})`);
+  if (threads > 1024 || (!direct && (BK * 32) % (threads * LDW) !== 0)) throw new Error(`attention_flash: ${threads} invocations do not split a ${BK}-key tile in ${8 * LDW}-byte loads (config ${JSON.stringify(cfg)})`);
   const DS4 = 34, KT = BK * DS4, SS4 = BK / 4 + 1, PS4 = BK / 4 + 2;
   const fixed = NSG * 16 * SS4 * 16 + NSG * 16 * PS4 * 8 + 16;
   const kvTiles = direct ? 0 : (2 + VDB) * KT;
@@ -106,7 +115,10 @@ function flashPlan(cfg: MatrixAttentionConfig): MatrixAttentionPlan {
   const staged = !direct;
   return {
     shader: "attention_flash",
-    defines: { NSG, BK, WG: threads, direct, staged, VDB, vdb: staged && VDB === 1, oneV: staged && VDB === 0, QROWS, qonce: QROWS === BQ, KVN },
+    defines: {
+      NSG, BK, WG: threads, direct, staged, VDB, vdb: staged && VDB === 1, oneV: staged && VDB === 0, QROWS, qonce: QROWS === BQ, KVN,
+      ld16, ld8: staged && !ld16, LDW, pairs: BK >= 32, singles: BK < 32,
+    },
     threads, BQ, workgroupBytes,
   };
 }
