@@ -22,17 +22,31 @@ for (const s of ["SIGINT", "SIGTERM", "SIGHUP"]) {
     } catch { /* already exited */ }
   });
 }
-// Under npx (npm exec), a signal sent to npx's pid alone ends npm without passing it on: when the parent
-// that started this wrapper goes away, deno is told to stop as if it had been sent SIGTERM. (Only under npm:
+// Under npx (npm exec), npm killed with SIGKILL passes nothing on: when npm (or the shell it started this
+// wrapper through) goes away, deno is told to stop as if it had been sent SIGTERM. (Only under npm:
 // a wrapper started by `nohup` or a shell keeps running when its parent exits, as any program does.)
 if (process.env.npm_command === "exec") {
-  const parent = process.ppid;
+  // The processes between this one and npm (npm runs us through `sh -c`), npm included: read from /proc.
+  const watched = [process.ppid];
+  try {
+    const fs = require("node:fs");
+    for (let pid = process.ppid; watched.length < 4;) {
+      if (/\bnp[mx]\b|npm-cli/.test(fs.readFileSync(`/proc/${pid}/cmdline`, "utf8"))) break;
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+      pid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (!(pid > 1)) break;
+      watched.push(pid);
+    }
+  } catch { /* no /proc: the parent alone */ }
   const watch = setInterval(() => {
-    try {
-      process.kill(parent, 0); // still there (process.ppid is not re-read by Node)
-    } catch {
-      clearInterval(watch);
-      child.kill("SIGTERM");
+    for (const pid of watched) {
+      try {
+        process.kill(pid, 0); // still there (process.ppid is not re-read by Node)
+      } catch {
+        clearInterval(watch);
+        child.kill("SIGTERM");
+        return;
+      }
     }
   }, 250);
   watch.unref();

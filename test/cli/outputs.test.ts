@@ -104,6 +104,7 @@ test("cli: an interrupted run (npx, node bin/shardit.cjs, a signal to one PID: t
     { launcher: "wrapper", to: "launcher", signal: "SIGKILL" },
     { launcher: "npx", to: "group", signal: "SIGINT" },
     { launcher: "npx", to: "launcher", signal: "SIGTERM" },
+    { launcher: "npx", to: "launcher", signal: "SIGKILL" },
   ];
   for (const c of cases) {
     const what = `${c.signal} to ${c.to === "deno" ? "deno" : c.to === "group" ? "npx's process group (Ctrl-C)" : c.launcher === "npx" ? "npx" : "node bin/shardit.cjs"}`;
