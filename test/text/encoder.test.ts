@@ -153,7 +153,7 @@ test("umt5: w8 (int8 weights per output channel, f32 activations) == the Float64
       enc.free();
     }
   });
-});
+}, { tags: ["slow"] });
 
 test("umt5: splitLayers is contiguous, every device gets a layer, sizes differ by at most one", () => {
   const show = (l: number, n: number) => splitLayers(l, n).map((r) => `${r.start}-${r.end}`).join(",");
