@@ -33,7 +33,8 @@ gpu.destroy();
 log(`webgpu: ${backend.implementation}; adapter: ${JSON.stringify(d)}`);
 log(`date: ${new Date().toISOString()}; deno ${Deno.version.deno}`);
 
-const wanted = (c: TestCase) => (c.needs ?? []).some((n) => n === "subgroupMatrix" || n === "f16") && (!c.hosts || c.hosts.includes("deno"));
+const wanted = (c: TestCase) => (c.needs ?? []).some((n) => n === "subgroupMatrix" || n === "f16") && (!c.hosts || c.hosts.includes("deno")) &&
+  (only.length === 0 || only.some((s) => c.name.includes(s)));
 const selected = registeredTests().filter(wanted);
 log(`test:gpu: ${selected.length} tests need subgroupMatrix or f16`);
 const summary = await runTests(selected, "deno", "", log, { name: `${d.implementation} on ${d.adapter}`, features: gpu.features });

@@ -67,8 +67,12 @@ export const MATRIX_TILES: Record<string, MatrixTile> = {
   "128x32x32/2x2d": d(t(4, 1, 2, 2, 32)),
 };
 
-/** The default tile (first that fits the adapter's limits). Before the call-5 sweep: the old default's shape, vector staged. */
-export const MATRIX_TILE_ORDER = ["128x128x16/2x2", "64x64x16/2x2", "64x64x32/2x2s"];
+/**
+ * The default tile (first that fits the adapter's limits): the sweep of 2026-12-07 (H100, bench/results/
+ * 2026-12-07_call1_h100/sweep.log) ranked 256x128x16/4x4 first at all three forward shapes (102-109 TFLOP/s),
+ * 128x256x16/4x4 second (96-105), the previous default's shape 128x128x16/2x2 at 80-85.
+ */
+export const MATRIX_TILE_ORDER = ["256x128x16/4x4", "128x256x16/4x4", "128x128x16/2x2", "64x64x16/2x2", "64x64x32/2x2s"];
 
 /** The name of a tile in MATRIX_TILES (or its JSON). */
 export function matrixTileName(tile: MatrixTile): string {

@@ -93,13 +93,18 @@ export const CONV_MATRIX_TILES: Record<string, MatrixTile> = {
   "128x128x32/4x4d": MATRIX_TILES["128x128x32/4x4d"],
   "128x64x32/4x2d": MATRIX_TILES["128x64x32/4x2d"],
   "128x32x32/2x2d": MATRIX_TILES["128x32x32/2x2d"],
+  "256x128x16/4x4": MATRIX_TILES["256x128x16/4x4"],
+  "128x256x16/4x4": MATRIX_TILES["128x256x16/4x4"],
 };
 
-/** The matrix tile with no wasted columns where Cout allows (a multiple of 128, 64 or 32). */
-export function pickConvMatrixTile(N: number): MatrixTile {
-  if (N % 128 === 0) return CONV_MATRIX_TILES["128x128x32/2x4"];
-  if (N % 64 === 0) return CONV_MATRIX_TILES["128x64x32/4x2"];
-  return CONV_MATRIX_TILES["128x32x32/2x2"];
+/**
+ * The matrix conv's tile: 128x128x16/2x2 for every width. The sweep of 2026-12-07 (H100, one chunk frame of
+ * each decoder stage's 3x3x3 conv, bench/results/2026-12-07_call1_h100/sweep.log) ranked it first for 384
+ * channels (68 TFLOP/s) and 192 (63; 128 + 64 wasted columns beat the exact 128x64 tiles at 24-37), and within
+ * 3% of the first for 96 (50 vs 52); the narrow 128x32 / 128x64 tiles ran at 14-37.
+ */
+export function pickConvMatrixTile(_N: number): MatrixTile {
+  return CONV_MATRIX_TILES["128x128x16/2x2"];
 }
 
 export interface ConvOptions {
