@@ -1,8 +1,8 @@
 // WorkerPool.close() returns what create() took (issue 20, finding 6: each create/close left ~20 threads,
 // 12 file handles and 30 MB with Dawn, so a server making a pool per request ran out). 20 cycles of a
 // one-device pool in this process, for each WebGPU implementation; the thread and handle counts from
-// /proc/self after the last cycle must equal those after the second (the first two load what every later
-// pool shares: code, the adapter, a runtime thread). Dawn runs on its null backend here (no GPU needed): a
+// /proc/self after the last cycle must equal those after the fifth (the first cycles load what every later
+// pool shares: code, the adapter, a runtime thread), within a small slack. Dawn runs on its null backend here (no GPU needed): a
 // worker that loaded dawn.node leaves 2 descriptors behind when it ends (Deno runs no Node-API cleanup per
 // worker), so before the pool kept Dawn's workers for the next pool the handles grew 2 a cycle (22 -> 36 in 6).
 // With Dawn on Mesa 25's lavapipe (npm test's dawn suite: SHARDIT_WEBGPU=dawn VK_DRIVER_FILES=...) the first
@@ -28,9 +28,11 @@ async function cycles(what: string, webgpu?: "dawn") {
     seen.push(counts());
   }
   WorkerPool.endIdleWorkers();
-  const first = seen[1], last = seen[seen.length - 1];
-  console.log(`  ${what}: after cycle 2 ${JSON.stringify(first)}; after cycle 20 ${JSON.stringify(last)}`);
-  if (last.threads > first.threads + 1 || last.handles > first.handles + 1) {
+  const first = seen[4], last = seen[seen.length - 1];
+  console.log(`  ${what}: after cycle 5 ${JSON.stringify(first)}; after cycle 20 ${JSON.stringify(last)}`);
+  // The runtime starts a thread or a descriptor now and then (timers, the module cache): allow 2 threads and
+  // 4 handles over 15 cycles; a leak of one worker's per cycle is 30 or more.
+  if (last.threads > first.threads + 2 || last.handles > first.handles + 4) {
     throw new Error(`${what}, 20 pools: threads ${first.threads} -> ${last.threads}, handles ${first.handles} -> ${last.handles} (RSS ${first.rssMB} -> ${last.rssMB} MB): close() leaks`);
   }
 }
