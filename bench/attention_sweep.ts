@@ -102,6 +102,13 @@ for (const { name: shape, Lq, Lk } of shapes) {
   const ot = gpu.empty([Lq, N, D], "f16");
   const rows = [...new Set(Array.from({ length: 8 }, (_, i) => Math.round((i * (Lq - 1)) / 7)))];
   const ref = attentionRef(q, k, v, Lq, Lk, N, D, Lk, rows);
+  // GPU clocks ramp up under load: call 1's first timed variant ran 14.3, 9.2 and 3.8 ms in its three batches.
+  // Half a second of the first variant's work before any timing.
+  const warm = names.find((n) => passed.has(n));
+  for (const t0 = performance.now(); warm && performance.now() - t0 < 500;) {
+    attentionWith(gpu, qt, kt, vt, ot, undefined, MATRIX_ATTENTION_CONFIGS[warm]);
+    await gpu.sync();
+  }
   for (const name of names) {
     if (!passed.has(name)) continue;
     const cfg = MATRIX_ATTENTION_CONFIGS[name];
