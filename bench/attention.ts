@@ -118,6 +118,12 @@ for (const { key, L, Lk, N, D } of shapes) {
       runs.push({ variant, cfg });
     }
     if (args.has("diag-f16") && !f16 && gpu.features.f16) runs.push({ variant: "f16-mode", cfg: null });
+    // GPU clocks ramp up under load (the attention sweep's first variant ran batches of 14.3, 9.2 and 3.8 ms):
+    // half a second of what attention() runs before any timing.
+    for (const t1 = performance.now(); performance.now() - t1 < 500;) {
+      attentionWith(gpu, qt, kt, vt, ot, undefined, pickAttention(gpu, D, f16));
+      await gpu.sync();
+    }
     for (const { variant, cfg } of runs) {
       const matrix = cfg !== null && "kind" in cfg;
       const cfgName = variant === "f16-mode" ? `${Object.entries(NAMED).find(([, c]) => c === pickAttentionConfig(gpu, D, false))?.[0]} + enable f16` : Object.entries(NAMED).find(([, c]) => c === cfg)?.[0] ?? JSON.stringify(cfg);
