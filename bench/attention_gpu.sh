@@ -4,9 +4,10 @@
 #   node bin/deno.cjs bundle bench/attention_sweep.ts -o .gpu/att_sweep.js
 #   node bin/deno.cjs bundle bench/attention.ts -o .gpu/att_bench.js
 #   node bin/deno.cjs bundle test/run-gpu.ts -o .gpu/att_test_gpu.js
-# On the host (carry [".gpu"]):  bash bench/attention_gpu.sh sweep|sweep1|confirm|bench $OUT
+# On the host (carry [".gpu"]):  bash bench/attention_gpu.sh sweep|sweeptest|sweep1|confirm|bench $OUT
 #   sweep:   every matrix-attention config (bench/attention_sweep.ts) with Dawn's defaults and again with
 #            disable_robustness,disable_workgroup_init, and torch SDPA on the same shapes
+#   sweeptest: the sweep with Dawn's defaults only ($CONFIGS), then the attention_matrix tests
 #   sweep1:  the sweep with Dawn's defaults only ($CONFIGS: a comma list of configs, default all), then confirm
 #   confirm: the attention_matrix Float64 tests (test/run-gpu.ts --filter attention_matrix), then `bench`
 #   bench:   torch SDPA, then bench/attention.ts f16 with timestamps at 4096, 32760 and 32760 x 512 text keys,
@@ -34,6 +35,13 @@ bench() {
 }
 
 case "$mode" in
+  sweeptest)
+    # one toggle set, the configs in $CONFIGS (default: all), then the attention_matrix tests (no bench)
+    timeout 170 deno run -A .gpu/att_sweep.js ${CONFIGS:+--configs $CONFIGS} --jsonl "$out/sweep_default.jsonl" >"$out/sweep_default.log" 2>&1
+    echo "sweep default rc=$?"; grep -h -E "^(check|time|skip)|done|rror" "$out/sweep_default.log" | cut -c1-170
+    timeout 200 deno run -A .gpu/att_test_gpu.js --filter attention_matrix --log "$out/test_attention_matrix.log" >/dev/null 2>&1
+    echo "tests rc=$?"; grep -E "^(FAIL|test:gpu)" "$out/test_attention_matrix.log" | cut -c1-300
+    ;;
   sweep1)
     # one toggle set, the configs in $CONFIGS (default: all), then the confirmation
     timeout 170 deno run -A .gpu/att_sweep.js ${CONFIGS:+--configs $CONFIGS} --jsonl "$out/sweep_default.jsonl" >"$out/sweep_default.log" 2>&1
@@ -56,5 +64,5 @@ case "$mode" in
     bench
     ;;
   bench) bench ;;
-  *) echo "unknown mode $mode (sweep|sweep1|confirm|bench)"; exit 2 ;;
+  *) echo "unknown mode $mode (sweep|sweeptest|sweep1|confirm|bench)"; exit 2 ;;
 esac
