@@ -57,6 +57,8 @@ export const MATRIX_TILES: Record<string, MatrixTile> = {
   "128x64x16/4x4": t(2, 1, 4, 4, 16),
   "128x32x16/4x2": t(2, 1, 4, 2, 16),
   "128x32x32/2x2": t(4, 1, 2, 2, 32),
+  // 8 subgroups of 64 x 32: 256 x 64 (the VAE's 192-channel convs in 3 exact tiles)
+  "256x64x16/4x2": t(4, 2, 4, 2, 16),
   // the default with other row paddings (PAD 0: rows 32 bytes apart; 16: 64 bytes; the default 8: 48)
   "256x128x16/4x4p0": t(4, 2, 4, 4, 16, true, 0),
   "256x128x16/4x4p16": t(4, 2, 4, 4, 16, true, 16),

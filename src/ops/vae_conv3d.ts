@@ -94,6 +94,7 @@ export const CONV_MATRIX_TILES: Record<string, MatrixTile> = {
   "128x64x32/4x2d": MATRIX_TILES["128x64x32/4x2d"],
   "128x32x32/2x2d": MATRIX_TILES["128x32x32/2x2d"],
   "256x128x16/4x4": MATRIX_TILES["256x128x16/4x4"],
+  "256x64x16/4x2": MATRIX_TILES["256x64x16/4x2"],
   "128x256x16/4x4": MATRIX_TILES["128x256x16/4x4"],
 };
 
