@@ -18,7 +18,9 @@ export interface Summary {
 /** Why `c` cannot run on `adapter` (a need it lacks), or null. */
 export function unmetNeed(c: TestCase, adapter: AdapterFeatures | undefined): string | null {
   const missing = adapter ? (c.needs ?? []).filter((n) => !adapter.features[n]) : [];
-  return missing.length ? `needs ${missing.join(", ")}, which ${adapter!.name} lacks (GPU tier: npm run test:gpu on a GPU host)` : null;
+  if (!missing.length) return null;
+  const where = missing.includes("subgroupMatrix") ? " (GPU tier: npm run test:gpu on a GPU host)" : "";
+  return `needs ${missing.join(", ")}, which ${adapter!.name} lacks${where}`;
 }
 
 /**
