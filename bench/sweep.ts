@@ -11,7 +11,7 @@
 // per-dispatch timestamp queries (Gpu profile mode). A variant whose setup, compile or check fails is
 // logged with its error and the sweep goes on (a lost device is re-created for the rest of the group).
 //
-// Timing: `warmup` calls and a sync, then `repeats` batches of `iters` calls, each batch one sync. gpuMs =
+// Timing: `warmup` calls (at least warmMs of them, one sync each: clocks ramp up under load), then `repeats` batches of `iters` calls, each batch one sync. gpuMs =
 // the timestamped GPU time of the timed calls / their number (all dispatches of a call summed); wallMs =
 // the best batch's wall clock per call.
 import { Gpu } from "../src/gpu/device.ts";
@@ -60,6 +60,8 @@ export interface SweepOptions {
   iters?: number;
   warmup?: number;
   repeats?: number;
+  /** Minimum milliseconds of warm-up calls per variant (GPU clocks ramp up under load; default 200). */
+  warmMs?: number;
   /** A text log appended to line by line. */
   log?: string;
   /** A JSON file rewritten after every row. */
@@ -113,7 +115,7 @@ export async function sweep(variants: SweepVariant[], opts: SweepOptions): Promi
     names.add(id);
   }
   installDawnPolling();
-  const iters = opts.iters ?? 10, warmup = opts.warmup ?? 2, repeats = opts.repeats ?? 3;
+  const iters = opts.iters ?? 10, warmup = opts.warmup ?? 2, repeats = opts.repeats ?? 3, warmMs = opts.warmMs ?? 200;
   const backend = opts.backend ?? Deno.env.get("SHARDIT_SWEEP_BACKEND") ?? "vulkan";
   if (opts.log) Deno.writeTextFileSync(opts.log, "", { append: true });
   const log = (line: string) => {
@@ -154,8 +156,11 @@ export async function sweep(variants: SweepVariant[], opts: SweepOptions): Promi
         row.ok = relErr <= tol;
         if (!row.ok) throw new Error(`check failed: relErr ${relErr.toExponential(2)} > ${tol}`);
         if (backend !== "null") {
-          for (let i = 0; i < warmup; i++) c.run();
-          await gpu.sync();
+          // GPU clocks ramp up under load: at least `warmMs` of this variant's calls before timing.
+          for (let i = 0, t1 = performance.now(); i < warmup || performance.now() - t1 < warmMs; i++) {
+            c.run();
+            await gpu.sync();
+          }
           gpu.opTimes.clear();
           for (let r = 0; r < repeats; r++) {
             const t0 = performance.now();
