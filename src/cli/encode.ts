@@ -3,7 +3,8 @@
 // prompt_embeds [1, 512, d_model] F32 (rows from seq_len on zero, as WanPipeline makes them), input_ids and
 // attention_mask [1, 512] I64 (so the tokenizer can be checked against Python's). generate --prompt with
 // --model runs the same code (encodeWithPipeline). Encoded rows are cached on disk under
-// <cache>/umt5-embeddings/ by the checkpoint's revision, the cleaned prompt and the length.
+// <cache>/umt5-embeddings/ by the checkpoint's revision, the cleaned prompt and the length, bounded (1 GiB,
+// 256 prompts; the least recently used removed first).
 import { type CommandSpec, parseCommand, str, UsageError } from "./args.ts";
 import { downloadProgress, progressBar } from "./progress.ts";
 import { defaultCacheDir, denoFolder } from "../deno.ts";
@@ -23,7 +24,7 @@ export const SPEC: CommandSpec = {
     { name: "out", value: "FILE.safetensors", required: true, help: "prompt_embeds [1, L, d_model] F32 (rows from seq_len on zero), input_ids and attention_mask [1, L] I64" },
     { name: "max-length", value: "L", default: "512", help: "WanPipeline's max_sequence_length: longer prompts are truncated (with a warning)" },
     { name: "precision", value: "f32|w16|w8|f16", default: "f32", help: "f32; w16: f16 weights (half the memory), f32 activations; w8: int8 weights, one scale per output channel (a quarter); f16: all (umT5-XXL's residual stream may overflow it)" },
-    { name: "cache", default: "on", help: "reuse embeddings encoded before with the same checkpoint, cleaned prompt and length (<cache>/umt5-embeddings)" },
+    { name: "cache", default: "on", help: "reuse embeddings encoded before with the same checkpoint, cleaned prompt and length (<cache>/umt5-embeddings; past 1 GiB or 256 prompts the least recently used go)" },
   ],
   examples: [
     `npx shardit encode --model Wan-AI/Wan2.1-T2V-1.3B-Diffusers --prompt "a cat walks on the grass, realistic" --out prompt.safetensors`,
@@ -42,18 +43,58 @@ export async function pipelineRoot(arg: string, cacheDir = defaultCacheDir()): P
   return hubFolder(repo, { cacheDir, progress });
 }
 
-/** Encoded rows on disk: <dir>/<key>.f32 (raw little-endian f32, [seq_len, d_model]). */
-export function diskEmbeddingCache(dir: string): EmbeddingCache {
+/** The disk cache's bound: past either, the least recently used files go (a 512-token umT5-XXL prompt is 8 MiB). */
+export interface EmbeddingCacheBound {
+  maxBytes: number;
+  maxEntries: number;
+}
+export const EMBEDDING_CACHE_BOUND: EmbeddingCacheBound = { maxBytes: 2 ** 30, maxEntries: 256 };
+
+// A file's mtime is its last use (get touches it, put writes it). Strictly increasing within a process, so
+// that two uses in the same millisecond still order; across processes the wall clock orders them.
+let useClock = 0;
+const nextUse = () => new Date(useClock = Math.max(Date.now(), useClock + 1));
+
+/**
+ * Encoded rows on disk: <dir>/<key>.f32 (raw little-endian f32, [seq_len, d_model]), least-recently-used
+ * files removed after each put while the folder holds more than bound.maxBytes or bound.maxEntries (the file
+ * just written stays, even alone over the bound).
+ */
+export function diskEmbeddingCache(dir: string, bound: EmbeddingCacheBound = EMBEDDING_CACHE_BOUND): EmbeddingCache {
+  const evict = async (keep: string) => {
+    const files: { name: string; size: number; used: number }[] = [];
+    for await (const e of Deno.readDir(dir)) {
+      if (!e.isFile || !e.name.endsWith(".f32")) continue;
+      const st = await Deno.stat(`${dir}/${e.name}`).catch(() => null); // another process may have removed it
+      if (st) files.push({ name: e.name, size: st.size, used: st.mtime?.getTime() ?? 0 });
+    }
+    files.sort((a, b) => a.used - b.used);
+    let bytes = files.reduce((n, f) => n + f.size, 0), count = files.length;
+    for (const f of files) {
+      if (bytes <= bound.maxBytes && count <= bound.maxEntries) break;
+      if (f.name === keep) continue;
+      await Deno.remove(`${dir}/${f.name}`).catch(() => {});
+      bytes -= f.size;
+      count--;
+    }
+  };
   return {
     async get(key) {
-      const bytes = await Deno.readFile(`${dir}/${key}.f32`).catch(() => null);
-      return bytes && bytes.length % 4 === 0 ? new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4) : null;
+      const path = `${dir}/${key}.f32`;
+      const bytes = await Deno.readFile(path).catch(() => null);
+      if (!bytes || bytes.length % 4 !== 0) return null;
+      const t = nextUse();
+      await Deno.utime(path, t, t).catch(() => {});
+      return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
     },
     async put(key, rows) {
       await Deno.mkdir(dir, { recursive: true });
       const tmp = `${dir}/${key}.partial-${Deno.pid}`;
       await Deno.writeFile(tmp, new Uint8Array(rows.buffer, rows.byteOffset, rows.byteLength));
+      const t = nextUse();
+      await Deno.utime(tmp, t, t);
       await Deno.rename(tmp, `${dir}/${key}.f32`);
+      await evict(`${key}.f32`);
     },
   };
 }

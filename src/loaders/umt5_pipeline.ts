@@ -90,10 +90,30 @@ export interface EmbeddingCache {
   put(key: string, rows: Float32Array): Promise<void>;
 }
 
-/** An EmbeddingCache in memory (a page, a library user); the CLI keeps one on disk. */
-export function memoryEmbeddingCache(): EmbeddingCache {
+/**
+ * An EmbeddingCache in memory (a page, a library user; the CLI keeps one on disk) holding at most maxEntries
+ * prompts, the least recently used dropped first (a Map iterates in insertion order: a use re-inserts).
+ */
+export function memoryEmbeddingCache(maxEntries = 64): EmbeddingCache {
   const m = new Map<string, Float32Array>();
-  return { get: (k) => Promise.resolve(m.get(k) ?? null), put: (k, v) => Promise.resolve(void m.set(k, v.slice())) };
+  return {
+    get(k) {
+      const v = m.get(k);
+      if (v === undefined) return Promise.resolve(null);
+      m.delete(k);
+      m.set(k, v);
+      return Promise.resolve(v);
+    },
+    put(k, v) {
+      m.delete(k);
+      m.set(k, v.slice());
+      for (const old of m.keys()) {
+        if (m.size <= maxEntries) break;
+        m.delete(old);
+      }
+      return Promise.resolve();
+    },
+  };
 }
 
 export interface EncodeOptions {

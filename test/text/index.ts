@@ -4,3 +4,4 @@ import "./tokenizer.test.ts";
 import "./encoder.test.ts";
 import "./pipeline.test.ts";
 import "./cli.test.ts";
+import "./cache.test.ts";
