@@ -112,3 +112,35 @@ export function benchArgs(
     has: (n) => flags.has(n),
   };
 }
+
+/**
+ * Read-merge-write of bench/results/latest.json (the figures a program reads: card, date, commit, torch's
+ * and ours). `update` adds this bench's keys to `latest` and to `torch` (torch's figures of the same call);
+ * every other key is kept, so several benches of one GPU call fill one file. The card and date come from
+ * this run, the commit from $SHARDIT_COMMIT (the GPU host has no git).
+ */
+export function updateLatest(
+  path: string,
+  env: BenchEnv,
+  update: (latest: Record<string, unknown>, torch: Record<string, unknown>) => void,
+): void {
+  let latest: Record<string, unknown> = {};
+  try {
+    latest = JSON.parse(Deno.readTextFileSync(path));
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw new Error(`--latest ${path}: ${(e as Error).message}`);
+  }
+  const torch = { ...(latest.torch as Record<string, unknown> ?? {}) };
+  update(latest, torch);
+  if (Object.keys(torch).length) latest.torch = torch;
+  latest.card ??= env.adapter;
+  latest.date = env.date;
+  const commit = Deno.env.get("SHARDIT_COMMIT");
+  if (commit) latest.commit = commit;
+  writeJson(path, latest);
+}
+
+/** A nested record of `latest` (e.g. latest.gemm_tflops.f16), copied so the caller may add keys. */
+export function latestRecord<T>(parent: Record<string, unknown>, key: string): Record<string, T> {
+  return { ...(parent[key] as Record<string, T> ?? {}) };
+}

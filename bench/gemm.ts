@@ -28,7 +28,7 @@ import { freeLinear, uploadLinear } from "../src/ops/gemm_common.ts";
 import { gemm, GEMM_TILES, type GemmOptions, type GemmTile, pickTile } from "../src/ops/gemm.ts";
 import { MATRIX_TILES, matrixGemmSupport, matrixTileName, pickMatrixTile } from "../src/ops/gemm_matrix.ts";
 import { randomArray } from "../src/selftest/harness.ts";
-import { benchArgs, benchEnv, printEnv, printRow, printTable, timeGpu, writeJson } from "./common.ts";
+import { benchArgs, benchEnv, printEnv, printRow, printTable, timeGpu, updateLatest, latestRecord, writeJson } from "./common.ts";
 
 const args = benchArgs("bench/gemm.ts", ["small", "shapes", "precision", "variants", "iters", "json", "timestamps", "latest", "torch"], ["small", "timestamps"]);
 const FULL = ["4096x4096x4096", "32760x1536x8960", "32760x8960x1536"];
@@ -182,40 +182,28 @@ if (latestPath) mergeLatest(latestPath, args.get("torch"));
 
 /** Merges gemm_tflops (and torch.gemm_tflops from torchPath) into the JSON at `path`, keeping its other keys. */
 function mergeLatest(path: string, torchPath?: string) {
-  let latest: Record<string, unknown> = {};
-  try {
-    latest = JSON.parse(Deno.readTextFileSync(path));
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw new Error(`--latest ${path}: ${(e as Error).message}`);
-  }
-  const tf: Record<string, Record<string, number>> = { ...(latest.gemm_tflops as Record<string, Record<string, number>> ?? {}) };
-  const kernels: Record<string, string> = { ...(latest.gemm_kernels as Record<string, string> ?? {}) };
-  for (const r of results) {
-    if (r.variant !== "auto" || !r.ok) continue;
-    const ms = r.gpuMs ?? r.ms;
-    tf[r.precision] = { ...(tf[r.precision] ?? {}), [r.shape]: (2 * r.M * r.N * r.K) / (ms * 1e-3) / 1e12 };
-    kernels[`${r.precision} ${r.shape}`] = r.tile;
-  }
-  latest.gemm_tflops = tf;
-  latest.gemm_kernels = kernels;
-  latest.gemm_timing = args.has("timestamps") ? "gpu timestamps (TFLOP/s of the mean call)" : "wall clock (TFLOP/s of the best batch)";
-  latest.card ??= env.adapter;
-  latest.date = env.date;
-  const commit = Deno.env.get("SHARDIT_COMMIT");
-  if (commit) latest.commit = commit;
-  if (torchPath) {
-    const torch = JSON.parse(Deno.readTextFileSync(torchPath)) as { results: { shape: string; precision: string; tflops: number }[] };
-    const t = { ...(latest.torch as Record<string, unknown> ?? {}) };
+  updateLatest(path, env, (latest, torch) => {
+    const tf = latestRecord<Record<string, number>>(latest, "gemm_tflops");
+    const kernels = latestRecord<string>(latest, "gemm_kernels");
+    for (const r of results) {
+      if (r.variant !== "auto" || !r.ok) continue;
+      const ms = r.gpuMs ?? r.ms;
+      tf[r.precision] = { ...(tf[r.precision] ?? {}), [r.shape]: (2 * r.M * r.N * r.K) / (ms * 1e-3) / 1e12 };
+      kernels[`${r.precision} ${r.shape}`] = r.tile;
+    }
+    latest.gemm_tflops = tf;
+    latest.gemm_kernels = kernels;
+    latest.gemm_timing = args.has("timestamps") ? "gpu timestamps (TFLOP/s of the mean call)" : "wall clock (TFLOP/s of the best batch)";
+    if (!torchPath) return;
+    const runs = JSON.parse(Deno.readTextFileSync(torchPath)) as { results: { shape: string; precision: string; tflops: number }[] };
     const names: Record<string, string> = { f16: "fp16", bf16: "bf16", f32: "fp32" };
-    const ttf: Record<string, Record<string, number>> = { ...(t.gemm_tflops as Record<string, Record<string, number>> ?? {}) };
-    for (const r of torch.results) {
+    const ttf = latestRecord<Record<string, number>>(torch, "gemm_tflops");
+    for (const r of runs.results) {
       const p = names[r.precision] ?? r.precision;
       ttf[p] = { ...(ttf[p] ?? {}), [r.shape]: r.tflops };
     }
-    t.gemm_tflops = ttf;
-    latest.torch = t;
-  }
-  writeJson(path, latest);
+    torch.gemm_tflops = ttf;
+  });
 }
 gpu.destroy();
 if (results.some((r) => !r.ok)) {

@@ -30,7 +30,7 @@ import { relL2 } from "../src/selftest/harness.ts";
 import { PoolCancelled, WorkerPool } from "../src/parallel/pool.ts";
 import { placeDevices } from "../src/platform/deno_gpus.ts";
 import { decodeLatents } from "../src/pipeline/decode.ts";
-import { benchArgs, benchEnv, printEnv, printTable, writeJson } from "./common.ts";
+import { benchArgs, benchEnv, printEnv, printTable, updateLatest, latestRecord, writeJson } from "./common.ts";
 
 const args = benchArgs("bench/vae_decode.ts", ["latent", "precision", "check-latent", "check-ref", "max-seconds", "small", "json", "workers", "gpus", "timestamps", "latest", "torch"], ["small", "timestamps"]);
 /** Worker counts for the sharded decode through the pool (0: none), e.g. --workers 2. */
@@ -193,36 +193,24 @@ const jsonPath = args.get("json");
 if (jsonPath) writeJson(jsonPath, { env, cfg: { baseDim: cfg.baseDim }, flops, rows });
 const latestPath = args.get("latest");
 if (latestPath) {
-  let latest: Record<string, unknown> = {};
-  try {
-    latest = JSON.parse(Deno.readTextFileSync(latestPath));
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw new Error(`--latest ${latestPath}: ${(e as Error).message}`);
-  }
-  const s: Record<string, number> = { ...(latest.vae_decode_s as Record<string, number> ?? {}) };
-  const g: Record<string, number> = { ...(latest.vae_decode_gpu_s as Record<string, number> ?? {}) };
-  for (const r of rows as { precision: string; ms: number; gpu_ms?: number; latent: string }[]) {
-    if (!(r.precision === "f16" || r.precision === "f32") || !Number.isFinite(r.ms)) continue;
-    s[r.precision] = r.ms / 1000;
-    if (r.gpu_ms !== undefined && Number.isFinite(r.gpu_ms)) g[r.precision] = r.gpu_ms / 1000;
-  }
-  latest.vae_decode_s = s;
-  if (Object.keys(g).length) latest.vae_decode_gpu_s = g;
-  latest.vae_decode_timing = `wall clock of the whole one-device decode of latent ${T}x${h}x${w} (vae_decode_gpu_s: timestamped GPU time)`;
-  latest.card ??= env.adapter;
-  latest.date = env.date;
-  const commit = Deno.env.get("SHARDIT_COMMIT");
-  if (commit) latest.commit = commit;
-  const torchPath = args.get("torch");
-  if (torchPath) {
-    const torch = JSON.parse(Deno.readTextFileSync(torchPath)) as { rows?: { dtype?: string; ms?: number }[] };
-    const t = { ...(latest.torch as Record<string, unknown> ?? {}) };
-    const ts: Record<string, number> = { ...(t.vae_decode_s as Record<string, number> ?? {}) };
+  updateLatest(latestPath, env, (latest, torch) => {
+    const s = latestRecord<number>(latest, "vae_decode_s");
+    const g = latestRecord<number>(latest, "vae_decode_gpu_s");
+    for (const r of rows as { precision: string; ms: number; gpu_ms?: number; latent: string }[]) {
+      if (!(r.precision === "f16" || r.precision === "f32") || !Number.isFinite(r.ms)) continue;
+      s[r.precision] = r.ms / 1000;
+      if (r.gpu_ms !== undefined && Number.isFinite(r.gpu_ms)) g[r.precision] = r.gpu_ms / 1000;
+    }
+    latest.vae_decode_s = s;
+    if (Object.keys(g).length) latest.vae_decode_gpu_s = g;
+    latest.vae_decode_timing = `wall clock of the whole one-device decode of latent ${T}x${h}x${w} (vae_decode_gpu_s: timestamped GPU time)`;
+    const torchPath = args.get("torch");
+    if (!torchPath) return;
+    const runs = JSON.parse(Deno.readTextFileSync(torchPath)) as { rows?: { dtype?: string; ms?: number }[] };
+    const ts = latestRecord<number>(torch, "vae_decode_s");
     // bench/torch_vae.py's rows: {dtype: "fp32" | "bf16" | "fp16", ms} (wall clock of the whole decode, synchronized)
-    for (const r of torch.rows ?? []) if (r.dtype && r.ms !== undefined) ts[r.dtype] = r.ms / 1000;
-    t.vae_decode_s = ts;
-    latest.torch = t;
-  }
-  writeJson(latestPath, latest);
+    for (const r of runs.rows ?? []) if (r.dtype && r.ms !== undefined) ts[r.dtype] = r.ms / 1000;
+    torch.vae_decode_s = ts;
+  });
 }
 gpu.destroy();

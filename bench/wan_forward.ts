@@ -8,6 +8,8 @@
 //   deno run -A bench/wan_forward.ts [--mode single|pool] [--devices 1,2,4] [--shard sequence,frame]
 //      [--latent 21,60,104] [--layers 2] [--scale-to 30] [--precision f32,f16] [--profile] [--iters 2]
 //      [--gpus auto|ID,...] [--small] [--json out.json] [--overlap=on|off|off,on]
+//      [--latest bench/results/latest.json [--torch torch_wan.json]]: merge forward_s {f16, f32} (single mode,
+//      wall clock of one forward, the blocks scaled to --scale-to) and torch's forward_s into that JSON
 //
 // single: one device in this thread; --profile adds per-op GPU times (timestamp queries).
 // pool: the sharded forward through WorkerPool for each device count and shard mode; per-device
@@ -30,9 +32,9 @@ import { placeDevices } from "../src/platform/deno_gpus.ts";
 import { planShards, type ShardMode, tokenGridFromLatent } from "../src/parallel/plan.ts";
 import { WorkerPool } from "../src/parallel/pool.ts";
 import { relL2 } from "../src/selftest/harness.ts";
-import { benchArgs, benchEnv, printEnv, printTable, writeJson } from "./common.ts";
+import { benchArgs, benchEnv, latestRecord, printEnv, printTable, updateLatest, writeJson } from "./common.ts";
 
-const args = benchArgs("bench/wan_forward.ts", ["mode", "devices", "shard", "latent", "layers", "scale-to", "precision", "profile", "iters", "gpus", "small", "json", "text", "overlap"], ["profile", "small", "overlap"]);
+const args = benchArgs("bench/wan_forward.ts", ["mode", "devices", "shard", "latent", "layers", "scale-to", "precision", "profile", "iters", "gpus", "small", "json", "text", "overlap", "latest", "torch"], ["profile", "small", "overlap"]);
 const small = args.has("small");
 const mode = args.get("mode") ?? "single";
 const [F, H, W] = (args.get("latent") ?? (small ? "3,8,8" : "21,60,104")).split(",").map(Number);
@@ -177,3 +179,20 @@ console.log(`\nsummary (${layers} of ${scaleTo} layers run; msScaled = ms / laye
 printTable(results.map((r) => Object.fromEntries(Object.entries(r).filter(([k]) => k !== "ops"))));
 const json = args.get("json");
 if (json) writeJson(json, { env, config: { dim: cfg.dim, heads: cfg.heads, headDim: cfg.headDim, ffn: cfg.ffnDim, layers, scaleTo, latent, tokens: L, textLen }, results });
+
+const latestPath = args.get("latest");
+if (latestPath && env) {
+  updateLatest(latestPath, env, (latest, torch) => {
+    const fs = latestRecord<number>(latest, "forward_s");
+    for (const r of results) if (r.mode === "single" && typeof r.msScaled === "number") fs[r.precision as string] = r.msScaled / 1000;
+    latest.forward_s = fs;
+    latest.forward_timing = `wall clock of one forward at ${F}x${H}x${W} (${L} tokens), ${layers} of the blocks run and scaled to ${scaleTo}`;
+    const torchPath = args.get("torch");
+    if (!torchPath) return;
+    // bench/torch_wan.py's results: {dtype: "fp32" | "bf16" | "fp16", ms_forward_scaled}
+    const runs = JSON.parse(Deno.readTextFileSync(torchPath)) as { results?: { dtype: string; ms_forward_scaled: number }[] };
+    const ts = latestRecord<number>(torch, "forward_s");
+    for (const r of runs.results ?? []) ts[r.dtype] = r.ms_forward_scaled / 1000;
+    torch.forward_s = ts;
+  });
+}
