@@ -3,7 +3,7 @@
 // check the sharded result. Plain DOM. State for tests is published on window.__shardit_demo.
 import {
   type DType, EMBEDDED_LATENT, EMBEDDED_SAMPLER, generate, type GenerateOptions, type GenerateResult, type Grid3, planShards, PoolCancelled, setPrompts, type ShardMode, type ShardPlan,
-  type Solver, SOLVERS, type StepReport, throwIfCancelled, tokenGridFromLatent, TOL, WorkerPool,
+  type RunSummary, runSummary, type Solver, SOLVERS, type StepReport, throwIfCancelled, tokenGridFromLatent, TOL, WorkerPool,
 } from "../src/index.ts";
 import { type DemoEnv, probeEnv } from "./env.ts";
 import { CHECKPOINT_LATENT, clearModelCache, loadEmbedded, type LoadedModel, loadFolder, loadUrl, type PromptEmbeddings, readPrompts } from "./model_source.ts";
@@ -49,7 +49,7 @@ interface DemoState {
   /** The last run's latent [C, F, H, W]: its channels and grid. */
   latentDims: ({ C: number } & Grid3) | null;
   latentStats: LatentStats | null;
-  summary: Record<string, number | string> | null;
+  summary: (RunSummary & { setupMs: number; adapters: string; cfgGroups?: string }) | null;
   compare: (Omit<LatentDiff, "worst"> & { steps: number; ms: number }) | null;
   compareStep: number;
 }
@@ -430,25 +430,14 @@ async function run(): Promise<void> {
     } else drawLatent($<HTMLCanvasElement>("preview"), result.latent, m.config.outChannels, result.latentGrid);
     offerLatents(result.latent, m.config.outChannels, result.latentGrid); // 16-channel latents: the Video panel decodes them with the chosen VAE
     const ms = result.steps.map((r) => r.ms);
-    const msPerStep = ms.reduce((a, b) => a + b, 0) / ms.length;
-    const later = ms.slice(1);
-    const saved = result.framePlan.padTokens - result.plan.padTokens;
-    state.summary = {
-      tokens: result.plan.tokens,
-      computedTokens: result.plan.computedTokens,
-      padTokens: result.plan.padTokens,
-      framePadTokens: result.framePlan.padTokens,
-      paddingSavedVsFrameMode: saved,
-      msPerStep,
-      msPerStepAfterFirst: later.length ? later.reduce((a, b) => a + b, 0) / later.length : msPerStep,
-      totalMs: result.ms,
+    const summary = {
+      ...runSummary(result),
       setupMs,
       adapters: p.adapters().join("; "),
-      batch: result.batch,
-      computedSteps: result.cache ? result.cache.computed : result.steps.length,
-      skippedSteps: result.cache ? result.cache.skipped : 0,
       ...(result.groups ? { cfgGroups: result.groups.map((g) => `${g.branch}: ${g.devices.join(",")}`).join("; ") } : {}),
     };
+    state.summary = summary;
+    const saved = summary.paddingSavedVsFrameMode;
     if (result.groups) {
       // CFG parallel: each group is sharded on its own; the map shows the first group's split, the legend both.
       renderPlan(result.groups[0].plan);
@@ -459,12 +448,12 @@ async function run(): Promise<void> {
       ["tokens", String(result.plan.tokens), `${result.plan.grid.F}×${result.plan.grid.H}×${result.plan.grid.W} on ${s.devices} device${s.devices > 1 ? "s" : ""}`],
       ["pad tokens", String(result.plan.padTokens), `${result.plan.mode} mode`],
       ["saved vs frame mode", result.plan.mode === "frame" ? "-" : `${saved} tokens`, result.plan.mode === "frame" ? "this is frame mode" : `frame mode pads to ${result.framePlan.computedTokens}`],
-      ["time / step", fmtMs(later.length ? (state.summary.msPerStepAfterFirst as number) : msPerStep), later.length ? `after the 1st (${fmtMs(ms[0])})` : "incl. compile"],
+      ["time / step", fmtMs(summary.msPerStepAfterFirst), ms.length > 1 ? `after the 1st (${fmtMs(ms[0])})` : "incl. compile"],
       ["total", fmtMs(result.ms), `+${fmtMs(setupMs)} setup`],
       ["latent", `${m.config.outChannels}×${s.latent.F}×${s.latent.H}×${s.latent.W}`, st.finite ? `mean ${st.mean.toFixed(3)}, std ${st.std.toFixed(3)}` : "NaN or Inf in it!"],
       ["adapters", adapterSummary(p.adapters()), s.powerPreference ? `asked for ${s.powerPreference}` : "default preference"],
       ["forwards", result.groups ? "CFG parallel" : result.batch > 1 ? `batch of ${result.batch}` : "one per call", result.groups ? result.groups.map((g) => `${g.branch} on ${g.devices.join(",")}`).join("; ") : "sequential CFG"],
-      ["steps computed", `${state.summary.computedSteps} / ${result.steps.length}`, result.cache ? `${result.cache.skipped} from the ${result.cache.kind} cache` : "no step cache"],
+      ["steps computed", `${summary.computedSteps} / ${result.steps.length}`, result.cache ? `${result.cache.skipped} from the ${result.cache.kind} cache` : "no step cache"],
     ]);
     setStatus("done", `${s.steps} steps on ${s.devices} device${s.devices > 1 ? "s" : ""} in ${(result.ms / 1000).toFixed(1)} s`);
   } catch (e) {

@@ -27,6 +27,7 @@ import "./loaders/lora.test.ts";
 import "./sampler/presets.test.ts";
 import "./pipeline/step_cache.test.ts";
 import "./pipeline/fewer_forwards.test.ts";
+import "./pipeline/summary.test.ts";
 import "./loaders/lora_fixture.test.ts";
 import "./loaders/lora_source.test.ts";
 import "./cli/lora_flags.test.ts";

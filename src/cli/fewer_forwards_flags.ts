@@ -1,5 +1,5 @@
 // generate's flags for fewer and cheaper forwards per video (issue 17): --cfg-parallel, --batch, --cache,
-// --seeds and a repeated --prompt, and what they add to the step lines and summary.json.
+// --seeds and a repeated --prompt, and what they add to the step lines (summary.json's fields: src/pipeline/summary.ts).
 import { type FlagSpec, type Parsed, UsageError } from "./args.ts";
 import { CACHE_KINDS, parseCacheSpec, type StepCacheOptions } from "../pipeline/step_cache.ts";
 import type { GenerateResult, StepReport } from "../pipeline/generate.ts";
@@ -71,22 +71,6 @@ export function stepMark(r: StepReport): string {
 /** One device's part in a step line: d<N>, with its CFG group ("d2/uncond") when there are groups. */
 export function deviceLabel(d: StepReport["perDevice"][number]): string {
   return d.group === undefined ? `d${d.device}` : `d${d.device}/${d.group === 0 ? "cond" : "uncond"}`;
-}
-
-/** The groups, batch and step-cache fields of summary.json. */
-export function fewerForwardsSummary(result: GenerateResult) {
-  return {
-    cfgParallel: result.groups
-      ? result.groups.map((g) => ({ branch: g.branch, devices: g.devices, shards: g.plan.shards.map((s, rank) => ({ ...s, device: g.devices[rank] })) }))
-      : undefined,
-    batch: result.batch,
-    items: result.latents.length,
-    cache: result.cache
-      ? { kind: result.cache.kind, threshold: result.cache.threshold, calibration: result.cache.calibration, computedSteps: result.cache.computed, skippedSteps: result.cache.skipped }
-      : undefined,
-    computedSteps: result.cache ? result.cache.computed : result.steps.length,
-    skippedSteps: result.cache ? result.cache.skipped : 0,
-  };
 }
 
 /** The line after "done:": groups, batch and the cache's computed/skipped steps (empty when none apply). */

@@ -24,7 +24,8 @@ import { escapeControl } from "../errors.ts";
 import { devicesFlag } from "./devices.ts";
 import { encodeForModel } from "./encode.ts";
 import { type Umt5Precision, UMT5_PRECISIONS } from "../model/umt5.ts";
-import { deviceLabel, FEWER_FORWARDS_FLAGS, fewerForwardsLine, fewerForwardsOptions, fewerForwardsSummary, promptArgs, seedsFlag, stepMark } from "./fewer_forwards_flags.ts";
+import { deviceLabel, FEWER_FORWARDS_FLAGS, fewerForwardsLine, fewerForwardsOptions, promptArgs, seedsFlag, stepMark } from "./fewer_forwards_flags.ts";
+import { runSummary } from "../pipeline/summary.ts";
 
 /** The embedded model's vocabulary for --help, read from its vocab.json (the encoder's own list). */
 function embeddedWords(): string {
@@ -292,24 +293,14 @@ export async function generateCommand(argv: string[]): Promise<number> {
       await writeVideo(decoded, outputs.staged(outDir, "video.safetensors"));
       await writeVideo(decoded, outputs.staged(outDir, "video.gif"));
     }
-    const perStep = result.steps.map((s) => s.ms);
     const summary = {
       model: model.name,
       prompt: prompts.length > 1 ? prompts : model.prompt,
       sampler: { solver, steps, guidance, shift, seed, preset: flag("preset") },
-      tokens: result.plan.tokens,
       devices,
-      shard: mode,
-      padTokens: result.plan.padTokens,
-      framePadTokens: result.framePlan.padTokens,
-      paddingSavedVsFrameMode: result.framePlan.padTokens - result.plan.padTokens,
-      shards: result.plan.shards,
       steps,
-      msPerStep: perStep.reduce((a, b) => a + b, 0) / perStep.length,
-      totalMs: result.ms,
       setupMs,
-      perStep: result.steps,
-      ...fewerForwardsSummary(result),
+      ...runSummary(result),
       decode: decoded && { video: decoded.videoGrid, ms: decoded.ms, perDevice: decoded.stats },
     };
     await outputs.write(outDir, "summary.json", new TextEncoder().encode(JSON.stringify(summary, null, 2) + "\n"));
