@@ -8,14 +8,10 @@
 // on its own pool of the page's worker count and precision. State for tests: window.__shardit_video.
 import { ArrayBufferTarget, Muxer } from "webm-muxer";
 import {
-  type BandPlan, type DecodeChunkProgress, type DecodeRun, decodeLatents, type DType, fileObjectSource, folderFromText, type FolderSource, type Grid3, openWanVaeFolder, parseWanVaeConfig,
-  pickModelFolder, pipelineComponent, planBands, PoolCancelled, readLatents, WAN_FPS, type WanVaeConfig, type WanVaeWeights,
-  WorkerPool,
+  type BandPlan, type DecodeChunkProgress, type DecodeRun, decodeLatents, type DecodeStats, type DType, encodeGif, fileListFolder, fileObjectSource, folderFromText, type FolderSource, type Grid3,
+  openWanVaeFolder, parseWanVaeConfig, pickModelFolder, pipelineComponent, planBands, PoolCancelled, readLatents, syntheticVaeWeights, videoToRgb8, WAN_FPS, type WanVaeConfig,
+  type WanVaeWeights, WorkerPool,
 } from "../src/index.ts";
-import { fileListFolder } from "../src/io/model_folder.ts";
-import { encodeGif, videoToRgb8 } from "../src/io/video.ts";
-import type { DecodeStats } from "../src/parallel/vae_messages.ts";
-import { syntheticVaeWeights } from "../src/vae/synthetic.ts";
 import { deviceColor } from "./shard_map.ts";
 
 export type VaeSource = "none" | "embedded" | "folder" | "url";

@@ -47,7 +47,7 @@ export { type DType, type Grid3, gridSize } from "./shape.ts";
 
 // ---- Files: safetensors, model folders, downloads -----------------------------------------------
 export { type ByteSource, bytesSource, Checkpoint, encodeSafetensors, fileObjectSource, urlSource } from "./io/safetensors.ts";
-export { type FolderSource, type PickedFile, pickModelFolder, pipelineComponent, urlFolder } from "./io/model_folder.ts";
+export { fileListFolder, type FolderSource, type PickedFile, pickModelFolder, pipelineComponent, urlFolder } from "./io/model_folder.ts";
 export { type HubRepo, parseHubId } from "./io/hub.ts";
 export { clearModelCache, folderFromText } from "./io/hub_web.ts";
 export type { DownloadProgress } from "./io/download.ts";
@@ -63,13 +63,16 @@ export { DEFAULT_SAMPLER, gaussianNoise, type SamplerConfig, type Solver, SOLVER
 export { PRESET_ALIASES, PRESET_NAMES, presetSampler, SAMPLER_PRESETS, type SamplerPreset, stepDistillSchedule } from "./sampler/presets.ts";
 export { TOL } from "./tolerances.ts";
 export { warnIfSlowAdapter } from "./gpu/adapter_check.ts";
+export { defaultDeviceCount, type DeviceCountFacts } from "./cli/device_count.ts"; // how many workers by default (the CLI and the page)
 
 // ---- The VAE decoder: latents -> video --------------------------------------------------------
 export { parseWanVaeConfig, WAN21_VAE, type WanVaeConfig } from "./vae/config.ts";
 export { loadWanVaeWeights, openWanVaeFolder, type WanVaeWeights } from "./vae/weights.ts";
+export { syntheticVaeWeights } from "./vae/synthetic.ts"; // the embedded VAE's weights (the fixtures' rule)
+export type { DecodeStats } from "./parallel/vae_messages.ts";
 export { type DecodeChunkProgress, type DecodeRun, decodeLatents, readLatents } from "./pipeline/decode.ts";
 export { type BandPlan, planBands } from "./parallel/vae_plan.ts";
-export { checkVideoExtension, encodeFramePngs, encodeVideoFile, WAN_FPS } from "./io/video.ts";
+export { checkVideoExtension, encodeFramePngs, encodeGif, encodeVideoFile, WAN_FPS } from "./io/video.ts";
 export { openModelFolder } from "./io/model_folder.ts";
 
 // ---- Text: Wan's umT5 text encoder and its tokenizer (prompt -> embeddings) ----------------------
@@ -77,6 +80,7 @@ export {
   type EmbeddingCache, type EncodeOptions, encodePrompts, memoryEmbeddingCache, openTextEncoder, type PromptEmbedding, type TextEncoderSource,
 } from "./loaders/umt5_pipeline.ts";
 export { MAX_SEQUENCE_LENGTH, Umt5Tokenizer } from "./text/tokenizer.ts";
+export { type Umt5Precision, UMT5_PRECISIONS } from "./model/umt5.ts";
 export { promptClean } from "./text/prompt_clean.ts";
 
 /** A model ready for `pool.load`: its name (for messages), config and f32 weights. */

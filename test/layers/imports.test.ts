@@ -102,3 +102,13 @@ test("imports: the checker finds a planted cycle and a planted upward import", (
   expectEqual("planted cycle", importCycles(graph), [["src/model/a.ts", "src/model/b.ts"]]);
   expectEqual("planted upward import", upwardImports(graph).map((s) => s.split(" (")[0]), ["src/model/a.ts imports src/io/x.ts"]);
 }, { hosts: ["deno"] });
+
+test("imports: the demo reaches src/ only through the package entry point (src/index.ts)", () => {
+  const found: string[] = [];
+  for (const e of Deno.readDirSync(new URL("demo/", root))) {
+    if (!e.isFile || !e.name.endsWith(".ts")) continue;
+    const text = Deno.readTextFileSync(new URL(`demo/${e.name}`, root));
+    for (const m of text.matchAll(IMPORT)) if (m[1].startsWith("../src/") && m[1] !== "../src/index.ts") found.push(`demo/${e.name} imports ${m[1]}`);
+  }
+  expectEqual("demo imports past src/index.ts", found, []);
+}, { hosts: ["deno"] });
