@@ -3,7 +3,7 @@
 // check the sharded result. Plain DOM. State for tests is published on window.__shardit_demo.
 import {
   defaultDeviceCount, type DType, EMBEDDED_LATENT, EMBEDDED_SAMPLER, generate, type GenerateOptions, type GenerateResult, type Grid3, planShards, PoolCancelled, setPrompts, type ShardMode, type ShardPlan,
-  type RunSummary, runSummary, type Solver, SOLVERS, type StepReport, throwIfCancelled, tokenGridFromLatent, TOL, WorkerPool,
+  type RunSummary, runSummary, type Solver, SOLVERS, type StepReport, throwIfCancelled, tokenGridFromLatent, TOL, type Umt5Precision, WorkerPool,
 } from "../src/index.ts";
 import { type DemoEnv, probeEnv } from "./env.ts";
 import { CHECKPOINT_LATENT, clearModelCache, loadEmbedded, type LoadedModel, loadFolder, loadUrl, type PromptEmbeddings, readPrompts } from "./model_source.ts";
@@ -12,6 +12,7 @@ import { deviceColor, drawShardMap, shardCounts } from "./shard_map.ts";
 import { compareLatents, type LatentDiff, latentStats, type LatentStats } from "./stats.ts";
 import { fmtMs, renderTiming } from "./timing.ts";
 import { mountVideo, offerLatents, syncVideoUi } from "./video.ts";
+import { encodeCheckpointPrompts, memoryLine } from "./text_prompt.ts";
 
 type Source = "embedded" | "folder" | "url";
 
@@ -296,6 +297,13 @@ async function ensureModel(s: Settings): Promise<{ model: LoadedModel; prompts: 
     model = { key, model: e.model };
     return { model: e.model, prompts: e.prompts };
   }
+  // Without embeddings files: the prompt through the pipeline's umT5, the memory plan shown first (text_prompt.ts).
+  const embFile = input("text").files?.[0] ?? null;
+  const encoded = embFile ? null : await encodeCheckpointPrompts(
+    s.source === "folder" ? [...(input("folder").files ?? [])] : input("url").value.trim(),
+    { prompt: input("ckpt-prompt").value, negative: input("ckpt-negative").value, needNegative: s.guidance !== 1, textPrecision: select("text-precision").value as Umt5Precision, precision: s.precision, devices: s.devices, latent: s.latent },
+    (m) => Object.assign($("memory"), { hidden: false, textContent: memoryLine(m) }), (phase) => setStatus("running", phase), loadProgress,
+  );
   if (model?.key !== key) {
     model = null; // free the previous weights before reading new ones
     let loaded: { model: LoadedModel };
@@ -308,7 +316,7 @@ async function ensureModel(s: Settings): Promise<{ model: LoadedModel; prompts: 
     model = { key, model: loaded.model };
   }
   const m = model.model;
-  const prompts = await readPrompts(m.config, input("text").files?.[0] ?? null, input("negative-text").files?.[0] ?? null, s.guidance !== 1);
+  const prompts = encoded ?? await readPrompts(m.config, embFile, input("negative-text").files?.[0] ?? null, s.guidance !== 1);
   return { model: m, prompts };
 }
 

@@ -80,6 +80,7 @@ export {
   type EmbeddingCache, type EncodeOptions, encodePrompts, memoryEmbeddingCache, openTextEncoder, type PromptEmbedding, type TextEncoderSource,
 } from "./loaders/umt5_pipeline.ts";
 export { MAX_SEQUENCE_LENGTH, Umt5Tokenizer } from "./text/tokenizer.ts";
+export { type Umt5Precision, UMT5_PRECISIONS } from "./model/umt5.ts";
 export { promptClean } from "./text/prompt_clean.ts";
 
 /** A model ready for `pool.load`: its name (for messages), config and f32 weights. */

@@ -1,12 +1,16 @@
 // End-to-end: builds the site (vite build), serves it with `vite preview` (cross-origin isolated), opens
 // the demo in the system Chromium (SwiftShader WebGPU), runs the embedded model on 2 workers for 2
-// steps, then "compare with one device"; decodes a latents file with the embedded VAE in the Video panel.
+// steps, then "compare with one device"; decodes a latents file with the embedded VAE in the Video panel;
+// runs the tiny pipeline folder (test/text/tiny_pipeline.ts) from a typed prompt through its umT5.
 // Each check is one test case. The layout is checked at 1280x800 and 1920x1080 (Generate in view without
 // scrolling, an error in view, disabled buttons with their reasons), with screenshots of both sizes in
 // test-results/ (demo-1280x800.png, demo-1920x1080.png: after the run; demo.png: the whole page).
 // Usage: node test/e2e/run-e2e.mjs [--json out.json] [--keep-dist]
 // Env: E2E_TIMEOUT_MS (a run or a compare, default 300000), CHROMIUM_PATH.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { launchChromium, startVite } from "../chromium.mjs";
 import { startStaticServer } from "./static_server.mjs";
 
@@ -295,6 +299,41 @@ try {
     const bands = await page.evaluate(() => { const c = document.getElementById("decode-bands"); return c.width * c.height; });
     expect(bands > 0, "no decode bands drawn under the shard map");
     console.log(`     decoded in ${(v.decodeMs / 1000).toFixed(1)} s (device 0's chunks ${v.bands[0].chunkMs.map((m) => m.toFixed(0)).join(", ")} ms), ${v.format}${v.codec ? ` ${v.codec}` : ` (${v.fallback})`}, ${v.bytes} bytes`);
+  });
+
+  // A real checkpoint's prompt: the tiny pipeline folder (test/text/tiny_pipeline.ts: wan-tiny with 16
+  // channels, umt5-tiny, its tokenizer, wan-vae-tiny) picked from disk, the prompt and the empty negative
+  // through its umT5, the memory plan shown before; then the same run again reads the rows from the cache.
+  await check("a prompt for a picked pipeline folder: umT5 ids == transformers', the memory plan first, then the cache", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "shardit-e2e-pipeline-"));
+    execFileSync(process.execPath, ["bin/deno.cjs", "run", "-A", "test/text/tiny_pipeline.ts", `${dir}/tiny-wan`], { stdio: "ignore" });
+    const golden = JSON.parse(readFileSync("test/fixtures/umt5-tiny/io.json", "utf8")).cases[1];
+    // The encoder's GPU weights from the file's own header: every f32 tensor but the embedding table (gathered on the host).
+    const st = readFileSync(`${dir}/tiny-wan/text_encoder/model.safetensors`);
+    const header = JSON.parse(st.subarray(8, 8 + Number(st.readBigUInt64LE(0))).toString());
+    const teBytes = Object.entries(header).filter(([k]) => k !== "__metadata__" && !/(^|\.)(shared|embed_tokens)\.weight$/.test(k))
+      .reduce((n, [, v]) => n + v.shape.reduce((a, b) => a * b, 1) * 4, 0);
+    await page.check("#model-folder");
+    await page.setInputFiles("#folder", `${dir}/tiny-wan`);
+    await page.fill("#ckpt-prompt", golden.prompt);
+    await page.fill("#ckpt-negative", "");
+    await page.selectOption("#text-precision", "f32");
+    await page.fill("#workers", "1");
+    await page.fill("#steps", "1");
+    await page.fill("#guidance", "5");
+    for (const [id, v] of [["latent-f", 2], ["latent-h", 4], ["latent-w", 4]]) await page.fill(`#${id}`, String(v));
+    for (const round of [1, 2]) {
+      await page.click("#run");
+      const s = await waitState(page, (s) => s.status === "done" && s.latentStats != null, `the tiny pipeline's run ${round}`);
+      expect(s.latentDims.C === 16 && s.latentStats.finite, `latent ${JSON.stringify(s.latentDims)}, finite ${s.latentStats.finite}`);
+      const p = await page.evaluate(() => window.__shardit_prompt);
+      expect(p.memory && p.memory.textEncoder.weights === teBytes && p.memory.textEncoder.tokens === golden.seq_len, `memory plan ${JSON.stringify(p.memory?.textEncoder)}, expected ${teBytes} bytes, ${golden.seq_len} tokens`);
+      expect(p.prompts.length === 2 && p.prompts[0].inputIds.join() === golden.input_ids.slice(0, golden.seq_len).join() && p.prompts[1].seqLen === 1, `ids ${JSON.stringify(p.prompts.map((x) => x.inputIds))}`);
+      expect(p.prompts.every((x) => x.cached === (round === 2)), `run ${round}: cached ${p.prompts.map((x) => x.cached)}`);
+      const line = await page.textContent("#memory");
+      expect(await page.isVisible("#memory") && /text encoder \(f32, 22 tokens\)/.test(line) && /DiT per device/.test(line), `memory line "${line}"`);
+    }
+    rmSync(dir, { recursive: true, force: true });
   });
 
   await check("no page errors", async () => {
