@@ -11,7 +11,7 @@
 //   1 x     read_write array<T>          [L, N, D]   (T = f16 or f32 by ${f16}; rotation in f32)
 //   2 table read       array<vec2<f32>>  (cos, sin): t axis [F'][t/2], then h axis [H'][h/2] at offH,
 //                                        then w axis [W'][w/2] at offW
-// One invocation per pair; dispatch: ceil(pairs / 256) workgroups, split over y beyond 65535 (grid1d).
+// One invocation per pair; dispatch: ceil(pairs / 256) workgroups, split over y beyond 65535 (workgroups1d).
 // Define: D (head dim, even).
 
 // @prelude

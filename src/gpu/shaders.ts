@@ -89,7 +89,7 @@ function shaderTable(): Record<string, string> {
 
 /**
  * What `// @prelude` expands to: `enable f16` and T = f16 when ${f16} is set, else T = f32; and the
- * linear workgroup id of a dispatch that grid1d (src/ops/grid.ts) spread over x and y (x < 65535).
+ * linear workgroup id of a dispatch that workgroups1d (src/ops/workgroups.ts) spread over x and y (x < 65535).
  */
 const PRELUDE = `#if \${f16}
 enable f16;

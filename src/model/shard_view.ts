@@ -6,7 +6,8 @@ export interface ShardView {
   /** First computed token of this shard and how many it computes (pad tokens included). */
   start: number;
   count: number;
-  /** Real tokens L; computed tokens at index >= L are padding (masked as keys, dropped from output). */
+  /** Real tokens of the whole run, L (as ShardPlan.tokens; this shard's own size is `count`); computed tokens at
+   * index >= L are padding (masked as keys, dropped from output). */
   tokens: number;
   /** Computed tokens of the whole run (L, or F_pad * H' * W' in frame mode). */
   computedTokens: number;

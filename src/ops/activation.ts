@@ -2,7 +2,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import { numel } from "../shape.ts";
 import { type Tensor } from "../gpu/tensor.ts";
-import { grid1d } from "./grid.ts";
+import { workgroups1d } from "./workgroups.ts";
 
 function activation(gpu: Gpu, op: string, x: Tensor, gelu: boolean): void {
   // 1. validate
@@ -10,7 +10,7 @@ function activation(gpu: Gpu, op: string, x: Tensor, gelu: boolean): void {
   if (x.shape.length === 0) throw new Error(`${op}: x must have at least one dimension, found shape []`);
   // 2. pipeline key: dtype and function  3. uniforms  4. dispatch: one invocation per element
   const kernel = gpu.kernel("activation", { f16: x.dtype === "f16", gelu });
-  gpu.dispatch(kernel, { n }, [x], grid1d(Math.ceil(n / 256)));
+  gpu.dispatch(kernel, { n }, [x], workgroups1d(Math.ceil(n / 256)));
 }
 
 /** x <- x * sigmoid(x), in place. */

@@ -4,7 +4,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import { expectShape, type Tensor } from "../gpu/tensor.ts";
 import { expect2d, expectNoOverlap } from "./checks.ts";
-import { grid1d } from "./grid.ts";
+import { workgroups1d } from "./workgroups.ts";
 
 export function addRows(gpu: Gpu, a: Tensor, b: Tensor, out: Tensor, scaleB = 1): void {
   // 1. validate
@@ -20,5 +20,5 @@ export function addRows(gpu: Gpu, a: Tensor, b: Tensor, out: Tensor, scaleB = 1)
   // 2. pipeline key: dtype  3. uniforms  4. dispatch: one invocation per element
   const n = rows * cols;
   const kernel = gpu.kernel("add", { f16: a.dtype === "f16" });
-  gpu.dispatch(kernel, { n, cols, rows_b: rowsB, scale_b: scaleB }, [a, b, out], grid1d(Math.ceil(n / 256)));
+  gpu.dispatch(kernel, { n, cols, rows_b: rowsB, scale_b: scaleB }, [a, b, out], workgroups1d(Math.ceil(n / 256)));
 }

@@ -1,5 +1,5 @@
 // attentionMatrix: fused flash attention on the matrix units (shaders/attention_matrix.wgsl), the kernel that
-// src/ops/attention.ts picks (once MATRIX_ATTENTION_AUTO is on) for f16 runs at head dim 128 where the device
+// src/ops/attention.ts picks (MATRIX_ATTENTION_AUTO, on) for f16 runs at head dim 128 where the device
 // has subgroup matrices (chromium-experimental-subgroup-matrix with f16 -> f32 16x16x16 tiles, subgroup size 32:
 // Dawn on NVIDIA).
 // Same bindings, masking and LSE contract as the scalar kernel; attention.ts validates the tensors and

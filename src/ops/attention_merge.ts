@@ -5,7 +5,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import { expectShape, tensorBytes, type Tensor } from "../gpu/tensor.ts";
 import { expectNoOverlap } from "./checks.ts";
-import { grid1d } from "./grid.ts";
+import { workgroups1d } from "./workgroups.ts";
 
 export function attentionMerge(gpu: Gpu, o1: Tensor, lse1: Tensor, o2: Tensor, lse2: Tensor, out: Tensor, lseOut?: Tensor): void {
   // 1. validate
@@ -27,5 +27,5 @@ export function attentionMerge(gpu: Gpu, o1: Tensor, lse1: Tensor, o2: Tensor, l
   const n4 = (Lq * N * D) / 4;
   const kernel = gpu.kernel("attention_merge", { f16: o1.dtype === "f16", lse_out: lseOut !== undefined });
   const bindings = [o1, lse1, o2, lse2, out];
-  gpu.dispatch(kernel, { n4, D4: D / 4, N }, lseOut ? [...bindings, lseOut] : bindings, grid1d(Math.ceil(n4 / 256)));
+  gpu.dispatch(kernel, { n4, D4: D / 4, N }, lseOut ? [...bindings, lseOut] : bindings, workgroups1d(Math.ceil(n4 / 256)));
 }

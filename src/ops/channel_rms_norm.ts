@@ -5,7 +5,7 @@ import type { Gpu } from "../gpu/device.ts";
 import { numel } from "../shape.ts";
 import { expectShape, type Tensor } from "../gpu/tensor.ts";
 import { expectNoOverlap } from "./checks.ts";
-import { grid1d } from "./grid.ts";
+import { workgroups1d } from "./workgroups.ts";
 
 /** out = act(x / max(||x||, 1e-12) * sqrt(C) * gamma) over the last dim C of x (any leading shape). */
 export function channelRmsNorm(gpu: Gpu, x: Tensor, gamma: Tensor, out: Tensor, silu: boolean): void {
@@ -18,5 +18,5 @@ export function channelRmsNorm(gpu: Gpu, x: Tensor, gamma: Tensor, out: Tensor, 
   const P = numel(x.shape) / C;
   // 2. pipeline key: dtype and the fused SiLU  3. uniforms  4. dispatch: 32 pixels per workgroup
   const kernel = gpu.kernel("channel_rms_norm", { f16: x.dtype === "f16", silu });
-  gpu.dispatch(kernel, { P, C, scale: Math.sqrt(C) }, [x, gamma, out], grid1d(Math.ceil(P / 32)));
+  gpu.dispatch(kernel, { P, C, scale: Math.sqrt(C) }, [x, gamma, out], workgroups1d(Math.ceil(P / 32)));
 }

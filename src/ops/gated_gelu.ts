@@ -3,7 +3,7 @@ import type { Gpu } from "../gpu/device.ts";
 import { numel } from "../shape.ts";
 import { expectShape, type Tensor } from "../gpu/tensor.ts";
 import { expectNoOverlap } from "./checks.ts";
-import { grid1d } from "./grid.ts";
+import { workgroups1d } from "./workgroups.ts";
 
 export function gatedGelu(gpu: Gpu, g: Tensor, u: Tensor): void {
   // 1. validate
@@ -13,5 +13,5 @@ export function gatedGelu(gpu: Gpu, g: Tensor, u: Tensor): void {
   // 2. pipeline key: dtype  3. uniforms  4. dispatch: one invocation per element
   const n = numel(g.shape);
   const kernel = gpu.kernel("gated_gelu", { f16: g.dtype === "f16" });
-  gpu.dispatch(kernel, { n }, [g, u], grid1d(Math.ceil(n / 256)));
+  gpu.dispatch(kernel, { n }, [g, u], workgroups1d(Math.ceil(n / 256)));
 }

@@ -4,7 +4,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import { expectShape, type Tensor } from "../gpu/tensor.ts";
 import { expect2d, expectIndex, expectNoOverlap } from "./checks.ts";
-import { grid1d } from "./grid.ts";
+import { workgroups1d } from "./workgroups.ts";
 
 /** out = LN(x) * (1 + mod[scaleRow, :]) + mod[shiftRow, :]; mod is [R, d] (R = 6 per block, 2 at the output). */
 export function layerNormModulated(gpu: Gpu, x: Tensor, mod: Tensor, shiftRow: number, scaleRow: number, out: Tensor, eps = 1e-6): void {
@@ -21,7 +21,7 @@ export function layerNormModulated(gpu: Gpu, x: Tensor, mod: Tensor, shiftRow: n
   const kernel = gpu.kernel("layer_norm", { f16: x.dtype === "f16", affine: false, pairs: cols % 2 === 0 });
   // 3. uniforms (rows of mod as element offsets)  4. dispatch: one workgroup per row
   const params = { rows, cols, eps, shift_off: shiftRow * cols, scale_off: scaleRow * cols };
-  gpu.dispatch(kernel, params, [x, out, mod], grid1d(rows));
+  gpu.dispatch(kernel, params, [x, out, mod], workgroups1d(rows));
 }
 
 /** out = LN(x) * weight + bias; weight and bias are [d]. */
@@ -34,5 +34,5 @@ export function layerNormAffine(gpu: Gpu, x: Tensor, weight: Tensor, bias: Tenso
   expectNoOverlap("layerNormAffine", ["out", out], ["weight", weight]);
   expectNoOverlap("layerNormAffine", ["out", out], ["bias", bias]);
   const kernel = gpu.kernel("layer_norm", { f16: x.dtype === "f16", affine: true, pairs: cols % 2 === 0 });
-  gpu.dispatch(kernel, { rows, cols, eps, shift_off: 0, scale_off: 0 }, [x, out, weight, bias], grid1d(rows));
+  gpu.dispatch(kernel, { rows, cols, eps, shift_off: 0, scale_off: 0 }, [x, out, weight, bias], workgroups1d(rows));
 }

@@ -4,7 +4,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import { expectShape, type Tensor } from "../gpu/tensor.ts";
 import { expect2d, expectNoOverlap } from "./checks.ts";
-import { grid1d } from "./grid.ts";
+import { workgroups1d } from "./workgroups.ts";
 
 export function loraMerge(gpu: Gpu, w: Tensor, a: Tensor, b: Tensor, scale: number): void {
   // 1. validate
@@ -19,5 +19,5 @@ export function loraMerge(gpu: Gpu, w: Tensor, a: Tensor, b: Tensor, scale: numb
   expectNoOverlap("loraMerge", ["w", w], ["b", b]);
   // 2. pipeline key: none compiled in  3. uniforms  4. dispatch: one invocation per element of W
   const n = rows * cols;
-  gpu.dispatch(gpu.kernel("lora_merge"), { rows, cols, rank, scale }, [w, a, b], grid1d(Math.ceil(n / 256)));
+  gpu.dispatch(gpu.kernel("lora_merge"), { rows, cols, rank, scale }, [w, a, b], workgroups1d(Math.ceil(n / 256)));
 }

@@ -5,7 +5,7 @@ import type { Gpu } from "../gpu/device.ts";
 import { type Grid3 } from "../shape.ts";
 import { expectShape, type Tensor } from "../gpu/tensor.ts";
 import { expectNoOverlap } from "./checks.ts";
-import { grid1d } from "./grid.ts";
+import { workgroups1d } from "./workgroups.ts";
 
 /** Channels C and grid F x H x W of a latent tensor [C, F, H, W] ([1, C, F, H, W] allowed), checking H and W are even. */
 export function latentShape(what: string, t: Tensor): { C: number; latentGrid: Grid3 } {
@@ -34,5 +34,5 @@ export function patchify(gpu: Gpu, x: Tensor, start: number, count: number, out:
   // 2. pipeline key: output dtype  3. uniforms  4. dispatch: one invocation per output element
   const n = count * C * 4;
   const kernel = gpu.kernel("patchify", { f16: out.dtype === "f16" });
-  gpu.dispatch(kernel, { C, ...latentGrid, start, n }, [x, out], grid1d(Math.ceil(n / 256)));
+  gpu.dispatch(kernel, { C, ...latentGrid, start, n }, [x, out], workgroups1d(Math.ceil(n / 256)));
 }

@@ -5,7 +5,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import { type Grid3, gridSize } from "../shape.ts";
 import { type Tensor } from "../gpu/tensor.ts";
-import { grid1d } from "./grid.ts";
+import { workgroups1d } from "./workgroups.ts";
 
 /** Dims of the [t | h | w] parts of a head of dim D (diffusers' WanRotaryPosEmbed split). */
 export function ropeSplit(D: number): { t: number; h: number; w: number } {
@@ -90,5 +90,5 @@ export function rope3d(gpu: Gpu, x: Tensor, grid: Grid3, start: number, gap: Rop
   // 3. uniforms  4. dispatch: one invocation per rotated pair
   const pairs = (L * N * D) / 2;
   const params = { pairs, N, start, W: grid.W, HW: grid.H * grid.W, offH: tab.offH, offW: tab.offW, skipAt: gap.at, skip: gap.tokens };
-  gpu.dispatch(kernel, params, [x, tab.tensor], grid1d(Math.ceil(pairs / 256)));
+  gpu.dispatch(kernel, params, [x, tab.tensor], workgroups1d(Math.ceil(pairs / 256)));
 }

@@ -6,7 +6,7 @@ import type { Gpu } from "../gpu/device.ts";
 import { type Grid3 } from "../shape.ts";
 import { expectShape, type Tensor } from "../gpu/tensor.ts";
 import { expectNoOverlap } from "./checks.ts";
-import { grid1d } from "./grid.ts";
+import { workgroups1d } from "./workgroups.ts";
 import { expectTokenRange, latentShape } from "./patchify.ts";
 
 export function unpatchify(gpu: Gpu, y: Tensor, start: number, count: number, latentGrid: Grid3, out: Tensor): void {
@@ -26,5 +26,5 @@ export function unpatchify(gpu: Gpu, y: Tensor, start: number, count: number, la
   // 2. pipeline key: input dtype  3. uniforms  4. dispatch: one invocation per element of y
   const n = count * 4 * C;
   const kernel = gpu.kernel("unpatchify", { f16: y.dtype === "f16" });
-  gpu.dispatch(kernel, { C, F, H, W, start, n }, [y, out], grid1d(Math.ceil(n / 256)));
+  gpu.dispatch(kernel, { C, F, H, W, start, n }, [y, out], workgroups1d(Math.ceil(n / 256)));
 }

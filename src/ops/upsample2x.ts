@@ -2,7 +2,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import { numel } from "../shape.ts";
 import { expectShape, type Tensor } from "../gpu/tensor.ts";
-import { grid1d } from "./grid.ts";
+import { workgroups1d } from "./workgroups.ts";
 
 /** out [T, 2H, 2W, C] = x [T, H, W, C] repeated 2x2 (nearest-exact at an exact factor 2). */
 export function upsample2x(gpu: Gpu, x: Tensor, out: Tensor): void {
@@ -14,5 +14,5 @@ export function upsample2x(gpu: Gpu, x: Tensor, out: Tensor): void {
   const n = numel(out.shape);
   // 2. pipeline key: dtype  3. uniforms  4. dispatch: one invocation per output element
   const kernel = gpu.kernel("upsample2x", { f16: x.dtype === "f16" });
-  gpu.dispatch(kernel, { n, H, W, C }, [x, out], grid1d(Math.ceil(n / 256)));
+  gpu.dispatch(kernel, { n, H, W, C }, [x, out], workgroups1d(Math.ceil(n / 256)));
 }

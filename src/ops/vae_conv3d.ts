@@ -5,7 +5,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import { type DType, numel } from "../shape.ts";
 import { expectShape, type Tensor, tensorBytes } from "../gpu/tensor.ts";
-import { grid1d, MAX_WG_X } from "./grid.ts";
+import { MAX_WG_X, workgroups1d } from "./workgroups.ts";
 import { GEMM_TILES, type GemmTile, gemmDefines, gemmWorkgroupBytes, pickTile } from "./gemm.ts";
 import { MATRIX_TILES, matrixGemmSupport, type MatrixTile, matrixTileDefines, matrixTileFits, matrixTileFor, matrixWorkgroupBytes } from "./gemm_matrix.ts";
 
@@ -178,7 +178,7 @@ export function vaeConv3d(gpu: Gpu, x: Tensor, layer: ConvLayer, out: Tensor, op
     if (splitC !== Cout) throw new Error(`${name}: a narrow conv (Cout ${Cout} <= 4) does not split its output into frames`);
     // 2. pipeline key: dtype, kernel size, residual  3. uniforms  4. dispatch: one invocation per pixel
     const kernel = gpu.kernel("vae_conv3d_narrow", { f16, KT, KH, KW, residual });
-    gpu.dispatch(kernel, params, bindings, grid1d(Math.ceil(M / 64)));
+    gpu.dispatch(kernel, params, bindings, workgroups1d(Math.ceil(M / 64)));
     return;
   }
   const choice = opts.kernel ?? "auto";

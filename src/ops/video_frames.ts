@@ -3,7 +3,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import { numel } from "../shape.ts";
 import { expectShape, type Tensor } from "../gpu/tensor.ts";
-import { grid1d } from "./grid.ts";
+import { workgroups1d } from "./workgroups.ts";
 
 function pixels(op: string, x: Tensor): number {
   if (x.shape.length !== 4 || x.shape[3] !== 3) throw new Error(`${op}: x must be [T, H, W, 3], found [${x.shape}]`);
@@ -16,7 +16,7 @@ export function videoFrames(gpu: Gpu, x: Tensor, out: Tensor): void {
   const [T, H, W] = x.shape;
   expectShape("videoFrames out", out, [3, T, H, W], "f32");
   const kernel = gpu.kernel("video_frames", { f16: x.dtype === "f16", rgba8: false });
-  gpu.dispatch(kernel, { P }, [x, out], grid1d(Math.ceil(P / 256)));
+  gpu.dispatch(kernel, { P }, [x, out], workgroups1d(Math.ceil(P / 256)));
 }
 
 /** out: T*H*W packed RGBA8 u32 (r lowest byte), round(clamp(x / 2 + 0.5, 0, 1) * 255), alpha 255. */
@@ -24,5 +24,5 @@ export function videoRgba8(gpu: Gpu, x: Tensor, out: GPUBuffer, outOffset = 0): 
   const P = pixels("videoRgba8", x);
   if (out.size < outOffset + P * 4) throw new Error(`videoRgba8: out holds ${out.size - outOffset} bytes from offset ${outOffset}, ${P} pixels need ${P * 4}`);
   const kernel = gpu.kernel("video_frames", { f16: x.dtype === "f16", rgba8: true });
-  gpu.dispatch(kernel, { P }, [x, { buffer: out, offset: outOffset, size: P * 4 }], grid1d(Math.ceil(P / 256)));
+  gpu.dispatch(kernel, { P }, [x, { buffer: out, offset: outOffset, size: P * 4 }], workgroups1d(Math.ceil(P / 256)));
 }

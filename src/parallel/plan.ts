@@ -19,7 +19,8 @@ export const SHARD_MODES: readonly ShardMode[] = ["sequence", "frame"];
 
 /**
  * One device's range in the COMPUTED token index space: [start, end), `count` = end - start tokens
- * computed, padTokens of them beyond L (frame mode). (`planJson` prints count as `tokens`, DESIGN.md (shared/docs, not in this repo)'s name.)
+ * computed, padTokens of them beyond L (frame mode). (`planJson` prints count as the shard's `tokens`: the
+ * plan JSON's key, see PlanJson.)
  */
 export interface Shard {
   device: number;
@@ -34,7 +35,7 @@ export interface ShardPlan {
   devices: number;
   /** The token grid F', H', W'. */
   grid: Grid3;
-  /** Real tokens L = F'*H'*W'. */
+  /** Real tokens of the whole run, L = F'*H'*W' (a shard's own size is Shard.count). */
   tokens: number;
   /** Tokens actually computed: L in sequence mode, F_pad*H'*W' in frame mode. */
   computedTokens: number;
@@ -128,8 +129,30 @@ export function planShards(grid: Grid3, devices: number, mode: ShardMode, weight
   return { mode, devices, grid: { ...grid }, tokens: L, computedTokens: computed, padTokens: computed - L, shards };
 }
 
-/** The plan as DESIGN.md's `plan` command prints it (no grid). */
-export function planJson(plan: ShardPlan): object {
+/**
+ * The plan JSON that `shardit plan` prints (the design notes' contract; tests and tools read these keys).
+ * Its `tokens` means two things: at the top, the whole run's real tokens L (ShardPlan.tokens); in a shard,
+ * the tokens that one device computes (Shard.count, pad tokens included).
+ */
+export interface PlanJson {
+  mode: ShardMode;
+  devices: number;
+  /** The run's real tokens L (ShardPlan.tokens). */
+  tokens: number;
+  computedTokens: number;
+  padTokens: number;
+  shards: {
+    device: number;
+    start: number;
+    end: number;
+    /** This shard's computed tokens, end - start (Shard.count), not the run's. */
+    tokens: number;
+    padTokens: number;
+  }[];
+}
+
+/** The plan as the `plan` command prints it (no grid): ShardPlan -> PlanJson, Shard.count -> the shard's `tokens`. */
+export function planJson(plan: ShardPlan): PlanJson {
   const { mode, devices, tokens, computedTokens, padTokens, shards } = plan;
   return { mode, devices, tokens, computedTokens, padTokens, shards: shards.map(({ device, start, end, count, padTokens }) => ({ device, start, end, tokens: count, padTokens })) };
 }

@@ -19,7 +19,7 @@ async function check(gpu: Gpu, rows: number, cols: number, rank: number, scale: 
 }
 
 // [rows, cols, rank, scale]: Wan's attention [d, d] (wan-small d = 48), the FFN's [ffn, d] and [d, ffn], the
-// patch embedding's [d, C*4], odd sizes and rank 1 (the 2-D grid past 65535 workgroups is grid1d, checked by add).
+// patch embedding's [d, C*4], odd sizes and rank 1 (the 2-D dispatch past 65535 workgroups is workgroups1d, checked by add).
 const cases: [number, number, number, number][] = [[48, 48, 4, 1], [128, 48, 8, 0.5], [48, 128, 8, 2], [96, 60, 3, -0.75], [37, 61, 1, 1], [1, 1, 1, 3]];
 for (const [rows, cols, rank, scale] of cases) {
   test(`lora_merge f32 [${rows},${cols}] rank ${rank}`, () => withGpu((gpu) => check(gpu, rows, cols, rank, scale)), { tags: ["slow"] });
