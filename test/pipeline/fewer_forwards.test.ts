@@ -13,7 +13,7 @@ import { expectBitwiseEqual, expectClose, test, TOL } from "../../src/selftest/h
 import { withSharedPool } from "../parallel/pools.ts";
 import { wanForwardRef } from "../reference/wan.ts";
 import { sampleRef } from "../reference/sampler.ts";
-import type { WorkerPool } from "../../src/parallel/pool.ts";
+import { PoolCancelled, type WorkerPool } from "../../src/parallel/pool.ts";
 
 const LATENT = { F: 3, H: 6, W: 10 }; // 3 x 3 x 5 = 45 tokens
 const SAMPLER: SamplerConfig = { steps: 2, shift: 5, guidance: 5, solver: "unipc" };
@@ -114,4 +114,38 @@ test("MagCache over 10 steps: skips the published plan's steps, == the Float64 p
   expectClose("magcache, 1 device batched, vs Float64 pipeline with the same plan", one.latent, ref, TOL.model.f32);
   const two = await run(2, { sampler, cache: { kind: "magcache" } });
   expectClose("magcache, 2 devices, vs Float64 pipeline with the same plan", two.latent, ref, TOL.model.f32);
+}, { hosts: ["deno"], timeoutMs: 300_000, tags: ["slow"] });
+
+test("CFG parallel: a crash in one group fails the step naming that device, the other group stops, the pool recovers; cancel stops both", async () => {
+  await withSharedPool(4, async (pool) => {
+    await pool.load(m.config, m.weights);
+    await setPrompts(pool, m.text, m.negativeText, m.textTokens);
+    const opts: GenerateOptions = { latent: LATENT, sampler: SAMPLER, seed: SEED, mode: "sequence", cfgParallel: true };
+    const good = await generate(pool, m.config, opts);
+    // Device 3 (the unconditional group's second) crashes mid-run: the error is its own, not "run aborted".
+    const run = generate(pool, m.config, opts);
+    setTimeout(() => pool.crash(3, "simulated device failure"), 20);
+    let message = "";
+    try {
+      await run;
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    if (!/^device 3\b/.test(message) || !/simulated device failure/.test(message) || /run aborted/.test(message)) {
+      throw new Error(`expected device 3's own error, got "${message || "success"}"`);
+    }
+    expectBitwiseEqual("after recovery", (await generate(pool, m.config, opts)).latent, good.latent);
+    // Cancel: both groups' forwards stop, generate rejects with PoolCancelled, the next run is right.
+    const ac = new AbortController();
+    const cancelled = generate(pool, m.config, { ...opts, signal: ac.signal });
+    setTimeout(() => ac.abort(), 20);
+    let error: unknown = null;
+    try {
+      await cancelled;
+    } catch (e) {
+      error = e;
+    }
+    if (!(error instanceof PoolCancelled)) throw new Error(`expected PoolCancelled, got ${error ? (error as Error).message : "success"}`);
+    expectBitwiseEqual("after the cancel", (await generate(pool, m.config, opts)).latent, good.latent);
+  });
 }, { hosts: ["deno"], timeoutMs: 300_000, tags: ["slow"] });
