@@ -4,9 +4,11 @@
 #   node bin/deno.cjs bundle bench/attention_sweep.ts -o .gpu/att_sweep.js
 #   node bin/deno.cjs bundle bench/attention.ts -o .gpu/att_bench.js
 #   node bin/deno.cjs bundle test/run-gpu.ts -o .gpu/att_test_gpu.js
-# On the host (carry [".gpu"]):  bash bench/attention_gpu.sh sweep|sweeptest|sweep1|confirm|bench $OUT
+# On the host (carry [".gpu"]):  bash bench/attention_gpu.sh final|sweep|sweeptest|sweep1|confirm|bench $OUT
 #   sweep:   every matrix-attention config (bench/attention_sweep.ts) with Dawn's defaults and again with
 #            disable_robustness,disable_workgroup_init, and torch SDPA on the same shapes
+#   final:   (the lead's combined call) confirm, then the sweep of the configs no GPU has run yet, all in
+#            $OUT/attention_final.tgz; the bench's figures merged into $LATEST (default $OUT/latest.json)
 #   sweeptest: the sweep with Dawn's defaults only ($CONFIGS), then the attention_matrix tests
 #   sweep1:  the sweep with Dawn's defaults only ($CONFIGS: a comma list of configs, default all), then confirm
 #   confirm: the attention_matrix Float64 tests (test/run-gpu.ts --filter attention_matrix), then `bench`
@@ -35,6 +37,18 @@ bench() {
 }
 
 case "$mode" in
+  final)
+    # the lead's combined call: tests, then the bench into $LATEST (default $OUT/latest.json), then the sweep of
+    # the configs not yet measured on a GPU (256-query workgroups, 16-key tiles, 16-byte loads); every log in one
+    # folder, tarred to $OUT/attention_final.tgz (a call brings back at most 8 files)
+    dir=$(mktemp -d); real_out=$out; out=$dir
+    timeout 200 deno run -A .gpu/att_test_gpu.js --filter attention_matrix --log "$out/test_attention_matrix.log" >/dev/null 2>&1
+    echo "tests rc=$?"; grep -E "^(FAIL|test:gpu)" "$out/test_attention_matrix.log" | cut -c1-300
+    bench
+    timeout 150 deno run -A .gpu/att_sweep.js --configs ${CONFIGS:-f8x32o,f8x32ol,f8x16,f8x16l,f16x16o,f16x16} --jsonl "$out/sweep_default.jsonl" >"$out/sweep_default.log" 2>&1
+    echo "sweep rc=$?"; grep -h -E "^(check|time|skip)|done|rror" "$out/sweep_default.log" | cut -c1-170
+    tar -czf "$real_out/attention_final.tgz" -C "$dir" .
+    ;;
   sweeptest)
     # one toggle set, the configs in $CONFIGS (default: all), then the attention_matrix tests (no bench)
     timeout 170 deno run -A .gpu/att_sweep.js ${CONFIGS:+--configs $CONFIGS} --jsonl "$out/sweep_default.jsonl" >"$out/sweep_default.log" 2>&1
@@ -64,5 +78,5 @@ case "$mode" in
     bench
     ;;
   bench) bench ;;
-  *) echo "unknown mode $mode (sweep|sweeptest|sweep1|confirm|bench)"; exit 2 ;;
+  *) echo "unknown mode $mode (final|sweep|sweeptest|sweep1|confirm|bench)"; exit 2 ;;
 esac
