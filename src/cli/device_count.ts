@@ -1,7 +1,7 @@
 // How many device workers to start when --devices is not given. Workers on one CPU adapter (llvmpipe,
-// lavapipe, SwiftShader) share the same cores, so more of them only add exchange and scheduling: on the
-// 2-core lavapipe machine the embedded model took 1191 ms/step on 4 workers against 901 on 1, and a
-// browser tab 179 s on 2 workers against 77 s on 1 (issue 19). Pure (no Deno): the demo uses it too.
+// lavapipe, SwiftShader) share the same cores, so more of them only add exchange and scheduling: on a
+// 2-core machine one worker was faster than 2 or 4, in Deno and in a browser tab (issue 19; bench/
+// RESULTS.md "Behind the defaults"). Pure (no Deno): the demo uses it too.
 
 /** What the choice reads from the adapter and the host. */
 export interface DeviceCountFacts {

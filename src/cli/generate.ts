@@ -244,8 +244,8 @@ export async function generateCommand(argv: string[]): Promise<number> {
     if (devicesWhy) console.log(devicesWhy);
     console.log(`${model.name}: latent ${model.latent.F}x${model.latent.H}x${model.latent.W}, ${devices} device(s) [${[...new Set(pool.adapters())].join("; ")}], ${mode} mode, ${precision}, ${solver} ${steps} steps, guidance ${guidance}, shift ${shift}, seed ${seed}`);
     const sampler = { ...preset, steps, shift, guidance, solver, noiseSeed: seed };
-    // The first step waits for every kernel's pipeline to compile (13 s on lavapipe through Dawn, over a minute
-    // on wgpu's GL fallback). WebGPU has no pipeline cache to keep; the drivers' own disk caches (Mesa's
+    // The first step waits for every kernel's pipeline to compile (seconds on a CPU adapter, minutes on wgpu's
+    // GL fallback; bench/RESULTS.md). WebGPU has no pipeline cache to keep; the drivers' own disk caches (Mesa's
     // ~/.cache/mesa_shader_cache, NVIDIA's ~/.nv/ComputeCache) make the next runs start at once.
     console.log("compiling kernels during step 1 (a first run only: the driver keeps compiled shaders on disk)");
     const result = await generate(pool, model.config, { latent: model.latent, sampler, seed, mode, weights, signal: cancel.signal, condition: model.condition, ...fewer, items }, (r) => {

@@ -22,9 +22,9 @@ export const EMBEDDED_LATENT: Grid3 = { F: 8, H: 16, W: 16 };
 export const EMBEDDED_VIDEO: Grid3 = { F: 8, H: 32, W: 32 };
 
 /**
- * Sampler defaults, measured on the H200 over all 60 prompts x 4 seeds under 120 settings with the same sampler
- * math (models/embedded/eval.json): 44 settings matched 240/240, among them Euler at guidance 3.5 with 4 to 12
- * steps and shift 1, 3 or 5; this one sits inside that plateau. 8 steps rather than 4: the shapes come out
+ * Sampler defaults, measured (bench/RESULTS.md "Behind the defaults") over all 60 prompts x 4 seeds under
+ * 120 settings with the same sampler math (models/embedded/eval.json): 44 settings matched 240/240, among
+ * them Euler at guidance 3.5 with 4 to 12 steps and shift 1, 3 or 5; this one sits inside that plateau. 8 steps rather than 4: the shapes come out
  * cleaner (4 steps also match, grainier). Guidance 1 at best 232/240. Guidance above 1 runs two forwards per
  * step (16 in all).
  */

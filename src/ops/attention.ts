@@ -25,7 +25,7 @@ export interface AttentionConfig {
 
 /**
  * The configs the picker runs (workgroup memory at D = 128 in the comments), in DEFAULT_ORDER: the first that
- * fits the adapter's workgroup memory wins (128x64t8 at 48 KiB, as on the H100/H200; 32x32 at the 16 KiB minimum).
+ * fits the adapter's workgroup memory wins (128x64t8 at 48 KiB, what large GPUs offer; 32x32 at the 16 KiB minimum).
  * Configs that no adapter picks live in bench/variants/attention_configs.ts, for the bench to compare.
  */
 export const ATTENTION_CONFIGS: Record<string, AttentionConfig> = {
@@ -35,8 +35,7 @@ export const ATTENTION_CONFIGS: Record<string, AttentionConfig> = {
   "32x32": { BQ: 32, BK: 32, DC: 32 }, //  64 threads, 12.5 KiB (fits the 16 KiB minimum)
 };
 
-// Measured on an H100 (Deno/wgpu/Vulkan, D=128, L=32760, f32 / f16 ms): 128x64t8 373 / 387, 256x32t8d8 387 / 397,
-// 128x64t8d8 423 / 412, 128x32 438 / 472, 64x64 510 / 497 (before register-staged Q/K: 128x32 507, 64x32 586).
+// Fastest first, as measured at D = 128 and L = 32760 in f32 and f16 (bench/RESULTS.md "Behind the defaults").
 const DEFAULT_ORDER = ["128x64t8", "128x32", "64x32", "32x32"];
 
 export interface AttentionPlan {

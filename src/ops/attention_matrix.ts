@@ -57,14 +57,14 @@ export const MATRIX_ATTENTION_CONFIGS: Record<string, MatrixAttentionConfig> = {
   "f2x64d": { kind: "matrix", kernel: "flash", NSG: 2, BK: 64, direct: true }, // 22 KiB
   "f1x32d": { kind: "matrix", kernel: "flash", NSG: 1, BK: 32, direct: true }, // one subgroup, 8 KiB
 };
-// f8x32o first: the fastest config of the sweep on an H100 (bench/results/h100_2026-12-07_attention_call1: 53.0 ms
-// at L = 32,760, 12 x 128, against m4x32's 211.1 ms); the others for devices with less workgroup memory.
+// f8x32o first: the fastest config of the flash sweep (about 4x faster than m4x32 at L = 32,760, 12 x 128;
+// bench/RESULTS.md "Behind the defaults"); the others for devices with less workgroup memory.
 const DEFAULT_ORDER = ["f8x32o", "f4x32o", "m4x32", "m2x32"];
 
 /**
  * Whether attention() picks the matrix kernel by itself (f16, D = 128, subgroup matrices). On since its Float64
- * tests passed on the H200 (Dawn, 2026-12-02, bench/results/test_gpu_h200.log); a switch so that a device where
- * it misbehaves can be ruled out at once.
+ * tests passed on the GPU host (bench/RESULTS.md "Behind the defaults"); a switch so that a device where it
+ * misbehaves can be ruled out at once.
  */
 export const MATRIX_ATTENTION_AUTO = true;
 
@@ -92,7 +92,7 @@ export function matrixAttentionPlan(cfg: MatrixAttentionConfig): MatrixAttention
   return { shader: "attention_matrix", defines: { NSG, BK, WG: threads }, threads, BQ, workgroupBytes };
 }
 
-/** The most workgroup memory a flash config may plan for (the 48 KiB of the H100/H200; the fit check is per device). */
+/** The most workgroup memory a flash config may plan for (48 KiB, large GPUs' limit; the fit check is per device). */
 const FLASH_MAX_BYTES = 48 * 1024;
 
 /** attention_flash.wgsl's layout: kv (vec4<f16>: Q staging, K and V tiles), ss (vec4<f32>), ps (vec4<f16>), flag. */

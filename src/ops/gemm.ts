@@ -22,11 +22,9 @@ export interface GemmTile {
 }
 
 /**
- * The tiles pickTile chooses (the bench sweeps these by name). The others went after the H200 sweep (Dawn,
- * f32, 32760x1536x8960, one call, bench/RESULTS.md): none beat 128x128x8 (29.8 TFLOP/s) where it would have
- * competed: 64x128x8 28.4, 128x128x16 unrolled 26.6, 128x64x16 26.2, 64x128x16 26.2, 128x128x8 unrolled
- * 24.7, 128x128x16 22.6, 64x64x16 2.3 (one of Dawn's erratic slow runs, RESULTS.md); gemm.wgsl's
- * unrolled inner loop, used only by the two unrolled tiles, went with them.
+ * The tiles pickTile chooses (the bench sweeps these by name). The others went after a sweep in which none
+ * beat 128x128x8 where it would have competed (the figures: bench/RESULTS.md "Behind the defaults");
+ * gemm.wgsl's unrolled inner loop, used only by the two unrolled tiles, went with them.
  */
 export const GEMM_TILES: Record<string, GemmTile> = {
   "128x128x8": { BM: 128, BN: 128, BK: 8, TM: 8, TN: 8 },
@@ -37,10 +35,9 @@ export const GEMM_TILES: Record<string, GemmTile> = {
 
 /**
  * Default tile: the big 128x128x8 tile once it still gives enough workgroups to fill a large GPU
- * (>= 264, two per SM on a 132-SM H100), else 128x64x8 / 64x64x8, and a 32-row tile for M <= 32
- * (time embeddings, text context) where most rows of a bigger tile would be wasted.
- * H100 (Vulkan, f32, 32760x1536x8960): 128x128x8 26 TFLOP/s, 128x128x16 21.7, 128x64x8 21.9,
- * 64x128x8 21.4, 64x64x8 18.3; BK = 8 beat BK = 16 at every tile size measured.
+ * (>= 264, two per SM on a 132-SM GPU), else 128x64x8 / 64x64x8, and a 32-row tile for M <= 32
+ * (time embeddings, text context) where most rows of a bigger tile would be wasted. 128x128x8 was the
+ * fastest tile measured, and BK = 8 beat BK = 16 at every tile size (bench/RESULTS.md "Behind the defaults").
  */
 export function pickTile(M: number, N: number): GemmTile {
   const tiles = (bm: number, bn: number) => Math.ceil(M / bm) * Math.ceil(N / bn);

@@ -73,9 +73,9 @@ export const MATRIX_TILES: Record<string, MatrixTile> = {
 };
 
 /**
- * The default tile (first that fits the adapter's limits): the sweep of 2026-12-07 (H100, bench/results/
- * 2026-12-07_call1_h100/sweep.log) ranked 256x128x16/4x4 first at all three forward shapes (102-109 TFLOP/s),
- * 128x256x16/4x4 second (96-105), the previous default's shape 128x128x16/2x2 at 80-85.
+ * The default tile (first that fits the adapter's limits), in the order the confirming sweep ranked them at
+ * all three forward shapes: 256x128x16/4x4, then 128x256x16/4x4, then the previous default's shape
+ * 128x128x16/2x2 (the figures: bench/RESULTS.md "Behind the defaults").
  */
 export const MATRIX_TILE_ORDER = ["256x128x16/4x4", "128x256x16/4x4", "128x128x16/2x2", "64x64x16/2x2", "64x64x32/2x2s"];
 

@@ -99,10 +99,10 @@ export const CONV_MATRIX_TILES: Record<string, MatrixTile> = {
 };
 
 /**
- * The matrix conv's tile: 128x128x16/2x2 for every width. The sweep of 2026-12-07 (H100, one chunk frame of
- * each decoder stage's 3x3x3 conv, bench/results/2026-12-07_call1_h100/sweep.log) ranked it first for 384
- * channels (68 TFLOP/s) and 192 (63; 128 + 64 wasted columns beat the exact 128x64 tiles at 24-37), and within
- * 3% of the first for 96 (50 vs 52); the narrow 128x32 / 128x64 tiles ran at 14-37.
+ * The matrix conv's tile: 128x128x16/2x2 for every width. The sweep over one chunk frame of each decoder
+ * stage's 3x3x3 conv ranked it first for 384 and 192 channels (at 192, 128 + 64 wasted columns beat the exact
+ * 128x64 tiles) and within 3% of the first for 96; the narrow 128x32 / 128x64 tiles ran far slower
+ * (bench/RESULTS.md "Behind the defaults").
  */
 export function pickConvMatrixTile(_N: number): MatrixTile {
   return CONV_MATRIX_TILES["128x128x16/2x2"];

@@ -42,8 +42,8 @@ export interface PoolOptions {
   requestTimeoutMs?: number;
   /**
    * Overlap the rows exchange with compute: each device attends over its own keys while the others' arrive,
-   * then over theirs, and merges the two exactly (log-sum-exp). Default on (H100, f32, 32,760 tokens, 2 and
-   * 4 workers: 5-10% faster forwards than the plain all-gather, bench/RESULTS.md); false for the baseline.
+   * then over theirs, and merges the two exactly (log-sum-exp). Default on (faster forwards than the plain
+   * all-gather on 2 and 4 workers, RESULTS.md "Behind the defaults"); false for the baseline.
    */
   overlap?: boolean;
 }

@@ -2,7 +2,7 @@
 // LayerNorm output that every token's key and value are computed from (k = RMS(n Wk + bk) + RoPE,
 // v = n Wv + bv): one tensor instead of two, so half the bytes of exchanging K and V; each device then
 // projects the other devices' rows itself (two GEMMs, a few percent of a layer). Host <-> GPU copies are
-// the exchange's cost (bench/exchange.ts: ~1 GB/s readback, ~2.9 GB/s upload through Deno on an H200).
+// the exchange's cost (bench/exchange.ts measures them; the figures: bench/RESULTS.md "Behind the defaults").
 //
 // Each device reads back its own rows into its range of the layer's slot, waits at the barrier, then
 // uploads the other devices' ranges: all of them (`gatherAll`, its own copied on the GPU), or only the

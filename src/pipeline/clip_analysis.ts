@@ -1,5 +1,6 @@
 // What the picture tests measure on a generated clip (the same rules as tools/train/analysis.py, which
-// scored the sampler settings on the H200): which palette colour the object has and which way it moves.
+// scored the sampler settings, bench/RESULTS.md "Behind the defaults"): which palette colour the object
+// has and which way it moves.
 // - object pixels: max(R, G, B) > OBJECT_THRESHOLD, values mapped from [-1, 1] to [0, 1] (the training
 //   background is 0.08 at most, every palette colour has a channel >= 0.95);
 // - dominant colour: the palette colour nearest (Euclidean, RGB in [0, 1]) to the mean over all object

@@ -1,10 +1,10 @@
 // How often dawn.node looks for finished GPU work while a promise of its waits (onSubmittedWorkDone, mapAsync,
 // popErrorScope). Its AsyncRunner calls ProcessEvents and re-arms itself through the global setImmediate for
-// as long as any such promise is pending: a busy loop on the JS thread for the whole wait. Measured on Mesa 25
-// lavapipe on 2 cores (bench/variants/dawn_wait.ts, bench/RESULTS.md "Dawn's polling"): eight long dispatches
-// took 1.0-1.1 s of wall clock (0.8 s by timestamps) with the busy loop and 0.45-0.47 s once the polls went
-// through timers, because the loop took a core from the driver's threads. On a GPU the loop costs a core too;
-// whether it also explains Dawn's 2-4x wall-clock overhead on the H200 is not yet measured.
+// as long as any such promise is pending: a busy loop on the JS thread for the whole wait. On a CPU adapter
+// (bench/variants/dawn_wait.ts, bench/RESULTS.md "Dawn's polling") long dispatches took about twice the wall
+// clock with the busy loop as with the polls through timers, because the loop took a core from the driver's
+// threads. On a GPU the loop costs a core too (what else it costs there is not yet measured: bench/
+// RESULTS.md "Behind the defaults").
 //
 // pollingScheduler keeps the busy loop for the first spinMs of a wait (short waits keep their latency: a
 // timer costs 1-2 ms) and polls through setTimeout(0) after that. A wait is a chain of re-arms: the addon
