@@ -11,6 +11,7 @@
 // (tx, ty) owns rows ty + 16 i and columns tx + 16 j (i, j < 4), so neighbouring invocations read neighbouring
 // values. K advances 16 at a time through X and W tiles in workgroup memory (each invocation loads 4 values of
 // each, zero past the edges: any M, N, K).
+// The tile (workgroup memory, ids, the 4 x 4 product) is pasted from gemm_wx_tile.wgsl, shared with gemm_w8.
 
 enable f16;
 
@@ -27,20 +28,11 @@ struct Params {
 @group(0) @binding(2) var<storage, read> w: array<f16>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
-const TILE: u32 = 64u;
-const BK: u32 = 16u;
-var<workgroup> xs: array<f32, 1024>; // [BK][TILE]: xs[k * TILE + m]
-var<workgroup> ws: array<f32, 1024>; // [BK][TILE]: ws[k * TILE + n]
+// @include gemm_wx_tile:smem
 
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let tx = lid.x;
-  let ty = lid.y;
-  let t = ty * 16u + tx;
-  let m0 = wg.y * TILE;
-  let c0 = wg.x * TILE;
-  var acc: array<f32, 16>;
-  for (var i = 0u; i < 16u; i++) { acc[i] = 0.0; }
+  // @include gemm_wx_tile:ids
   for (var k0 = 0u; k0 < p.K; k0 += BK) {
     // 1024 values of each tile, 4 per invocation: element e = t + 256 r -> row e / BK, k e % BK
     for (var r = 0u; r < 4u; r++) {
@@ -53,19 +45,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
       xs[kk * TILE + row] = select(0.0, x[m * p.K + k], m < p.M && k < p.K);
       ws[kk * TILE + row] = select(0.0, f32(w[n * p.K + k]), n < p.N && k < p.K);
     }
-    workgroupBarrier();
-    for (var kk = 0u; kk < BK; kk++) {
-      var a: array<f32, 4>;
-      var b: array<f32, 4>;
-      for (var i = 0u; i < 4u; i++) {
-        a[i] = xs[kk * TILE + ty + 16u * i];
-        b[i] = ws[kk * TILE + tx + 16u * i];
-      }
-      for (var i = 0u; i < 4u; i++) {
-        for (var j = 0u; j < 4u; j++) { acc[i * 4u + j] += a[i] * b[j]; }
-      }
-    }
-    workgroupBarrier();
+    // @include gemm_wx_tile:product
   }
   for (var i = 0u; i < 4u; i++) {
     let m = m0 + ty + 16u * i;

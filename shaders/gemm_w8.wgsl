@@ -9,6 +9,7 @@
 //   4 y     read_write array<f32> [M, ldo]  this dispatch writes columns n0 .. n0 + N
 // Dispatch (ceil(N / 64), ceil(M / 64)): as gemm_w16.wgsl (16 x 16 invocations, a 64 x 64 tile of Y, K in steps of
 // 16 through workgroup memory, 4 x 4 outputs per invocation); the scale multiplies each sum once at the end.
+// The tile is pasted from gemm_wx_tile.wgsl (ws holds the int8 values as f32, unscaled).
 
 struct Params {
   M: u32,
@@ -25,20 +26,11 @@ struct Params {
 @group(0) @binding(3) var<storage, read> scale: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
-const TILE: u32 = 64u;
-const BK: u32 = 16u;
-var<workgroup> xs: array<f32, 1024>; // [BK][TILE]
-var<workgroup> ws: array<f32, 1024>; // [BK][TILE], the int8 values as f32 (unscaled)
+// @include gemm_wx_tile:smem
 
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let tx = lid.x;
-  let ty = lid.y;
-  let t = ty * 16u + tx;
-  let m0 = wg.y * TILE;
-  let c0 = wg.x * TILE;
-  var acc: array<f32, 16>;
-  for (var i = 0u; i < 16u; i++) { acc[i] = 0.0; }
+  // @include gemm_wx_tile:ids
   for (var k0 = 0u; k0 < p.K; k0 += BK) {
     for (var r = 0u; r < 4u; r++) {
       let e = t + 256u * r;
@@ -56,19 +48,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
       }
       ws[kk * TILE + row] = wv;
     }
-    workgroupBarrier();
-    for (var kk = 0u; kk < BK; kk++) {
-      var a: array<f32, 4>;
-      var b: array<f32, 4>;
-      for (var i = 0u; i < 4u; i++) {
-        a[i] = xs[kk * TILE + ty + 16u * i];
-        b[i] = ws[kk * TILE + tx + 16u * i];
-      }
-      for (var i = 0u; i < 4u; i++) {
-        for (var j = 0u; j < 4u; j++) { acc[i * 4u + j] += a[i] * b[j]; }
-      }
-    }
-    workgroupBarrier();
+    // @include gemm_wx_tile:product
   }
   for (var i = 0u; i < 4u; i++) {
     let m = m0 + ty + 16u * i;
