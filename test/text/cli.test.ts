@@ -3,20 +3,13 @@
 import { bytesSource, Checkpoint } from "../../src/io/safetensors.ts";
 import { expectClose, test, TOL } from "../../src/selftest/harness.ts";
 import { assert } from "../io/util.ts";
-import { makeTinyPipeline } from "./tiny_pipeline.ts";
-import { umt5FixtureBytes, umt5FixtureJson } from "./util.ts";
+import { makeTinyPipeline, sharedTinyPipeline } from "./tiny_pipeline.ts";
+import { umt5TinyGolden } from "./util.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const DENO = { hosts: ["deno" as const] };
-interface IoJson {
-  cases: { prompt: string; input_ids: number[]; seq_len: number }[];
-}
-const golden = async () => {
-  const io = await Checkpoint.open([bytesSource("io.safetensors", await umt5FixtureBytes("umt5-tiny", "io.safetensors"))]);
-  return { io, meta: await umt5FixtureJson<IoJson>("umt5-tiny", "io.json") };
-};
-let shared: string | null = null;
-const pipeline = () => (shared ??= makeTinyPipeline(Deno.makeTempDirSync({ prefix: "shardit-pipeline-" })));
+const golden = umt5TinyGolden;
+const pipeline = sharedTinyPipeline;
 
 async function shardit(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const env = { SHARDIT_CACHE: Deno.makeTempDirSync({ prefix: "shardit-cache-" }) };

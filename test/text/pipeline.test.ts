@@ -2,24 +2,16 @@
 // the library (openTextEncoder, encodePrompts, the cache), bad input, and the CLI end to end
 // (`shardit encode`, `shardit generate --model DIR --prompt ... --vae DIR`). Deno only (folders on disk).
 import { denoFolder } from "../../src/io/fs_deno.ts";
-import { bytesSource, Checkpoint } from "../../src/io/safetensors.ts";
+import { Checkpoint } from "../../src/io/safetensors.ts";
 import { encodePrompts, memoryEmbeddingCache, openTextEncoder } from "../../src/loaders/umt5_pipeline.ts";
 import { expectClose, test, TOL } from "../../src/selftest/harness.ts";
 import { assert, expectError } from "../io/util.ts";
-import { makeTinyPipeline } from "./tiny_pipeline.ts";
-import { umt5FixtureBytes, umt5FixtureJson } from "./util.ts";
+import { makeTinyPipeline, sharedTinyPipeline } from "./tiny_pipeline.ts";
+import { umt5TinyGolden } from "./util.ts";
 
 const DENO = { hosts: ["deno" as const] };
-interface IoJson {
-  cases: { prompt: string; input_ids: number[]; seq_len: number }[];
-}
-const golden = async () => {
-  const io = await Checkpoint.open([bytesSource("io.safetensors", await umt5FixtureBytes("umt5-tiny", "io.safetensors"))]);
-  return { io, meta: await umt5FixtureJson<IoJson>("umt5-tiny", "io.json") };
-};
-
-let shared: string | null = null;
-const pipeline = () => (shared ??= makeTinyPipeline(Deno.makeTempDirSync({ prefix: "shardit-pipeline-" })));
+const golden = umt5TinyGolden;
+const pipeline = sharedTinyPipeline;
 
 test("umt5 pipeline: encodePrompts == transformers (rows past seq_len zero), the empty prompt, then the cache (no encoder)", async () => {
   const { io, meta } = await golden();

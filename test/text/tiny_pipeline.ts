@@ -13,6 +13,12 @@ const fixture = (f: string) => new URL(f, fixtures).pathname;
 
 export const TINY_PIPELINE_TRANSFORMER = { ...PRESETS["wan-tiny"], inChannels: 16, outChannels: 16 };
 
+let shared: string | null = null;
+/** One tiny pipeline folder per process (a temporary folder, made on first use), for the tests that only read it. */
+export function sharedTinyPipeline(): string {
+  return (shared ??= makeTinyPipeline(Deno.makeTempDirSync({ prefix: "shardit-pipeline-" })));
+}
+
 export function makeTinyPipeline(dir: string): string {
   for (const sub of ["transformer", "vae", "text_encoder", "tokenizer"]) Deno.mkdirSync(`${dir}/${sub}`, { recursive: true });
   Deno.writeTextFileSync(`${dir}/model_index.json`, JSON.stringify({
