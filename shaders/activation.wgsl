@@ -5,6 +5,7 @@
 // z >= 0 and e/(1+e) for z < 0, so no inf or NaN ever appears (backends may assume they don't). GELU uses
 // 0.5 (1 + tanh(u)) = sigmoid(2u), which also avoids the cancellation of 1 + tanh(u) for u << 0; x is
 // clamped to [-100, 100] inside u only (the sigmoid is saturated far earlier), so x^3 cannot overflow.
+// sigmoid and geluViaSigmoid are pasted from activation_common.wgsl (gated_gelu.wgsl uses them too).
 // Bindings (T = f16 or f32 by ${f16}; lengths in elements):
 //   0 uniform Params { n }
 //   1 x read_write array<T> [n]
@@ -22,11 +23,8 @@ struct Params {
 
 const WG: u32 = 256u;
 
-fn sigmoid(z: f32) -> f32 {
-  let e = exp(-abs(z));
-  let r = 1.0 / (1.0 + e);
-  return select(e * r, r, z >= 0.0);
-}
+// @include activation_common:sigmoid
+// @include activation_common:gelu
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -34,9 +32,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   if (i >= p.n) { return; }
   let v = f32(x[i]);
 #if ${gelu}
-  let xc = clamp(v, -100.0, 100.0);
-  let u = 0.7978845608028654 * (xc + 0.044715 * xc * xc * xc);
-  x[i] = T(v * sigmoid(2.0 * u));
+  x[i] = T(geluViaSigmoid(v));
 #else
   x[i] = T(v * sigmoid(v));
 #endif
