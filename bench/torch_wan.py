@@ -75,20 +75,29 @@ def rms(x, w, eps=1e-6):
     return x * torch.rsqrt(x.float().pow(2).mean(-1, keepdim=True) + eps).to(x.dtype) * w
 
 
-def run(dtype_name):
+def weight_makers(dtype_name):
+    """The dtype, the seeded generator (seed 0), and W(o, i) / B(o): random weights and biases drawn from it."""
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[dtype_name]
     g = torch.Generator(device=dev).manual_seed(0)
     def W(o, i):
         return (torch.randn(o, i, device=dev, generator=g) / math.sqrt(i)).to(dtype)
     def B(o):
         return (torch.randn(o, device=dev, generator=g) * 0.05).to(dtype)
-    blocks = []
-    for _ in range(a.layers):
-        blocks.append(dict(
-            q=W(d, d), bq=B(d), k=W(d, d), bk=B(d), v=W(d, d), bv=B(d), o=W(d, d), bo=B(d), nq=1 + B(d), nk=1 + B(d),
-            q2=W(d, d), bq2=B(d), k2=W(d, d), bk2=B(d), v2=W(d, d), bv2=B(d), o2=W(d, d), bo2=B(d), nq2=1 + B(d), nk2=1 + B(d),
-            n2w=1 + B(d), n2b=B(d), f1=W(a.ffn, d), bf1=B(a.ffn), f2=W(d, a.ffn), bf2=B(d),
-            mod=(torch.randn(6, d, device=dev, generator=g) / math.sqrt(d)).to(dtype)))
+    return dtype, g, W, B
+
+
+def block_weights(W, B, g, dtype):
+    """One Wan block's weights, drawn in a fixed order (run and run_loop draw the same stream)."""
+    return dict(
+        q=W(d, d), bq=B(d), k=W(d, d), bk=B(d), v=W(d, d), bv=B(d), o=W(d, d), bo=B(d), nq=1 + B(d), nk=1 + B(d),
+        q2=W(d, d), bq2=B(d), k2=W(d, d), bk2=B(d), v2=W(d, d), bv2=B(d), o2=W(d, d), bo2=B(d), nq2=1 + B(d), nk2=1 + B(d),
+        n2w=1 + B(d), n2b=B(d), f1=W(a.ffn, d), bf1=B(a.ffn), f2=W(d, a.ffn), bf2=B(d),
+        mod=(torch.randn(6, d, device=dev, generator=g) / math.sqrt(d)).to(dtype))
+
+
+def run(dtype_name):
+    dtype, g, W, B = weight_makers(dtype_name)
+    blocks = [block_weights(W, B, g, dtype) for _ in range(a.layers)]
     h0 = torch.randn(L, d, device=dev, generator=g).to(dtype)
     ctx = torch.randn(a.text_len, d, device=dev, generator=g).to(dtype)
     cos, sin = rope_tables(dtype)
@@ -133,18 +142,9 @@ def run(dtype_name):
 
 def run_loop(dtype_name):
     """Whole forwards over batches of B items and a cached step, ms, the blocks scaled to --scale-to."""
-    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[dtype_name]
-    g = torch.Generator(device=dev).manual_seed(0)
-    def W(o, i):
-        return (torch.randn(o, i, device=dev, generator=g) / math.sqrt(i)).to(dtype)
-    def B(o):
-        return (torch.randn(o, device=dev, generator=g) * 0.05).to(dtype)
+    dtype, g, W, B = weight_makers(dtype_name)
     C = a.channels
-    blocks = [dict(
-        q=W(d, d), bq=B(d), k=W(d, d), bk=B(d), v=W(d, d), bv=B(d), o=W(d, d), bo=B(d), nq=1 + B(d), nk=1 + B(d),
-        q2=W(d, d), bq2=B(d), k2=W(d, d), bk2=B(d), v2=W(d, d), bv2=B(d), o2=W(d, d), bo2=B(d), nq2=1 + B(d), nk2=1 + B(d),
-        n2w=1 + B(d), n2b=B(d), f1=W(a.ffn, d), bf1=B(a.ffn), f2=W(d, a.ffn), bf2=B(d),
-        mod=(torch.randn(6, d, device=dev, generator=g) / math.sqrt(d)).to(dtype)) for _ in range(a.layers)]
+    blocks = [block_weights(W, B, g, dtype) for _ in range(a.layers)]
     patch_w, patch_b = W(d, 4 * C), B(d)
     head_w, head_b = W(4 * C, d), B(4 * C)
     head_mod = (torch.randn(2, d, device=dev, generator=g) / math.sqrt(d)).to(dtype)
