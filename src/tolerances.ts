@@ -1,4 +1,4 @@
-// Accepted errors, named once: the test harness (test/harness.ts re-exports TOL), the demo's one-device
+// Accepted errors, named once: the test harness (src/selftest/harness.ts re-exports TOL), the demo's one-device
 // comparison and anything else that judges a result use these. Unless a name says otherwise, a bound is on
 // the relative L2 error ||got - ref|| / ||ref|| (DESIGN.md (shared/docs, not in this repo) "Numbers that count"). Each loosening says why.
 export const TOL = {

@@ -1,7 +1,7 @@
 // Vite plugin: src/gpu/shaders.gen.ts is served from shaders/*.wgsl on disk (dev server and `vite build`),
 // never from the committed file, and an edit, addition or removal of a .wgsl file under shaders/ invalidates
 // it and reloads the page. So the demo and the browser tests see a .wgsl edit with no `npm run shaders`.
-// Node APIs only (vite.config.ts loads it; test/kernels/shaders_fresh.test.ts runs its load hook in Deno).
+// Node APIs only (vite.config.ts loads it; test/gpu/shaders.test.ts runs its shadersFromDisk in Deno).
 import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Plugin, ViteDevServer } from "vite";
