@@ -504,7 +504,7 @@ async function compare(): Promise<void> {
     await setPrompts(one, last.prompts.text, s.guidance !== 1 ? last.prompts.negativeText : null, last.prompts.textTokens, last.prompts.negativeTokens);
     setStatus("running", `compare: ${s.steps} steps on one device`);
     setStepProgress(0, s.steps, "compare ");
-    const ref = await generate(one, last.model.config, { ...generateOptions(s, last.model, signal), weights: undefined }, (r) => {
+    const ref = await generate(one, last.model.config, { ...generateOptions(s, last.model, signal), weights: undefined, cfgParallel: false }, (r) => {
       state.compareStep = r.step + 1;
       setStepProgress(r.step + 1, r.steps, "compare ");
     });
