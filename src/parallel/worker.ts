@@ -42,7 +42,7 @@ async function handle(msg: ToWorker): Promise<void> {
       // instance sees it too. Imported lazily: the platform module is Deno-only.
       if (msg.webgpu && typeof Deno !== "undefined") {
         const platform = await import("../platform/webgpu_deno.ts");
-        await platform.useWebGpu(platform.webGpuChoice(msg.webgpu));
+        await platform.useWebGpu(platform.webGpuChoice(msg.webgpu), { setEnv: false }); // the process env is the main thread's
       }
       gpu = await Gpu.create({ label: msg.label, requireF16: msg.precision === "f16", profile: msg.profile, powerPreference: msg.powerPreference });
       gpu.device.lost.then((info) => {

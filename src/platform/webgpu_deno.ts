@@ -103,16 +103,18 @@ export async function loadDawn(): Promise<GPU> {
 
 /**
  * Resolves `choice` to an implementation and registers its GPU object with src/gpu/device.ts, so every
- * Gpu.create in this process (or worker) uses it. Also sets $SHARDIT_WEBGPU to the result, so anything
- * started later in the process sees the same choice.
+ * Gpu.create in this process (or worker) uses it. Also sets $SHARDIT_WEBGPU to the result (unless
+ * opts.setEnv is false, as in a pool's workers), so anything started later in the process sees the same choice.
  */
-export async function useWebGpu(choice: WebGpuChoice = webGpuChoice()): Promise<WebGpuBackend> {
+export async function useWebGpu(choice: WebGpuChoice = webGpuChoice(), opts: { setEnv?: boolean } = {}): Promise<WebGpuBackend> {
   const backend = await resolveWebGpu(choice);
   // dawn.node busy-polls for finished work while a promise waits; poll through timers after 1 ms instead
   // (src/platform/dawn_polling.ts). SHARDIT_DAWN_POLLING=busy keeps the addon's own loop (for comparisons).
   if (backend.implementation === "dawn" && Deno.env.get("SHARDIT_DAWN_POLLING") !== "busy") installDawnPolling();
   setWebGpu(backend.gpu, backend.implementation, { noSharedWrites: backend.implementation === "dawn" });
-  Deno.env.set(WEBGPU_ENV, backend.implementation);
+  // The environment is the process's, shared by its workers: a worker (setEnv false) must not change the
+  // default of the main thread's later pools and child processes.
+  if (opts.setEnv ?? true) Deno.env.set(WEBGPU_ENV, backend.implementation);
   current = backend;
   return backend;
 }
