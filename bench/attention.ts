@@ -33,7 +33,7 @@ import type { Tensor } from "../src/gpu/tensor.ts";
 import { ATTENTION_VARIANT_CONFIGS } from "./variants/attention_configs.ts";
 import { attentionRef } from "../src/selftest/reference/attention.ts";
 import { randomArray, relL2, roundF16 } from "../src/selftest/harness.ts";
-import { benchArgs, benchEnv, printEnv, printRow, printTable, timeGpu, writeJson } from "./common.ts";
+import { benchArgs, benchEnv, latestRecord, printEnv, printRow, printTable, timeGpu, updateLatest, writeJson } from "./common.ts";
 
 const args = benchArgs("bench/attention.ts", ["small", "shapes", "precision", "variants", "configs", "iters", "json", "rows", "diag-f16", "timestamps", "latest", "torch"], ["small", "variants", "diag-f16", "timestamps"]);
 const FULL = ["4096x12x128", "32760x12x128", "32760:512x12x128"];
@@ -190,38 +190,27 @@ function latestName(r: { shape: string; L: number; Lk: number; N: number; D: num
 
 /** Merges attention_ms (and torch.attention_ms from torchPath) into the JSON at `path`, keeping its other keys. */
 function mergeLatest(path: string, torchPath?: string) {
-  let latest: Record<string, unknown> = {};
-  try {
-    latest = JSON.parse(Deno.readTextFileSync(path));
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw new Error(`--latest ${path}: ${(e as Error).message}`);
-  }
-  const ms: Record<string, Record<string, number>> = { ...(latest.attention_ms as Record<string, Record<string, number>> ?? {}) };
-  const timing = args.has("timestamps") ? "gpu timestamps (ms per call)" : "wall clock (ms per call, best batch)";
-  for (const r of results) {
-    if (r.variant !== "auto" || !r.ok) continue;
-    ms[r.precision] = { ...(ms[r.precision] ?? {}), [latestName(r)]: r.gpuMs ?? r.ms };
-  }
-  latest.attention_ms = ms;
-  latest.attention_timing = timing;
-  latest.attention_kernels = Object.fromEntries(results.filter((r) => r.variant === "auto").map((r) => [`${r.precision} ${latestName(r)}`, `${r.kernel} ${r.config}`]));
-  latest.card ??= env.adapter;
-  latest.date = env.date;
-  if (torchPath) {
-    const torch = JSON.parse(Deno.readTextFileSync(torchPath)) as { results: { shape: string; L: number; Lk?: number; N: number; D: number; precision: string; ms: number; default_backend: string }[] };
-    const t = { ...(latest.torch as Record<string, unknown> ?? {}) };
-    const tms: Record<string, Record<string, number>> = { ...(t.attention_ms as Record<string, Record<string, number>> ?? {}) };
+  updateLatest(path, env, (latest, torch) => {
+    const ms = latestRecord<Record<string, number>>(latest, "attention_ms");
+    for (const r of results) {
+      if (r.variant !== "auto" || !r.ok) continue;
+      ms[r.precision] = { ...(ms[r.precision] ?? {}), [latestName(r)]: r.gpuMs ?? r.ms };
+    }
+    latest.attention_ms = ms;
+    latest.attention_timing = args.has("timestamps") ? "gpu timestamps (ms per call)" : "wall clock (ms per call, best batch)";
+    latest.attention_kernels = Object.fromEntries(results.filter((r) => r.variant === "auto").map((r) => [`${r.precision} ${latestName(r)}`, `${r.kernel} ${r.config}`]));
+    if (!torchPath) return;
+    const runs = JSON.parse(Deno.readTextFileSync(torchPath)) as { results: { shape: string; L: number; Lk?: number; N: number; D: number; precision: string; ms: number; default_backend: string }[] };
+    const tms = latestRecord<Record<string, number>>(torch, "attention_ms");
     const backends: Record<string, string> = {};
-    for (const r of torch.results) {
+    for (const r of runs.results) {
       const name = latestName({ ...r, Lk: r.Lk ?? r.L });
       tms[r.precision] = { ...(tms[r.precision] ?? {}), [name]: r.ms };
       backends[`${r.precision} ${name}`] = r.default_backend;
     }
-    t.attention_ms = tms;
-    t.attention_backends = backends;
-    latest.torch = t;
-  }
-  writeJson(path, latest);
+    torch.attention_ms = tms;
+    torch.attention_backends = backends;
+  });
 }
 gpu.destroy();
 if (results.some((r) => !r.ok)) {
