@@ -11,7 +11,8 @@
 // (tx, ty) owns rows ty + 16 i and columns tx + 16 j (i, j < 4), so neighbouring invocations read neighbouring
 // values. K advances 16 at a time through X and W tiles in workgroup memory (each invocation loads 4 values of
 // each, zero past the edges: any M, N, K).
-// The tile (workgroup memory, ids, the 4 x 4 product) is pasted from gemm_wx_tile.wgsl, shared with gemm_w8.
+// The tile (workgroup memory, ids, the staging of X and W through loadW, the 4 x 4 product) is pasted from
+// gemm_wx_tile.wgsl, shared with gemm_w8.
 
 enable f16;
 
@@ -28,23 +29,16 @@ struct Params {
 @group(0) @binding(2) var<storage, read> w: array<f16>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
+// The tile's weight load: W[n, k] as f32 (in bounds; the tile's stage section checks the edges).
+fn loadW(n: u32, k: u32) -> f32 { return f32(w[n * p.K + k]); }
+
 // @include gemm_wx_tile:smem
 
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   // @include gemm_wx_tile:ids
   for (var k0 = 0u; k0 < p.K; k0 += BK) {
-    // 1024 values of each tile, 4 per invocation: element e = t + 256 r -> row e / BK, k e % BK
-    for (var r = 0u; r < 4u; r++) {
-      let e = t + 256u * r;
-      let row = e / BK;
-      let kk = e % BK;
-      let k = k0 + kk;
-      let m = m0 + row;
-      let n = c0 + row;
-      xs[kk * TILE + row] = select(0.0, x[m * p.K + k], m < p.M && k < p.K);
-      ws[kk * TILE + row] = select(0.0, f32(w[n * p.K + k]), n < p.N && k < p.K);
-    }
+    // @include gemm_wx_tile:stage
     // @include gemm_wx_tile:product
   }
   for (var i = 0u; i < 4u; i++) {

@@ -9,7 +9,7 @@
 //   4 y     read_write array<f32> [M, ldo]  this dispatch writes columns n0 .. n0 + N
 // Dispatch (ceil(N / 64), ceil(M / 64)): as gemm_w16.wgsl (16 x 16 invocations, a 64 x 64 tile of Y, K in steps of
 // 16 through workgroup memory, 4 x 4 outputs per invocation); the scale multiplies each sum once at the end.
-// The tile is pasted from gemm_wx_tile.wgsl (ws holds the int8 values as f32, unscaled).
+// The tile is pasted from gemm_wx_tile.wgsl (loadW below: ws holds the int8 values as f32, unscaled).
 
 struct Params {
   M: u32,
@@ -26,28 +26,20 @@ struct Params {
 @group(0) @binding(3) var<storage, read> scale: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
+// The tile's weight load: q[n, k] as f32, unscaled (in bounds; the tile's stage section checks the edges):
+// byte k % 4 of word k / 4, sign-extended by shifting it to the top, then an arithmetic shift down.
+fn loadW(n: u32, k: u32) -> f32 {
+  let word = q[n * p.K4 + k / 4u];
+  return f32(bitcast<i32>(word << (24u - 8u * (k % 4u))) >> 24u);
+}
+
 // @include gemm_wx_tile:smem
 
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   // @include gemm_wx_tile:ids
   for (var k0 = 0u; k0 < p.K; k0 += BK) {
-    for (var r = 0u; r < 4u; r++) {
-      let e = t + 256u * r;
-      let row = e / BK;
-      let kk = e % BK;
-      let k = k0 + kk;
-      let m = m0 + row;
-      let n = c0 + row;
-      xs[kk * TILE + row] = select(0.0, x[m * p.K + k], m < p.M && k < p.K);
-      var wv = 0.0;
-      if (n < p.N && k < p.K) {
-        let word = q[n * p.K4 + k / 4u];
-        // byte k % 4, sign-extended: shift it to the top, then an arithmetic shift down
-        wv = f32(bitcast<i32>(word << (24u - 8u * (k % 4u))) >> 24u);
-      }
-      ws[kk * TILE + row] = wv;
-    }
+    // @include gemm_wx_tile:stage
     // @include gemm_wx_tile:product
   }
   for (var i = 0u; i < 4u; i++) {
