@@ -71,6 +71,7 @@ for (const name of names) {
   const cfg = MATRIX_ATTENTION_CONFIGS[name];
   let worst = 0, lseWorst = 0;
   let error = "";
+  const perShape: string[] = []; // each awkward shape's errors, printed when the check fails (which case broke)
   for (const [Lq, Lk, N, valid] of awkward) {
     const seed = Lq * 1009 + Lk * 31 + N;
     const q = roundF16(randomArray(Lq * N * D, seed, 2)), k = roundF16(randomArray(Lk * N * D, seed + 1, 2)), v = roundF16(randomArray(Lk * N * D, seed + 2, 1));
@@ -79,9 +80,13 @@ for (const name of names) {
     try {
       attentionWith(gpu, qt, kt, vt, ot, valid, cfg, lt);
       const ref = attentionWithLseRef(f64(q), f64(k), f64(v), Lq, Lk, N, D, valid);
-      worst = Math.max(worst, relL2(await gpu.read(ot), ref.o));
+      const err = relL2(await gpu.read(ot), ref.o);
+      worst = Math.max(worst, err);
       const l = await gpu.read(lt);
-      for (let i = 0; i < l.length; i++) lseWorst = Math.max(lseWorst, Math.abs(l[i] - ref.lse[i]) / Math.max(1, Math.abs(ref.lse[i])));
+      let lerr = 0;
+      for (let i = 0; i < l.length; i++) lerr = Math.max(lerr, Math.abs(l[i] - ref.lse[i]) / Math.max(1, Math.abs(ref.lse[i])));
+      lseWorst = Math.max(lseWorst, lerr);
+      perShape.push(`${Lq}x${Lk}x${N} valid ${valid}: ${err.toExponential(2)}/${lerr.toExponential(2)}`);
     } catch (e) {
       error = (e as Error).message.split("\n")[0];
     }
@@ -90,8 +95,8 @@ for (const name of names) {
   }
   const ok = !error && worst <= 1e-2 && lseWorst <= 1e-3 && Number.isFinite(worst);
   if (ok) passed.add(name);
-  console.log(`check ${tag} ${name}: relErr ${worst.toExponential(2)} lseErr ${lseWorst.toExponential(2)} ${ok ? "ok" : `FAILED ${error}`}`);
-  emit({ kind: "check", toggles: tag, config: name, relErr: worst, lseErr: lseWorst, ok, error });
+  console.log(`check ${tag} ${name}: relErr ${worst.toExponential(2)} lseErr ${lseWorst.toExponential(2)} ${ok ? "ok" : `FAILED ${error} (${perShape.join("; ")})`}`);
+  emit({ kind: "check", toggles: tag, config: name, relErr: worst, lseErr: lseWorst, ok, error, perShape });
 }
 
 // ---- (2) bench shapes: sampled rows against Float64, then time

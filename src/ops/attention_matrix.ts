@@ -17,15 +17,20 @@ export interface MatrixAttentionConfig {
   BK: number;
   /**
    * "flash": shaders/attention_flash.wgsl (vector-staged K/V with register prefetch, or K/V straight from
-   * storage); absent: shaders/attention_matrix.wgsl, the first kernel (scalar staging), kept for comparison.
+   * storage); "flash2": shaders/attention_flash2.wgsl (32 query rows per subgroup: BQ = 32 NSG, BK 16 or 32);
+   * absent: shaders/attention_matrix.wgsl, the first kernel (scalar staging), kept for comparison.
    */
-  kernel?: "flash";
+  kernel?: "flash" | "flash2";
   /** flash: K^T and V right matrices loaded straight from the storage buffers (no K/V staging). */
   direct?: boolean;
   /** flash, staged: two V buffers (one barrier less per tile, more workgroup memory). */
   VDB?: 0 | 1;
   /** flash, staged: K/V global loads of 16 bytes (two vec4<f16> stores each) instead of 8. */
   ld16?: boolean;
+  /** flash2: K/V/Q copied as vec4<u32> (16-byte loads and workgroup stores; default) instead of vec4<f16>. */
+  kv16?: boolean;
+  /** flash2: the next tile's K/V global loads issued into registers a tile ahead (default); off: load and store in one go. */
+  pf?: boolean;
 }
 
 /** The only head dim the matrix kernel spells out (8 Q and 8 O tiles of 16 columns per subgroup). */
@@ -56,6 +61,18 @@ export const MATRIX_ATTENTION_CONFIGS: Record<string, MatrixAttentionConfig> = {
   "f4x64d": { kind: "matrix", kernel: "flash", NSG: 4, BK: 64, direct: true }, // 43 KiB
   "f2x64d": { kind: "matrix", kernel: "flash", NSG: 2, BK: 64, direct: true }, // 22 KiB
   "f1x32d": { kind: "matrix", kernel: "flash", NSG: 1, BK: 32, direct: true }, // one subgroup, 8 KiB
+  // w*: attention_flash2 (32 query rows per subgroup); "o" one V buffer, "n" no register prefetch, "h" vec4<f16> copies
+  "w4x32o": { kind: "matrix", kernel: "flash2", NSG: 4, BK: 32, VDB: 0 }, // 128 x 32, 128 invocations, 45 KiB (Q in 2 passes)
+  "w4x32on": { kind: "matrix", kernel: "flash2", NSG: 4, BK: 32, VDB: 0, pf: false }, // 45 KiB
+  "w4x32oh": { kind: "matrix", kernel: "flash2", NSG: 4, BK: 32, VDB: 0, kv16: false }, // 45 KiB
+  "w4x16": { kind: "matrix", kernel: "flash2", NSG: 4, BK: 16, VDB: 1 }, // 128 x 16, 33 KiB
+  "w4x16o": { kind: "matrix", kernel: "flash2", NSG: 4, BK: 16, VDB: 0 }, // 33 KiB
+  "w4x16n": { kind: "matrix", kernel: "flash2", NSG: 4, BK: 16, VDB: 1, pf: false }, // 33 KiB
+  "w4x16h": { kind: "matrix", kernel: "flash2", NSG: 4, BK: 16, VDB: 1, kv16: false }, // 33 KiB
+  "w8x16o": { kind: "matrix", kernel: "flash2", NSG: 8, BK: 16, VDB: 0 }, // 256 x 16, 256 invocations, 41 KiB (Q in 8 passes)
+  "w8x16": { kind: "matrix", kernel: "flash2", NSG: 8, BK: 16, VDB: 1 }, // 45 KiB
+  "w2x32": { kind: "matrix", kernel: "flash2", NSG: 2, BK: 32, VDB: 1 }, // 64 x 32, 64 invocations, 40 KiB
+  "w2x32o": { kind: "matrix", kernel: "flash2", NSG: 2, BK: 32, VDB: 0 }, // 31 KiB
 };
 // f8x32o first: the fastest config of the flash sweep (about 4x faster than m4x32 at L = 32,760, 12 x 128;
 // bench/RESULTS.md "Behind the defaults"); the others for devices with less workgroup memory.
@@ -82,6 +99,7 @@ export interface MatrixAttentionPlan {
 export function matrixAttentionPlan(cfg: MatrixAttentionConfig): MatrixAttentionPlan {
   const { NSG, BK } = cfg;
   if (cfg.kernel === "flash") return flashPlan(cfg);
+  if (cfg.kernel === "flash2") return flash2Plan(cfg);
   if (!Number.isInteger(NSG) || NSG < 1 || BK % 32 !== 0 || BK <= 0) throw new Error(`attention_matrix: bad config ${JSON.stringify(cfg)}`);
   const D = MATRIX_ATTENTION_HEAD_DIM;
   const BQ = 16 * NSG, threads = SUBGROUP * NSG;
@@ -120,6 +138,34 @@ function flashPlan(cfg: MatrixAttentionConfig): MatrixAttentionPlan {
       ld16, ld8: staged && !ld16, LDW, pairs: BK >= 32, singles: BK < 32,
     },
     threads, BQ, workgroupBytes,
+  };
+}
+
+/**
+ * attention_flash2.wgsl's layout: kv (KV elements: vec4<u32> with kv16, else vec4<f16>; Q staging, the K tile and
+ * one or two V tiles, rows of 136 halves), ss (vec4<f32>: an S slice [32, BK] per subgroup), ps (vec4<f16>: a P
+ * slice [32, BK] per subgroup), flag.
+ */
+function flash2Plan(cfg: MatrixAttentionConfig): MatrixAttentionPlan {
+  const { NSG, BK } = cfg;
+  const VDB = cfg.VDB ?? 0, kv16 = cfg.kv16 ?? true, pf = cfg.pf ?? true;
+  if (!Number.isInteger(NSG) || NSG < 1 || (BK !== 16 && BK !== 32)) throw new Error(`attention_flash2: NSG must be a positive integer and BK 16 or 32 (config ${JSON.stringify(cfg)})`);
+  const KVW = kv16 ? 8 : 4, DE = 128 / KVW, DSE = 136 / KVW, KT = BK * DSE;
+  const BQ = 32 * NSG, threads = 32 * NSG;
+  if (threads > 1024 || (BK * DE) % threads !== 0) throw new Error(`attention_flash2: ${threads} invocations do not split a ${BK}-key tile in ${2 * KVW}-byte copies (config ${JSON.stringify(cfg)})`);
+  const SS4 = BK / 4 + 1, PS4 = BK / 4 + 2;
+  const fixed = NSG * 32 * SS4 * 16 + NSG * 32 * PS4 * 8 + 16;
+  const kvTiles = (2 + VDB) * KT;
+  // Q rows staged per pass: all BQ where kv (as the K/V tiles need it, or the budget left) holds them, else fewer.
+  let QROWS = BQ;
+  const room = Math.max(kvTiles, Math.floor((FLASH_MAX_BYTES - fixed) / (2 * KVW)));
+  while (QROWS > 32 && QROWS * DSE > room) QROWS /= 2;
+  if (QROWS % 32 !== 0 || BQ % QROWS !== 0 || QROWS * DSE > room) throw new Error(`attention_flash2: no Q staging fits config ${JSON.stringify(cfg)}`);
+  const KVN = Math.max(kvTiles, QROWS * DSE);
+  return {
+    shader: "attention_flash2",
+    defines: { NSG, BK, WG: threads, VDB, vdb: VDB === 1, oneV: VDB === 0, kv16, KVW, pf, QROWS, KVN, pairs: BK === 32, singles: BK === 16 },
+    threads, BQ, workgroupBytes: KVN * 2 * KVW + fixed,
   };
 }
 

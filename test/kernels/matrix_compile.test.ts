@@ -77,4 +77,10 @@ test("matrix attention: every variant compiles on Dawn's null backend", async ()
   const plan = matrixAttentionPlan(MATRIX_ATTENTION_CONFIGS["f4x32"]);
   const broken = preprocessShader(shaderSource(plan.shader), { ...plan.defines, lse: false }).replace(", PS4);", ");");
   if (!(await nullCompileErrors(broken, "broken"))) throw new Error("a broken attention_flash variant compiled on the null backend: the check proves nothing");
+  // ... and in attention_flash2: a P slice load past the end of ps (row block b's offset doubled) is refused
+  const plan2 = matrixAttentionPlan(MATRIX_ATTENTION_CONFIGS["w4x32o"]);
+  const src2 = preprocessShader(shaderSource(plan2.shader), { ...plan2.defines, lse: false });
+  if (await nullCompileErrors(src2, "w4x32o")) throw new Error("w4x32o does not compile");
+  const broken2 = src2.replace("&ps, (pb + RP + j * 4u), PS4);", "&ps, (pb + RP + j * 4u), 64u * PS4);");
+  if (broken2 === src2 || !(await nullCompileErrors(broken2, "broken2"))) throw new Error("a broken attention_flash2 variant compiled on the null backend: the check proves nothing");
 }, { hosts: ["deno"] });

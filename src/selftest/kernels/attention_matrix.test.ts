@@ -68,14 +68,14 @@ for (const [Lq, Lk, N, valid, lse] of shapes) {
     withMatrixGpu((gpu) => check(gpu, Lq, Lk, N, valid, lse)), { needs: ["subgroupMatrix"] });
 }
 
-// The flash kernel (attention_flash.wgsl) at awkward shapes, staged and direct: a last tile that starts at
+// The flash kernels (attention_flash.wgsl, staged and direct; attention_flash2.wgsl, w*) at awkward shapes: a last tile that starts at
 // validKeys - BK and repeats keys (masked), fewer valid keys than a tile (direct falls back to staged; staged
 // zero-fills), a query tail of one row past a 128-query workgroup, text keys. [Lq, Lk, N, validKeys, lse, configs]
 const flashShapes: [number, number, number, number | undefined, boolean, string[]][] = [
-  [129, 1000, 3, 999, true, ["f4x32", "f8x32o", "f4x32d", "f4x64d"]], // 999 = 15 x 64 + 39: repeated keys in the last tile
-  [97, 45, 2, 33, true, ["f4x32", "f2x64o", "f4x32d", "f2x64d"]], // 33 valid: one repeated-key tile at BK 32, < BK at 64
-  [50, 20, 1, undefined, false, ["f4x32o", "f4x32d"]], // 20 keys < BK: zero-filled tile; direct falls back
-  [33, 512, 2, undefined, true, ["f8x32d", "f1x32", "f1x32d"]], // 512 text keys, 33 queries (one past 32)
+  [129, 1000, 3, 999, true, ["f4x32", "f8x32o", "f4x32d", "f4x64d", "w4x32o", "w4x16"]], // 999 = 15 x 64 + 39: repeated keys in the last tile
+  [97, 45, 2, 33, true, ["f4x32", "f2x64o", "f4x32d", "f2x64d", "w4x32o", "w2x32"]], // 33 valid: one repeated-key tile at BK 32, < BK at 64
+  [50, 20, 1, undefined, false, ["f4x32o", "f4x32d", "w4x32o", "w4x16o"]], // 20 keys < BK 32: zero-filled tile; direct falls back
+  [33, 512, 2, undefined, true, ["f8x32d", "f1x32", "f1x32d", "w8x16o", "w4x32on"]], // 512 text keys, 33 queries (one past 32)
 ];
 for (const [Lq, Lk, N, valid, lse, names] of flashShapes) {
   for (const name of names) {
@@ -99,7 +99,7 @@ for (const [name, cfg] of Object.entries(MATRIX_ATTENTION_CONFIGS)) {
 
 // Scores that grow along the keys (positive q, keys scaled up to 6x): the running max moves by more than the
 // lazy-rescale threshold several times, so O goes through its rescaling round trip mid-run.
-for (const name of [undefined, "f4x32", "f4x32d"]) {
+for (const name of [undefined, "f4x32", "f4x32d", "w4x32o", "w4x16", "w8x16o"]) {
   test(`attention_matrix f16 rising scores rescale O 50x300 2x128 lse${name ? ` ${name}` : ""}`, () =>
     withMatrixGpu(async (gpu) => {
       const [Lq, Lk, N] = [50, 300, 2];
@@ -112,7 +112,7 @@ for (const name of [undefined, "f4x32", "f4x32d"]) {
 
 // The LSE contract of the scalar kernel: two matrix-kernel parts merged by attention_merge == attention over both.
 // (what src/parallel/sharded_attention.ts relies on), for the default config and the flash kernel's two modes.
-for (const name of [undefined, "f4x32", "f4x32d"]) {
+for (const name of [undefined, "f4x32", "f4x32d", "w4x32o", "w4x16"]) {
 test(`attention_matrix f16 parts merged through lse == attention over all keys 90 x (61/64 + 100/100) 2x128${name ? ` ${name}` : ""}`, () =>
   withMatrixGpu(async (gpu) => {
     const [Lq, La, validA, Lb, N] = [90, 64, 61, 100, 2];
