@@ -5,9 +5,12 @@
 // channels) against Float64 sums over the f16-rounded operands the GPU holds.
 //
 //   deno run -A bench/sweep_gemm.ts [--shapes 4096x4096x4096,...] [--tiles a,b] [--toggle-tiles a,b]
+//        [--packed-tiles a,b] [--packed-toggle-tiles a,b] [--diags samek:<packed>,nogl:<tile>,packx]
 //        [--convs 384@120x208,...] [--conv-tiles a,b] [--only gemm|conv] [--iters 10] [--warmup 2] [--repeats 3]
 //        [--log f] [--json f]
-// Toggle sets timed: none, and (for --toggle-tiles) disable_robustness,disable_workgroup_init.
+// Toggle sets timed: none, and (for --toggle-tiles, --packed-toggle-tiles) disable_robustness,disable_workgroup_init.
+// Packed rows ("packed <tile>", src/ops/gemm_matrix_packed.ts) include the per-call packing of X ("packx"
+// times it alone); the weight is packed once, before timing.
 // SHARDIT_SWEEP_BACKEND=null compiles and checks nothing on the GPU (the null backend runs no dispatch; use
 // test/kernels/matrix_null_compile.test.ts for the CPU-side compile check).
 import { parseArgs } from "../src/cli/args.ts";
@@ -16,6 +19,8 @@ import type { Tensor } from "../src/gpu/tensor.ts";
 import { gemm, pickTile } from "../src/ops/gemm.ts";
 import { freeLinear, uploadLinear } from "../src/ops/gemm_common.ts";
 import { MATRIX_TILES, matrixTileFits, matrixGemmSupport } from "../src/ops/gemm_matrix.ts";
+import { PACKED_TILES } from "../src/ops/gemm_matrix_packed.ts";
+import { packedElements, packRows } from "../src/ops/gemm_pack.ts";
 import { CONV_MATRIX_TILES, freeConv, uploadConv, vaeConv3d } from "../src/ops/vae_conv3d.ts";
 import { randomArray } from "../src/selftest/harness.ts";
 import { sweep, type SweepCase, type SweepVariant } from "./sweep.ts";
@@ -28,12 +33,21 @@ const arg = (n: string) => {
 const list = (n: string, d: string[]) => arg(n)?.split(",").filter(Boolean) ?? d;
 const shapes = list("shapes", ["32760x1536x8960", "4096x4096x4096", "32760x8960x1536"]);
 const tiles = list("tiles", Object.keys(MATRIX_TILES));
-const toggleTiles = list("toggle-tiles", ["128x128x32/4x4", "128x128x32/4x4d", "128x256x32/4x4d", "128x128x32/2x4"]);
+const toggleTiles = list("toggle-tiles", ["256x128x16/4x4", "128x256x16/4x4", "128x128x32/2x4"]);
+const packedTiles = list("packed-tiles", Object.keys(PACKED_TILES));
+const packedToggleTiles = list("packed-toggle-tiles", ["256x128/4x4", "128x128/4x4"]);
+// Diagnostics (their results are wrong by design, so their check only reports the error): "samek:<tile>"
+// reads K slice 0 on every step of a packed tile (products + L1-resident loads, no operand stream);
+// "packx" times gemm_pack of X alone (the packed kernel's per-call overhead).
+// "nogl:<tile>" runs a gemm_matrix tile without its global loads after step 0 (staging, barriers and
+// products from workgroup memory only).
+const diags = list("diags", ["samek:256x128/4x4", "samek:128x128/4x4", "packx", "nogl:256x128x16/4x4", "nogl:256x128x16/4x4k"]);
 const convs = list("convs", ["384@120x208", "192@240x416", "96@480x832"]);
 const convTiles = list("conv-tiles", Object.keys(CONV_MATRIX_TILES));
 const only = arg("only");
 const ROBUST_OFF = ["disable_robustness", "disable_workgroup_init"];
 for (const t of [...tiles, ...toggleTiles]) if (!MATRIX_TILES[t]) throw new Error(`--tiles: unknown tile ${t} (known: ${Object.keys(MATRIX_TILES).join(", ")})`);
+for (const t of [...packedTiles, ...packedToggleTiles]) if (!PACKED_TILES[t]) throw new Error(`--packed-tiles: unknown tile ${t} (known: ${Object.keys(PACKED_TILES).join(", ")})`);
 for (const t of convTiles) if (!CONV_MATRIX_TILES[t]) throw new Error(`--conv-tiles: unknown tile ${t} (known: ${Object.keys(CONV_MATRIX_TILES).join(", ")})`);
 
 // ---------------------------------------------------------------- GEMM
@@ -72,22 +86,23 @@ function deviceOperands(gpu: Gpu, key: string, M: number, K: number, N: number) 
   return d;
 }
 
-function gemmVariant(key: string, name: string, kernel: "matrix" | "scalar", toggles: string[]): SweepVariant {
+function gemmVariant(key: string, name: string, kernel: "matrix" | "scalar" | "packed", toggles: string[], diag?: "samek" | "nogl"): SweepVariant {
   const [M, K, N] = key.split("x").map(Number);
-  const tile = kernel === "matrix" ? MATRIX_TILES[name] : undefined;
+  const matrixTile = kernel === "matrix" ? { ...MATRIX_TILES[name], noGlobalLoads: diag === "nogl" } : undefined;
+  const tile = kernel === "matrix" ? MATRIX_TILES[name] : kernel === "packed" ? { ...PACKED_TILES[name], samek: diag === "samek" } : undefined;
   return {
-    name: kernel === "matrix" ? name : "scalar " + name,
-    group: `gemm ${key}`,
+    name: kernel === "matrix" ? `${diag ? diag + " " : ""}${name}` : kernel === "packed" ? `${diag ? diag + " " : ""}packed ${name}` : "scalar " + name,
+    group: `${diag ? "diag" : "gemm"} ${key}`,
     toggles,
     info: { kernel, tile },
     setup(gpu: Gpu): SweepCase {
-      if (kernel === "matrix") {
+      if (kernel !== "scalar") {
         const s = matrixGemmSupport(gpu);
         if (!s.ok) throw new Error(s.reason);
-        if (!matrixTileFits(gpu, tile!, s.subgroupSize)) throw new Error(`tile ${name} does not fit this adapter's limits`);
+        if (kernel === "matrix" && !matrixTileFits(gpu, MATRIX_TILES[name], s.subgroupSize)) throw new Error(`tile ${name} does not fit this adapter's limits`);
       }
       const d = deviceOperands(gpu, key, M, K, N);
-      const opts = kernel === "matrix" ? { kernel, matrixTile: tile } : { kernel, tile: pickTile(M, N) };
+      const opts = kernel === "matrix" ? { kernel, matrixTile } : kernel === "packed" ? { kernel, packedTile: PACKED_TILES[name] && { ...PACKED_TILES[name], samek: diag === "samek" } } : { kernel, tile: pickTile(M, N) };
       return {
         flops: 2 * M * N * K,
         run: () => gemm(gpu, d.x, d.layer, d.y, opts),
@@ -107,8 +122,41 @@ function gemmVariant(key: string, name: string, kernel: "matrix" | "scalar", tog
               den += s * s;
             }
           }
-          return { relErr: Math.sqrt(num / den), tol: 1e-2 };
+          // A diagnostic computes the wrong sums by design: its error is reported, not judged.
+          return { relErr: Math.sqrt(num / den), tol: diag ? Infinity : 1e-2 };
         },
+      };
+    },
+  };
+}
+
+/** gemm_pack of X [M, K] alone: the packed kernel's per-call overhead (checked: 64 sampled elements exactly). */
+function packVariant(key: string): SweepVariant {
+  const [M, K] = key.split("x").map(Number);
+  return {
+    name: "packx",
+    group: `diag ${key}`,
+    info: { kernel: "gemm_pack" },
+    setup(gpu: Gpu): SweepCase {
+      const d = deviceOperands(gpu, key, M, K, key.split("x").map(Number)[2]);
+      const out = gpu.empty([packedElements(M, K)], "f16", "sweep packed x");
+      const KT = Math.ceil(K / 16);
+      return {
+        flops: 0, // not a product: its time is what the log shows
+        run: () => packRows(gpu, d.x, out, "sweep packx"),
+        check: async () => {
+          const h = host(key, M, K, key.split("x").map(Number)[2]);
+          const rs = randomArray(64, 31, 1), ks = randomArray(64, 32, 1);
+          let bad = 0;
+          for (let i = 0; i < 64; i++) {
+            const m = Math.min(M - 1, Math.floor((rs[i] * 0.5 + 0.5) * M)), k = Math.min(K - 1, Math.floor((ks[i] * 0.5 + 0.5) * K));
+            const e = ((Math.floor(m / 16) * KT + Math.floor(k / 16)) * 16 + (m % 16)) * 16 + (k % 16);
+            const got = new Float16Array(await gpu.readBytes(out.buffer, e * 2 - (e * 2) % 4, 4))[(e * 2) % 4 / 2];
+            if (got !== h.xs[m * K + k]) bad++;
+          }
+          return { relErr: bad / 64, tol: 0 };
+        },
+        dispose: () => gpu.freeTensor(out),
       };
     },
   };
@@ -185,10 +233,20 @@ function convVariant(spec: string, tileName: string | null): SweepVariant {
 const variants: SweepVariant[] = [];
 if (only !== "conv") {
   for (const key of shapes) {
+    for (const t of packedTiles) variants.push(gemmVariant(key, t, "packed", []));
+    for (const dg of diags) {
+      if (dg === "packx") variants.push(packVariant(key));
+      else if (dg.startsWith("samek:") && PACKED_TILES[dg.slice(6)]) variants.push(gemmVariant(key, dg.slice(6), "packed", [], "samek"));
+      else if (dg.startsWith("nogl:") && MATRIX_TILES[dg.slice(5)]) variants.push(gemmVariant(key, dg.slice(5), "matrix", [], "nogl"));
+      else throw new Error(`--diags: unknown diagnostic ${dg} (samek:<packed tile>, nogl:<matrix tile>, packx)`);
+    }
     for (const t of tiles) variants.push(gemmVariant(key, t, "matrix", []));
     variants.push(gemmVariant(key, "auto", "scalar", []));
   }
-  for (const key of shapes) for (const t of toggleTiles) variants.push(gemmVariant(key, t, "matrix", ROBUST_OFF));
+  for (const key of shapes) {
+    for (const t of packedToggleTiles) variants.push(gemmVariant(key, t, "packed", ROBUST_OFF));
+    for (const t of toggleTiles) variants.push(gemmVariant(key, t, "matrix", ROBUST_OFF));
+  }
 }
 if (only !== "gemm") {
   for (const spec of convs) {

@@ -12,7 +12,8 @@
 // Bindings:
 //   0 uniform Params
 //   1 x    read       [M, K] f16      (a view: the host binds the row range)
-//   2 w    read       [n_i, K] f16    this chunk of the weight
+//   2 w    read       [n_i, K] f16    this chunk of the weight (with ${bpack}: the chunk packed in 16 x 16
+//                                     tiles, gemm_pack.wgsl's layout, src/ops/gemm_pack.ts packLinear)
 //   3 y    read_write [M, ldo] f16    output; this dispatch writes columns n0 .. n0 + n_i
 //   gate   read       [...] f16       element gateOffset + n0 + j multiplies column j of this chunk
 //   bias   read       [N] f16         the whole bias; element n0 + j

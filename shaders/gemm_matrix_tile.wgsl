@@ -18,7 +18,12 @@
 // lb2 lb4 lb8 (1, 2, 4 or 8 vec4 loads of A / B per invocation per K step), THREADS, BM BN, A_SMEM B_SMEM
 // (array lengths in staged elements), C_SMEM; bdirect: the right matrices are loaded straight from the storage
 // array w (the includer's [N, K] binding of vec4<f16>, K % BK == 0 and N % BN == 0: every read in bounds),
-// no B staging at all (ONNX Runtime's NVIDIA path, with the operand unpacked); bstage = !bdirect.
+// no B staging at all (ONNX Runtime's NVIDIA path, with the operand unpacked); bpack: the right matrices
+// straight from w holding the weight packed in 16 x 16 tiles (gemm_pack.wgsl's layout, vec4<f16>: each
+// matrix one contiguous 512-byte read), a K step ahead in registers, tile rows clamped to the last one and
+// K slices to the last (every read in bounds for any N, K); bstage = !bdirect && !bpack; gload (true
+// except in a diagnostic: no global loads after step 0, wrong results, the time of staging, barriers and
+// products alone).
 //   smem   module scope: constants, workgroup arrays, the staging helpers and the epilogue's storeTile
 //   main   module scope: the entry point. Dispatch (ceil(outCols / BN), mTiles spread over y and z:
 //          m tile = wg.y + wg.z * 65535)
@@ -172,6 +177,31 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
   var rb6 = loadW(wn + 6u * RSTEP, kq);
   var rb7 = loadW(wn + 7u * RSTEP, kq);
 #endif
+#elif ${bpack}
+  // B from the packed weight (gemm_pack.wgsl's 16 x 16 tiles, vec4s): this subgroup's TC tile rows, clamped
+  // to the chunk's last (columns past N are never stored), and step 0's right matrices.
+  let KT = (kSize() + 15u) / 16u;
+  let lastN = (outCols() + 15u) / 16u - 1u;
+  let ct = (n0 + sc) / 16u;
+  let bo0 = min(ct, lastN) * KT * 64u;
+  let bo1 = min(ct + 1u, lastN) * KT * 64u;
+  var pb0 = subgroupMatrixLoad<Right, col_major>(&w, bo0, 4u);
+  var pb1 = subgroupMatrixLoad<Right, col_major>(&w, bo1, 4u);
+#if ${tc4}
+  let bo2 = min(ct + 2u, lastN) * KT * 64u;
+  let bo3 = min(ct + 3u, lastN) * KT * 64u;
+  var pb2 = subgroupMatrixLoad<Right, col_major>(&w, bo2, 4u);
+  var pb3 = subgroupMatrixLoad<Right, col_major>(&w, bo3, 4u);
+#endif
+#if ${bk32}
+  let s1 = min(1u, KT - 1u) * 64u;
+  var pb4 = subgroupMatrixLoad<Right, col_major>(&w, bo0 + s1, 4u);
+  var pb5 = subgroupMatrixLoad<Right, col_major>(&w, bo1 + s1, 4u);
+#if ${tc4}
+  var pb6 = subgroupMatrixLoad<Right, col_major>(&w, bo2 + s1, 4u);
+  var pb7 = subgroupMatrixLoad<Right, col_major>(&w, bo3 + s1, 4u);
+#endif
+#endif
 #else
   let KQ = kSize() / 4u;           // w's row stride in vec4s
 #endif
@@ -216,7 +246,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
 #endif
     }
     workgroupBarrier();
+#if ${gload}
     if (t + 1u < nt) {
+#else
+    if (false) {   // diagnostic: no global loads after step 0 (wrong results; staging, barriers and products only)
+#endif
       let k0 = (t + 1u) * BK + kq;
       let kx = xK(k0);
       ra0 = loadX(xr0, kx);
@@ -254,6 +288,38 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
       let aBase = cur * BM * S + sr * S;
 #if ${bstage}
       let bBase = cur * BN * S + sc * S;
+#elif ${bpack}
+      // This step's right matrices (prefetched a step ahead), then the next step's loads, in flight during
+      // this step's products; the last step re-reads its own tiles (in bounds, unused).
+      let cb0 = pb0; let cb1 = pb1;
+#if ${tc4}
+      let cb2 = pb2; let cb3 = pb3;
+#endif
+#if ${bk32}
+      let cb4 = pb4; let cb5 = pb5;
+#if ${tc4}
+      let cb6 = pb6; let cb7 = pb7;
+#endif
+#endif
+      {
+        let kn = min(t + 1u, nt - 1u) * (BK / 16u);
+        let k0 = min(kn, KT - 1u) * 64u;
+        pb0 = subgroupMatrixLoad<Right, col_major>(&w, bo0 + k0, 4u);
+        pb1 = subgroupMatrixLoad<Right, col_major>(&w, bo1 + k0, 4u);
+#if ${tc4}
+        pb2 = subgroupMatrixLoad<Right, col_major>(&w, bo2 + k0, 4u);
+        pb3 = subgroupMatrixLoad<Right, col_major>(&w, bo3 + k0, 4u);
+#endif
+#if ${bk32}
+        let k1 = min(kn + 1u, KT - 1u) * 64u;
+        pb4 = subgroupMatrixLoad<Right, col_major>(&w, bo0 + k1, 4u);
+        pb5 = subgroupMatrixLoad<Right, col_major>(&w, bo1 + k1, 4u);
+#if ${tc4}
+        pb6 = subgroupMatrixLoad<Right, col_major>(&w, bo2 + k1, 4u);
+        pb7 = subgroupMatrixLoad<Right, col_major>(&w, bo3 + k1, 4u);
+#endif
+#endif
+      }
 #else
       let bW = ((n0 + sc) * kSize() + t * BK) / 4u;   // this subgroup's first column, this K step, in vec4s
 #endif
@@ -263,22 +329,30 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
         let a1 = subgroupMatrixLoad<Left, row_major>(&As, (aBase + 16u * S) / DIV, S / DIV);
 #if ${bstage}
         let b0 = subgroupMatrixLoad<Right, col_major>(&Bs, bBase / DIV, S / DIV);
+#elif ${bpack}
+        let b0 = cb0;
 #else
         let b0 = subgroupMatrixLoad<Right, col_major>(&w, bW + 0u * KQ + 0u, KQ);
 #endif
 #if ${bstage}
         let b1 = subgroupMatrixLoad<Right, col_major>(&Bs, (bBase + 16u * S) / DIV, S / DIV);
+#elif ${bpack}
+        let b1 = cb1;
 #else
         let b1 = subgroupMatrixLoad<Right, col_major>(&w, bW + 16u * KQ + 0u, KQ);
 #endif
 #if ${tc4}
 #if ${bstage}
         let b2 = subgroupMatrixLoad<Right, col_major>(&Bs, (bBase + 32u * S) / DIV, S / DIV);
+#elif ${bpack}
+        let b2 = cb2;
 #else
         let b2 = subgroupMatrixLoad<Right, col_major>(&w, bW + 32u * KQ + 0u, KQ);
 #endif
 #if ${bstage}
         let b3 = subgroupMatrixLoad<Right, col_major>(&Bs, (bBase + 48u * S) / DIV, S / DIV);
+#elif ${bpack}
+        let b3 = cb3;
 #else
         let b3 = subgroupMatrixLoad<Right, col_major>(&w, bW + 48u * KQ + 0u, KQ);
 #endif
@@ -314,22 +388,30 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
         let a1 = subgroupMatrixLoad<Left, row_major>(&As, (aBase + 16u * S + 16u) / DIV, S / DIV);
 #if ${bstage}
         let b0 = subgroupMatrixLoad<Right, col_major>(&Bs, (bBase + 16u) / DIV, S / DIV);
+#elif ${bpack}
+        let b0 = cb4;
 #else
         let b0 = subgroupMatrixLoad<Right, col_major>(&w, bW + 0u * KQ + 4u, KQ);
 #endif
 #if ${bstage}
         let b1 = subgroupMatrixLoad<Right, col_major>(&Bs, (bBase + 16u * S + 16u) / DIV, S / DIV);
+#elif ${bpack}
+        let b1 = cb5;
 #else
         let b1 = subgroupMatrixLoad<Right, col_major>(&w, bW + 16u * KQ + 4u, KQ);
 #endif
 #if ${tc4}
 #if ${bstage}
         let b2 = subgroupMatrixLoad<Right, col_major>(&Bs, (bBase + 32u * S + 16u) / DIV, S / DIV);
+#elif ${bpack}
+        let b2 = cb6;
 #else
         let b2 = subgroupMatrixLoad<Right, col_major>(&w, bW + 32u * KQ + 4u, KQ);
 #endif
 #if ${bstage}
         let b3 = subgroupMatrixLoad<Right, col_major>(&Bs, (bBase + 48u * S + 16u) / DIV, S / DIV);
+#elif ${bpack}
+        let b3 = cb7;
 #else
         let b3 = subgroupMatrixLoad<Right, col_major>(&w, bW + 48u * KQ + 4u, KQ);
 #endif

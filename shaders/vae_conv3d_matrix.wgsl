@@ -7,7 +7,8 @@
 // Defines: KT KH KW (1 or 3); vec (Cin % 4 == 0: x, cache and w read as vec4<f16>, 4 channels of one tap);
 // residual; gemm_matrix_tile's tile defines (src/ops/gemm_matrix.ts matrixTileDefines).
 // Bindings (shapes in elements): as vae_conv3d.wgsl, f16:
-//   0 uniform Params   1 x [T, Hin, W, Cin]   2 cache [KT - 1, Hin, W, Cin]   3 w [Cout, K]
+//   0 uniform Params   1 x [T, Hin, W, Cin]   2 cache [KT - 1, Hin, W, Cin]   3 w [Cout, K] (with ${bpack}:
+//   w packed in 16 x 16 tiles, gemm_pack.wgsl's layout, src/ops/vae_conv3d.ts packConv)
 //   4 bias [Cout]      5 out [T * G, Hout, W, splitC]   6 res (with ${residual})
 // Dispatch: (ceil(Cout / BN), ceil(M / BM) spread over y and z: tile row = y + z * 65535), THREADS invocations.
 

@@ -8,6 +8,7 @@ import type { Gpu } from "../gpu/device.ts";
 import { type DType, numel } from "../shape.ts";
 import { type Tensor } from "../gpu/tensor.ts";
 import { gemmMatrix, matrixGemmSupport, type MatrixTile } from "./gemm_matrix.ts";
+import { gemmMatrixPacked, type PackedTile } from "./gemm_matrix_packed.ts";
 import { type GemmEpilogue, type Linear, dispatchChunks, epilogueDefines } from "./gemm_common.ts";
 // The Linear layer belongs to gemm_common.ts (shared with gemm_matrix.ts); gemm's users import it from here.
 export { freeLinear, type GemmEpilogue, type Linear, uploadLinear } from "./gemm_common.ts";
@@ -55,11 +56,15 @@ export interface GemmOptions {
   tile?: GemmTile;
   /**
    * Which kernel: "auto" (default: the matrix kernel for f16 where the device has subgroup matrices and no
-   * scalar tile was forced, else scalar), "scalar", or "matrix" (an error where it cannot run).
+   * scalar tile was forced, else scalar), "scalar", "matrix" (an error where it cannot run), or "packed"
+   * (the matrix kernel on operands packed in 16 x 16 tiles, src/ops/gemm_matrix_packed.ts: packs the
+   * weight once, keeping a second copy, and x per call).
    */
-  kernel?: "auto" | "scalar" | "matrix";
+  kernel?: "auto" | "scalar" | "matrix" | "packed";
   /** Force a tile of the matrix kernel (bench, tests); default pickMatrixTile. */
   matrixTile?: MatrixTile;
+  /** Force a tile of the packed kernel (bench, tests); default PACKED_TILE_DEFAULT. */
+  packedTile?: PackedTile;
 }
 
 /** The defines of one gemm pipeline (exported for the bench, which reports them). */
@@ -122,6 +127,10 @@ export function gemm(gpu: Gpu, x: Tensor, layer: Linear, out: Tensor, opts: Gemm
   if (M === 0) return;
 
   const kernelChoice = opts.kernel ?? "auto";
+  if (kernelChoice === "packed") {
+    gemmMatrixPacked(gpu, x, layer, out, epilogue, gate, opts.packedTile);
+    return;
+  }
   if (kernelChoice === "matrix" || (kernelChoice === "auto" && !opts.tile && dtype === "f16" && matrixGemmSupport(gpu).ok)) {
     gemmMatrix(gpu, x, layer, out, epilogue, gate, opts.matrixTile);
     return;

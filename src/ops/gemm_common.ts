@@ -17,6 +17,11 @@ export interface Linear {
   inFeatures: number;
   /** The name given to uploadLinear, used in errors. */
   name?: string;
+  /**
+   * The weight chunks packed in 16 x 16 tiles for the packed matrix kernel (src/ops/gemm_matrix_packed.ts
+   * packLinear makes them on first use; freeLinear frees them), each with the weight rows it holds.
+   */
+  packed?: { w: Tensor; rows: number }[];
 }
 
 /** Chunk rows are multiples of this, so a chunk's byte offset within W stays 256-byte aligned. */
@@ -60,7 +65,9 @@ export function uploadLinear(
 
 export function freeLinear(gpu: Gpu, l: Linear): void {
   for (const c of l.chunks) gpu.freeTensor(c);
+  for (const c of l.packed ?? []) gpu.freeTensor(c.w);
   if (l.bias) gpu.freeTensor(l.bias);
+  l.packed = undefined;
   l.chunks = [];
   l.bias = null;
 }
@@ -81,6 +88,7 @@ export function epilogueDefines(epilogue: GemmEpilogue, hasBias: boolean): Recor
 /**
  * One dispatch per weight chunk of `layer` (scalar and matrix kernel alike): bindings x, the chunk, out,
  * then the gate and the bias where present; BM x BN output tiles, each chunk writing its own columns.
+ * `weights` binds other buffers per chunk (the packed copies of gemm_pack.ts), with the rows each holds.
  */
 export function dispatchChunks(
   gpu: Gpu,
@@ -91,6 +99,7 @@ export function dispatchChunks(
   gate: { tensor: Tensor; offset: number } | undefined,
   BM: number,
   BN: number,
+  weights: readonly { w: Tensor; rows: number }[] = layer.chunks.map((w) => ({ w, rows: w.shape[0] })),
 ): void {
   const M = x.shape[0], N = layer.outFeatures, K = layer.inFeatures;
   const extra: Tensor[] = [];
@@ -98,8 +107,7 @@ export function dispatchChunks(
   if (layer.bias) extra.push(layer.bias);
   const gy = Math.ceil(M / BM);
   let n0 = 0;
-  for (const w of layer.chunks) {
-    const ni = w.shape[0];
+  for (const { w, rows: ni } of weights) {
     gpu.dispatch(kernel, { M, N: ni, K, n0, ldo: N, gateOffset: gate?.offset ?? 0 }, [x, w, out, ...extra], [Math.ceil(ni / BN), gy]);
     n0 += ni;
   }

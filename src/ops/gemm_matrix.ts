@@ -4,6 +4,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { dispatchChunks, epilogueDefines, type GemmEpilogue, type Linear } from "./gemm_common.ts";
+import { packLinear } from "./gemm_pack.ts";
 
 /**
  * Workgroup tile of the matrix kernels (shaders/gemm_matrix_tile.wgsl): SGR x SGC subgroups, each owning
@@ -22,14 +23,23 @@ export interface MatrixTile {
   PAD: number;
   vstage: boolean;
   bdirect?: boolean;
+  /**
+   * With bdirect: B (the weight) as right matrices straight from its packed copy (src/ops/gemm_pack.ts:
+   * 16 x 16 tiles of 512 contiguous bytes), prefetched a K step ahead; only A is staged. Taken where K % 4
+   * == 0 (vec4 reads), else the same tile staged. A kernel that forces bdirect off stages B.
+   */
+  bpack?: boolean;
+  /** Diagnostic (sweep only): no global loads after the first K step; the results are wrong. */
+  noGlobalLoads?: boolean;
 }
 
 const t = (SGR: number, SGC: number, TR: 2 | 4, TC: 2 | 4, BK: 16 | 32, vstage = true, PAD = 8): MatrixTile => ({ SGR, SGC, TR, TC, BK, PAD, vstage });
 const d = (tile: MatrixTile): MatrixTile => ({ ...tile, bdirect: true });
+const pk = (tile: MatrixTile): MatrixTile => ({ ...tile, bdirect: true, bpack: true });
 
 /**
  * Named configurations, "BMxBNxBK" + "/TRxTC" (the result matrices per subgroup) + "s" for scalar staging,
- * "d" for B straight from storage (bdirect).
+ * "d" for B straight from storage (bdirect), "k" for B from the packed weight (bpack).
  * The bench and the sweep run them by name.
  */
 export const MATRIX_TILES: Record<string, MatrixTile> = {
@@ -70,6 +80,14 @@ export const MATRIX_TILES: Record<string, MatrixTile> = {
   "256x128x32/4x4d": d(t(4, 2, 4, 4, 32)),
   "128x64x32/4x2d": d(t(2, 2, 4, 2, 32)),
   "128x32x32/2x2d": d(t(4, 1, 2, 2, 32)),
+  // B from the packed weight ("k"): only A staged, B's matrices one contiguous tile each, a step ahead
+  "256x128x16/4x4k": pk(t(4, 2, 4, 4, 16)),
+  "128x256x16/4x4k": pk(t(2, 4, 4, 4, 16)),
+  "256x128x32/4x4k": pk(t(4, 2, 4, 4, 32)),
+  "128x128x32/4x4k": pk(t(2, 2, 4, 4, 32)),
+  "128x128x32/2x4k": pk(t(4, 2, 2, 4, 32)),
+  "128x128x16/2x2k": pk(t(4, 4, 2, 2, 16)),
+  "256x64x16/4x2k": pk(t(4, 2, 4, 2, 16)),
 };
 
 /**
@@ -108,6 +126,7 @@ export function matrixWorkgroupBytes(t: MatrixTile): number {
  */
 export function matrixTileFor(tile: MatrixTile, K: number, chunkRows: readonly number[]): MatrixTile {
   if (!tile.bdirect) return tile;
+  if (tile.bpack) return K % 4 === 0 ? tile : { ...tile, bdirect: false, bpack: false };
   const BN = 16 * tile.TC * tile.SGC;
   const inBounds = K % tile.BK === 0 && K % 4 === 0 && chunkRows.every((n) => n % BN === 0);
   return inBounds ? tile : { ...tile, bdirect: false };
@@ -130,7 +149,8 @@ export function matrixTileDefines(tile: MatrixTile, subgroupSize: number): Recor
   return {
     SG: subgroupSize, SGR, SGC, TR, TC, THREADS, BM, BN, BK, PAD,
     tr4: TR === 4, tc4: TC === 4, bk32: BK === 32, vstage,
-    bdirect: !!tile.bdirect, bstage: !tile.bdirect,
+    bdirect: !!tile.bdirect && !tile.bpack, bpack: !!tile.bdirect && !!tile.bpack, bstage: !tile.bdirect,
+    gload: !tile.noGlobalLoads,
     la2: LA >= 2, la4: LA >= 4, la8: LA === 8,
     lb2: LB >= 2, lb4: LB >= 4, lb8: LB === 8,
     A_SMEM: (2 * BM * S) / unit,
@@ -184,5 +204,6 @@ export function gemmMatrix(
   // A bdirect tile staged for these operands may outgrow workgroup memory (128x256x32): the default then.
   if (!matrixTileFits(gpu, run, support.subgroupSize)) run = pickMatrixTile(gpu, support.subgroupSize);
   const defines = matrixGemmDefines(layer.inFeatures, run, support.subgroupSize, epilogue, layer.bias !== null);
-  dispatchChunks(gpu, gpu.kernel("gemm_matrix", defines), x, layer, out, gate, defines.BM as number, defines.BN as number);
+  const weights = run.bdirect && run.bpack ? packLinear(gpu, layer) : undefined;
+  dispatchChunks(gpu, gpu.kernel("gemm_matrix", defines), x, layer, out, gate, defines.BM as number, defines.BN as number, weights);
 }

@@ -6,6 +6,7 @@ import type { Gpu } from "../gpu/device.ts";
 import { type DType, numel } from "../shape.ts";
 import { expectShape, type Tensor, tensorBytes } from "../gpu/tensor.ts";
 import { MAX_WG_X, workgroups1d } from "./workgroups.ts";
+import { packedElements, packRows } from "./gemm_pack.ts";
 import { GEMM_TILES, type GemmTile, gemmDefines, gemmWorkgroupBytes, pickTile } from "./gemm.ts";
 import { MATRIX_TILES, matrixGemmSupport, type MatrixTile, matrixTileDefines, matrixTileFits, matrixTileFor, matrixWorkgroupBytes } from "./gemm_matrix.ts";
 
@@ -24,6 +25,8 @@ export interface ConvLayer {
   /** Runs on vae_conv3d_narrow (one invocation per pixel, all <= 4 outputs) unless a GEMM tile is forced. */
   narrow: boolean;
   name: string;
+  /** w packed in 16 x 16 tiles (src/ops/gemm_pack.ts), made on first use by a bpack matrix tile; freeConv frees it. */
+  packed?: Tensor;
 }
 
 /** PyTorch [Cout, Cin, taps] -> [rows >= Cout, taps * Cin] with k = tap * Cin + ci (rows past Cout zero). */
@@ -61,6 +64,21 @@ export function uploadConv(gpu: Gpu, weight: Float32Array, shape: readonly numbe
 export function freeConv(gpu: Gpu, l: ConvLayer): void {
   gpu.freeTensor(l.w);
   gpu.freeTensor(l.bias);
+  if (l.packed) gpu.freeTensor(l.packed);
+  l.packed = undefined;
+}
+
+/** The layer's w [Cout, K] packed in 16 x 16 tiles (once; kept in layer.packed). */
+function packConv(gpu: Gpu, l: ConvLayer): Tensor {
+  if (l.packed) return l.packed;
+  const [rows, K] = l.w.shape;
+  const n = packedElements(rows, K);
+  gpu.checkBinding(n * 2, `${l.name}: packed weight (${rows} rows of ${K}, rounded up to 16)`);
+  const p = gpu.empty([n], l.w.dtype, `${l.name}.packed`);
+  gpu.pin(p);
+  packRows(gpu, l.w, p, l.name);
+  l.packed = p;
+  return p;
 }
 
 /** gemm's tiles plus a 32-wide one, so 96 (and 160, 224) output channels waste nothing. */
@@ -96,6 +114,11 @@ export const CONV_MATRIX_TILES: Record<string, MatrixTile> = {
   "256x128x16/4x4": MATRIX_TILES["256x128x16/4x4"],
   "256x64x16/4x2": MATRIX_TILES["256x64x16/4x2"],
   "128x256x16/4x4": MATRIX_TILES["128x256x16/4x4"],
+  // B from the packed weight (bpack)
+  "256x128x16/4x4k": MATRIX_TILES["256x128x16/4x4k"],
+  "128x128x16/2x2k": MATRIX_TILES["128x128x16/2x2k"],
+  "256x64x16/4x2k": MATRIX_TILES["256x64x16/4x2k"],
+  "128x128x32/2x4k": MATRIX_TILES["128x128x32/2x4k"],
 };
 
 /**
@@ -195,6 +218,7 @@ export function vaeConv3d(gpu: Gpu, x: Tensor, layer: ConvLayer, out: Tensor, op
     if (!matrixTileFits(gpu, run, support.subgroupSize)) run = pickConvMatrixTile(Cout);
     const d = matrixTileDefines(run, support.subgroupSize);
     const kernel = gpu.kernel("vae_conv3d_matrix", { KT, KH, KW, residual, vec: Cin % 4 === 0, ...d });
+    if (d.bpack) bindings[2] = packConv(gpu, layer);
     // 3. uniforms  4. dispatch: (N tiles, M tiles over y and z)
     const BM = d.BM as number, BN = d.BN as number;
     const mTiles = Math.ceil(M / BM);

@@ -8,6 +8,7 @@
 import { preprocessShader, shaderSource } from "../../src/gpu/shaders.ts";
 import type { GemmEpilogue } from "../../src/ops/gemm_common.ts";
 import { MATRIX_TILES, matrixGemmDefines, matrixTileDefines, matrixTileFor } from "../../src/ops/gemm_matrix.ts";
+import { PACKED_TILES, packedGemmDefines } from "../../src/ops/gemm_matrix_packed.ts";
 import { CONV_MATRIX_TILES } from "../../src/ops/vae_conv3d.ts";
 import { skip, test } from "../../src/selftest/harness.ts";
 import { nullMatrixDevice } from "./matrix_compile.test.ts";
@@ -54,6 +55,22 @@ test("matrix kernels: every gemm_matrix tile, epilogue and read width compiles o
   );
   await compileAll(variants);
 }, { tags: ["slow"], hosts: ["deno"] });
+
+test("matrix kernels: every gemm_matrix_packed tile and epilogue, the diagnostics and gemm_pack compile on Dawn's null backend", async () => {
+  const epilogues: GemmEpilogue[] = ["none", "gelu_tanh", "residual", "residual_gate"];
+  const variants = Object.entries(PACKED_TILES).flatMap(([name, tile]) =>
+    epilogues.flatMap((epi) =>
+      [true, false].map((hasBias) => ({ label: `gemm_matrix_packed ${name} ${epi}${hasBias ? "" : " no bias"}`, op: "gemm_matrix_packed", defines: packedGemmDefines(tile, SG, epi, hasBias) }))
+    )
+  );
+  variants.push({ label: "gemm_matrix_packed samek", op: "gemm_matrix_packed", defines: packedGemmDefines({ ...PACKED_TILES["256x128/4x4"], samek: true }, SG, "none", true) });
+  for (const vec of [true, false]) variants.push({ label: `gemm_pack vec ${vec}`, op: "gemm_pack", defines: { vec } });
+  // the sweep's diagnostic of the staged tile (no global loads after step 0), staged and packed B
+  for (const name of ["256x128x16/4x4", "256x128x16/4x4k"]) {
+    variants.push({ label: `gemm_matrix ${name} without global loads`, op: "gemm_matrix", defines: matrixGemmDefines(64, { ...MATRIX_TILES[name], noGlobalLoads: true }, SG, "none", true) });
+  }
+  await compileAll(variants);
+}, { hosts: ["deno"] });
 
 test("matrix kernels: every vae_conv3d_matrix kernel size, read width, residual and tile compiles on Dawn's null backend", async () => {
   const kernels = [[3, 3, 3], [1, 3, 3], [3, 1, 1], [1, 1, 1]];

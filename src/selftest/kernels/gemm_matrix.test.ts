@@ -53,6 +53,11 @@ const cases: GemmCase[] = [
   ...Object.keys(MATRIX_TILES).filter((t) => t.endsWith("d")).map((tile) => ({ M: 130, N: 256, K: 96, tile, epilogue: "residual_gate" as const })),
   { M: 67, N: 512, K: 64, tile: "128x128x32/4x4d", epilogue: "gelu_tanh" as const, maxChunkBytes: 256 * 64 * 2 },
   { M: 200, N: 768, K: 160, tile: "128x256x32/4x4d", maxChunkBytes: 256 * 160 * 2 },
+  // B from the packed weight (bpack tiles, "k"): any N and K % 4 == 0 (K 13 stages B), chunks packed each
+  // on its own, every epilogue
+  ...Object.keys(MATRIX_TILES).filter((t) => t.endsWith("k")).map((tile) => ({ M: 130, N: 300, K: 52, tile, epilogue: "residual_gate" as const })),
+  { M: 67, N: 300, K: 100, tile: "256x128x16/4x4k", maxChunkBytes: 128 * 100 * 2, epilogue: "gelu_tanh" as const },
+  { M: 45, N: 96, K: 13, tile: "256x128x16/4x4k", epilogue: "residual" as const },
   // chunked weights (128-row chunks) writing columns [n0, n0 + n_i), and views at row offsets
   { M: 45, N: 257, K: 64, maxChunkBytes: 128 * 64 * 2 },
   { M: 130, N: 257, K: 100, maxChunkBytes: 128 * 100 * 2, epilogue: "residual_gate" },

@@ -4,6 +4,8 @@
 import "./rms_norm.test.ts";
 import "./gemm.test.ts";
 import "./gemm_matrix.test.ts";
+import "./gemm_pack.test.ts";
+import "./gemm_matrix_packed.test.ts";
 import "./attention.test.ts";
 import "./attention_merge.test.ts";
 import "./attention_matrix.test.ts";
