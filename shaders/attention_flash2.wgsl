@@ -31,7 +31,9 @@
 // only when nvalid < BK is anything zero-filled.
 // Defines: lse, NSG, BK (16 or 32), WG = 32 NSG, kv16 / KVW (halves per KV element: 8 or 4), VDB (0 or 1) and
 // vdb / oneV, pf, QROWS (Q rows staged per pass through kv: a multiple of 32 dividing BQ), KVN (KV size of kv),
-// pairs (BK 32: O round trips two matrices per row block) / singles (BK 16). Chosen by
+// pairs (BK 32: O round trips two matrices per row block) / singles (BK 16); diagnostics for the sweep only (wrong
+// results, to time what a part costs): diagCopy false (no K/V copy after tile 0's), diagNoSoftmax (tile 0's P
+// reused), diagOneBar (a plain barrier instead of the flag's uniform load: no rescale). Chosen by
 // src/ops/attention_matrix.ts (flash2Plan). Subgroup size 32 is required (the host checks).
 
 enable f16;
@@ -287,6 +289,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 
     // ---- softmax of row `lane`, keys base ..: max, lazy rescale decision, P (f16) and its sum in one pass
     let qs = p.qscale;
+#if ${diagNoSoftmax}
+    if (t == 0u) {                 // diagnostic (wrong results): P of tile 0 reused, no softmax work after it
+#endif
     let full = base == lo && base + BK <= nvalid;
     var tmax = NEG;
     if (full) {
@@ -325,9 +330,13 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       }
     }
     lrow = lrow * alpha + (psum.x + psum.y) + (psum.z + psum.w);
+#if ${diagNoSoftmax}
+    }
+    let alpha = 1.0;
+#endif
 
     // ---- next tile's K (every subgroup is past S(t)) and, with two V buffers, its V
-    if (t + 1u < nt) {
+    if (t + 1u < nt && ${diagCopy}) {
 #if ${pf}
       storeK(lid);
 #if ${vdb}
@@ -344,7 +353,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 
     // ---- O *= alpha per row, when some row of the workgroup moved its max (never on the first tile: O = 0).
     // The uniform load is the barrier that makes P (and the next K/V) visible.
+#if ${diagOneBar}
+    workgroupBarrier();            // diagnostic (wrong results where a max moves): no rescale check
+    if (false) {
+#else
     if (workgroupUniformLoad(&flag).x == t + 1u && t > 0u) {
+#endif
 #if ${pairs}
       subgroupMatrixStore<row_major>(&ss, sb, oa0, SS4); subgroupMatrixStore<row_major>(&ss, (sb + 4u), oa1, SS4);
       subgroupMatrixStore<row_major>(&ss, (sb + RS), ob0, SS4); subgroupMatrixStore<row_major>(&ss, (sb + RS + 4u), ob1, SS4);
@@ -431,7 +445,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 
 #if ${oneV}
     // ---- one V buffer: every subgroup is past P V(t) before V(t + 1) goes in; then tile t + 2's loads
-    if (t + 1u < nt) {
+    if (t + 1u < nt && ${diagCopy}) {
       workgroupBarrier();
 #if ${pf}
       storeV(VOFF, lid);

@@ -31,7 +31,14 @@ export interface MatrixAttentionConfig {
   kv16?: boolean;
   /** flash2: the next tile's K/V global loads issued into registers a tile ahead (default); off: load and store in one go. */
   pf?: boolean;
+  /**
+   * flash2, for the sweep only (wrong results, to time what a part costs): "nocopy" (no K/V copy after tile 0's),
+   * "nosoftmax" (tile 0's P reused), "onebar" (a plain barrier instead of the rescale flag's uniform load).
+   */
+  diag?: FlashDiag[];
 }
+
+export type FlashDiag = "nocopy" | "nosoftmax" | "onebar";
 
 /** The only head dim the matrix kernel spells out (8 Q and 8 O tiles of 16 columns per subgroup). */
 export const MATRIX_ATTENTION_HEAD_DIM = 128;
@@ -148,7 +155,7 @@ function flashPlan(cfg: MatrixAttentionConfig): MatrixAttentionPlan {
  */
 function flash2Plan(cfg: MatrixAttentionConfig): MatrixAttentionPlan {
   const { NSG, BK } = cfg;
-  const VDB = cfg.VDB ?? 0, kv16 = cfg.kv16 ?? true, pf = cfg.pf ?? true;
+  const VDB = cfg.VDB ?? 0, kv16 = cfg.kv16 ?? true, pf = cfg.pf ?? true, diag = cfg.diag ?? [];
   if (!Number.isInteger(NSG) || NSG < 1 || (BK !== 16 && BK !== 32)) throw new Error(`attention_flash2: NSG must be a positive integer and BK 16 or 32 (config ${JSON.stringify(cfg)})`);
   const KVW = kv16 ? 8 : 4, DE = 128 / KVW, DSE = 136 / KVW, KT = BK * DSE;
   const BQ = 32 * NSG, threads = 32 * NSG;
@@ -164,7 +171,10 @@ function flash2Plan(cfg: MatrixAttentionConfig): MatrixAttentionPlan {
   const KVN = Math.max(kvTiles, QROWS * DSE);
   return {
     shader: "attention_flash2",
-    defines: { NSG, BK, WG: threads, VDB, vdb: VDB === 1, oneV: VDB === 0, kv16, KVW, pf, QROWS, KVN, pairs: BK === 32, singles: BK === 16 },
+    defines: {
+      NSG, BK, WG: threads, VDB, vdb: VDB === 1, oneV: VDB === 0, kv16, KVW, pf, QROWS, KVN, pairs: BK === 32, singles: BK === 16,
+      diagCopy: !diag.includes("nocopy"), diagNoSoftmax: diag.includes("nosoftmax"), diagOneBar: diag.includes("onebar"),
+    },
     threads, BQ, workgroupBytes: KVN * 2 * KVW + fixed,
   };
 }
