@@ -33,7 +33,8 @@
 // vdb / oneV, pf, QROWS (Q rows staged per pass through kv: a multiple of 32 dividing BQ), KVN (KV size of kv),
 // pairs (BK 32: O round trips two matrices per row block) / singles (BK 16); diagnostics for the sweep only (wrong
 // results, to time what a part costs): diagCopy false (no K/V copy after tile 0's), diagNoSoftmax (tile 0's P
-// reused), diagOneBar (a plain barrier instead of the flag's uniform load: no rescale). Chosen by
+// reused), diagOneBar (a plain barrier instead of the flag's uniform load: no rescale); onepass (a full tile's S
+// read once: P against the running max, the two passes only for a row whose max moves by more than TH). Chosen by
 // src/ops/attention_matrix.ts (flash2Plan). Subgroup size 32 is required (the host checks).
 
 enable f16;
@@ -289,10 +290,32 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 
     // ---- softmax of row `lane`, keys base ..: max, lazy rescale decision, P (f16) and its sum in one pass
     let qs = p.qscale;
+    var alpha = 1.0;               // O's factor for this row (a moved max)
 #if ${diagNoSoftmax}
     if (t == 0u) {                 // diagnostic (wrong results): P of tile 0 reused, no softmax work after it
 #endif
     let full = base == lo && base + BK <= nvalid;
+#if ${onepass}
+    // one pass over a full tile's S: P against the running max while the tile max is taken; a row whose max
+    // moves by more than TH (every row in tile 0, rarely later) takes the two passes below instead
+    var done = false;
+    if (full && t > 0u) {
+      var m = ss[sr];
+      var psum1 = vec4<f32>(0.0);
+      for (var i = 0u; i < BK / 4u; i++) {
+        let sv = ss[sr + i];
+        m = max(m, sv);
+        let pj = vec4<f16>(exp2(sv * qs - vec4<f32>(mrow)));
+        ps[pr + i] = pj;
+        psum1 += vec4<f32>(pj);
+      }
+      if (max(max(m.x, m.y), max(m.z, m.w)) * qs <= mrow + TH) {
+        lrow += (psum1.x + psum1.y) + (psum1.z + psum1.w);
+        done = true;
+      }
+    }
+    if (!done) {
+#endif
     var tmax = NEG;
     if (full) {
       var m = ss[sr];
@@ -307,7 +330,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         tmax = max(tmax, max(max(x.x, x.y), max(x.z, x.w)));
       }
     }
-    var alpha = 1.0;
     if (tmax > mrow + TH) {
       alpha = exp2(mrow - tmax);
       mrow = tmax;
@@ -330,9 +352,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
       }
     }
     lrow = lrow * alpha + (psum.x + psum.y) + (psum.z + psum.w);
+#if ${onepass}
+    }
+#endif
 #if ${diagNoSoftmax}
     }
-    let alpha = 1.0;
 #endif
 
     // ---- next tile's K (every subgroup is past S(t)) and, with two V buffers, its V

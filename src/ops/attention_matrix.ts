@@ -31,6 +31,8 @@ export interface MatrixAttentionConfig {
   kv16?: boolean;
   /** flash2: the next tile's K/V global loads issued into registers a tile ahead (default); off: load and store in one go. */
   pf?: boolean;
+  /** flash2: a full tile's S read once (P against the running max; two passes only where a row's max moves by more than TH). */
+  onepass?: boolean;
   /**
    * flash2, for the sweep only (wrong results, to time what a part costs): "nocopy" (no K/V copy after tile 0's),
    * "nosoftmax" (tile 0's P reused), "onebar" (a plain barrier instead of the rescale flag's uniform load).
@@ -76,6 +78,8 @@ export const MATRIX_ATTENTION_CONFIGS: Record<string, MatrixAttentionConfig> = {
   "w4x16o": { kind: "matrix", kernel: "flash2", NSG: 4, BK: 16, VDB: 0 }, // 33 KiB
   "w4x16n": { kind: "matrix", kernel: "flash2", NSG: 4, BK: 16, VDB: 1, pf: false }, // 33 KiB
   "w4x16h": { kind: "matrix", kernel: "flash2", NSG: 4, BK: 16, VDB: 1, kv16: false }, // 33 KiB
+  "w4x32o1": { kind: "matrix", kernel: "flash2", NSG: 4, BK: 32, VDB: 0, onepass: true }, // w4x32o, S read once: 45 KiB
+  "w4x16_1": { kind: "matrix", kernel: "flash2", NSG: 4, BK: 16, VDB: 1, onepass: true }, // w4x16, S read once: 33 KiB
   "w8x16o": { kind: "matrix", kernel: "flash2", NSG: 8, BK: 16, VDB: 0 }, // 256 x 16, 256 invocations, 41 KiB (Q in 8 passes)
   "w8x16": { kind: "matrix", kernel: "flash2", NSG: 8, BK: 16, VDB: 1 }, // 45 KiB
   "w2x32": { kind: "matrix", kernel: "flash2", NSG: 2, BK: 32, VDB: 1 }, // 64 x 32, 64 invocations, 40 KiB
@@ -173,7 +177,7 @@ function flash2Plan(cfg: MatrixAttentionConfig): MatrixAttentionPlan {
     shader: "attention_flash2",
     defines: {
       NSG, BK, WG: threads, VDB, vdb: VDB === 1, oneV: VDB === 0, kv16, KVW, pf, QROWS, KVN, pairs: BK === 32, singles: BK === 16,
-      diagCopy: !diag.includes("nocopy"), diagNoSoftmax: diag.includes("nosoftmax"), diagOneBar: diag.includes("onebar"),
+      onepass: cfg.onepass === true, diagCopy: !diag.includes("nocopy"), diagNoSoftmax: diag.includes("nosoftmax"), diagOneBar: diag.includes("onebar"),
     },
     threads, BQ, workgroupBytes: KVN * 2 * KVW + fixed,
   };

@@ -99,7 +99,7 @@ for (const [name, cfg] of Object.entries(MATRIX_ATTENTION_CONFIGS)) {
 
 // Scores that grow along the keys (positive q, keys scaled up to 6x): the running max moves by more than the
 // lazy-rescale threshold several times, so O goes through its rescaling round trip mid-run.
-for (const name of [undefined, "f4x32", "f4x32d", "w4x32o", "w4x16", "w8x16o"]) {
+for (const name of [undefined, "f4x32", "f4x32d", "w4x32o", "w4x16", "w8x16o", "w4x32o1", "w4x16_1"]) {
   test(`attention_matrix f16 rising scores rescale O 50x300 2x128 lse${name ? ` ${name}` : ""}`, () =>
     withMatrixGpu(async (gpu) => {
       const [Lq, Lk, N] = [50, 300, 2];
