@@ -34,7 +34,7 @@ interface Settings {
   /** CFG parallel: two device groups, one per guidance branch. */
   cfgParallel: boolean;
   /** Step caching (off when absent). */
-  cache?: "teacache" | "magcache";
+  cache?: "teacache" | "magcache" | "fbcache";
 }
 
 interface DemoState {

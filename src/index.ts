@@ -58,7 +58,7 @@ export { type ForwardRequest, type ForwardResult, PoolCancelled, PoolError, type
 export type { DeviceStats } from "./parallel/messages.ts";
 export { planJson, planShards, SHARD_MODES, type ShardMode, type ShardPlan, tokenGridFromLatent } from "./parallel/plan.ts";
 export { cfgGroups, type DeviceGroup, generate, type GenerateOptions, type GenerateResult, setPrompts, type StepReport, throwIfCancelled } from "./pipeline/generate.ts";
-export { CACHE_KINDS, type CacheKind, type CachePlan, magCachePlan, parseCacheSpec, type StepCacheOptions, teaCachePlan } from "./pipeline/step_cache.ts";
+export { CACHE_KINDS, type CacheKind, type CachePlan, FBCACHE_DEFAULT_THRESHOLD, fbCachePlan, magCachePlan, parseCacheSpec, type StepCacheOptions, teaCachePlan } from "./pipeline/step_cache.ts";
 export { type RunSummary, runSummary } from "./pipeline/summary.ts";
 export { DEFAULT_SAMPLER, gaussianNoise, type SamplerConfig, type Solver, SOLVERS } from "./sampler/flow_match.ts";
 export { PRESET_ALIASES, PRESET_NAMES, presetSampler, SAMPLER_PRESETS, type SamplerPreset, stepDistillSchedule } from "./sampler/presets.ts";

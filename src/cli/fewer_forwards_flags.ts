@@ -7,7 +7,7 @@ import type { GenerateResult, StepReport } from "../pipeline/generate.ts";
 export const FEWER_FORWARDS_FLAGS: readonly FlagSpec[] = [
   { name: "cfg-parallel", help: "split the devices into two groups (the first half and the rest): the conditional forward on one, the unconditional on the other, at the same time, each sharded over its group; one combine per step" },
   { name: "batch", value: "auto|on|off|N", default: "auto", help: "the model calls of a step (both guidance branches, every prompt and seed) as one forward over a batch, each weight read once: auto when the batch's rows fit one storage binding, N at most N calls per forward" },
-  { name: "cache", value: `${CACHE_KINDS.map((k) => `${k}[:T]`).join("|")}|off`, default: "off", help: "step caching: reuse the blocks' residual of the last computed step while the published distance stays under T (TeaCache Wan2.1 1.3B 0.08, 14B 0.20; MagCache 0.12, K 2)" },
+  { name: "cache", value: `${CACHE_KINDS.map((k) => `${k}[:T]`).join("|")}|off`, default: "off", help: "step caching: reuse the blocks' residual of the last computed step while the published distance stays under T (TeaCache Wan2.1 1.3B 0.08, 14B 0.20; MagCache 0.12, K 2; FBCache, diffusers' FirstBlockCache: block 0's residual changed by at most T relative L1, 0.05, every step's model calls in one forward)" },
   { name: "seeds", value: "N,N,...", help: "one video per seed (with each --prompt; --prompt repeats), batched; item k > 0 goes to DIR/item<k>/" },
 ];
 
@@ -32,7 +32,7 @@ export function fewerForwardsOptions(p: Parsed, devices: number, guidance: numbe
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
-  } else if (c === true) throw new UsageError("--cache needs a value: teacache[:T], magcache[:T] or off");
+  } else if (c === true) throw new UsageError("--cache needs a value: teacache[:T], magcache[:T], fbcache[:T] or off");
   return { cfgParallel, batch, cache };
 }
 

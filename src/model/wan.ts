@@ -42,6 +42,13 @@ export interface TextState {
 export interface BlockCache {
   reuse?: Tensor;
   store?: (residual: Tensor) => void;
+  /**
+   * First-block caching (diffusers' FirstBlockCache): block 0 always runs; then `firstBlock` gets its residual
+   * r0 = h1 - h0 [B * stride, d] (the callee owns it: keeps or frees it) and resolves to the residual of blocks
+   * 1.. of the last computed step to reuse (h = h1 + it), or null to run them, `store` then receiving their
+   * residual h_out - h1. `reuse` is not used with it.
+   */
+  firstBlock?: (residual: Tensor) => Promise<Tensor | null>;
 }
 
 /** Per timestep: temb [1, d] (output modulation) and proj [6, d] (block modulation). */
@@ -160,11 +167,26 @@ export class WanModel {
     this.free(patches);
 
     const cache = opts.cache;
-    if (cache?.reuse) {
+    let first = 0; // the first block that the step cache's residual covers
+    let reuse = cache?.reuse;
+    if (cache?.firstBlock) {
+      if (reuse) throw new Error("forwardBatch: cache.reuse and cache.firstBlock together (the first-block cache finds its own residual)");
+      if (w.blocks.length < 2) throw new Error(`forwardBatch: first-block caching needs at least 2 blocks, the model has ${w.blocks.length}`);
+      const h0 = gpu.empty([rows, d], this.dtype, "block 0's input");
+      copyTensor(gpu, h, h0);
+      await this.block(0, h, time, texts, shard, selfAttention, stride);
+      if (opts.afterBlock) await opts.afterBlock(0, h);
+      const r0 = gpu.empty([rows, d], this.dtype, "block 0's residual");
+      addRows(gpu, h, h0, r0, -1); // h1 - h0
+      this.free(h0);
+      first = 1;
+      reuse = (await cache.firstBlock(r0)) ?? undefined;
+    }
+    if (reuse) {
       // A cached step: h + the blocks' residual of the last computed step, instead of the blocks.
-      expectShape("forwardBatch cache.reuse", cache.reuse, [rows, d], this.dtype);
+      expectShape("forwardBatch cache.reuse", reuse, [rows, d], this.dtype);
       const out = gpu.empty([rows, d], this.dtype, "activation");
-      addRows(gpu, h, cache.reuse, out);
+      addRows(gpu, h, reuse, out);
       copyTensor(gpu, out, h);
       this.free(out);
     } else {
@@ -173,7 +195,7 @@ export class WanModel {
         h0 = gpu.empty([rows, d], this.dtype, "blocks' input");
         copyTensor(gpu, h, h0);
       }
-      for (let i = 0; i < w.blocks.length; i++) {
+      for (let i = first; i < w.blocks.length; i++) {
         await this.block(i, h, time, texts, shard, selfAttention, stride);
         if (opts.afterBlock) await opts.afterBlock(i, h);
       }

@@ -51,8 +51,10 @@ export type ToWorker =
     members: number[];
     rank: number;
     /** Step caching (src/pipeline/step_cache.ts): "store" runs the blocks and keeps their residual under `key`,
-     * "reuse" skips them and adds the residual kept under `key`. Absent: no caching (the plain forward). */
-    cache?: { key: string; mode: "store" | "reuse" };
+     * "reuse" skips them and adds the residual kept under `key`; "first-block" runs block 0 and decides with every
+     * device of the forward (first_block_cache.ts) whether blocks 1.. run or their residual is reused.
+     * Absent: no caching (the plain forward). */
+    cache?: ForwardCache & { decision?: FirstBlockMeeting };
     /** Overlap the rows exchange with attention over the device's own keys (OverlapAttention). */
     overlap: boolean;
     buffers: RunBuffers;
@@ -65,6 +67,20 @@ export type ToWorker =
   | { type: "dispose"; close?: boolean }
   /** The VAE decoder: its weights, and one band of a sharded decode (vae_messages.ts). */
   | VaeToWorker;
+
+/** A forward's step-cache instruction (WorkerPool ForwardRequest.cache). `threshold`: the first-block cache's. */
+export interface ForwardCache {
+  key: string;
+  mode: "store" | "reuse" | "first-block";
+  threshold?: number;
+}
+
+/** Where the devices of one forward meet for the first-block cache's decision (first_block_cache.ts). */
+export interface FirstBlockMeeting {
+  buffer: SharedArrayBuffer;
+  slot: number;
+  participants: number;
+}
 
 export interface DeviceStats {
   device: number;
@@ -82,6 +98,8 @@ export interface DeviceStats {
   liveBuffers: number;
   /** GPU time per op (profile mode only). */
   opTimes?: { op: string; ms: number; count: number }[];
+  /** The first-block cache's decision (the same on every device of the forward) and its distance. */
+  firstBlock?: { compute: boolean; distance: number };
 }
 
 export type FromWorker =

@@ -10,7 +10,8 @@ import { type DType, type Grid3, gridSize } from "../shape.ts";
 import type { WanConfig } from "../model/config.ts";
 import type { WanWeights } from "../model/weights.ts";
 import { abortRun, CANCELLED, controlBuffer, runFailure } from "./barrier.ts";
-import type { DeviceStats, FromWorker, RunBuffers, ToWorker } from "./messages.ts";
+import type { DeviceStats, FirstBlockMeeting, ForwardCache, FromWorker, RunBuffers, ToWorker } from "./messages.ts";
+import { decisionBuffer } from "./first_block_cache.ts";
 import type { ShardPlan } from "./plan.ts";
 import { exchangeBufferBytes } from "./sab_exchange.ts";
 import { type SharedTree, shareTree } from "./shared_weights.ts";
@@ -63,8 +64,9 @@ export interface ForwardRequest {
    * parallel (forwardMany). Default: every device.
    */
   devices?: number[];
-  /** Step caching (src/pipeline/step_cache.ts): keep the blocks' residual under key, or reuse the one kept there. */
-  cache?: { key: string; mode: "store" | "reuse" };
+  /** Step caching (src/pipeline/step_cache.ts): keep the blocks' residual under key, or reuse the one kept there,
+   * or ("first-block") let every device of this forwardMany decide together after block 0. */
+  cache?: ForwardCache;
 }
 
 export interface DecodeRequest {
@@ -449,6 +451,11 @@ export class WorkerPool {
       };
       return { req, members, keys, buffers };
     });
+    // The first-block cache decides once for the whole forward: every device of every group meets in one buffer.
+    const firstBlock = runs.some(({ req }) => req.cache?.mode === "first-block");
+    if (firstBlock && !runs.every(({ req }) => req.cache?.mode === "first-block")) throw new PoolError("forwardMany: the first-block cache must be on for every forward of the call or for none");
+    const meeting = firstBlock ? decisionBuffer(used.size) : null;
+    const order = [...used];
     const runId = ++this.runId;
     const deviceNames = this.all().map((i) => this.deviceName(i));
     const t0 = performance.now();
@@ -472,7 +479,7 @@ export class WorkerPool {
               shard: { start: s.start, count: s.end - s.start, tokens: plan.tokens, computedTokens: plan.computedTokens, grid: computedGrid },
               members,
               rank,
-              cache: req.cache,
+              cache: req.cache && { ...req.cache, decision: meeting ? { buffer: meeting, slot: order.indexOf(dev), participants: used.size } satisfies FirstBlockMeeting : undefined },
               overlap: req.overlap ?? this.opts.overlap,
               buffers,
               timeoutMs: this.opts.barrierTimeoutMs,

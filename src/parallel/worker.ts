@@ -4,7 +4,7 @@
 
 import { Gpu } from "../gpu/device.ts";
 import { rowsView, type Tensor } from "../gpu/tensor.ts";
-import { realTokens } from "../model/shard_view.ts";
+import { realTokens, type ShardView } from "../model/shard_view.ts";
 import { type BlockCache, type TextState, type TimeState, WanModel } from "../model/wan.ts";
 import { freeWanWeights, uploadWanWeights } from "../model/weights_gpu.ts";
 import type { WanWeights } from "../model/weights.ts";
@@ -15,6 +15,8 @@ import { shardedAttention } from "./sharded_attention.ts";
 import { unshareTree } from "./shared_weights.ts";
 import { decodeBand, disposeVae, loadVae } from "./vae_worker.ts";
 import { assertFinite, overflowHint } from "../gpu/finite.ts";
+import { absDiffSums } from "../ops/abs_diff_sum.ts";
+import { decideTogether } from "./first_block_cache.ts";
 
 declare const Deno: { env: { set(k: string, v: string): void } } | undefined;
 
@@ -26,6 +28,8 @@ const texts = new Map<string, TextState>();
 let time: { t: number; state: TimeState } | null = null;
 /** Step caching: the blocks' residual [B * stride, d] of the last computed step, per cache key (a branch or batch). */
 const residuals = new Map<string, Tensor>();
+/** First-block caching: block 0's residual [B * stride, d] of the last computed step, per cache key. */
+const firstResiduals = new Map<string, Tensor>();
 /** The control words of the forward in progress: any failure of this worker while it runs aborts it. */
 let running: Int32Array | null = null;
 
@@ -159,7 +163,8 @@ async function forwardShard(m: WanModel, msg: Extract<ToWorker, { type: "forward
   const latentValues = latentShape.reduce((a, b) => a * b, 1);
   const latents = text.map((_, b) => m.gpu.upload(new Float32Array(buffers.latent, b * latentValues * 4, latentValues), latentShape, "f32", "latent"));
   const selfAttention = shardedAttention(devices, msg.overlap, () => new SabExchange(m.gpu, buffers.rows, shard, m.d, precision, barrier));
-  const y = await m.forwardBatch(latents, timeState, text, shard, selfAttention, { cache: blockCache(m, msg, shard.count, B) });
+  let firstBlock: DeviceStats["firstBlock"];
+  const y = await m.forwardBatch(latents, timeState, text, shard, selfAttention, { cache: blockCache(m, msg, shard, B, (d) => (firstBlock = d)) });
   for (const l of latents) m.gpu.freeTensor(l);
 
   // Gather: real output tokens into the shared [B, L, 4*Cout] rows; then the group's first device unpatchifies them all.
@@ -175,7 +180,8 @@ async function forwardShard(m: WanModel, msg: Extract<ToWorker, { type: "forward
   m.gpu.freeTensor(y);
   // The barrier's sequence numbers count every arrival of the run: one per block and item, unless a step cache
   // skipped the blocks (no exchange at all), then the gather.
-  const exchanges = msg.cache?.mode === "reuse" ? 0 : m.w.blocks.length * B;
+  const blocksRun = msg.cache?.mode === "reuse" ? 0 : firstBlock && !firstBlock.compute ? 1 : m.w.blocks.length;
+  const exchanges = blocksRun * B;
   if (devices > 1) barrier.arrive(exchanges + 1, "the output gather");
   if (rank === 0) {
     const outValues = m.cfg.outChannels * latentGrid.F * latentGrid.H * latentGrid.W;
@@ -199,6 +205,7 @@ async function forwardShard(m: WanModel, msg: Extract<ToWorker, { type: "forward
     bytesExchanged: exchanged.bytes,
     liveBuffers: m.gpu.liveBuffers,
     opTimes: m.gpu.opTimes.size ? m.gpu.opTimeTable() : undefined,
+    firstBlock,
   };
 }
 
@@ -206,27 +213,61 @@ async function forwardShard(m: WanModel, msg: Extract<ToWorker, { type: "forward
  * The forward's step-cache hook: "store" keeps this run's residual under the key (freeing the one it replaces),
  * "reuse" hands the kept one to the model, which checks its shape ([B * stride, d]: same plan and batch).
  */
-function blockCache(m: WanModel, msg: Extract<ToWorker, { type: "forward" }>, count: number, B: number): BlockCache | undefined {
+function blockCache(m: WanModel, msg: Extract<ToWorker, { type: "forward" }>, shard: ShardView, B: number, decided: (d: { compute: boolean; distance: number }) => void): BlockCache | undefined {
   const c = msg.cache;
   if (!c) return undefined;
+  const count = shard.count;
+  const store = (r: Tensor) => {
+    const old = residuals.get(c.key);
+    if (old) m.gpu.freeTensor(old);
+    residuals.set(c.key, r);
+  };
+  if (c.mode === "first-block") {
+    const meet = c.decision;
+    if (!meet || c.threshold === undefined) throw new Error(`${m.gpu.label}: a first-block cache forward without its decision buffer or threshold`);
+    return {
+      store,
+      firstBlock: async (r0) => {
+        // This device's sums over its real tokens of every item (pad rows and the rows between items left out).
+        const prev = firstResiduals.get(c.key);
+        const stride = m.batchStride(count, B), real = realTokens(shard);
+        let diff = 0, base = 0;
+        if (prev) {
+          if (prev.shape[0] !== r0.shape[0]) throw new Error(`${m.gpu.label}: first-block cache "${c.key}" holds ${prev.shape[0]} rows, this forward has ${r0.shape[0]} (the plan or batch changed)`);
+          for (let b = 0; b < B && real > 0; b++) {
+            const s = await absDiffSums(m.gpu, rowsView(r0, b * stride, real), rowsView(prev, b * stride, real));
+            diff += s.diff;
+            base += s.base;
+          }
+        }
+        const d = decideTogether(meet.buffer, meet.slot, meet.participants, { diff, base, hasPrev: !!prev }, c.threshold!, msg.buffers.control, device, msg.timeoutMs);
+        decided(d);
+        if (d.compute) {
+          // diffusers keeps block 0's residual of computed steps only: the next step is compared with this one.
+          if (prev) m.gpu.freeTensor(prev);
+          firstResiduals.set(c.key, r0);
+          return null;
+        }
+        m.gpu.freeTensor(r0);
+        const tail = residuals.get(c.key);
+        if (!tail) throw new Error(`${m.gpu.label}: first-block cache "${c.key}" has no residual of blocks 1.. to reuse`);
+        return tail;
+      },
+    };
+  }
   if (c.mode === "reuse") {
     const reuse = residuals.get(c.key);
     if (!reuse) throw new Error(`${m.gpu.label}: step cache "${c.key}" has no residual to reuse (no computed step before it)`);
     if (reuse.shape[0] !== m.batchStride(count, B) * B) throw new Error(`${m.gpu.label}: step cache "${c.key}" holds ${reuse.shape[0]} rows, this forward has ${m.batchStride(count, B) * B} (the plan or batch changed)`);
     return { reuse };
   }
-  return {
-    store: (r) => {
-      const old = residuals.get(c.key);
-      if (old) m.gpu.freeTensor(old);
-      residuals.set(c.key, r);
-    },
-  };
+  return { store };
 }
 
 function clearResiduals(): void {
-  for (const r of residuals.values()) model?.gpu.freeTensor(r);
+  for (const r of [...residuals.values(), ...firstResiduals.values()]) model?.gpu.freeTensor(r);
   residuals.clear();
+  firstResiduals.clear();
 }
 
 /** Frees the current model's GPU state (weights, encoded prompts, timestep embedding, step caches). */

@@ -7,7 +7,7 @@ import type { DeviceStats } from "../parallel/messages.ts";
 import { planShards, type ShardMode, type ShardPlan, tokenGridFromLatent } from "../parallel/plan.ts";
 import { type ForwardRequest, PoolCancelled, type WorkerPool } from "../parallel/pool.ts";
 import { flowSigmas, flowTimesteps, gaussianNoise, type SamplerConfig, sample } from "../sampler/flow_match.ts";
-import { type CachePlan, magCachePlan, type StepCacheOptions, teaCacheInput, teaCachePlan } from "./step_cache.ts";
+import { type CachePlan, fbCachePlan, magCachePlan, type StepCacheOptions, teaCacheInput, teaCachePlan } from "./step_cache.ts";
 
 export interface GenerateOptions {
   /** The latent's F x H x W (its channels are the model's in_channels). */
@@ -44,7 +44,7 @@ export interface GenerateOptions {
    * and "prompt". GenerateResult.latents holds each item's latent.
    */
   items?: { seed: number; textKey: string; negativeKey?: string }[];
-  /** Step caching (src/pipeline/step_cache.ts): TeaCache or MagCache; off when absent. */
+  /** Step caching (src/pipeline/step_cache.ts): TeaCache, MagCache or FBCache; off when absent. */
   cache?: StepCacheOptions;
 }
 
@@ -146,6 +146,11 @@ export async function generate(
   const rounds = Math.max(...batches.map((b) => b.length));
 
   const cachePlan = opts.cache ? await planCache(pool, cfg, opts.sampler, opts.cache, guided) : undefined;
+  // FBCache decides inside each forward, over every model call of the step at once: they must share one forward.
+  const firstBlock = cachePlan?.kind === "fbcache" && !opts.cache?.compute;
+  if (firstBlock && rounds > 1) {
+    throw new Error(`generate: --cache fbcache decides each step over all its ${groupCalls.flat().length} model calls together, so they must run as one forward; this run splits them into ${rounds} (batch ${batch}): use --batch auto or on (or --cfg-parallel)`);
+  }
   const steps: StepReport[] = [];
   const t0 = performance.now();
   let stepStart = performance.now();
@@ -158,8 +163,9 @@ export async function generate(
   signal?.addEventListener("abort", cancel);
   const predict = async (x: Float32Array, timestep: number, step: number) => {
     lastTimestep = timestep;
-    const computed = cachePlan ? cachePlan.compute[step] : true;
-    lastComputed = computed;
+    let computed = cachePlan && !firstBlock ? cachePlan.compute[step] : true;
+    const cacheMode = (): ForwardRequest["cache"] =>
+      firstBlock ? { key: "", mode: "first-block", threshold: cachePlan!.threshold } : { key: "", mode: computed ? "store" : "reuse" };
     const outs: (Float32Array | undefined)[][] = items.map(() => []); // [item][0 cond, 1 uncond]
     for (let r = 0; r < rounds; r++) {
       throwIfCancelled(signal, CANCELLED_MESSAGE);
@@ -180,17 +186,27 @@ export async function generate(
           textKeys: calls.map((c) => c.textKey),
           plan: plans[g],
           devices: groupDevices[g],
-          cache: cachePlan ? { key: `g${g}r${r}`, mode: computed ? "store" : "reuse" } : undefined,
+          cache: cachePlan ? { ...cacheMode()!, key: `g${g}r${r}` } : undefined,
         });
         parts.push({ group: g, calls });
       });
       const results = await pool.forwardMany(reqs);
+      if (firstBlock) {
+        // Every device decided the same (the same sums in the same order); a disagreement is a bug, not a tolerance.
+        const all = results.flatMap((res) => res.stats.map((st) => st.firstBlock));
+        const d = all[0];
+        if (!d || all.some((o) => o?.compute !== d.compute)) throw new Error(`generate: the devices' first-block cache decisions of step ${step} differ: ${JSON.stringify(all)}`);
+        computed = d.compute;
+        cachePlan!.compute[step] = d.compute;
+        cachePlan!.distances![step] = d.distance;
+      }
       results.forEach((res, j) => {
         const { group, calls } = parts[j];
         stepStats.push({ group, stats: res.stats });
         calls.forEach((c, k) => (outs[c.item][c.branch] = res.out.subarray(k * cells, (k + 1) * cells)));
       });
     }
+    lastComputed = computed;
     return outs;
   };
   const latent = await sample(
@@ -279,6 +295,7 @@ async function planCache(pool: WorkerPool, cfg: WanConfig, sampler: SamplerConfi
     return { kind: cache.kind, threshold: cache.threshold ?? NaN, calibration: "an explicit plan (GenerateOptions.cache.compute)", compute: [...cache.compute] };
   }
   if (cache.kind === "magcache") return magCachePlan(sampler.steps, cfg.dim, guided ? 2 : 1, cache.threshold);
+  if (cache.kind === "fbcache") return fbCachePlan(cache.threshold);
   const T = sampler.numTrainTimesteps ?? 1000;
   // The timesteps the model will see: a preset's explicit schedule (src/sampler/presets.ts), else the shifted one.
   const timesteps = sampler.schedule ? [...sampler.schedule.timesteps] : Array.from(flowTimesteps(flowSigmas(sampler.steps, sampler.shift, T), T));

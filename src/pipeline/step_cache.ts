@@ -21,17 +21,31 @@
 //   error; skip while error < threshold and skipped steps <= K. The reference decides cond and uncond apart;
 //   here both branches decide together: a step is skipped only when both would skip, and both reset when
 //   either computes (at most as many skips as the stricter branch; the ratios differ in the 4th decimal).
-// - FBCache (diffusers' FirstBlockCache) needs the first block's output at run time: not offered yet.
+// - FBCache (diffusers' FirstBlockCache, src/diffusers/hooks/first_block_cache.py; ParaAttention's First Block
+//   Cache before it): decided at run time, inside each forward. Block 0 always runs; its residual r0 = h1 - h0
+//   is compared with r0 of the last *computed* step by the relative L1 distance mean|r0 - r0_prev| / mean|r0_prev|;
+//   above the threshold (diffusers' default 0.05) blocks 1.. run and their residual h_out - h1 is kept (and r0
+//   becomes the new r0_prev), else h = h1 + the kept residual. The first step always computes. Sharded: each
+//   device sums |r0 - r0_prev| and |r0_prev| over its real tokens on the GPU (ops/abs_diff_sum.ts) and the sums
+//   are added over every device of the forward, both CFG branches and every batch item included, in Float64 in
+//   one order on every device (src/parallel/first_block_cache.ts): one decision for all, as one tensor
+//   holding the whole batch gives in diffusers. (diffusers' Wan pipeline runs cond and uncond under separate
+//   cache contexts, each deciding alone; here they decide together, as the issue asks.) Every model call of a
+//   step must then be in one forward (one round: batched, or --cfg-parallel).
 //
 // A model whose width matches neither 1.3B (d = 1536) nor 14B (d = 5120) has no published calibration: the
 // plan says so (`calibration`), and uses 1.3B's numbers (the embedded model, the test fixtures).
 
-export type CacheKind = "teacache" | "magcache";
-export const CACHE_KINDS: readonly CacheKind[] = ["teacache", "magcache"];
+export type CacheKind = "teacache" | "magcache" | "fbcache";
+export const CACHE_KINDS: readonly CacheKind[] = ["teacache", "magcache", "fbcache"];
+/** diffusers' FirstBlockCacheConfig.threshold default. */
+export const FBCACHE_DEFAULT_THRESHOLD = 0.05;
 
 export interface StepCacheOptions {
   kind: CacheKind;
-  /** TeaCache: the accumulated rescaled distance; MagCache: the accumulated error. Default: the published one. */
+  /** TeaCache: the accumulated rescaled distance; MagCache: the accumulated error; FBCache: the relative L1
+   * distance of block 0's residual. Default: the published one. 0 computes every step (FBCache: unless block 0's
+   * residual did not change at all). */
   threshold?: number;
   /**
    * An explicit plan instead of the kind's decision (benches timing computed and cached steps, tests): per step,
@@ -45,8 +59,11 @@ export interface CachePlan {
   threshold: number;
   /** Whose published numbers the plan uses, and whether they are this model's ("1.3B", or "1.3B (no calibration for d = 96)"). */
   calibration: string;
-  /** Per step: run the blocks (true) or reuse the last computed step's residual (false). Step 0 always computes. */
+  /** Per step: run the blocks (true) or reuse the last computed step's residual (false). Step 0 always computes.
+   * FBCache: filled in as the steps run (decided inside each forward). */
   compute: boolean[];
+  /** FBCache: per step, the relative L1 distance of block 0's residual to the last computed step's (NaN at step 0). */
+  distances?: number[];
 }
 
 interface TeaCacheCalibration {
@@ -67,7 +84,7 @@ const MAG_RATIOS_WAN21: Record<"1.3B" | "14B", number[]> = {
 };
 export const MAGCACHE_DEFAULTS = { threshold: 0.12, maxSkips: 2, retention: 0.2 };
 
-/** `teacache`, `teacache:0.05`, `magcache`, `magcache:0.1` -> options; anything else is one clear error. */
+/** `teacache`, `teacache:0.05`, `magcache`, `magcache:0.1`, `fbcache`, `fbcache:0.08` -> options; anything else is one clear error. */
 export function parseCacheSpec(spec: string): StepCacheOptions {
   const [kind, value, ...rest] = spec.split(":");
   if (!CACHE_KINDS.includes(kind as CacheKind) || rest.length) {
@@ -75,7 +92,7 @@ export function parseCacheSpec(spec: string): StepCacheOptions {
   }
   if (value === undefined) return { kind: kind as CacheKind };
   const threshold = Number(value);
-  if (value === "" || !(Number.isFinite(threshold) && threshold > 0)) throw new Error(`--cache ${kind}: the threshold must be a positive number, got "${value}"`);
+  if (value.trim() === "" || !(Number.isFinite(threshold) && threshold >= 0)) throw new Error(`--cache ${kind}: the threshold must be a number >= 0, got "${value}"`);
   return { kind: kind as CacheKind, threshold };
 }
 
@@ -178,4 +195,10 @@ export function magCachePlan(steps: number, d: number, branches: 1 | 2, threshol
   }
   compute[0] = true; // nothing is cached before the first step
   return { kind: "magcache", threshold: thr, calibration: `MagCache ${name}, K ${MAGCACHE_DEFAULTS.maxSkips}, retention ${MAGCACHE_DEFAULTS.retention}`, compute };
+}
+
+/** FBCache's plan before the run: its threshold and sources; `compute` and `distances` fill in step by step. */
+export function fbCachePlan(threshold?: number): CachePlan {
+  const thr = threshold ?? FBCACHE_DEFAULT_THRESHOLD;
+  return { kind: "fbcache", threshold: thr, calibration: "FBCache (diffusers FirstBlockCache: relative L1 of block 0's residual, every shard and branch together)", compute: [], distances: [] };
 }

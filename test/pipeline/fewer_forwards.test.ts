@@ -149,3 +149,89 @@ test("CFG parallel: a crash in one group fails the step naming that device, the 
     expectBitwiseEqual("after the cancel", (await generate(pool, m.config, opts)).latent, good.latent);
   });
 }, { hosts: ["deno"], timeoutMs: 300_000, tags: ["slow"] });
+
+/**
+ * The Float64 pipeline with FBCache, diffusers' FirstBlockCache transcribed (hooks/first_block_cache.py:
+ * FBCHeadBlockHook._should_compute_remaining_blocks, FBCBlockHook's tail residual), with both branches deciding
+ * together: diff = sum over branches of sum |r0 - r0_prev|, base = sum of sum |r0_prev|, compute when there is no
+ * r0_prev yet or diff / base > threshold; r0_prev and the tail residual change on computed steps only.
+ */
+function referenceFbCache(sampler: SamplerConfig, threshold: number): { latent: Float64Array; compute: boolean[]; distances: number[] } {
+  const branches = [["cond", m.text], ["uncond", m.negativeText]] as const;
+  const headPrev = new Map<string, Float64Array>(), tail = new Map<string, Float64Array>();
+  const compute: boolean[] = [], distances: number[] = [];
+  const inputs = (x: Float64Array, timestep: number, text: Float32Array) => ({ latent: Float32Array.from(x), latentGrid: LATENT, text, textTokens: m.textTokens, timestep });
+  const x0 = gaussianNoise([m.config.inChannels, LATENT.F, LATENT.H, LATENT.W], SEED);
+  const latent = sampleRef(x0, sampler, (x, t) => {
+    // Block 0's residual of both branches first (a probe that stops after block 0), then the joint decision.
+    const r0 = new Map<string, Float64Array>();
+    for (const [name, text] of branches) {
+      try {
+        wanForwardRef(m.config, m.weights, inputs(x, t, text), { firstBlock: (r) => { r0.set(name, r); throw "probe"; } });
+      } catch (e) {
+        if (e !== "probe") throw e;
+      }
+    }
+    let diff = 0, base = 0;
+    for (const [name] of branches) {
+      const prev = headPrev.get(name), r = r0.get(name)!;
+      for (let i = 0; prev && i < r.length; i++) {
+        diff += Math.abs(r[i] - prev[i]);
+        base += Math.abs(prev[i]);
+      }
+    }
+    const distance = headPrev.size ? diff / base : NaN;
+    const run = !headPrev.size || distance > threshold;
+    compute.push(run);
+    distances.push(distance);
+    if (run) for (const [name] of branches) headPrev.set(name, r0.get(name)!);
+    const out = (name: string, text: Float32Array) =>
+      wanForwardRef(m.config, m.weights, inputs(x, t, text), { firstBlock: () => (run ? null : tail.get(name)!), store: (r) => tail.set(name, r) });
+    return { cond: out("cond", m.text), uncond: out("uncond", m.negativeText) };
+  });
+  return { latent, compute, distances };
+}
+
+const plan = (compute: boolean[]) => compute.map((c) => (c ? "C" : "-")).join("");
+
+test("FBCache at threshold 0: every step computed, == no cache bit for bit (1 device, batched)", async () => {
+  const off = await run(1, { batch: true });
+  const fb = await run(1, { batch: true, cache: { kind: "fbcache", threshold: 0 } });
+  if (fb.cache?.skipped !== 0 || fb.cache.computed !== SAMPLER.steps) throw new Error(`fbcache:0 skipped ${fb.cache?.skipped} steps, expected 0`);
+  expectBitwiseEqual("fbcache:0 vs no cache", fb.latent, off.latent);
+}, { hosts: ["deno"], timeoutMs: 300_000, tags: ["slow"] });
+
+test("FBCache over 10 steps == the Float64 pipeline with diffusers' rule, both branches deciding together (1 device batched, 2 devices, CFG parallel on 2)", async () => {
+  // The synthetic model's block-0 residual changes 17-30% per step (untrained weights), so diffusers' 0.05 would
+  // compute every step: 0.25 skips some (the Float64 distances are printed on failure; none lies within 1e-3 of it).
+  const sampler: SamplerConfig = { ...SAMPLER, steps: 10 };
+  const threshold = 0.25;
+  const ref = referenceFbCache(sampler, threshold);
+  const near = ref.distances.filter((d) => Math.abs(d - threshold) < 1e-3);
+  if (near.length) throw new Error(`a Float64 distance lies within 1e-3 of the threshold (${near}): pick another`);
+  if (ref.compute.every(Boolean)) throw new Error(`the Float64 plan skips nothing (distances ${ref.distances.map((d) => d.toFixed(4))}): the test would not exercise reuse`);
+  const runs = [
+    ["1 device, batched", await run(1, { sampler, batch: true, cache: { kind: "fbcache", threshold } })],
+    ["2 devices, batched", await run(2, { sampler, batch: true, cache: { kind: "fbcache", threshold } })],
+    ["CFG parallel on 2 (1 + 1)", await run(2, { sampler, cfgParallel: true, cache: { kind: "fbcache", threshold } })],
+  ] as const;
+  for (const [what, r] of runs) {
+    const got = r.cache!;
+    if (plan(got.compute) !== plan(ref.compute)) {
+      throw new Error(`${what}: computed steps ${plan(got.compute)}, the Float64 pipeline's ${plan(ref.compute)} (distances ${got.distances?.map((d) => d.toFixed(4))} vs ${ref.distances.map((d) => d.toFixed(4))})`);
+    }
+    expectClose(`${what}: block 0's distances vs Float64`, got.distances!.slice(1), ref.distances.slice(1), 1e-4);
+    expectClose(`${what}: fbcache ${threshold} vs the Float64 pipeline`, r.latent, ref.latent, TOL.model.f32);
+    if (r.cache!.skipped !== ref.compute.filter((c) => !c).length) throw new Error(`${what}: skipped ${r.cache!.skipped}`);
+  }
+}, { hosts: ["deno"], timeoutMs: 300_000, tags: ["slow"] });
+
+test("FBCache refuses a run whose step is split over several forwards (--batch off without CFG parallel)", async () => {
+  let message = "";
+  try {
+    await run(1, { batch: false, cache: { kind: "fbcache" } });
+  } catch (e) {
+    message = (e as Error).message;
+  }
+  if (!/--cache fbcache decides each step over all its 2 model calls together.*splits them into 2 \(batch 1\)/.test(message)) throw new Error(`expected the one-forward error, got "${message || "success"}"`);
+}, { hosts: ["deno"] });

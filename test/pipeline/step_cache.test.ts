@@ -1,7 +1,9 @@
 // The step caches' plans (src/pipeline/step_cache.ts) against their published decision loops: MagCache's
 // against a transcription of MagCache4Wan2.1's (test/reference/magcache_plan.py, its printed output here),
-// TeaCache's on a modulation whose relative L1 change is 2% per step, worked by hand below; the --cache parser.
-import { magCachePlan, nearestInterp, parseCacheSpec, teaCachePlan } from "../../src/pipeline/step_cache.ts";
+// TeaCache's on a modulation whose relative L1 change is 2% per step, worked by hand below; FBCache's decision
+// rule on hand-worked sums; the --cache parser.
+import { fbCachePlan, magCachePlan, nearestInterp, parseCacheSpec, teaCachePlan } from "../../src/pipeline/step_cache.ts";
+import { firstBlockDecision } from "../../src/parallel/first_block_cache.ts";
 import { expectThrows, test } from "../../src/selftest/harness.ts";
 
 const steps = (compute: boolean[]) => compute.flatMap((c, i) => (c ? [i] : [])).join(",");
@@ -36,11 +38,28 @@ test("TeaCache plan (Wan2.1 1.3B, ret form): 5 steps computed, then a 2% change 
   expectEqual("computed steps at 0.2", steps(teaCachePlan(9, d, (i) => e[i], 0.2).compute), "0,1,2,3,4,7");
 });
 
-test("--cache parses teacache[:T] and magcache[:T]; anything else is one clear error", async () => {
+test("--cache parses teacache[:T], magcache[:T] and fbcache[:T]; anything else is one clear error", async () => {
   expectEqual("teacache", JSON.stringify(parseCacheSpec("teacache")), `{"kind":"teacache"}`);
   expectEqual("teacache:0.05", JSON.stringify(parseCacheSpec("teacache:0.05")), `{"kind":"teacache","threshold":0.05}`);
   expectEqual("magcache:0.1", JSON.stringify(parseCacheSpec("magcache:0.1")), `{"kind":"magcache","threshold":0.1}`);
-  await expectThrows("a misspelt kind", () => parseCacheSpec("teacash"), /--cache must be teacache\[:THRESHOLD\] or magcache\[:THRESHOLD\]/);
-  await expectThrows("a negative threshold", () => parseCacheSpec("teacache:-1"), /--cache teacache: the threshold must be a positive number, got "-1"/);
-  await expectThrows("an empty threshold", () => parseCacheSpec("magcache:"), /threshold must be a positive number/);
+  expectEqual("fbcache", JSON.stringify(parseCacheSpec("fbcache")), `{"kind":"fbcache"}`);
+  expectEqual("fbcache:0", JSON.stringify(parseCacheSpec("fbcache:0")), `{"kind":"fbcache","threshold":0}`);
+  expectEqual("fbcache's default (diffusers FirstBlockCacheConfig)", String(fbCachePlan().threshold), "0.05");
+  await expectThrows("a misspelt kind", () => parseCacheSpec("teacash"), /--cache must be teacache\[:THRESHOLD\] or magcache\[:THRESHOLD\] or fbcache\[:THRESHOLD\]/);
+  await expectThrows("a negative threshold", () => parseCacheSpec("teacache:-1"), /--cache teacache: the threshold must be a number >= 0, got "-1"/);
+  await expectThrows("an empty threshold", () => parseCacheSpec("magcache:"), /threshold must be a number >= 0/);
+  await expectThrows("a word", () => parseCacheSpec("fbcache:low"), /--cache fbcache: the threshold must be a number >= 0, got "low"/);
+});
+
+test("FBCache's decision (diffusers' rule over every device's and branch's sums), worked by hand", () => {
+  // Two devices x two branches: sum |r0 - r0_prev| = 1 + 2 + 0.5 + 0.5 = 4, sum |r0_prev| = 20 + 30 + 25 + 5 = 80:
+  // distance 0.05, which is not above 0.05 (diffusers computes when diff > threshold): reuse; above 0.04: compute.
+  const parts = [{ diff: 1, base: 20, hasPrev: true }, { diff: 2, base: 30, hasPrev: true }, { diff: 0.5, base: 25, hasPrev: true }, { diff: 0.5, base: 5, hasPrev: true }];
+  expectEqual("at 0.05", JSON.stringify(firstBlockDecision(parts, 0.05)), `{"compute":false,"distance":0.05}`);
+  expectEqual("at 0.04", JSON.stringify(firstBlockDecision(parts, 0.04)), `{"compute":true,"distance":0.05}`);
+  // One device alone would say 1/20 = 0.05 or 2/30 = 0.067: the decision is the pooled one, never per shard.
+  expectEqual("the first step (no previous residual anywhere)", String(firstBlockDecision(parts.map((p) => ({ ...p, hasPrev: false })), 0.05).compute), "true");
+  expectEqual("one device without a previous residual", String(firstBlockDecision([...parts.slice(1), { ...parts[0], hasPrev: false }], 0.05).compute), "true");
+  expectEqual("an all-zero previous residual", String(firstBlockDecision([{ diff: 0, base: 0, hasPrev: true }], 0.05).compute), "true");
+  expectEqual("threshold 0 and an unchanged residual", String(firstBlockDecision([{ diff: 0, base: 3, hasPrev: true }], 0).compute), "false");
 });

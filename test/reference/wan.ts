@@ -18,9 +18,16 @@ const f64 = (a: Float32Array) => Float64Array.from(a);
 
 /**
  * `cache` (step caching, as WanModel.forwardBatch's BlockCache): `reuse` replaces the blocks by h + reuse;
- * `store` receives the blocks' residual h_out - h_in [L, d].
+ * `store` receives the blocks' residual h_out - h_in [L, d]. `firstBlock` (the first-block cache): block 0 runs,
+ * then gets its residual h1 - h0 and returns the residual of blocks 1.. to reuse (h = h1 + it) or null to run
+ * them (`store` then receiving h_out - h1).
  */
-export function wanForwardRef(cfg: WanConfig, w: WanWeights, inputs: ForwardInputs, cache?: { reuse?: Float64Array; store?: (r: Float64Array) => void }): Float64Array {
+export function wanForwardRef(
+  cfg: WanConfig,
+  w: WanWeights,
+  inputs: ForwardInputs,
+  cache?: { reuse?: Float64Array; store?: (r: Float64Array) => void; firstBlock?: (r0: Float64Array) => Float64Array | null },
+): Float64Array {
   const C = cfg.inChannels, { F, H, W } = inputs.latentGrid;
   const grid = { F, H: H / 2, W: W / 2 };
   const L = grid.F * grid.H * grid.W, d = cfg.dim, N = cfg.heads, D = cfg.headDim, Lt = inputs.textTokens, eps = cfg.eps;
@@ -36,9 +43,25 @@ export function wanForwardRef(cfg: WanConfig, w: WanWeights, inputs: ForwardInpu
   // Patch embedding.
   let h = linear(patchifyRef(f64(inputs.latent), 0, L, { C, F, H, W }), L, w.patchEmbedding, C * 4);
 
-  const h0 = h;
-  if (cache?.reuse) h = add(h, cache.reuse);
-  for (const b of cache?.reuse ? [] : w.blocks) {
+  let h0 = h;
+  let reuse = cache?.reuse;
+  let blocks = w.blocks;
+  if (cache?.firstBlock) {
+    h = block(blocks[0], h);
+    reuse = cache.firstBlock(h.map((v, i) => v - h0[i])) ?? undefined;
+    h0 = h;
+    blocks = blocks.slice(1);
+  }
+  if (reuse) h = add(h, reuse);
+  for (const b of reuse ? [] : blocks) h = block(b, h);
+  if (cache?.store && !reuse) cache.store(h.map((v, i) => v - h0[i]));
+
+  // Output.
+  const outMod = f64(w.scaleShiftTable).map((v, i) => v + temb[i % d]);
+  const y = linear(layerNormModulatedRef(h, outMod, 0, 1, L, d, eps), L, w.projOut, d);
+  return unpatchifyRef(y, 0, L, { C: cfg.outChannels, F, H, W }, new Float64Array(cfg.outChannels * F * H * W));
+
+  function block(b: WanWeights["blocks"][number], h: Float64Array): Float64Array {
     const mod = add(f64(b.scaleShiftTable), proj);
     // a. self-attention
     let n = layerNormModulatedRef(h, mod, 0, 1, L, d, eps);
@@ -57,13 +80,6 @@ export function wanForwardRef(cfg: WanConfig, w: WanWeights, inputs: ForwardInpu
     // c. feed-forward
     n = layerNormModulatedRef(h, mod, 3, 4, L, d, eps);
     const hidden = gemmRef(n, f64(b.ffn.up.weight), f64(b.ffn.up.bias), L, cfg.ffnDim, d, "gelu_tanh");
-    h = gemmRef(hidden, f64(b.ffn.down.weight), f64(b.ffn.down.bias), L, d, cfg.ffnDim, "residual_gate", h, mod.subarray(5 * d, 6 * d));
+    return gemmRef(hidden, f64(b.ffn.down.weight), f64(b.ffn.down.bias), L, d, cfg.ffnDim, "residual_gate", h, mod.subarray(5 * d, 6 * d));
   }
-
-  if (cache?.store && !cache.reuse) cache.store(h.map((v, i) => v - h0[i]));
-
-  // Output.
-  const outMod = f64(w.scaleShiftTable).map((v, i) => v + temb[i % d]);
-  const y = linear(layerNormModulatedRef(h, outMod, 0, 1, L, d, eps), L, w.projOut, d);
-  return unpatchifyRef(y, 0, L, { C: cfg.outChannels, F, H, W }, new Float64Array(cfg.outChannels * F * H * W));
 }

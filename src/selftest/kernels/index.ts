@@ -23,6 +23,7 @@ import "./upsample2x.test.ts";
 import "./video_frames.test.ts";
 import "./vae_attention.test.ts";
 import "./lora_merge.test.ts";
+import "./abs_diff_sum.test.ts";
 import "./rel_attention.test.ts";
 import "./gated_gelu.test.ts";
 import "./gemm_w16.test.ts";
