@@ -15,8 +15,10 @@ const args = ["run", "-A", "--quiet", "--config", path.join(root, "deno.json"), 
 // the two as one. This process waits for deno and exits with its status, so it never leaves deno running
 // behind it; if it is killed with SIGKILL, deno sees its parent gone (SHARDIT_WRAPPER_PID) and stops.
 const child = spawn(exe, args, { stdio: "inherit", env: { XDG_RUNTIME_DIR: "/tmp", ...process.env, SHARDIT_WRAPPER_PID: String(process.pid) } });
+let lastSignal = -Infinity;
 for (const s of ["SIGINT", "SIGTERM", "SIGHUP"]) {
   process.on(s, () => {
+    lastSignal = Date.now();
     try {
       child.kill(s);
     } catch { /* already exited */ }
@@ -25,7 +27,7 @@ for (const s of ["SIGINT", "SIGTERM", "SIGHUP"]) {
 // Under npx (npm exec), npm killed with SIGKILL passes nothing on: when npm (or the shell it started this
 // wrapper through) goes away, deno is told to stop as if it had been sent SIGTERM. (Only under npm:
 // a wrapper started by `nohup` or a shell keeps running when its parent exits, as any program does.)
-if (process.env.npm_command === "exec") {
+if (process.env.npm_command === "exec" || process.env.npm_command === "run-script") {
   // The processes between this one and npm (npm runs us through `sh -c`), npm included: read from /proc.
   const watched = [process.ppid];
   try {
@@ -38,6 +40,30 @@ if (process.env.npm_command === "exec") {
       watched.push(pid);
     }
   } catch { /* no /proc: the parent alone */ }
+  // A SIGINT sent to npm's pid alone (kill -INT, a supervisor) is passed on by npm to its child, the `sh -c`
+  // it runs this wrapper through; a non-interactive sh (dash) catches SIGINT while it waits for its command and
+  // acts on it only when the command ends: nothing reaches this process, the run would finish and write its
+  // outputs, and then sh, npm and the exit status (130) would all say it was interrupted. The signal is seen
+  // here as the shell waking up: asleep in wait() it wakes only for a signal it catches (ignored and default-
+  // ignored ones, SIGWINCH or SIGCONT, never wake it; SIGTERM/SIGHUP end it, handled above), so a new voluntary
+  // context switch of the shell means SIGINT, passed on to deno. Only for a shell that catches SIGINT and not
+  // SIGWINCH (an interactive shell catches SIGWINCH and wakes on a terminal resize), and not within 2 s of a
+  // signal to this process itself (a terminal's Ctrl-C reaches the whole group: it is already passed on), nor
+  // after a SIGCONT (a stopped and continued job switches too).
+  const shell = watched.length > 1 ? process.ppid : 0; // the parent is not npm itself
+  const wakes = () => {
+    try {
+      const fs = require("node:fs");
+      const status = fs.readFileSync(`/proc/${shell}/status`, "utf8");
+      const caught = BigInt(`0x${/SigCgt:\s*([0-9a-f]+)/.exec(status)[1]}`);
+      if (!(caught & (1n << 1n)) || caught & (1n << 27n)) return -1; // bit n-1 = signal n: SIGINT 2, SIGWINCH 28
+      return Number(/\nvoluntary_ctxt_switches:\s*(\d+)/.exec(status)[1]);
+    } catch {
+      return -1;
+    }
+  };
+  let shellWakes = shell ? wakes() : -1;
+  process.on("SIGCONT", () => (shellWakes = shell ? wakes() : -1));
   const watch = setInterval(() => {
     for (const pid of watched) {
       try {
@@ -47,6 +73,15 @@ if (process.env.npm_command === "exec") {
         child.kill("SIGTERM");
         return;
       }
+    }
+    if (shellWakes >= 0) {
+      const now = wakes();
+      if (now > shellWakes && Date.now() - lastSignal > 2000) {
+        try {
+          child.kill("SIGINT");
+        } catch { /* already exited */ }
+      }
+      if (now >= 0) shellWakes = now;
     }
   }, 250);
   watch.unref();

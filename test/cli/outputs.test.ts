@@ -95,7 +95,8 @@ async function previous(): Promise<{ dir: string; before: Map<string, string> }>
 
 test("cli: an interrupted run (npx, node bin/shardit.cjs, a signal to one PID: the wrapper's or deno's) leaves the previous outputs byte-identical and no deno running", async () => {
   const { dir, before } = await previous();
-  // npm ignores a SIGINT sent to its pid alone (it leaves Ctrl-C to the process group); SIGTERM it passes on.
+  // npm passes SIGINT and SIGTERM on to the `sh -c` it runs the wrapper through; sh dies of SIGTERM (the wrapper
+  // sees it gone) but holds SIGINT until its command ends (the wrapper sees sh wake: bin/shardit.cjs).
   const cases: { launcher: "wrapper" | "npx"; to: "launcher" | "deno" | "group"; signal: Deno.Signal }[] = [
     { launcher: "wrapper", to: "launcher", signal: "SIGINT" },
     { launcher: "wrapper", to: "launcher", signal: "SIGTERM" },
@@ -103,6 +104,7 @@ test("cli: an interrupted run (npx, node bin/shardit.cjs, a signal to one PID: t
     { launcher: "wrapper", to: "deno", signal: "SIGTERM" },
     { launcher: "wrapper", to: "launcher", signal: "SIGKILL" },
     { launcher: "npx", to: "group", signal: "SIGINT" },
+    { launcher: "npx", to: "launcher", signal: "SIGINT" },
     { launcher: "npx", to: "launcher", signal: "SIGTERM" },
     { launcher: "npx", to: "launcher", signal: "SIGKILL" },
   ];
