@@ -8,13 +8,17 @@
 // the sweep needs disable-dawn-features too:
 //   deno run -A bench/attention_sweep.ts [--toggles disable_robustness,disable_workgroup_init]
 //        [--configs m4x32,f4x32,w4x32o+nocopy,...] [--shapes 4096,32760,32760:512] [--iters 3] [--jsonl out.jsonl]
+//        [--wide 6240]   (the VAE mid block's attention, one head of 384: the wide matrix kernel vs the scalar tile)
 // Shapes: L (self-attention, Lq = Lk = L) or Lq:Lk (cross-attention), 12 heads x 128 unless --heads.
 import { Gpu, setWebGpu } from "../src/gpu/device.ts";
 import { installDawnPolling } from "../src/platform/dawn_polling.ts";
 import { attentionWith } from "../src/ops/attention.ts";
 import {
   type FlashDiag, MATRIX_ATTENTION_CONFIGS, type MatrixAttentionConfig, matrixAttentionFits, matrixAttentionPlan, matrixAttentionUnsupported,
+  wideAttentionConfig,
 } from "../src/ops/attention_matrix.ts";
+import type { AttentionConfig } from "../src/ops/attention.ts";
+import { VAE_WIDE_ATTENTION } from "../src/vae/decoder.ts";
 import { attentionRef } from "../src/selftest/reference/attention.ts";
 import { attentionWithLseRef } from "../src/selftest/reference/attention_merge.ts";
 import { f64, randomArray, relL2, roundF16 } from "../src/selftest/harness.ts";
@@ -113,6 +117,25 @@ for (const name of names) {
   emit({ kind: "check", toggles: tag, config: name, relErr: worst, lseErr: lseWorst, ok, error, perShape });
 }
 
+/** Times run(): one warm-up call, then `iters` batches (fewer calls per batch for slow variants: the first call decides). */
+async function timeCalls(run: () => void) {
+  const t0 = performance.now();
+  run();
+  await gpu.sync();
+  const first = performance.now() - t0;
+  const perBatch = first > 100 ? 1 : first > 20 ? 3 : 10;
+  gpu.opTimes.clear();
+  const batches: number[] = [];
+  for (let b = 0; b < iters; b++) {
+    const t1 = performance.now();
+    for (let i = 0; i < perBatch; i++) run();
+    await gpu.sync();
+    batches.push((performance.now() - t1) / perBatch);
+  }
+  const stamped = [...gpu.opTimes.values()].reduce((a, t) => ({ ms: a.ms + t.ms, count: a.count + t.count }), { ms: 0, count: 0 });
+  return { gpuMs: stamped.count ? stamped.ms / stamped.count : NaN, batches, stamped };
+}
+
 // ---- (2) bench shapes: sampled rows against Float64, then time
 for (const { name: shape, Lq, Lk } of shapes) {
   const N = heads;
@@ -137,22 +160,7 @@ for (const { name: shape, Lq, Lk } of shapes) {
     const got: number[] = [], want: number[] = [];
     for (const r of rows) for (let i = r * N * D; i < (r + 1) * N * D; i++) [got[got.length], want[want.length]] = [out[i], ref[i]];
     const relErr = relL2(got, want);
-    // warm-up, then `iters` batches of calls: fewer calls for slow variants (the first call's wall time decides)
-    const t0 = performance.now();
-    run();
-    await gpu.sync();
-    const first = performance.now() - t0;
-    const perBatch = first > 100 ? 1 : first > 20 ? 3 : 10;
-    gpu.opTimes.clear();
-    const batches: number[] = [];
-    for (let b = 0; b < iters; b++) {
-      const t1 = performance.now();
-      for (let i = 0; i < perBatch; i++) run();
-      await gpu.sync();
-      batches.push((performance.now() - t1) / perBatch);
-    }
-    const stamped = [...gpu.opTimes.values()].reduce((a, t) => ({ ms: a.ms + t.ms, count: a.count + t.count }), { ms: 0, count: 0 });
-    const gpuMs = stamped.count ? stamped.ms / stamped.count : NaN;
+    const { gpuMs, batches, stamped } = await timeCalls(run);
     const tflops = (4 * Lq * Lk * N * D) / (gpuMs * 1e-3) / 1e12;
     const rec = { kind: "time", toggles: tag, config: name, diag: isDiag(name), shape, Lq, Lk, N, D, relErr, ok: relErr <= 1e-2, gpuMs, wallMs: Math.min(...batches), batches, calls: stamped.count, tflops, workgroupBytes: matrixAttentionPlan(cfg).workgroupBytes };
     console.log(`time ${tag} ${name} ${shape}: gpu ${gpuMs.toFixed(3)} ms  wall ${rec.wallMs.toFixed(3)} ms  ${tflops.toFixed(1)} TFLOP/s  relErr ${relErr.toExponential(2)}${rec.ok ? "" : isDiag(name) ? " (diagnostic: wrong by design)" : " WRONG"}`);
@@ -160,6 +168,38 @@ for (const { name: shape, Lq, Lk } of shapes) {
   }
   for (const t of [qt, kt, vt, ot]) gpu.freeTensor(t);
   await gpu.sync();
+}
+// ---- (3) --wide L: the VAE mid block's attention (one head of 384 over L pixels, f16; 6240 at 480p): the wide
+// matrix kernel against attention.wgsl's wide tile (what the decoder runs without it), sampled rows vs Float64
+const wideL = Number(flag("wide") ?? 0);
+if (wideL > 0) {
+  const Dw = 384, L = wideL;
+  const q = roundF16(randomArray(L * Dw, 21, 0.3)), k = roundF16(randomArray(L * Dw, 22, 0.3)), v = roundF16(randomArray(L * Dw, 23, 1));
+  const qt = gpu.upload(q, [L, 1, Dw], "f16"), kt = gpu.upload(k, [L, 1, Dw], "f16"), vt = gpu.upload(v, [L, 1, Dw], "f16");
+  const ot = gpu.empty([L, 1, Dw], "f16");
+  const rows = [...new Set(Array.from({ length: 8 }, (_, i) => Math.round((i * (L - 1)) / 7)))];
+  const ref = attentionRef(q, k, v, L, L, 1, Dw, L, rows);
+  const cases: [string, AttentionConfig | MatrixAttentionConfig][] = [["wide", wideAttentionConfig(Dw)], ["scalar-wide", VAE_WIDE_ATTENTION[0]]];
+  for (const [name, cfg] of cases) {
+    const run = () => attentionWith(gpu, qt, kt, vt, ot, undefined, cfg);
+    try {
+      for (const t0 = performance.now(); performance.now() - t0 < 300;) {
+        run();
+        await gpu.sync();
+      }
+      const out = await gpu.read(ot);
+      const got: number[] = [], want: number[] = [];
+      for (const r of rows) for (let i = r * Dw; i < (r + 1) * Dw; i++) [got[got.length], want[want.length]] = [out[i], ref[i]];
+      const relErr = relL2(got, want);
+      const { gpuMs, batches } = await timeCalls(run);
+      const tflops = (4 * L * L * Dw) / (gpuMs * 1e-3) / 1e12;
+      console.log(`time ${tag} ${name} ${L}x1x${Dw}: gpu ${gpuMs.toFixed(3)} ms  wall ${Math.min(...batches).toFixed(3)} ms  ${tflops.toFixed(1)} TFLOP/s  relErr ${relErr.toExponential(2)}${relErr <= 1e-2 ? "" : " WRONG"}`);
+      emit({ kind: "time", toggles: tag, config: name, shape: `${L}x1x${Dw}`, Lq: L, Lk: L, N: 1, D: Dw, relErr, ok: relErr <= 1e-2, gpuMs, wallMs: Math.min(...batches), batches, tflops });
+    } catch (e) {
+      console.log(`time ${tag} ${name} ${L}x1x${Dw}: FAILED ${(e as Error).message.split("\n")[0]}`);
+    }
+  }
+  for (const t of [qt, kt, vt, ot]) gpu.freeTensor(t);
 }
 gpu.destroy();
 console.log(`attention sweep ${tag}: done`);

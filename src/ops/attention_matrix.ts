@@ -18,9 +18,10 @@ export interface MatrixAttentionConfig {
   /**
    * "flash": shaders/attention_flash.wgsl (vector-staged K/V with register prefetch, or K/V straight from
    * storage); "flash2": shaders/attention_flash2.wgsl (32 query rows per subgroup: BQ = 32 NSG, BK 16 or 32);
+   * "wide": shaders/attention_flash_wide.wgsl (head dims 256 and 384: the VAE mid block; D says which);
    * absent: shaders/attention_matrix.wgsl, the first kernel (scalar staging), kept for comparison.
    */
-  kernel?: "flash" | "flash2";
+  kernel?: "flash" | "flash2" | "wide";
   /** flash: K^T and V right matrices loaded straight from the storage buffers (no K/V staging). */
   direct?: boolean;
   /** flash, staged: two V buffers (one barrier less per tile, more workgroup memory). */
@@ -38,9 +39,19 @@ export interface MatrixAttentionConfig {
    * "nosoftmax" (tile 0's P reused), "onebar" (a plain barrier instead of the rescale flag's uniform load).
    */
   diag?: FlashDiag[];
+  /** wide: the head dim (WIDE_ATTENTION_HEAD_DIMS); the other kernels are D = 128 only. */
+  D?: number;
 }
 
 export type FlashDiag = "nocopy" | "nosoftmax" | "onebar";
+
+/** Head dims the wide kernel covers (128 DQ, DQ = 2 or 3: the VAE mid block's 384); 512 does not fit 48 KiB. */
+export const WIDE_ATTENTION_HEAD_DIMS = [256, 384];
+
+/** The wide kernel's config for head dim D: 64 queries x 32 keys per workgroup (47 KiB at D = 384). */
+export function wideAttentionConfig(D: number): MatrixAttentionConfig {
+  return { kind: "matrix", kernel: "wide", NSG: 4, BK: 32, D };
+}
 
 /** The only head dim the matrix kernel spells out (8 Q and 8 O tiles of 16 columns per subgroup). */
 export const MATRIX_ATTENTION_HEAD_DIM = 128;
@@ -111,6 +122,7 @@ export function matrixAttentionPlan(cfg: MatrixAttentionConfig): MatrixAttention
   const { NSG, BK } = cfg;
   if (cfg.kernel === "flash") return flashPlan(cfg);
   if (cfg.kernel === "flash2") return flash2Plan(cfg);
+  if (cfg.kernel === "wide") return widePlan(cfg);
   if (!Number.isInteger(NSG) || NSG < 1 || BK % 32 !== 0 || BK <= 0) throw new Error(`attention_matrix: bad config ${JSON.stringify(cfg)}`);
   const D = MATRIX_ATTENTION_HEAD_DIM;
   const BQ = 16 * NSG, threads = SUBGROUP * NSG;
@@ -183,6 +195,33 @@ function flash2Plan(cfg: MatrixAttentionConfig): MatrixAttentionPlan {
   };
 }
 
+/**
+ * attention_flash_wide.wgsl's layout: kv (vec4<f16>: Q staging, the K tile [BK, D + 8] and the V tile [BK, 136] of
+ * one 128-column chunk), ss (vec4<f32>: an S slice [16, BK] per subgroup), ps (vec4<f16>: a P slice), flag.
+ * Dispatched over DQ = D / 128 column chunks (z).
+ */
+function widePlan(cfg: MatrixAttentionConfig): MatrixAttentionPlan {
+  const { NSG, BK, D } = cfg;
+  if (D === undefined || !WIDE_ATTENTION_HEAD_DIMS.includes(D)) throw new Error(`attention_flash_wide: head dim ${D} is not one of ${WIDE_ATTENTION_HEAD_DIMS} (config ${JSON.stringify(cfg)})`);
+  if (!Number.isInteger(NSG) || NSG < 1 || BK !== 32) throw new Error(`attention_flash_wide: NSG must be a positive integer and BK 32 (config ${JSON.stringify(cfg)})`);
+  const DQ = D / 128, DS4 = 32 * DQ + 2, BQ = 16 * NSG, threads = 32 * NSG;
+  const SS4 = BK / 4 + 1, PS4 = BK / 4 + 2;
+  const fixed = NSG * 16 * SS4 * 16 + NSG * 16 * PS4 * 8 + 16;
+  const kvTiles = BK * DS4 + BK * 34;
+  let QROWS = BQ;
+  const room = Math.max(kvTiles, Math.floor((FLASH_MAX_BYTES - fixed) / 8));
+  while (QROWS > 16 && QROWS * DS4 > room) QROWS /= 2;
+  if (QROWS % 16 !== 0 || BQ % QROWS !== 0 || QROWS * DS4 > room) throw new Error(`attention_flash_wide: no Q staging fits config ${JSON.stringify(cfg)}`);
+  const KVN = Math.max(kvTiles, QROWS * DS4);
+  return { shader: "attention_flash_wide", defines: { NSG, BK, WG: threads, DQ, QROWS, KVN }, threads, BQ, workgroupBytes: KVN * 8 + fixed };
+}
+
+/** Why `gpu` cannot run the wide kernel for (D, dtype), or null when it can. */
+export function wideAttentionUnsupported(gpu: Gpu, D: number, dtype: DType): string | null {
+  if (!WIDE_ATTENTION_HEAD_DIMS.includes(D)) return `wide matrix attention needs head dim ${WIDE_ATTENTION_HEAD_DIMS.join(" or ")} (found ${D})`;
+  return matrixAttentionUnsupported(gpu, MATRIX_ATTENTION_HEAD_DIM, dtype);
+}
+
 /** Why `gpu` cannot run the matrix kernel for (D, dtype), or null when it can. */
 export function matrixAttentionUnsupported(gpu: Gpu, D: number, dtype: DType): string | null {
   const f = gpu.features;
@@ -233,9 +272,11 @@ export interface AttentionDims {
 export function dispatchAttentionMatrix(
   gpu: Gpu, q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor | undefined, dims: AttentionDims, cfg: MatrixAttentionConfig,
 ): void {
-  const why = matrixAttentionUnsupported(gpu, dims.D, q.dtype);
+  const wide = cfg.kernel === "wide";
+  const why = wide ? wideAttentionUnsupported(gpu, dims.D, q.dtype) : matrixAttentionUnsupported(gpu, dims.D, q.dtype);
   if (why) throw new Error(`attention_matrix: ${why}`);
-  // pipeline key: tile config and LSE output (head dim and dtype are fixed)
+  if (wide && cfg.D !== dims.D) throw new Error(`attention_matrix: the wide config is for head dim ${cfg.D}, the tensors have ${dims.D}`);
+  // pipeline key: tile config (with the head dim for the wide kernel) and LSE output (dtype is fixed)
   const plan = matrixAttentionPlan(cfg);
   if (!matrixAttentionFits(gpu, cfg)) {
     throw new Error(`attention_matrix: config ${JSON.stringify(cfg)} needs ${plan.workgroupBytes} bytes of workgroup memory and ${plan.threads} invocations, over ${gpu.label}'s ${gpu.limits.maxComputeWorkgroupStorageSize} / ${gpu.limits.maxComputeInvocationsPerWorkgroup}`);
@@ -247,8 +288,8 @@ export function dispatchAttentionMatrix(
     return;
   }
   const kernel = gpu.kernel(plan.shader, { ...plan.defines, lse: lse !== undefined });
-  // uniforms (the scalar kernel's Params) and dispatch: one workgroup per (BQ queries, head)
+  // uniforms (the scalar kernel's Params) and dispatch: one workgroup per (BQ queries, head[, 128 output columns])
   const { Lq, Lk, N, D, validKeys } = dims;
   const qscale = Math.LOG2E / Math.sqrt(D);
-  gpu.dispatch(kernel, { Lq, Lk, N, validKeys, qscale }, lse ? [q, k, v, out, lse] : [q, k, v, out], [Math.ceil(Lq / plan.BQ), N]);
+  gpu.dispatch(kernel, { Lq, Lk, N, validKeys, qscale }, lse ? [q, k, v, out, lse] : [q, k, v, out], [Math.ceil(Lq / plan.BQ), N, wide ? D / 128 : 1]);
 }

@@ -26,6 +26,7 @@ import { copyFrames } from "../gpu/tensor_ops.ts";
 import { type Linear, freeLinear, uploadLinear } from "../ops/gemm_common.ts";
 import { gemm } from "../ops/gemm.ts";
 import { attention, attentionPlan, attentionWith, pickAttentionConfig, type AttentionConfig } from "../ops/attention.ts";
+import { matrixAttentionFits, type MatrixAttentionConfig, wideAttentionConfig, wideAttentionUnsupported } from "../ops/attention_matrix.ts";
 import { channelRmsNorm } from "../ops/channel_rms_norm.ts";
 import { type ConvLayer, freeConv, uploadConv, vaeConv3d } from "../ops/vae_conv3d.ts";
 import { upsample2x } from "../ops/upsample2x.ts";
@@ -39,14 +40,27 @@ export type { BandExchange, RowBand } from "./band.ts";
 export { latentsToZ } from "./config.ts";
 
 /**
+ * Whether f16 decodes run the mid block's attention on the matrix units (attention_flash_wide.wgsl). Off until its
+ * Float64 tests have passed on a GPU (attention_matrix.test.ts "wide"); a switch to rule the kernel out at once.
+ */
+export const VAE_MATRIX_ATTENTION = false;
+
+/**
  * The mid block's single-head attention has head dim C (384 in Wan2.1); attention.ts's default tiles stop
  * at D = 256. 128-key tiles (32 invocations per row group) cover D up to 512: 64 queries in 45 KiB of
  * workgroup memory (GPUs: 48 KiB), or 32 queries in 22.5 KiB (software adapters: 32 KiB).
  */
 export const VAE_WIDE_ATTENTION: AttentionConfig[] = [{ BQ: 64, BK: 128, DC: 16, TM: 8 }, { BQ: 32, BK: 128, DC: 8, TM: 8 }];
 
-/** attention.ts's default tile for head dim D, else the first wide tile that fits the adapter (null: the default). */
-export function vaeAttentionConfig(gpu: Gpu, D: number, f16: boolean): AttentionConfig | null {
+/**
+ * The mid block's attention kernel for head dim D: in f16 on a device with subgroup matrices, the wide matrix
+ * kernel (attention_flash_wide.wgsl, D = 256 or 384) where VAE_MATRIX_ATTENTION is on; else attention.ts's
+ * default tile for D, else the first wide tile that fits the adapter (null: the default).
+ */
+export function vaeAttentionConfig(gpu: Gpu, D: number, f16: boolean): AttentionConfig | MatrixAttentionConfig | null {
+  if (VAE_MATRIX_ATTENTION && f16 && wideAttentionUnsupported(gpu, D, "f16") === null && matrixAttentionFits(gpu, wideAttentionConfig(D))) {
+    return wideAttentionConfig(D);
+  }
   try {
     pickAttentionConfig(gpu, D, f16);
     return null;
@@ -111,7 +125,7 @@ export class WanVaeDecoder {
   private readonly upBlocks: UpBlock[];
   private readonly normOut: Tensor;
   private readonly convOut: ConvLayer;
-  private readonly attnConfig: AttentionConfig | null;
+  private readonly attnConfig: AttentionConfig | MatrixAttentionConfig | null;
 
   constructor(readonly gpu: Gpu, readonly cfg: WanVaeConfig, w: WanVaeWeights, readonly dtype: DType) {
     if (dtype === "f16" && !gpu.features.f16) throw new Error(`${gpu.label}: VAE decode in f16 needs shader-f16, which this adapter lacks; use f32`);

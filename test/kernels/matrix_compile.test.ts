@@ -4,7 +4,9 @@
 // and runs Tint over the module (createShaderModule + getCompilationInfo); it refuses pipelines with
 // 32-wide workgroups (its subgroup size is 128), so modules are compiled, not pipelines. Deno only (the addon
 // is a Node-API module). A deliberately broken variant must fail, so the check can fail.
-import { type FlashDiag, MATRIX_ATTENTION_CONFIGS, matrixAttentionPlan } from "../../src/ops/attention_matrix.ts";
+import {
+  type FlashDiag, MATRIX_ATTENTION_CONFIGS, matrixAttentionPlan, WIDE_ATTENTION_HEAD_DIMS, wideAttentionConfig,
+} from "../../src/ops/attention_matrix.ts";
 import { preprocessShader, shaderSource } from "../../src/gpu/shaders.ts";
 import { test } from "../../src/selftest/harness.ts";
 
@@ -62,6 +64,11 @@ function attentionVariants(): { label: string; shader: string; defines: Record<s
   for (const [name, cfg] of Object.entries(MATRIX_ATTENTION_CONFIGS)) {
     const plan = matrixAttentionPlan(cfg);
     for (const lse of [false, true]) out.push({ label: `${name}${lse ? " lse" : ""}`, shader: plan.shader, defines: { ...plan.defines, lse } });
+  }
+  // the wide kernel (the VAE mid block's head dims)
+  for (const D of WIDE_ATTENTION_HEAD_DIMS) {
+    const plan = matrixAttentionPlan(wideAttentionConfig(D));
+    for (const lse of [false, true]) out.push({ label: `wide D ${D}${lse ? " lse" : ""}`, shader: plan.shader, defines: { ...plan.defines, lse } });
   }
   // the sweep's diagnostic flash2 variants (bench/attention_sweep.ts: "w4x32o+nocopy+onebar" and the like)
   for (const diag of [["nocopy"], ["nosoftmax"], ["onebar"], ["nocopy", "nosoftmax", "onebar"]] as FlashDiag[][]) {

@@ -7,6 +7,7 @@
 import { attentionWith } from "../../ops/attention.ts";
 import {
   firstMatrixAttentionConfig, MATRIX_ATTENTION_CONFIGS, matrixAttentionFits, matrixAttentionUnsupported, type MatrixAttentionConfig,
+  wideAttentionConfig, wideAttentionUnsupported,
 } from "../../ops/attention_matrix.ts";
 import { attentionMerge } from "../../ops/attention_merge.ts";
 import { attentionRef } from "../reference/attention.ts";
@@ -134,6 +135,36 @@ test(`attention_matrix f16 parts merged through lse == attention over all keys 9
     const k = concatKeys(cut(ka), kb, validA, Lb, N, D), v = concatKeys(cut(va), vb, validA, Lb, N, D);
     expectClose(`attention_matrix parts merged ${JSON.stringify(cfg)}`, await gpu.read(out), attentionRef(f64(q), k, v, Lq, validA + Lb, N, D), TOL.matmul.f16);
   }), { needs: ["subgroupMatrix"] });
+}
+
+// The wide kernel (attention_flash_wide.wgsl: head dims 256 and 384, the VAE mid block's single head at 384) vs
+// Float64: a query block's tail, masked keys with a repeated-key last tile, two heads, LSE, and rising scores that
+// force the O rescale. [Lq, Lk, N, D, validKeys, lse, rising]
+const wideShapes: [number, number, number, number, number | undefined, boolean, boolean][] = [
+  [150, 150, 1, 384, undefined, false, false], // the VAE's case: one head, self-attention over the frame
+  [97, 200, 2, 384, 190, true, false], // 190 = 5 x 32 + 30: the last tile repeats keys
+  [33, 20, 1, 384, undefined, true, false], // 20 keys < BK: zero-filled tile
+  [70, 130, 2, 256, 100, true, false],
+  [50, 300, 1, 384, undefined, true, true], // keys scaled up along the sequence: the row max moves mid-run
+];
+for (const [Lq, Lk, N, Dw, valid, withLse, rising] of wideShapes) {
+  test(`attention_matrix f16 wide ${Lq}x${Lk} ${N}x${Dw}${valid !== undefined ? ` valid ${valid}` : ""}${withLse ? " lse" : ""}${rising ? " rising scores" : ""}`, () =>
+    withGpu(async (gpu) => {
+      const why = wideAttentionUnsupported(gpu, Dw, "f16");
+      if (why) skip(why);
+      const cfg = wideAttentionConfig(Dw);
+      if (!matrixAttentionFits(gpu, cfg)) skip(`the wide config does not fit this device's workgroup memory`);
+      const seed = Lq * 1009 + Lk * 31 + N * 7 + Dw;
+      const q = roundF16(rising ? randomArray(Lq * N * Dw, seed, 1).map((x) => 1 + x) : randomArray(Lq * N * Dw, seed, 0.3));
+      const k = roundF16(rising ? randomArray(Lk * N * Dw, seed + 1, 0.5).map((x, i) => (0.5 + x) * 4 * (Math.floor(i / (N * Dw)) / Lk)) : randomArray(Lk * N * Dw, seed + 1, 0.3));
+      const v = roundF16(randomArray(Lk * N * Dw, seed + 2, 1));
+      const ot = gpu.empty([Lq, N, Dw], "f16"), lse = withLse ? gpu.empty([Lq, N], "f32") : undefined;
+      attentionWith(gpu, gpu.upload(q, [Lq, N, Dw], "f16"), gpu.upload(k, [Lk, N, Dw], "f16"), gpu.upload(v, [Lk, N, Dw], "f16"), ot, valid, cfg, lse);
+      const ref = attentionWithLseRef(f64(q), f64(k), f64(v), Lq, Lk, N, Dw, valid ?? Lk);
+      const what = `attention_matrix wide ${Lq}x${Lk} ${N}x${Dw} valid ${valid ?? Lk}`;
+      expectClose(what, await gpu.read(ot), ref.o, TOL.matmul.f16);
+      if (lse) expectLse(`${what} lse`, await gpu.read(lse), ref.lse, 1e-3);
+    }), { needs: ["subgroupMatrix"] });
 }
 
 /** Throws unless fn throws a message matching `pattern`. */
