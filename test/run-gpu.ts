@@ -10,6 +10,8 @@ import "./model/forward.test.ts";
 import "./parallel/sharded.test.ts";
 // The VAE decode in f16 (its convs on the matrix units where the device has them) against its goldens.
 import "./vae/index.ts";
+// umT5's encoder on the matrix units (w16 / w8 through gemm_wx_matrix) and in f16, against the Float64 reference.
+import "./text/encoder.test.ts";
 import { registeredTests, type TestCase } from "../src/selftest/harness.ts";
 import { runTests } from "../src/selftest/runner.ts";
 import { useWebGpu, webGpuChoice, WEBGPU_ENV } from "../src/platform/webgpu_deno.ts";

@@ -5,7 +5,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import type { DType } from "../shape.ts";
 import { type Checkpoint, decodeToF32, summarizeProblems } from "../io/safetensors.ts";
-import { splitLayers, type Umt5Config, Umt5Encoder, Umt5LayerSplit, type Umt5LayerWeights, type Umt5Precision } from "../model/umt5.ts";
+import { splitLayers, type Umt5Config, Umt5Encoder, type Umt5GemmOptions, Umt5LayerSplit, type Umt5LayerWeights, type Umt5Precision } from "../model/umt5.ts";
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -103,11 +103,11 @@ async function readChecked(ck: Checkpoint, name: string, dtype: DType): Promise<
  * the final norm on the last), each device holding only its part. progress(done, total) counts the bytes read.
  */
 export async function loadUmt5Encoder(
-  gpu: Gpu | readonly Gpu[], ck: Checkpoint, cfg: Umt5Config, where: string, opts: { precision?: Umt5Precision; progress?: (done: number, total: number) => void } = {},
+  gpu: Gpu | readonly Gpu[], ck: Checkpoint, cfg: Umt5Config, where: string, opts: { precision?: Umt5Precision; gemm?: Umt5GemmOptions; progress?: (done: number, total: number) => void } = {},
 ): Promise<Umt5Encoder | Umt5LayerSplit> {
   validateUmt5Checkpoint(ck, cfg, where);
   const gpus = Array.isArray(gpu) ? gpu as readonly Gpu[] : [gpu as Gpu];
-  const parts = splitLayers(cfg.layers, gpus.length).map((r, i) => new Umt5Encoder(gpus[i], cfg, opts.precision ?? "f32", r));
+  const parts = splitLayers(cfg.layers, gpus.length).map((r, i) => new Umt5Encoder(gpus[i], cfg, opts.precision ?? "f32", r, opts.gemm));
   const bytes = (name: string) => ck.info(name).end - ck.info(name).begin;
   let total = bytes(UMT5_FINAL_NORM), done = 0;
   for (let i = 0; i < cfg.layers; i++) for (const t of umt5LayerTensors(cfg, i)) total += bytes(t.name);

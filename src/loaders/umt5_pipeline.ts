@@ -6,7 +6,7 @@
 import { Gpu } from "../gpu/device.ts";
 import { type FolderSource, openModelFolder, readFolderJson } from "../io/model_folder.ts";
 import type { Checkpoint } from "../io/safetensors.ts";
-import type { Umt5Config, Umt5Precision } from "../model/umt5.ts";
+import type { Umt5Config, Umt5GemmOptions, Umt5Precision } from "../model/umt5.ts";
 import { promptClean } from "../text/prompt_clean.ts";
 import { MAX_SEQUENCE_LENGTH, Umt5Tokenizer } from "../text/tokenizer.ts";
 import { gatherEmbeddingRows, loadUmt5Encoder, parseUmt5Config, UMT5_FINAL_NORM } from "./umt5.ts";
@@ -125,6 +125,8 @@ export interface EncodeOptions {
   maxLength?: number;
   /** f32 (default), w16 (f16 weights, f32 activations: half the memory) or f16 (T5-XXL's residual stream overflows it). */
   precision?: Umt5Precision;
+  /** Where w16 / w8 linears run (default auto: the matrix units where the device has them; Umt5GemmPath). */
+  gemm?: Umt5GemmOptions;
   cache?: EmbeddingCache;
   /** Told once per prompt that was truncated (one line). */
   onWarning?: (line: string) => void;
@@ -162,7 +164,7 @@ export async function encodePrompts(te: TextEncoderSource, prompts: readonly str
   const own = !opts.gpu && !opts.gpus?.length;
   const gpu = opts.gpus?.length ? opts.gpus : opts.gpu ?? await Gpu.create({ label: "umt5" });
   try {
-    const enc = await loadUmt5Encoder(gpu, te.checkpoint, te.config, te.name, { precision: opts.precision, progress: opts.onProgress });
+    const enc = await loadUmt5Encoder(gpu, te.checkpoint, te.config, te.name, { precision: opts.precision, gemm: opts.gemm, progress: opts.onProgress });
     try {
       for (const { i, key } of todo) {
         const e = out[i];

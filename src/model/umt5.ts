@@ -19,6 +19,8 @@ import { freeLinear, type Linear, uploadLinear } from "../ops/gemm_common.ts";
 import { gemm } from "../ops/gemm.ts";
 import { gemmW16 } from "../ops/gemm_w16.ts";
 import { freeLinearW8, gemmW8, type LinearW8, uploadLinearW8 } from "../ops/gemm_w8.ts";
+import { gemmWxMatrix, wxMatrixSupport } from "../ops/gemm_wx_matrix.ts";
+import type { MatrixTile } from "../ops/gemm_matrix.ts";
 import { gatedGelu } from "../ops/gated_gelu.ts";
 import { relAttention } from "../ops/rel_attention.ts";
 import { rmsNorm } from "../ops/rms_norm.ts";
@@ -119,6 +121,23 @@ interface GpuLayer {
 export type Umt5Precision = "f32" | "w16" | "w8" | "f16";
 export const UMT5_PRECISIONS: readonly Umt5Precision[] = ["f32", "w16", "w8", "f16"];
 
+/**
+ * Where the linears of w16 and w8 run: "scalar" (gemm_w16 / gemm_w8: f32 products on the shader cores) or
+ * "matrix" (gemm_wx_matrix: the f32 activations split into f16 hi + lo per row, both through the matrix units with
+ * f32 accumulation, so the activations keep f32's accuracy: bench/RESULTS.md "umT5 text encoder" has the
+ * measured choices); "auto": matrix where the device has subgroup matrices, else scalar. f32 and f16 ignore it.
+ */
+export type Umt5GemmPath = "auto" | "scalar" | "matrix";
+export const UMT5_GEMM_PATHS: readonly Umt5GemmPath[] = ["auto", "scalar", "matrix"];
+
+export interface Umt5GemmOptions {
+  gemm?: Umt5GemmPath;
+  /** The matrix path's operand: 2 (hi + lo, the default) or 1 (hi only: f16 accuracy of the activations; the bench's comparison). */
+  parts?: 1 | 2;
+  /** The matrix path's tile (default: gemm_wx_matrix.ts WX_TILE_ORDER). */
+  tile?: MatrixTile;
+}
+
 /** Layers [start, end) of the encoder: one device's part of a layer split. */
 export interface LayerRange {
   start: number;
@@ -151,18 +170,34 @@ export class Umt5Encoder {
   readonly weightDtype: DType;
 
   readonly range: LayerRange;
+  /** Where w16 / w8 linears run on this device (Umt5GemmPath, "auto" resolved); f32 and f16: "scalar" / gemm's own choice. */
+  gemmPath: "scalar" | "matrix" = "scalar";
+  gemmOptions: Umt5GemmOptions = {};
 
-  constructor(readonly gpu: Gpu, readonly cfg: Umt5Config, readonly precision: Umt5Precision = "f32", range?: LayerRange) {
+  constructor(readonly gpu: Gpu, readonly cfg: Umt5Config, readonly precision: Umt5Precision = "f32", range?: LayerRange, gemm: Umt5GemmOptions = {}) {
     this.range = range ?? { start: 0, end: cfg.layers };
     if (!(this.range.start >= 0 && this.range.start < this.range.end && this.range.end <= cfg.layers)) throw new Error(`umT5 encoder: layers [${this.range.start}, ${this.range.end}) outside [0, ${cfg.layers})`);
     this.dtype = precision === "f16" ? "f16" : "f32";
     // w8 quantizes from f32 values (any finite range); w16 and f16 store f16
     this.weightDtype = precision === "w16" || precision === "f16" ? "f16" : "f32";
+    this.useGemm(gemm);
+  }
+
+  /** Sets where the linears run (the weights stay as loaded: w16 and w8 weights serve both paths; the bench times both). */
+  useGemm(gemm: Umt5GemmOptions): void {
+    const want = gemm.gemm ?? "auto", support = wxMatrixSupport(this.gpu);
+    if (want === "matrix" && !support.ok) throw new Error(`umT5 encoder: the matrix path cannot run on ${this.gpu.label}: ${support.reason}`);
+    const wx = this.precision === "w16" || this.precision === "w8";
+    this.gemmPath = wx && (want === "matrix" || (want === "auto" && support.ok)) ? "matrix" : "scalar";
+    this.gemmOptions = gemm;
   }
 
   /** y = x W^T, or y += x W^T (residual): the kernel for this precision. */
   private linear(x: Tensor, layer: EncLinear, y: Tensor, residual = false): void {
-    if (this.precision === "w8") gemmW8(this.gpu, x, layer as LinearW8, y, { residual });
+    if (this.gemmPath === "matrix") {
+      const w = this.precision === "w8" ? { kind: "w8" as const, layer: layer as LinearW8 } : { kind: "w16" as const, layer: layer as Linear };
+      gemmWxMatrix(this.gpu, x, w, y, { residual, parts: this.gemmOptions.parts, tile: this.gemmOptions.tile });
+    } else if (this.precision === "w8") gemmW8(this.gpu, x, layer as LinearW8, y, { residual });
     else if (this.precision === "w16") gemmW16(this.gpu, x, layer as Linear, y, { residual });
     else gemm(this.gpu, x, layer as Linear, y, residual ? { epilogue: "residual" } : {});
   }

@@ -2,7 +2,7 @@
 // WanPipeline does, ids padded to 512 with the mask; the goldens are the first seq_len rows), on prompts of
 // 1 (the empty prompt), 15, 22 and 512 tokens (truncated: relative distances up to 511, past max_distance 128).
 import { bytesSource, Checkpoint } from "../../src/io/safetensors.ts";
-import { bucketTable, relativePositionBucket, splitLayers, type Umt5Config, Umt5LayerSplit, type Umt5LayerWeights } from "../../src/model/umt5.ts";
+import { bucketTable, relativePositionBucket, splitLayers, type Umt5Config, Umt5Encoder, Umt5LayerSplit, type Umt5LayerWeights } from "../../src/model/umt5.ts";
 import { Gpu } from "../../src/gpu/device.ts";
 import { syntheticTensor } from "../../src/loaders/synthetic.ts";
 import { gatherEmbeddingRows, loadUmt5Encoder, parseUmt5Config, UMT5_FINAL_NORM, umt5LayerTensors } from "../../src/loaders/umt5.ts";
@@ -106,7 +106,7 @@ test("umt5: umt5-odd encoder all in f16 (weights, activations, residual) == tran
   });
 }, { needs: ["f16"] });
 
-test("umt5: w16 (f16 weights, f32 activations) == the Float64 reference on the f16-rounded weights (f32 bound), == transformers (f16 bound)", async () => {
+test("umt5: w16 scalar (f16 weights, f32 activations) == the Float64 reference on the f16-rounded weights (f32 bound), == transformers (f16 bound)", async () => {
   const { cfg, ck, io, meta } = await open("umt5-odd");
   const round = (a: Float32Array) => Float32Array.from(new Float16Array(a));
   const layers = (await hostWeights(ck, cfg)).map((w) => {
@@ -116,7 +116,7 @@ test("umt5: w16 (f16 weights, f32 activations) == the Float64 reference on the f
   });
   const finalNorm = await ck.readF32(UMT5_FINAL_NORM);
   await withGpuF16(async (gpu) => {
-    const enc = await loadUmt5Encoder(gpu, ck, cfg, "umt5-odd", { precision: "w16" });
+    const enc = await loadUmt5Encoder(gpu, ck, cfg, "umt5-odd", { precision: "w16", gemm: { gemm: "scalar" } });
     try {
       for (const [i, c] of meta.cases.entries()) {
         if (c.seq_len > 64) continue;
@@ -131,7 +131,7 @@ test("umt5: w16 (f16 weights, f32 activations) == the Float64 reference on the f
   });
 }, { needs: ["f16"] });
 
-test("umt5: w8 (int8 weights per output channel, f32 activations) == the Float64 reference on the dequantized weights (f32 bound)", async () => {
+test("umt5: w8 scalar (int8 weights per output channel, f32 activations) == the Float64 reference on the dequantized weights (f32 bound)", async () => {
   const { cfg, ck, io, meta } = await open("umt5-odd");
   const layers = (await hostWeights(ck, cfg)).map((w) => {
     const r = { ...w };
@@ -141,7 +141,7 @@ test("umt5: w8 (int8 weights per output channel, f32 activations) == the Float64
   });
   const finalNorm = await ck.readF32(UMT5_FINAL_NORM);
   await withGpu(async (gpu) => {
-    const enc = await loadUmt5Encoder(gpu, ck, cfg, "umt5-odd", { precision: "w8" });
+    const enc = await loadUmt5Encoder(gpu, ck, cfg, "umt5-odd", { precision: "w8", gemm: { gemm: "scalar" } });
     try {
       const c = meta.cases[1], emb = await gatherEmbeddingRows(ck, cfg, c.input_ids);
       const got = await enc.encode(emb);
@@ -154,6 +154,40 @@ test("umt5: w8 (int8 weights per output channel, f32 activations) == the Float64
     }
   });
 }, { tags: ["slow"] });
+
+// The matrix path (gemm_wx_matrix: activations split into f16 hi + lo per row, f32 accumulation) keeps f32's
+// accuracy of the activations: the f32 bound against the Float64 run on the stored weights, on every prompt length
+// (512 tokens: the real M); hi alone (the activations rounded to f16) is recorded, and must be worse than hi + lo.
+test("umt5: w16 and w8 on the matrix units (f16 hi + lo activations) == the Float64 reference on the stored weights (f32 bound), hi alone worse", async () => {
+  const { cfg, ck, meta } = await open("umt5-odd");
+  const host = await hostWeights(ck, cfg), finalNorm = await ck.readF32(UMT5_FINAL_NORM);
+  const shapes = Object.fromEntries(umt5LayerTensors(cfg, 0).map((t) => [t.key, t.shape]));
+  const stored = (p: "w16" | "w8") =>
+    host.map((w) => {
+      const r = { ...w };
+      for (const k of ["q", "k", "v", "o", "wi0", "wi1", "wo"] as const) r[k] = p === "w8" ? quantizeW8(w[k], shapes[k][0], shapes[k][1]).dequantized : Float32Array.from(new Float16Array(w[k]));
+      return r;
+    });
+  await withGpu(async (gpu) => {
+    for (const precision of ["w16", "w8"] as const) {
+      const enc = await loadUmt5Encoder(gpu, ck, cfg, "umt5-odd", { precision, gemm: { gemm: "matrix" } });
+      try {
+        assert(enc instanceof Umt5Encoder && enc.gemmPath === "matrix", "the matrix path was asked for");
+        for (const c of meta.cases) {
+          const emb = await gatherEmbeddingRows(ck, cfg, c.input_ids), ref = umt5EncoderRef(cfg, stored(precision), finalNorm, emb);
+          enc.useGemm({ gemm: "matrix" });
+          const two = await enc.encode(emb);
+          expectClose(`umt5-odd ${c.seq_len} tokens ${precision} matrix (hi + lo)`, two, ref, TOL.model.f32);
+          enc.useGemm({ gemm: "matrix", parts: 1 });
+          const one = relL2(await enc.encode(emb), ref);
+          assert(one > relL2(two, ref), `${precision} ${c.seq_len} tokens: hi alone (${one}) is not worse than hi + lo (${relL2(two, ref)})`);
+        }
+      } finally {
+        enc.free();
+      }
+    }
+  });
+}, { needs: ["subgroupMatrix", "f16"] });
 
 test("umt5: splitLayers is contiguous, every device gets a layer, sizes differ by at most one", () => {
   const show = (l: number, n: number) => splitLayers(l, n).map((r) => `${r.start}-${r.end}`).join(",");

@@ -28,3 +28,5 @@ import "./rel_attention.test.ts";
 import "./gated_gelu.test.ts";
 import "./gemm_w16.test.ts";
 import "./gemm_w8.test.ts";
+import "./gemm_wx_split.test.ts";
+import "./gemm_wx_matrix.test.ts";
