@@ -22,7 +22,9 @@
 //
 //   deno run -A bench/time_to_video.ts [--latent 21,60,104] [--layers 30] [--precision f16] [--steps-measured 2]
 //       [--configs a,b,c,d] [--devices 1] [--vae on|off] [--torch torch_loop.json] [--torch-vae torch_vae.json]
-//       [--small] [--json out.json]
+//       [--small] [--json out.json] [--from ttv.json]
+// --from: no GPU work: the table again from an earlier run's --json and the torch JSONs given now (torch's twins
+// may run after shardit in a call, or time out: the shardit figures stand alone, the torch columns say "-").
 // --small: wan-small's dims, latent 3,8,8, text 16 and the wan-vae-small config: the CPU check of the whole path.
 // --layers N < 30 runs N blocks and scales the forward's blocks to 30 (stated in the output).
 import { Gpu } from "../src/gpu/device.ts";
@@ -46,7 +48,7 @@ import { syntheticLatents, syntheticVaeWeights } from "../src/vae/synthetic.ts";
 import { relL2 } from "../src/selftest/harness.ts";
 import { benchArgs, benchEnv, printEnv, printTable, writeJson } from "./common.ts";
 
-const args = benchArgs("bench/time_to_video.ts", ["latent", "layers", "precision", "steps-measured", "configs", "devices", "vae", "torch", "torch-vae", "small", "json", "text"], ["small"]);
+const args = benchArgs("bench/time_to_video.ts", ["latent", "layers", "precision", "steps-measured", "configs", "devices", "vae", "torch", "torch-vae", "small", "json", "text", "from"], ["small"]);
 const small = args.has("small");
 const [F, H, W] = (args.get("latent") ?? (small ? "3,8,8" : "21,60,104")).split(",").map(Number);
 const FULL_LAYERS = small ? 2 : 30;
@@ -68,7 +70,9 @@ const vaeCfg: WanVaeConfig = small
   ? parseWanVaeConfig(JSON.parse(await Deno.readTextFile(new URL("../test/fixtures/wan-vae-small/config.json", import.meta.url))), "wan-vae-small")
   : WAN21_VAE;
 
-{
+type Row = { config: string; steps: number; forwardsPerStep: number; computedSteps: number; measuredSteps: number; stepMs: number; cachedStepMs?: number; ditS: number; extrapolated: boolean };
+const from = args.get("from");
+if (!from) {
   const gpu = await Gpu.create({ label: "bench", requireF16: dtype === "f16" });
   printEnv(benchEnv(gpu));
   gpu.destroy();
@@ -84,9 +88,16 @@ async function golden() {
   return { cfg: gcfg, weights: await loadWanWeights(ckpt, gcfg), inputs: await readForwardInputs(io, gcfg), expected: await (await Checkpoint.open([io])).readF32("expected") };
 }
 
-const pool = await WorkerPool.create({ devices, precision: dtype, barrierTimeoutMs: 600_000 });
 const results: Record<string, unknown> = { latent, tokens: L, layers, fullLayers: FULL_LAYERS, precision: dtype, devices, stepsMeasured: measured };
 let failed = false;
+if (from) {
+  const r = JSON.parse(await Deno.readTextFile(from));
+  Object.assign(results, r);
+  await render(r.rows as Row[], r.vaeS as number, r.teacachePlan50 as boolean[], r.layers as number, r.fullLayers as number, r.precision as string, r.latent);
+} else await measure();
+
+async function measure() {
+const pool = await WorkerPool.create({ devices, precision: dtype, barrierTimeoutMs: 600_000 });
 try {
   console.log(`pool of ${devices}: ${pool.adapters().join("; ")}`);
   const gold = await golden();
@@ -143,7 +154,6 @@ try {
 
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const scale = FULL_LAYERS / layers; // blocks run -> the whole model (the step's non-block work is small next to them)
-  type Row = { config: string; steps: number; forwardsPerStep: number; computedSteps: number; measuredSteps: number; stepMs: number; cachedStepMs?: number; ditS: number; extrapolated: boolean };
   const rows: Row[] = [];
   let plan50: boolean[] = [];
   for (const c of configs) {
@@ -188,6 +198,20 @@ try {
     console.log(`VAE decode ${F}x${H}x${W} -> ${dec.videoGrid.F} frames of ${dec.videoGrid.W}x${dec.videoGrid.H}: ${vaeS.toFixed(1)} s (measured whole)`);
   }
 
+  results.rows = rows;
+  results.vaeS = vaeS;
+  results.teacachePlan50 = plan50;
+  await render(rows, vaeS, plan50, layers, FULL_LAYERS, dtype, latent);
+} finally {
+  await pool.close();
+}
+}
+
+/** The table: shardit's rows beside torch's figures (its JSONs, same plans); ratio = torch time / shardit time. */
+async function render(rows: Row[], vaeS: number, plan50: boolean[], layers: number, fullLayers: number, dtype: string, latent: { F: number; H: number; W: number }) {
+  const { F, H, W } = latent;
+  const scale = fullLayers / layers;
+  const withVae = vaeS > 0;
   // ---- Torch's figures from the same call, the same plans -------------------------------------------------
   const torchRows = args.get("torch") ? (JSON.parse(await Deno.readTextFile(args.get("torch")!)).loop as { dtype: string; batch: number; forward_ms: number; cached_step_ms: number }[]) : [];
   const torchVae = args.get("torch-vae") ? (JSON.parse(await Deno.readTextFile(args.get("torch-vae")!)).rows as { dtype: string; ms: number }[]) : [];
@@ -220,18 +244,13 @@ try {
     for (const dt of torchDtypes) {
       const t = torchVideo(dt, r.config);
       row[`torch ${dt} s`] = t === null ? "-" : t.toFixed(1) + "*";
-      row[`ratio vs ${dt}`] = t === null ? "-" : (video / t).toFixed(1);
+      row[`ratio vs ${dt}`] = t === null ? "-" : (t / video).toFixed(3);
     }
     return row;
   });
-  console.log(`\ntime to a ${F}x${H}x${W}-latent video (${dtype}; * = extrapolated: measured steps x the setting's steps${scale !== 1 ? `, blocks scaled from ${layers} to ${FULL_LAYERS} layers` : ""}; torch from its measured forwards the same way):`);
+  console.log(`\ntime to a ${F}x${H}x${W}-latent video (${dtype}; * = extrapolated: measured steps x the setting's steps${scale !== 1 ? `, blocks scaled from ${layers} to ${fullLayers} layers` : ""}; torch from its measured forwards the same way; ratio = torch s / shardit s, below 1 = slower than torch):`);
   printTable(table);
-  results.rows = rows;
-  results.vaeS = vaeS;
   results.torch = { loop: torchRows, vae: torchVae };
-  results.teacachePlan50 = plan50;
-} finally {
-  await pool.close();
 }
 const json = args.get("json");
 if (json) writeJson(json, results);
