@@ -16,7 +16,8 @@ import argparse, json, math, os, sys, time
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools", "umt5"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from fixture_rule import rule_tensor, rule_tensor_torch  # noqa: E402  the fixtures' rule (test/fixtures/README.md)
 
 
 def bucket(rp, num_buckets=32, max_distance=128):
@@ -64,29 +65,6 @@ NAMES = {"ln0": "0.layer_norm.weight", "q": "0.SelfAttention.q.weight", "k": "0.
          "wi0": "1.DenseReluDense.wi_0.weight", "wi1": "1.DenseReluDense.wi_1.weight", "wo": "1.DenseReluDense.wo.weight"}
 
 
-def rule_tensor_torch(name, shape, dev):
-    """The fixtures' deterministic rule (tools/umt5/make_fixtures.py rule_tensor) computed on `dev`: int64 arithmetic
-    keeps the low 32 bits of every product exact (wraparound mod 2^64), so the values equal numpy's bit for bit."""
-    from make_fixtures import fnv1a
-    n = int(np.prod(shape))
-    M = 0xFFFFFFFF
-    s = (fnv1a(name) * 0x9E3779B1) & M
-    h = (torch.arange(n, dtype=torch.int64, device=dev) + s) & M
-    h ^= h >> 16
-    h = (h * 0x85EBCA6B) & M
-    h ^= h >> 13
-    h = (h * 0xC2B2AE35) & M
-    h ^= h >> 16
-    u = h.double() / 2.0**32
-    if name.startswith("input."):
-        scale, offset = 1.0, 0.0
-    elif len(shape) == 1:
-        scale, offset = 0.1, 1.0
-    else:
-        scale, offset = 1 / math.sqrt(int(np.prod(shape[1:]))), 0.0
-    return ((2 * u - 1) * scale + offset).float().reshape(shape)
-
-
 def save_f32(tensors, path):
     """A safetensors file of F32 tensors (the GPU hosts have torch and numpy, not the safetensors package)."""
     header, blobs, at = {}, [], 0
@@ -131,7 +109,6 @@ def main():
     if a.check:
         check(a.check)
         return
-    from make_fixtures import rule_tensor
     for name, shape in [("encoder.block.0.layer.1.DenseReluDense.wo.weight", [8, 37]), ("encoder.final_layer_norm.weight", [9]), ("input.hidden_states", [3, 5])]:
         assert torch.equal(rule_tensor_torch(name, shape, "cpu"), torch.from_numpy(rule_tensor(name, shape))), name
     torch.backends.cuda.matmul.allow_tf32 = False

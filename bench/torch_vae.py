@@ -12,45 +12,16 @@ usage: python3 bench/torch_vae.py [--fixture test/fixtures/wan-vae-tiny] [--chec
 --check-out writes the real-dims (base_dim 96) decode of the rule's latents at --check-latent in float64,
 as raw little-endian f32 [3, T', 8h, 8w], for bench/vae_decode.ts to check itself against.
 """
-import argparse, json, math, struct, time
+import argparse, json, math, os, struct, sys, time
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 CACHE_T = 2
-MASK = 0xFFFFFFFF
 
-
-def fnv1a32(name):
-    h = 0x811C9DC5
-    for b in name.encode():
-        h = ((h ^ b) * 0x01000193) & MASK
-    return h
-
-
-def rule(name, shape):
-    """The fixtures' deterministic values (test/fixtures/README.md), with .gamma as norm gains."""
-    n = int(np.prod(shape))
-    if name.endswith(".gamma"):
-        scale, off = 0.1, 1.0
-    elif name.startswith("input."):
-        scale, off = 1.0, 0.0
-    elif name.endswith(".bias"):
-        scale, off = 0.05, 0.0
-    elif len(shape) == 1:
-        scale, off = 0.1, 1.0
-    else:
-        scale, off = 1 / math.sqrt(int(np.prod(shape[1:]))), 0.0
-    s = (fnv1a32(name) * 0x9E3779B1) & MASK
-    h = (np.arange(n, dtype=np.uint64) + np.uint64(s)) & np.uint64(MASK)
-    h ^= h >> np.uint64(16)
-    h = (h * np.uint64(0x85EBCA6B)) & np.uint64(MASK)
-    h ^= h >> np.uint64(13)
-    h = (h * np.uint64(0xC2B2AE35)) & np.uint64(MASK)
-    h ^= h >> np.uint64(16)
-    u = h.astype(np.float64) / 2.0**32
-    return ((2 * u - 1) * scale + off).astype(np.float32).reshape(shape)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from fixture_rule import rule_tensor as rule  # noqa: E402  the fixtures' rule, .gamma as norm gains (test/fixtures/README.md)
 
 
 class CausalConv3d(nn.Conv3d):

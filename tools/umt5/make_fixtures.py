@@ -35,35 +35,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # ---------------------------------------------------------------- the deterministic weight rule
 
 
-def fnv1a(name: str) -> int:
-    h = 0x811C9DC5
-    for b in name.encode("utf-8"):
-        h ^= b
-        h = (h * 0x01000193) & 0xFFFFFFFF
-    return h
-
-
-def rule_tensor(name: str, shape) -> np.ndarray:
-    n = int(np.prod(shape))
-    s = (fnv1a(name) * 0x9E3779B1) & 0xFFFFFFFF
-    h = (np.arange(n, dtype=np.uint64) + np.uint64(s)) & np.uint64(0xFFFFFFFF)
-    h ^= h >> np.uint64(16)
-    h = (h * np.uint64(0x85EBCA6B)) & np.uint64(0xFFFFFFFF)
-    h ^= h >> np.uint64(13)
-    h = (h * np.uint64(0xC2B2AE35)) & np.uint64(0xFFFFFFFF)
-    h ^= h >> np.uint64(16)
-    u = h.astype(np.float64) / 2.0**32
-    if name.startswith("input."):
-        scale, offset = 1.0, 0.0
-    elif name.endswith("scale_shift_table"):
-        scale, offset = 1 / math.sqrt(shape[-1]), 0.0
-    elif name.endswith(".bias"):
-        scale, offset = 0.05, 0.0
-    elif len(shape) == 1:
-        scale, offset = 0.1, 1.0
-    else:
-        scale, offset = 1 / math.sqrt(int(np.prod(shape[1:]))), 0.0
-    return ((2 * u - 1) * scale + offset).astype(np.float32).reshape(shape)
+sys.path.insert(0, os.path.join(HERE, ".."))
+from fixture_rule import rule_tensor  # noqa: E402  one copy for this and bench/torch_umt5.py, bench/torch_vae.py
 
 
 # ---------------------------------------------------------------- text
