@@ -3,7 +3,10 @@ import { bytesSource, Checkpoint } from "../../src/io/safetensors.ts";
 export type Umt5Fixture = "umt5-tokenizer" | "umt5-tiny" | "umt5-odd";
 
 export function umt5FixtureUrl(name: Umt5Fixture, file: string): URL {
-  return new URL(`../fixtures/${name}/${file}`, import.meta.url);
+  // bundled for the GPU host (.gpu/*.js), this module's URL is the bundle's: the fixtures are then under the
+  // working directory (the repository root the bundle runs from)
+  const here = import.meta.url.endsWith("/test/text/util.ts") || typeof Deno === "undefined";
+  return here ? new URL(`../fixtures/${name}/${file}`, import.meta.url) : new URL(`test/fixtures/${name}/${file}`, `file://${Deno.cwd()}/`);
 }
 
 export async function umt5FixtureBytes(name: Umt5Fixture, file: string): Promise<Uint8Array> {
