@@ -45,6 +45,16 @@ export function decisionBuffer(participants: number): SharedArrayBuffer {
   return new SharedArrayBuffer(HEADER + 8 * FIELDS * participants);
 }
 
+/** Writes a device's sums into its slot and counts it in; returns how many devices have arrived (it included). */
+export function publishSums(buffer: SharedArrayBuffer, slot: number, participants: number, mine: FirstBlockSums): number {
+  if (!(slot >= 0 && slot < participants)) throw new Error(`first-block cache: slot ${slot} of ${participants}`);
+  const arrived = new Int32Array(buffer, 0, 1);
+  new Float64Array(buffer, HEADER, FIELDS * participants).set([mine.diff, mine.base, mine.hasPrev ? 1 : 0], FIELDS * slot);
+  const count = Atomics.add(arrived, 0, 1) + 1; // the add publishes the slot written before it
+  if (count >= participants) Atomics.notify(arrived, 0);
+  return count;
+}
+
 /**
  * Writes this device's sums into `slot`, waits (blocking this worker, like the barrier) until all `participants`
  * have written theirs, and returns the decision over all of them. Polls `control` (this device's run) so that a
@@ -62,9 +72,7 @@ export function decideTogether(
 ): FirstBlockDecision {
   const arrived = new Int32Array(buffer, 0, 1);
   const sums = new Float64Array(buffer, HEADER, FIELDS * participants);
-  sums.set([mine.diff, mine.base, mine.hasPrev ? 1 : 0], FIELDS * slot);
-  let count = Atomics.add(arrived, 0, 1) + 1; // the add publishes the slot written before it
-  if (count >= participants) Atomics.notify(arrived, 0);
+  let count = publishSums(buffer, slot, participants, mine);
   const deadline = performance.now() + timeoutMs;
   while (count < participants) {
     const f = runFailure(control);

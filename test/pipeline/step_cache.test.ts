@@ -3,7 +3,8 @@
 // TeaCache's on a modulation whose relative L1 change is 2% per step, worked by hand below; FBCache's decision
 // rule on hand-worked sums; the --cache parser.
 import { fbCachePlan, magCachePlan, nearestInterp, parseCacheSpec, teaCachePlan } from "../../src/pipeline/step_cache.ts";
-import { firstBlockDecision } from "../../src/parallel/first_block_cache.ts";
+import { decideTogether, decisionBuffer, firstBlockDecision, publishSums } from "../../src/parallel/first_block_cache.ts";
+import { abortRun, controlBuffer, RunAborted, runFailure } from "../../src/parallel/barrier.ts";
 import { expectThrows, test } from "../../src/selftest/harness.ts";
 
 const steps = (compute: boolean[]) => compute.flatMap((c, i) => (c ? [i] : [])).join(",");
@@ -63,3 +64,26 @@ test("FBCache's decision (diffusers' rule over every device's and branch's sums)
   expectEqual("an all-zero previous residual", String(firstBlockDecision([{ diff: 0, base: 0, hasPrev: true }], 0.05).compute), "true");
   expectEqual("threshold 0 and an unchanged residual", String(firstBlockDecision([{ diff: 0, base: 3, hasPrev: true }], 0).compute), "false");
 });
+
+test("FBCache's meeting: every device gets the pooled decision; an aborted run or a missing device ends the wait with one clear error", async () => {
+  // Device 1 of 2 (played here) has written its sums; device 0 then decides over both: (1 + 3) / (10 + 10) = 0.2.
+  const buf = decisionBuffer(2);
+  publishSums(buf, 1, 2, { diff: 3, base: 10, hasPrev: true });
+  const d = decideTogether(buf, 0, 2, { diff: 1, base: 10, hasPrev: true }, 0.25, controlBuffer(1), 0, 1000);
+  expectEqual("pooled decision", JSON.stringify(d), `{"compute":false,"distance":0.2}`);
+  // Another device failed (the pool aborts every group's control words): the wait ends at once with its cause.
+  const failed = controlBuffer(1);
+  abortRun(failed, 3, "device 3: simulated failure");
+  await expectThrows("an aborted run", () => decideTogether(decisionBuffer(2), 0, 2, { diff: 1, base: 1, hasPrev: true }, 0.05, failed, 0, 60_000), /run aborted: device 3: simulated failure/);
+  let e: unknown = null;
+  try {
+    decideTogether(decisionBuffer(2), 0, 2, { diff: 1, base: 1, hasPrev: true }, 0.05, failed, 0, 60_000);
+  } catch (err) {
+    e = err;
+  }
+  if (!(e instanceof RunAborted)) throw new Error(`expected RunAborted, got ${e}`);
+  // Nobody else comes: past the timeout the run fails naming the wait, and its control words say so.
+  const alone = controlBuffer(1);
+  await expectThrows("a device that never arrives", () => decideTogether(decisionBuffer(2), 0, 2, { diff: 1, base: 1, hasPrev: true }, 0.05, alone, 0, 50), /1 of 2 devices did not reach the first-block cache's decision within 50 ms/);
+  if (!runFailure(alone)?.cause.includes("first-block cache")) throw new Error(`the timeout left no cause in the control words: ${JSON.stringify(runFailure(alone))}`);
+}, { hosts: ["deno"] });
