@@ -45,6 +45,24 @@ export class BufferPool {
     this.free.set(buf.size, list);
   }
 
+  /**
+   * Destroys a handed-out buffer instead of pooling it: for memory that nothing will reuse at that size (a text
+   * encoder's weights, given back before the DiT loads). The caller submits the work that uses it first.
+   */
+  discard(buf: GPUBuffer): void {
+    if (!this.live.delete(buf)) return;
+    this.pinned.delete(buf);
+    buf.destroy();
+  }
+
+  /** Bytes in the pool's buffers, handed out or free (what this pool holds of the device's memory). */
+  get heldBytes(): number {
+    let n = 0;
+    for (const b of this.live) n += b.size;
+    for (const list of this.free.values()) for (const b of list) n += b.size;
+    return n;
+  }
+
   /** How many buffers are handed out now. */
   get liveCount(): number {
     return this.live.size;

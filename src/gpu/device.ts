@@ -402,6 +402,20 @@ export class Gpu {
     this.release(t.buffer);
   }
 
+  /**
+   * Gives `t`'s memory back to the device now instead of pooling it (recorded work is submitted first): for
+   * buffers nothing reuses at their size, such as the text encoder's weights before the DiT needs the memory.
+   */
+  destroyTensor(t: Tensor): void {
+    this.flush();
+    this.pool.discard(t.buffer);
+  }
+
+  /** Bytes of device memory held in this Gpu's pooled buffers, handed out or free. */
+  get heldBytes(): number {
+    return this.pool.heldBytes;
+  }
+
   /** Throws if a storage binding of `bytes` exceeds the adapter's limit, naming what and the limit. */
   checkBinding(bytes: number, what: string): void {
     const max = this.limits.maxStorageBufferBindingSize;

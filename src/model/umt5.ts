@@ -15,10 +15,10 @@ import type { Gpu } from "../gpu/device.ts";
 import { type DType } from "../shape.ts";
 import { copyTensor } from "../gpu/tensor_ops.ts";
 import { type Tensor } from "../gpu/tensor.ts";
-import { freeLinear, type Linear, uploadLinear } from "../ops/gemm_common.ts";
+import { type Linear, uploadLinear } from "../ops/gemm_common.ts";
 import { gemm } from "../ops/gemm.ts";
 import { gemmW16 } from "../ops/gemm_w16.ts";
-import { freeLinearW8, gemmW8, type LinearW8, uploadLinearW8 } from "../ops/gemm_w8.ts";
+import { gemmW8, type LinearW8, uploadLinearW8 } from "../ops/gemm_w8.ts";
 import { gemmWxMatrix, wxMatrixSupport } from "../ops/gemm_wx_matrix.ts";
 import type { MatrixTile } from "../ops/gemm_matrix.ts";
 import { gatedGelu } from "../ops/gated_gelu.ts";
@@ -279,18 +279,23 @@ export class Umt5Encoder {
     }
   }
 
-  /** Gives every weight back (before the DiT needs the memory). */
+  /**
+   * Gives every weight back to the device (destroyed, not pooled: nothing reuses buffers of these sizes, and the
+   * DiT that loads next needs the memory; test/text/pipeline.test.ts checks that nothing of them stays held).
+   */
   free(): void {
+    const gone = (t: Tensor) => this.gpu.destroyTensor(t);
     for (const l of this.layers) {
       for (const lin of [l.q, l.k, l.v, l.o, l.wi0, l.wi1, l.wo]) {
-        if (this.precision === "w8") freeLinearW8(this.gpu, lin as LinearW8);
-        else freeLinear(this.gpu, lin as Linear);
+        if (this.precision === "w8") for (const c of (lin as LinearW8).chunks) [c.q, c.scale].forEach(gone);
+        else (lin as Linear).chunks.forEach(gone);
+        lin.chunks = [];
       }
-      this.gpu.freeTensor(l.attnNorm);
-      this.gpu.freeTensor(l.ffnNorm);
+      gone(l.attnNorm);
+      gone(l.ffnNorm);
     }
     this.layers.length = 0;
-    if (this.finalNorm) this.gpu.freeTensor(this.finalNorm);
+    if (this.finalNorm) gone(this.finalNorm);
     this.finalNorm = null;
   }
 }

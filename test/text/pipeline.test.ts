@@ -4,7 +4,8 @@
 import { denoFolder } from "../../src/io/fs_deno.ts";
 import { Checkpoint } from "../../src/io/safetensors.ts";
 import { encodePrompts, memoryEmbeddingCache, openTextEncoder } from "../../src/loaders/umt5_pipeline.ts";
-import { expectClose, test, TOL } from "../../src/selftest/harness.ts";
+import { Gpu } from "../../src/gpu/device.ts";
+import { expectClose, test, TOL, withGpu } from "../../src/selftest/harness.ts";
 import { assert, expectError } from "../io/util.ts";
 import { makeTinyPipeline, sharedTinyPipeline } from "./tiny_pipeline.ts";
 import { umt5TinyGolden } from "./util.ts";
@@ -48,3 +49,29 @@ test("umt5 pipeline: bad folders are one clear line (no tokenizer/, no text_enco
   assert(warnings.length === 1 && warnings[0].includes("first 16") && e.seqLen === 16 && e.inputIds[15] === 1, `warnings ${JSON.stringify(warnings)}, seqLen ${e.seqLen}`);
 }, DENO);
 
+
+// Issue 21: the encoder is loaded, run and freed before the DiT needs the memory. The CLI encodes on a Gpu of its
+// own and destroys it before the DiT loads (src/cli/encode.ts, generate's chooseModel); a caller that passes its
+// Gpu gets the weights' memory back too: destroyed, not kept in the buffer pool (where it would sit beside the DiT).
+// Failed before Umt5Encoder.free destroyed them: the pool then held every weight byte after the run.
+test("umt5 pipeline: after encodePrompts on the caller's devices, none of the encoder's weight memory stays held (f32, w16, w8; one device and a 2-way layer split)", async () => {
+  const te = await openTextEncoder(denoFolder(pipeline()));
+  const { dModel: d, heads, dKv, dFf, layers } = te.config;
+  for (const precision of ["f32", "w16", "w8"] as const) {
+    const weightBytes = layers * (4 * d * heads * dKv + 3 * d * dFf) * (precision === "f32" ? 4 : precision === "w16" ? 2 : 1);
+    for (const devices of [1, 2]) {
+      const gpus = devices === 1 ? null : await Promise.all([0, 1].map((i) => Gpu.create({ label: `split ${i}` })));
+      await withGpu(async (one) => {
+        if (precision === "w16" && !one.features.f16) return;
+        const all = gpus ?? [one];
+        const before = all.map((g) => [g.liveBuffers, g.heldBytes]);
+        const [e] = await encodePrompts(te, [""], precision === "f32" && devices === 1 ? { gpu: one, precision } : { gpus: all, precision });
+        assert(e.seqLen === 1, "encoded");
+        const held = all.reduce((n, g, i) => n + g.heldBytes - before[i][1], 0);
+        assert(all.every((g, i) => g.liveBuffers === before[i][0]), `${precision} on ${devices}: buffers still handed out after the run`);
+        assert(held < weightBytes / 4, `${precision} on ${devices}: ${held} bytes more held after the run than before (weights: ${weightBytes} bytes)`);
+      });
+      gpus?.forEach((g) => g.destroy());
+    }
+  }
+}, DENO);
