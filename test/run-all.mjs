@@ -7,9 +7,12 @@
 // 2-core machine busy all the time (single-threaded Float64 references and shader compiles, Chromium
 // start-up, vite build), so the lanes fill each other's gaps. A suite's output is printed whole when it ends
 // (the lanes' lines would interleave); its log is kept in the temporary folder named at the start.
+// The closing lines give each suite's wall time and, on Linux, its CPU time (its whole process tree: Deno's
+// workers, Chromium's processes): CPU seconds over wall seconds say how busy the cores were, i.e. whether
+// another lane could still gain anything.
 import { spawn, spawnSync } from "node:child_process";
 import { createWriteStream, existsSync, mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 
 const dir = mkdtempSync(join(tmpdir(), "shardit-test-"));
@@ -44,6 +47,22 @@ console.log(`npm test: ${laneList.map((l) => l.map((s) => s.name).join(" -> ")).
 
 const shaders = spawnSync("node", ["bin/deno.cjs", "run", "-A", "tools/embed-shaders.ts", "--check"], { stdio: "inherit", env });
 
+/**
+ * CPU seconds of this process's ended and reaped children (their trees included), from /proc/self/stat's cutime and
+ * cstime (clock ticks, 100 a second on Linux); null elsewhere. Each suite's share is the growth at its own end:
+ * a child's time is added when it is reaped, so two lanes never mix.
+ */
+function childCpuSeconds() {
+  try {
+    const stat = readFileSync("/proc/self/stat", "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // from field 3 (state) on: the name may hold spaces
+    return (Number(f[13]) + Number(f[14])) / 100; // fields 16 and 17 of proc(5)
+  } catch {
+    return null;
+  }
+}
+let cpuSeen = childCpuSeconds();
+
 /** Runs one suite to its end, its output into a log; prints the log whole when it ends (or live with one lane). */
 function runSuite(s) {
   const t0 = Date.now();
@@ -60,9 +79,12 @@ function runSuite(s) {
     child.on("close", (code, signal) => {
       log.end(() => {
         const seconds = (Date.now() - t0) / 1000;
+        const now = childCpuSeconds();
+        const cpu = now === null || cpuSeen === null ? null : now - cpuSeen;
+        cpuSeen = now;
         if (lanes > 1) process.stdout.write(`\n=== ${s.name} suite (${seconds.toFixed(0)} s) ===\n${readFileSync(logPath, "utf8")}`);
         else console.log(`=== ${s.name} suite: ${seconds.toFixed(0)} s ===`);
-        resolve({ ...s, code: code ?? (signal ? 128 : 1), seconds });
+        resolve({ ...s, code: code ?? (signal ? 128 : 1), seconds, cpu });
       });
     });
   });
@@ -87,6 +109,12 @@ for (const r of done) {
     failed++;
   }
 }
-console.log(`\nsuite times (wall, ${lanes >= 2 ? "2 lanes at once" : "one after the other"}): ${done.map((r) => `${r.name} ${r.seconds.toFixed(0)} s`).join(", ")}; all ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+const wall = (Date.now() - t0) / 1000;
+const cpuOf = (r) => r.cpu === null ? "" : ` (cpu ${r.cpu.toFixed(0)} s)`;
+console.log(`\nsuite times (wall, ${lanes >= 2 ? `${laneList.length} lanes at once` : "one after the other"}): ${laneList.map((l) => l.map((s) => done.find((r) => r.name === s.name)).map((r) => `${r.name} ${r.seconds.toFixed(0)} s${cpuOf(r)}`).join(" + ")).join("  |  ")}; all ${wall.toFixed(0)} s`);
+if (done.every((r) => r.cpu !== null)) {
+  const cpu = done.reduce((a, r) => a + r.cpu, 0);
+  console.log(`cpu: ${cpu.toFixed(0)} s over ${wall.toFixed(0)} s of wall time: ${(cpu / wall).toFixed(2)} of ${cpus().length} cores busy on average`);
+}
 console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(failed ? 1 : 0);
