@@ -12,22 +12,41 @@ export interface LinearW8 {
   name: string;
 }
 
-/** W [N, K] -> q (int8, packed 4 per u32, rows padded to a whole word) and per-row scales; and W as dequantized. */
-export function quantizeW8(w: Float32Array, N: number, K: number): { packed: Uint32Array; scale: Float32Array; dequantized: Float32Array } {
+/**
+ * W [N, K] -> q (int8, packed 4 per u32, rows padded to a whole word) and per-row scales; `dequantized` (W as the
+ * kernel sees it, scale_n q[n, k] in f32) is computed when read, so an upload does not pay for it. Written for
+ * speed (umT5-XXL's 5.7 B weights go through it at load): plain loops, no per-element Math.max / clamp calls.
+ */
+export function quantizeW8(w: Float32Array, N: number, K: number): { packed: Uint32Array; scale: Float32Array; readonly dequantized: Float32Array } {
   const K4 = Math.ceil(K / 4);
-  const packed = new Uint32Array(N * K4), scale = new Float32Array(N), dequantized = new Float32Array(N * K);
+  const packed = new Uint32Array(N * K4), scale = new Float32Array(N);
   for (let n = 0; n < N; n++) {
+    const row = n * K, base = n * K4;
     let max = 0;
-    for (let k = 0; k < K; k++) max = Math.max(max, Math.abs(w[n * K + k]));
+    for (let k = 0; k < K; k++) {
+      const a = w[row + k], b = a < 0 ? -a : a;
+      if (b > max) max = b;
+    }
     const s = Math.fround(max / 127) || 1;
     scale[n] = s;
     for (let k = 0; k < K; k++) {
-      const v = Math.max(-127, Math.min(127, Math.round(w[n * K + k] / s)));
-      dequantized[n * K + k] = v * s;
-      packed[n * K4 + (k >> 2)] |= (v & 0xff) << (8 * (k & 3));
+      let v = Math.round(w[row + k] / s);
+      v = v > 127 ? 127 : v < -127 ? -127 : v;
+      packed[base + (k >> 2)] |= (v & 0xff) << ((k & 3) << 3);
     }
   }
-  return { packed, scale, dequantized };
+  let dq: Float32Array | null = null;
+  return {
+    packed,
+    scale,
+    get dequantized() {
+      if (!dq) {
+        dq = new Float32Array(N * K);
+        for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) dq[n * K + k] = ((packed[n * K4 + (k >> 2)] << (24 - 8 * (k & 3))) >> 24) * scale[n];
+      }
+      return dq;
+    },
+  };
 }
 
 /** Quantizes W [N, K] and uploads it in row chunks that fit a storage binding. */
