@@ -3,8 +3,9 @@
 // --solver) and checks the clip with src/pipeline/clip_analysis.ts: colour, direction, travel >= 8 px.
 // Prints one line per clip and a JSON summary at the end. Slow on a CPU (seconds per clip).
 //   node bin/deno.cjs run -A tools/embedded-eval.ts [--seeds 0,1] [--prompts all|"a red circle moving left,..."] [--devices 1]
-//       [--cache teacache[:T]|magcache[:T]] [--batch auto|on|off] [--together N]
-// --cache: step caching (src/pipeline/step_cache.ts), its computed and skipped steps in the summary.
+//       [--cache teacache[:T]|magcache[:T]|fbcache[:T]] [--batch auto|on|off] [--together N]
+// --cache: step caching (src/pipeline/step_cache.ts), its computed and skipped steps in the summary (FBCache: the
+// last call's, and block 0's distance per step of every call; with --together N the N clips decide together).
 // --together N: N clips (prompt x seed) per generate call, as items of one batch (GenerateOptions.items: each
 // clip's own prompt and seed, the same noise as alone; batched forwards equal single ones within f32
 // tolerance): far fewer dispatches on a CPU adapter.
@@ -41,7 +42,8 @@ if (import.meta.main) {
   const model = await loadEmbeddedModel();
   const pool = await WorkerPool.create({ devices: int(p, "devices", 1), precision: "f32" });
   const rows: { prompt: string; seed: number; ok: boolean; color: string; direction: string; travel: number }[] = [];
-  let computed = sampler.steps; // steps that ran the blocks (the cache's plan is the same for every clip)
+  let computed = sampler.steps; // steps that ran the blocks (TeaCache's and MagCache's plan is the same for every clip)
+  const fbDistances: number[][] = []; // FBCache: per generate call, block 0's distance per step (decided at run time)
   try {
     await pool.load(model.config, model.weights);
     const empty = embeddedPrompt(model, "");
@@ -59,6 +61,7 @@ if (import.meta.main) {
       const items = group.map(({ prompt, seed }) => ({ seed, textKey: keys.get(prompt)! }));
       const r = await generate(pool, model.config, { latent: EMBEDDED_LATENT, sampler, seed: items[0].seed, mode: "sequence", condition: model.condition, cache, batch: batch === "auto" ? "auto" : batch === "on", items });
       computed = r.cache ? r.cache.computed : sampler.steps;
+      if (r.cache?.distances) fbDistances.push(r.cache.distances.map((x) => Number(x.toFixed(4))));
       group.forEach(({ prompt, seed }, k) => {
         const a = analyzeClip(depthToSpace(r.latents[k], r.latentGrid), EMBEDDED_VIDEO);
         const m = clipMatchesPrompt(a, prompt, EMBEDDED_VIDEO.W);
@@ -72,6 +75,7 @@ if (import.meta.main) {
       for (const seed of seeds) {
         const r = await generate(pool, model.config, { latent: EMBEDDED_LATENT, sampler, seed, mode: "sequence", condition: model.condition, cache, batch: batch === "auto" ? "auto" : batch === "on" });
         computed = r.cache ? r.cache.computed : sampler.steps;
+        if (r.cache?.distances) fbDistances.push(r.cache.distances.map((x) => Number(x.toFixed(4))));
         const a = analyzeClip(depthToSpace(r.latent, r.latentGrid), EMBEDDED_VIDEO);
         const m = clipMatchesPrompt(a, prompt, EMBEDDED_VIDEO.W);
         rows.push({ prompt, seed, ok: m.ok, color: a.color, direction: a.direction, travel: Number(a.travel.toFixed(2)) });
@@ -84,5 +88,6 @@ if (import.meta.main) {
   const n = rows.length, ok = rows.filter((r) => r.ok).length;
   const colourOk = rows.filter((r) => r.color === r.prompt.split(" ")[1]).length;
   const directionOk = rows.filter((r) => r.direction === r.prompt.split(" ")[4]).length;
-  console.log(JSON.stringify({ sampler, cache: cache ?? "off", computedSteps: computed, skippedSteps: sampler.steps - computed, seeds, clips: n, matched: ok, colourRight: colourOk, directionRight: directionOk }));
+  const fb = fbDistances.length ? { fbcacheDistances: fbDistances } : {}; // one row per generate call: FBCache's steps can differ between calls
+  console.log(JSON.stringify({ sampler, cache: cache ?? "off", computedSteps: computed, skippedSteps: sampler.steps - computed, seeds, clips: n, matched: ok, colourRight: colourOk, directionRight: directionOk, ...fb }));
 }
