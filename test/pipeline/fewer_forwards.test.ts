@@ -5,6 +5,9 @@
 //   pipeline; sharded too (the exchange counts items).
 // - Step caching: off is the plain loop of one pool.forward per model call, bit for bit; MagCache's skipping
 //   plan equals a Float64 pipeline that follows the same plan (reusing the blocks' residual in Float64).
+// - FBCache: at threshold 0 equal to no cache bit for bit; at 0.25 the steps it skips and its final latent equal
+//   a Float64 pipeline with diffusers' FirstBlockCache rule transcribed (both branches deciding together), on 1
+//   device batched, 2 devices and CFG parallel on 2.
 import { syntheticModel } from "../../src/loaders/synthetic_model.ts";
 import { generate, type GenerateOptions, setPrompts } from "../../src/pipeline/generate.ts";
 import { gaussianNoise, sample, type SamplerConfig } from "../../src/sampler/flow_match.ts";
