@@ -12,7 +12,7 @@ import { cachedUrlFolder, hubFolder } from "../io/hub_deno.ts";
 import { parseHubId } from "../io/hub.ts";
 import type { FolderSource } from "../io/model_folder.ts";
 import { type EmbeddingCache, encodePrompts, openTextEncoder, type PromptEmbedding } from "../loaders/umt5_pipeline.ts";
-import { type Umt5Precision, UMT5_PRECISIONS } from "../model/umt5.ts";
+import { UMT5_GEMM_PATHS, type Umt5GemmPath, type Umt5Precision, UMT5_PRECISIONS } from "../model/umt5.ts";
 
 /** encode's flags: the parser accepts exactly these rows and `shardit encode --help` prints them. */
 export const SPEC: CommandSpec = {
@@ -24,6 +24,7 @@ export const SPEC: CommandSpec = {
     { name: "out", value: "FILE.safetensors", required: true, help: "prompt_embeds [1, L, d_model] F32 (rows from seq_len on zero), input_ids and attention_mask [1, L] I64" },
     { name: "max-length", value: "L", default: "512", help: "WanPipeline's max_sequence_length: longer prompts are truncated (with a warning)" },
     { name: "precision", value: "f32|w16|w8|f16", default: "f32", help: "f32; w16: f16 weights (half the memory), f32 activations; w8: int8 weights, one scale per output channel (a quarter); f16: all (umT5-XXL's residual stream may overflow it)" },
+    { name: "gemm", value: "auto|scalar|matrix", default: "auto", help: "where w16 / w8 linears run: matrix (the matrix units; activations split into f16 hi + lo, f32 accuracy), scalar (f32 FMA), auto: matrix where the device has subgroup matrices" },
     { name: "cache", default: "on", help: "reuse embeddings encoded before with the same checkpoint, cleaned prompt and length (<cache>/umt5-embeddings; past 1 GiB or 256 prompts the least recently used go)" },
   ],
   examples: [
@@ -102,6 +103,7 @@ export function diskEmbeddingCache(dir: string, bound: EmbeddingCacheBound = EMB
 export interface PipelineEncodeOptions {
   maxLength?: number;
   precision?: Umt5Precision;
+  gemm?: Umt5GemmPath;
   /** false: no disk cache */
   cache?: boolean;
   cacheDir?: string;
@@ -115,6 +117,7 @@ export async function encodeWithPipeline(modelArg: string, prompts: string[], op
   const out = await encodePrompts(te, prompts, {
     maxLength: opts.maxLength,
     precision: opts.precision,
+    gemm: { gemm: opts.gemm },
     cache: opts.cache === false ? undefined : diskEmbeddingCache(`${cacheDir}/umt5-embeddings`),
     onWarning: (line) => console.error(`shardit: ${line}`),
     onProgress: (done, total) => total > 2 ** 26 && (bar ??= progressBar(`loading the text encoder ${te.name}`))(done, total),
@@ -127,9 +130,9 @@ export async function encodeWithPipeline(modelArg: string, prompts: string[], op
  * input [512, text_dim], 512 rows as WanPipeline passes them (the rows past seq_len are zero).
  */
 export async function encodeForModel(
-  modelArg: string, prompt: string, negative: string | null, textDim: number, precision: Umt5Precision = "f32",
+  modelArg: string, prompt: string, negative: string | null, textDim: number, precision: Umt5Precision = "f32", gemm: Umt5GemmPath = "auto",
 ): Promise<{ text: { text: Float32Array; tokens: number }; negative: { text: Float32Array; tokens: number } | null }> {
-  const { d, out } = await encodeWithPipeline(modelArg, negative === null ? [prompt] : [prompt, negative], { precision });
+  const { d, out } = await encodeWithPipeline(modelArg, negative === null ? [prompt] : [prompt, negative], { precision, gemm });
   if (d !== textDim) throw new Error(`${modelArg}: the text encoder's d_model is ${d}, the transformer's text_dim is ${textDim}`);
   const rows = (e: PromptEmbedding) => ({ text: e.embeds, tokens: e.maxLength });
   for (const [i, e] of out.entries()) console.log(`${i ? "negative prompt" : "prompt"}: ${e.seqLen} umT5 tokens${e.cached ? " (embeddings from the cache)" : ""}`);
@@ -178,11 +181,13 @@ export async function encodeCommand(argv: string[]): Promise<number> {
   if (!Number.isInteger(maxLength) || maxLength < 1 || maxLength > 512) throw new UsageError(`--max-length must be an integer in [1, 512], got ${p.flags.get("max-length")}`);
   const precision = str(p, "precision", "f32") as Umt5Precision;
   if (!UMT5_PRECISIONS.includes(precision)) throw new UsageError(`--precision must be one of ${UMT5_PRECISIONS.join(", ")}, got ${precision}`);
+  const gemm = str(p, "gemm", "auto") as Umt5GemmPath;
+  if (!UMT5_GEMM_PATHS.includes(gemm)) throw new UsageError(`--gemm must be one of ${UMT5_GEMM_PATHS.join(", ")}, got ${gemm}`);
   const cache = str(p, "cache", "on");
   if (cache !== "on" && cache !== "off") throw new UsageError(`--cache must be on or off, got ${cache}`);
   if (!outPath.endsWith(".safetensors")) throw new UsageError(`--out must end in .safetensors, got ${outPath}`);
   const t0 = performance.now();
-  const { d, out } = await encodeWithPipeline(model, [prompt], { maxLength, precision, cache: cache === "on" });
+  const { d, out } = await encodeWithPipeline(model, [prompt], { maxLength, precision, gemm, cache: cache === "on" });
   const e = out[0];
   await Deno.writeFile(outPath, embeddingFile(e, d));
   console.log(`${outPath}: prompt_embeds [1, ${maxLength}, ${d}] (${e.seqLen} tokens${e.cached ? ", from the cache" : ""}), input_ids, attention_mask; ${((performance.now() - t0) / 1000).toFixed(1)} s`);

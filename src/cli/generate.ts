@@ -23,7 +23,7 @@ import { OutputSet } from "../io/atomic_output.ts";
 import { escapeControl } from "../errors.ts";
 import { devicesFlag } from "./devices.ts";
 import { encodeForModel } from "./encode.ts";
-import { type Umt5Precision, UMT5_PRECISIONS } from "../model/umt5.ts";
+import { UMT5_GEMM_PATHS, type Umt5GemmPath, type Umt5Precision, UMT5_PRECISIONS } from "../model/umt5.ts";
 import { deviceLabel, FEWER_FORWARDS_FLAGS, fewerForwardsLine, fewerForwardsOptions, promptArgs, seedsFlag, stepMark } from "./fewer_forwards_flags.ts";
 import { runSummary } from "../pipeline/summary.ts";
 
@@ -48,6 +48,7 @@ export const SPEC: CommandSpec = {
     { name: "prompt", value: "TEXT", default: `"${EMBEDDED_PROMPT}"`, help: "embedded model: a <red|green|blue|yellow|white> <circle|square|triangle> moving <left|right|up|down>; with --model: any text, through the pipeline's umT5 (tokenizer/, text_encoder/)" },
     { name: "negative-prompt", value: "TEXT", default: `"" (WanPipeline's)`, help: "with --model and --prompt: the negative prompt, encoded the same way" },
     { name: "text-precision", value: "f32|w16|w8|f16", default: "f32", help: "with --model and --prompt: the umT5 encoder's precision (w16: f16 weights, w8: int8 weights; see shardit encode --help)" },
+    { name: "text-gemm", value: "auto|scalar|matrix", default: "auto", help: "with --text-precision w16 or w8: where the encoder's linears run (see shardit encode --help, --gemm)" },
     { name: "out", value: "DIR", default: "out", help: "where latents.safetensors, summary.json and the video (or preview.png) go" },
     { name: "frames", value: "DIR", help: "embedded model: also every frame as DIR/frame_NNN.png" },
     { name: "scale", value: "N", default: "4", help: "embedded model: video.gif and video.png shown N times the 32x32 clip" },
@@ -151,7 +152,9 @@ async function chooseModel(flag: (n: string) => string | undefined, needNegative
     // WanPipeline's default negative prompt is "" (None): encoded like any prompt.
     const textPrecision = (flag("text-precision") ?? "f32") as Umt5Precision;
     if (!UMT5_PRECISIONS.includes(textPrecision)) throw new UsageError(`--text-precision must be one of ${UMT5_PRECISIONS.join(", ")}, got ${textPrecision}`);
-    ({ text, negative: neg } = await encodeForModel(dir, promptText, needNegative ? negPrompt ?? "" : null, config.textDim, textPrecision));
+    const textGemm = (flag("text-gemm") ?? "auto") as Umt5GemmPath;
+    if (!UMT5_GEMM_PATHS.includes(textGemm)) throw new UsageError(`--text-gemm must be one of ${UMT5_GEMM_PATHS.join(", ")}, got ${textGemm}`);
+    ({ text, negative: neg } = await encodeForModel(dir, promptText, needNegative ? negPrompt ?? "" : null, config.textDim, textPrecision, textGemm));
   } else {
     text = await readTextEmbedding(textPath!, config);
     neg = negPath ? await readTextEmbedding(negPath, config) : null;

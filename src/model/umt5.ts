@@ -186,7 +186,7 @@ export class Umt5Encoder {
   /** Sets where the linears run (the weights stay as loaded: w16 and w8 weights serve both paths; the bench times both). */
   useGemm(gemm: Umt5GemmOptions): void {
     const want = gemm.gemm ?? "auto", support = wxMatrixSupport(this.gpu);
-    if (want === "matrix" && !support.ok) throw new Error(`umT5 encoder: the matrix path cannot run on ${this.gpu.label}: ${support.reason}`);
+    if (want === "matrix" && !support.ok) throw new Error(`umT5 encoder: the matrix path (gemm matrix) needs subgroup matrices with f16: ${support.reason}`);
     const wx = this.precision === "w16" || this.precision === "w8";
     this.gemmPath = wx && (want === "matrix" || (want === "auto" && support.ok)) ? "matrix" : "scalar";
     this.gemmOptions = gemm;
