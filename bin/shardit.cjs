@@ -16,6 +16,8 @@ const args = ["run", "-A", "--quiet", "--config", path.join(root, "deno.json"), 
 // behind it; if it is killed with SIGKILL, deno sees its parent gone (SHARDIT_WRAPPER_PID) and stops.
 const child = spawn(exe, args, { stdio: "inherit", env: { XDG_RUNTIME_DIR: "/tmp", ...process.env, SHARDIT_WRAPPER_PID: String(process.pid) } });
 let lastSignal = -Infinity;
+/** The shell between npm and this process took a SIGINT (see below): it will end by it whatever deno does. */
+let shellInterrupted = false;
 for (const s of ["SIGINT", "SIGTERM", "SIGHUP"]) {
   process.on(s, () => {
     lastSignal = Date.now();
@@ -33,7 +35,10 @@ if (process.env.npm_command === "exec" || process.env.npm_command === "run-scrip
   try {
     const fs = require("node:fs");
     for (let pid = process.ppid; watched.length < 4;) {
-      if (/\bnp[mx]\b|npm-cli/.test(fs.readFileSync(`/proc/${pid}/cmdline`, "utf8"))) break;
+      // npm's process title ("npm exec ...") or `node .../npm-cli.js`: the first two words only (an --out path
+      // naming a folder "npx" must not stop the walk at the shell)
+      const argv = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").slice(0, 2).join(" ");
+      if (/(^|[\s/])np[mx](\s|$)|npm-cli|npx-cli/.test(argv)) break;
       const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
       pid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
       if (!(pid > 1)) break;
@@ -77,6 +82,7 @@ if (process.env.npm_command === "exec" || process.env.npm_command === "run-scrip
     if (shellWakes >= 0) {
       const now = wakes();
       if (now > shellWakes && Date.now() - lastSignal > 2000) {
+        shellInterrupted = true;
         try {
           child.kill("SIGINT");
         } catch { /* already exited */ }
@@ -91,5 +97,8 @@ child.on("error", (e) => {
   process.exit(1);
 });
 child.on("exit", (code, signal) => {
+  // The interrupt came too late to cancel (the outputs were being renamed into place, or the run had ended):
+  // deno wrote everything and exits 0, but npm's shell still ends by the SIGINT it held, so npm exits 130.
+  if (code === 0 && shellInterrupted) console.error("shardit: the run had finished and written its outputs when the interrupt came; npm will still report it (exit 130)");
   process.exit(code ?? 128 + (require("node:os").constants.signals[signal] ?? 0));
 });
