@@ -1,7 +1,8 @@
-// gemm_tile: the tiled GEMM's tile machinery, shared word for word by gemm.wgsl and vae_conv3d.wgsl (an
-// implicit GEMM whose only change is the X load, an im2col gather). Not a shader: its sections are pasted
-// by `// @include gemm_tile:<section>` lines (src/gpu/shaders.ts), in this order. The scheme (transposed,
-// padded, double-buffered workgroup tiles; (TM/4) x (TN/4) mat4x4 accumulators) is gemm.wgsl's header.
+// gemm_tile: the tiled GEMM's tile machinery, shared word for word by gemm.wgsl, vae_conv3d.wgsl (an
+// implicit GEMM whose only change is the X load, an im2col gather) and gemm_wx.wgsl (the weight-only linears:
+// f16 or int8 weights). Not a shader: its sections are pasted by `// @include gemm_tile:<section>` lines
+// (src/gpu/shaders.ts), in this order. The scheme (transposed, padded, double-buffered workgroup tiles;
+// (TM/4) x (TN/4) mat4x4 accumulators) is gemm.wgsl's header.
 //
 // The includer defines: Params p with p.M and p.K; BM, BN, BK (u32 consts); the tile defines WGX WGY THREADS
 // tm8 tn8 la2 lb2 ahalf bhalf A_SMEM B_SMEM (gemmDefines); storeBlock(m, j, mat4x4<f32>) (its epilogue);

@@ -1,4 +1,4 @@
-// gemm_wx_matrix: the weight-only linear layers (gemm_w16.wgsl, gemm_w8.wgsl) on the matrix units (subgroup
+// gemm_wx_matrix: the weight-only linear layers (gemmW16 / gemmW8: gemm_wx.wgsl on the shader cores) on the matrix units (subgroup
 // matrices, chromium_experimental_subgroup_matrix): Y[M, n0 + j] (+)= s[m] sum_k' XP[m, k'] W[j, k' mod Kp]
 // (x scale[j] with ${w8}), f16 operands, f32 accumulation, f32 Y. XP is gemm_wx_split.wgsl's output: the f32
 // X per row as s[m] (hi + lo), hi and lo f16 side by side along K' (parts = 2: K' = 2 Kp), so each weight

@@ -1,8 +1,10 @@
-// gemmW8: a linear layer with int8 weights (one f32 scale per output channel) and f32 activations (see
-// shaders/gemm_w8.wgsl): out [M, N] = x [M, K] · (scale ⊙ q)^T, or out += that with `residual`. quantizeW8 makes
+// gemmW8: a linear layer with int8 weights (one f32 scale per output channel) and f32 activations on the shader
+// cores (shaders/gemm_wx.wgsl with w8, gemm's tile): out [M, N] = x [M, K] · (scale ⊙ q)^T, or out += that with `residual`. quantizeW8 makes
 // the weights: scale_n = max_k |W[n, k]| / 127, q = round(W / scale_n) (symmetric, per output channel).
 import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
+import { type GemmTile, pickTile } from "./gemm.ts";
+import { wxDefines } from "./gemm_w16.ts";
 
 /** int8 weights on the GPU: row chunks of packed q [n_i, ceil(K/4)] u32 and their scales [n_i]. */
 export interface LinearW8 {
@@ -76,7 +78,7 @@ export function freeLinearW8(gpu: Gpu, l: LinearW8): void {
   l.chunks = [];
 }
 
-export function gemmW8(gpu: Gpu, x: Tensor, layer: LinearW8, out: Tensor, opts: { residual?: boolean } = {}): void {
+export function gemmW8(gpu: Gpu, x: Tensor, layer: LinearW8, out: Tensor, opts: { residual?: boolean; tile?: GemmTile } = {}): void {
   // 1. validate
   const N = layer.outFeatures, K = layer.inFeatures, name = layer.name;
   if (layer.chunks.length === 0) throw new Error(`${name}: layer was freed`);
@@ -85,12 +87,13 @@ export function gemmW8(gpu: Gpu, x: Tensor, layer: LinearW8, out: Tensor, opts: 
   if (out.shape.length !== 2 || out.shape[0] !== M || out.shape[1] !== N || out.dtype !== "f32") throw new Error(`${name}: expected output [${M}, ${N}] f32, found [${out.shape}] ${out.dtype}`);
   if (out.buffer === x.buffer) throw new Error(`${name}: input and output share a buffer`);
   if (M === 0) return;
-  // 2. pipeline key: epilogue  3. uniforms  4. dispatch per chunk: a 64 x 64 tile per workgroup
-  const kernel = gpu.kernel("gemm_w8", { residual: opts.residual === true });
-  const K4 = Math.ceil(K / 4);
+  // 2. pipeline key: gemm's tile (pickTile), vec reads, residual  3. uniforms  4. dispatch per chunk
+  const defines = wxDefines(true, K, opts.tile ?? pickTile(M, N), opts.residual === true);
+  const kernel = gpu.kernel("gemm_wx", defines);
+  const BM = defines.BM as number, BN = defines.BN as number, K4 = Math.ceil(K / 4);
   let n0 = 0;
   for (const c of layer.chunks) {
-    gpu.dispatch(kernel, { M, N: c.rows, K, K4, ldo: N, n0 }, [x, c.q, c.scale, out], [Math.ceil(c.rows / 64), Math.ceil(M / 64)]);
+    gpu.dispatch(kernel, { M, N: c.rows, K, K4, ldo: N, n0 }, [x, c.q, out, c.scale], [Math.ceil(c.rows / BN), Math.ceil(M / BM)]);
     n0 += c.rows;
   }
 }

@@ -1,9 +1,12 @@
-// The weight-only matrix GEMM (gemm_wx_matrix: umT5's linears on the matrix units) compiles on Dawn's null
-// backend in every variant the encoder and the bench can ask for: f16 or int8 weights x vec4 / scalar reads x
-// residual or not x every staged tile of MATRIX_TILES, and its split pass (gemm_wx_split). No GPU needed: a GPU
+// The weight-only GEMMs (umT5's linears) compile on Dawn's null backend (Tint's validation) in every variant the
+// encoder and the bench can ask for: gemm_wx_matrix (the matrix units) with f16 or int8 weights x vec4 / scalar
+// reads x residual or not x every staged tile of MATRIX_TILES, its split pass (gemm_wx_split), and gemm_wx (the
+// shader cores) with f16 or int8 weights x vec4 / scalar x residual x every tile of GEMM_TILES. No GPU needed: a GPU
 // call then never dies on a WGSL error. Deno only (dawn.node); skips where the addon is missing.
 import { preprocessShader, shaderSource } from "../../src/gpu/shaders.ts";
+import { GEMM_TILES } from "../../src/ops/gemm.ts";
 import { MATRIX_TILES } from "../../src/ops/gemm_matrix.ts";
+import { wxDefines } from "../../src/ops/gemm_w16.ts";
 import { wxMatrixDefines } from "../../src/ops/gemm_wx_matrix.ts";
 import { skip, test } from "../../src/selftest/harness.ts";
 import { nullCompileErrors } from "./matrix_compile.test.ts";
@@ -19,7 +22,7 @@ function needAddon(): void {
 // NVIDIA's subgroup size (the null backend reports 128; the kernels take the device's size as a define)
 const SG = 32;
 
-test("matrix kernels: every gemm_wx_matrix variant (w16 / w8, vec4 / scalar, residual, every staged tile) and gemm_wx_split compile on Dawn's null backend", async () => {
+test("matrix kernels: every gemm_wx_matrix variant (w16 / w8, vec4 / scalar, residual, every staged tile), gemm_wx_split and every gemm_wx variant compile on Dawn's null backend", async () => {
   needAddon();
   const failures: string[] = [];
   const check = async (label: string, op: string, defines: Record<string, number | boolean>) => {
@@ -34,6 +37,16 @@ test("matrix kernels: every gemm_wx_matrix variant (w16 / w8, vec4 / scalar, res
       for (const residual of [false, true]) {
         n++;
         await check(`gemm_wx_matrix ${name} ${kind} K ${K}${residual ? " residual" : ""}`, "gemm_wx_matrix", { f16: true, ...wxMatrixDefines(kind, K, tile, SG, residual) });
+      }
+    }
+  }
+  for (const [name, tile] of Object.entries(GEMM_TILES)) {
+    for (const w8 of [false, true]) {
+      for (const K of [64, 13]) {
+        for (const residual of [false, true]) {
+          n++;
+          await check(`gemm_wx ${name} ${w8 ? "w8" : "w16"} K ${K}${residual ? " residual" : ""}`, "gemm_wx", wxDefines(w8, K, tile, residual));
+        }
       }
     }
   }

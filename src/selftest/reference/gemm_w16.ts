@@ -1,4 +1,4 @@
-// Float64 reference of shaders/gemm_w16.wgsl: Y = X W^T (+ Y0 with the residual epilogue); W's f16 rounding is the
+// Float64 reference of gemmW16 (shaders/gemm_wx.wgsl): Y = X W^T (+ Y0 with the residual epilogue); W's f16 rounding is the
 // caller's (the test rounds W on the host, so this sees exactly the stored weights).
 import { gemmRef } from "./gemm.ts";
 

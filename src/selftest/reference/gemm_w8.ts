@@ -1,4 +1,4 @@
-// Float64 reference of shaders/gemm_w8.wgsl: Y = X Wd^T (+ Y0), Wd the dequantized weights (quantizeW8's
+// Float64 reference of gemmW8 (shaders/gemm_wx.wgsl with w8): Y = X Wd^T (+ Y0), Wd the dequantized weights (quantizeW8's
 // `dequantized`: scale_n * q[n, k], exact in f32), so this checks the kernel's unpacking and sums exactly.
 import { gemmRef } from "./gemm.ts";
 
