@@ -8,10 +8,11 @@
 // Usage: node test/e2e/run-e2e.mjs [--json out.json] [--keep-dist]
 // Env: E2E_TIMEOUT_MS (a run or a compare, default 300000), CHROMIUM_PATH.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { launchChromium, startVite } from "../chromium.mjs";
+import { checkRunner } from "../checks.mjs";
 import { startStaticServer } from "./static_server.mjs";
 
 const args = process.argv.slice(2);
@@ -19,28 +20,7 @@ const jsonPath = args.includes("--json") ? args[args.indexOf("--json") + 1] : ""
 const RUN_TIMEOUT_MS = Number(process.env.E2E_TIMEOUT_MS ?? 300_000);
 const WORKERS = 2, STEPS = 2;
 
-const results = [];
-let skipRest = "";
-
-/** Runs one named check; a failure (or an earlier fatal one) skips the checks that depend on it. */
-async function check(name, fn, { fatal = false } = {}) {
-  const t0 = Date.now();
-  if (skipRest) {
-    results.push({ name, status: "skipped", ms: 0, message: skipRest });
-    console.log(`skip e2e ${name}: ${skipRest}`);
-    return;
-  }
-  try {
-    await fn();
-    results.push({ name, status: "passed", ms: Date.now() - t0 });
-    console.log(`ok  e2e ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-  } catch (e) {
-    const message = String(e?.message ?? e).split("\n")[0];
-    results.push({ name, status: "failed", ms: Date.now() - t0, message });
-    console.log(`FAIL e2e ${name}: ${message}`);
-    if (fatal) skipRest = `after "${name}" failed`;
-  }
-}
+const { check, resume, finish } = checkRunner("e2e", { oneLine: true });
 
 function expect(cond, message) {
   if (!cond) throw new Error(message);
@@ -340,7 +320,7 @@ try {
     expect(pageErrors.length === 0, pageErrors.slice(0, 3).join(" | "));
   });
 
-  if (browser) skipRest = ""; // independent of the run above
+  if (browser) resume(); // independent of the run above
   await check("explains a page that is not cross-origin isolated", async () => {
     const plain = await startStaticServer("dist");
     try {
@@ -363,8 +343,4 @@ try {
   await server?.close().catch(() => {});
 }
 
-const count = (st) => results.filter((r) => r.status === st).length;
-const summary = { host: "e2e", passed: count("passed"), failed: count("failed"), skipped: count("skipped"), results };
-if (jsonPath) writeFileSync(jsonPath, JSON.stringify(summary));
-console.log(`e2e: ${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped`);
-process.exit(summary.failed ? 1 : 0);
+finish(jsonPath);

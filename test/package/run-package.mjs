@@ -12,33 +12,13 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { launchChromium } from "../chromium.mjs";
+import { checkRunner } from "../checks.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const args = process.argv.slice(2);
 const jsonPath = args.includes("--json") ? args[args.indexOf("--json") + 1] : "";
 const env = { XDG_RUNTIME_DIR: "/tmp", ...process.env };
-const results = [];
-let fatal = "";
-
-/** One named check; after a fatal failure the rest are skipped (they need what it made). */
-async function check(name, fn, { isFatal = false } = {}) {
-  const t0 = Date.now();
-  if (fatal) {
-    results.push({ name, status: "skipped", ms: 0, message: fatal });
-    console.log(`skip package ${name}: ${fatal}`);
-    return;
-  }
-  try {
-    await fn();
-    results.push({ name, status: "passed", ms: Date.now() - t0 });
-    console.log(`ok   package ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-  } catch (e) {
-    const message = String(e?.message ?? e).trim();
-    results.push({ name, status: "failed", ms: Date.now() - t0, message });
-    console.log(`FAIL package ${name}: ${message}`);
-    if (isFatal) fatal = `after "${name}" failed`;
-  }
-}
+const { check, finish } = checkRunner("package");
 
 function expect(cond, message) {
   if (!cond) throw new Error(message);
@@ -74,7 +54,7 @@ await check("npm pack (prepare builds lib/) and the tarball unpacked into a scra
   writeFileSync(join(scratch, "package.json"), JSON.stringify({ name: "scratch", private: true, type: "module", dependencies: { shardit: "0.1.0" }, devDependencies: { vite: "*" } }, null, 2));
   writeFileSync(join(scratch, "deno.json"), JSON.stringify({ nodeModulesDir: "manual" }, null, 2));
   cpSync(join(root, "test/package/scratch"), scratch, { recursive: true });
-}, { isFatal: true });
+}, { fatal: true });
 
 await check('Deno: `deno check` of a script importing "shardit" and "shardit/deno" against the package types', () => {
   deno("check", "deno_main.ts");
@@ -117,7 +97,7 @@ await check('Vite: `vite build` of a page importing "shardit" (the worker bundle
   const js = assets.filter((f) => f.endsWith(".js")).map((f) => readFileSync(join(built, "assets", f), "utf8"));
   expect(js.some((t) => t.includes("@compute")), `no bundle carries the WGSL shaders (assets: ${assets.join(", ")})`);
   expect(js.length >= 2, `expected the page and the worker as separate bundles, found ${assets.join(", ")}`);
-}, { isFatal: true });
+}, { fatal: true });
 
 await check("Vite: the built page runs in Chromium (cross-origin isolated): plan and a pool of one device", async () => {
   const vite = await import("vite");
@@ -140,8 +120,4 @@ await check("Vite: the built page runs in Chromium (cross-origin isolated): plan
 
 if (!args.includes("--keep")) rmSync(tmp, { recursive: true, force: true });
 else console.log(`kept ${tmp}`);
-const count = (s) => results.filter((r) => r.status === s).length;
-const summary = { host: "package", passed: count("passed"), failed: count("failed"), skipped: count("skipped"), results };
-if (jsonPath) writeFileSync(jsonPath, JSON.stringify(summary));
-console.log(`package: ${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped`);
-process.exit(summary.failed ? 1 : 0);
+finish(jsonPath);
