@@ -1,6 +1,7 @@
 // GEMM bench: Y[M, N] = X[M, K] · W[N, K]^T + b on this adapter, f32 and f16, per kernel and tile variant:
 // "auto" (what the model runs: the matrix kernel for f16 where the device has subgroup matrices), "scalar"
-// (the scalar kernel's own pick), a scalar tile name (GEMM_TILES) or "m:" + a matrix tile (MATRIX_TILES, f16).
+// (the scalar kernel's own pick), a scalar tile name (GEMM_TILES), "m:" + a matrix tile (MATRIX_TILES, f16)
+// or "p:" + a packed tile (PACKED_TILES: src/ops/gemm_matrix_packed.ts, f16; X packed per call, timed with it).
 // First checks 256 sampled outputs (32 rows x 8 columns) against a Float64 dot product of the values the
 // GPU holds, then times (warm-up, batches of --iters calls, sync) and prints ms and TFLOP/s (2 M N K).
 // Shape keys are "MxKxN" (X [M, K], W [N, K]), the same as bench/torch_gemm.py writes, so the two JSONs
@@ -27,6 +28,7 @@ import { type Tensor } from "../src/gpu/tensor.ts";
 import { freeLinear, uploadLinear } from "../src/ops/gemm_common.ts";
 import { gemm, GEMM_TILES, type GemmOptions, type GemmTile, pickTile } from "../src/ops/gemm.ts";
 import { MATRIX_TILES, matrixGemmSupport, matrixTileName, pickMatrixTile } from "../src/ops/gemm_matrix.ts";
+import { PACKED_TILES } from "../src/ops/gemm_matrix_packed.ts";
 import { randomArray } from "../src/selftest/harness.ts";
 import { benchArgs, benchEnv, printEnv, printRow, printTable, timeGpu, updateLatest, latestRecord, writeJson } from "./common.ts";
 
@@ -41,13 +43,14 @@ const shapes = (args.get("shapes")?.split(",") ?? (args.has("small") ? SMALL : F
 const precisions = (args.get("precision") ?? "f32,f16").split(",") as DType[];
 const variantArg = args.get("variants") ?? "auto";
 const matrixNames = Object.keys(MATRIX_TILES).map((n) => "m:" + n);
+const packedNames = Object.keys(PACKED_TILES).map((n) => "p:" + n);
 // "all": every variant; "matrix": every matrix tile; "scalar-tiles": every scalar tile.
 const variantNames = variantArg.split(",").flatMap((v) =>
-  v === "all" ? ["auto", "scalar", ...Object.keys(GEMM_TILES), ...matrixNames] : v === "matrix" ? matrixNames : v === "scalar-tiles" ? Object.keys(GEMM_TILES) : [v]
+  v === "all" ? ["auto", "scalar", ...Object.keys(GEMM_TILES), ...matrixNames, ...packedNames] : v === "matrix" ? matrixNames : v === "packed" ? packedNames : v === "scalar-tiles" ? Object.keys(GEMM_TILES) : [v]
 );
 for (const v of variantNames) {
-  if (v !== "auto" && v !== "scalar" && !GEMM_TILES[v] && !(v.startsWith("m:") && MATRIX_TILES[v.slice(2)])) {
-    throw new Error(`unknown variant ${v} (known: auto, scalar, ${Object.keys(GEMM_TILES)}, ${matrixNames})`);
+  if (v !== "auto" && v !== "scalar" && !GEMM_TILES[v] && !(v.startsWith("m:") && MATRIX_TILES[v.slice(2)]) && !(v.startsWith("p:") && PACKED_TILES[v.slice(2)])) {
+    throw new Error(`unknown variant ${v} (known: auto, scalar, ${Object.keys(GEMM_TILES)}, ${matrixNames}, ${packedNames})`);
   }
 }
 const iters = Number(args.get("iters") ?? (args.has("small") ? 3 : 10));
@@ -108,7 +111,14 @@ for (const { key, M, K, N } of shapes) {
     for (const vname of variantNames) {
       // The options of this variant and the tile it runs (named for the table).
       let opts: GemmOptions, tileLabel: string;
-      if (vname.startsWith("m:") || (vname === "auto" && dtype === "f16" && matrix.ok)) {
+      if (vname.startsWith("p:")) {
+        if (!matrix.ok || dtype !== "f16") {
+          console.log(`${key} ${dtype} ${vname}: skipped (${!matrix.ok ? matrix.reason : "the packed kernel is f16 only"})`);
+          continue;
+        }
+        opts = { kernel: "packed", packedTile: PACKED_TILES[vname.slice(2)] };
+        tileLabel = "packed " + vname.slice(2);
+      } else if (vname.startsWith("m:") || (vname === "auto" && dtype === "f16" && matrix.ok)) {
         if (!matrix.ok || dtype !== "f16") {
           console.log(`${key} ${dtype} ${vname}: skipped (${!matrix.ok ? matrix.reason : "the matrix kernel is f16 only"})`);
           continue;
