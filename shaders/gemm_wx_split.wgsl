@@ -1,8 +1,9 @@
 // gemm_wx_split: f32 activations -> f16 operands for the matrix units, without losing f32 accuracy or range.
 // Per row m: s[m] = 2^e, the power of two with max_k |X[m, k]| < 2^e (1 for a zero row), v = X[m, k] / s[m]
-// (exact: a power-of-two scale), hi = f16(v), lo = f16(v - hi). hi + lo carries v to ~2^-22 of s[m] (hi's
-// 11 bits, then lo's 11 more; lo reaches f16's subnormals only for values under ~2^-14 s[m]), and |v| < 1 keeps
-// f16 far from overflow (umT5-XXL's feed-forward activations exceed f16's 65504). gemm_wx_matrix.wgsl then runs
+// (exact: a power-of-two scale), hi = f16(v) (v rounded to f16's grid in f32 arithmetic), lo = f16(v - hi).
+// hi + lo carries v to ~2^-22 of s[m] (hi's 11 bits, then lo's 11 more; lo reaches f16's subnormals only for
+// values under ~2^-14 s[m]), and |v| < 1 keeps f16 far from overflow (umT5-XXL's feed-forward activations exceed
+// f16's 65504). gemm_wx_matrix.wgsl then runs
 // Y = s[m] (hi . W + lo . W) on the matrix units with f32 accumulation: two f16 products per weight, f32's
 // accuracy of X kept. With parts = 1 only hi is written (one product: f16 accuracy of X, for the comparison).
 // Bindings (row-major, lengths in elements):
@@ -57,8 +58,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) i
     var lo = f16(0.0);
     if (k < p.K) {
       let v = x[base + k] * inv;
-      hi = f16(v);
-      lo = f16(v - f32(hi));
+      // v on f16's grid, computed in f32: f16's step at v is 2^(e - 11) for |v| in [2^(e-1), 2^e), 2^-24 below
+      // f16's normals; round() is to nearest even like the f32 -> f16 conversion, and every operation is exact.
+      // Not lo = f16(v - f32(f16(v))): Mesa 25's lavapipe folds f32(f16(v)) to v (lo came out 0 on Dawn and on
+      // wgpu with that driver; Mesa 22's did not), and any driver may do the same.
+      let sh = max(frexp(v).exp - 11, -24);
+      let h = ldexp(round(ldexp(v, -sh)), sh);
+      hi = f16(h);
+      lo = f16(v - h);
     }
     xp[out + k] = hi;
     if (p.parts == 2u) { xp[out + p.Kp + k] = lo; }
