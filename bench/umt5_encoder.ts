@@ -8,19 +8,22 @@
 //      each w16 / w8 path against that format's scalar path (same weights: the activations' path alone);
 //   3. --layers (24) layers on the GPU (the rule layers repeated: the time does not depend on the values), loaded
 //      once per weight format (upload time), then each variant of that format: encode time of a --tokens (512)
-//      prompt (embedding rows in, last hidden state out), TFLOP/s, and the ratio to torch fp32 / bf16 (--torch).
+//      prompt (embedding rows in, last hidden state out), TFLOP/s, and the ratio to torch fp32 / bf16 (--torch);
+//   4. --split w16=2: the same layers split over N devices (Umt5LayerSplit: contiguous ranges, the residual stream
+//      through the host between parts; N WebGPU devices of this process, i.e. the same physical GPU), with that
+//      format's first variant: load and encode time, and the output bitwise equal to the one-device encoder's.
 // Variants (--variants, comma separated): PRECISION[:PATH][@TILE] with PRECISION f32 | w16 | w8 | f16, PATH
 // scalar | matrix (hi + lo: f32 accuracy of the activations) | matrix1 (hi only: f16 accuracy), TILE a name of
 // MATRIX_TILES (the matrix path's default: WX_TILE_ORDER). The order of the list is the order run; a format's
 // variants run together on one load.
 // usage: deno run -A bench/umt5_encoder.ts [--webgpu dawn] --expected /tmp/umt5_expected.safetensors --torch /tmp/torch_umt5.json
-//        [--tokens 512] [--layers 24] [--rule-layers 1] [--iters 3] [--variants w16:matrix,w16:scalar,w8:matrix,f32] [--scaled w8=6]
+//        [--tokens 512] [--layers 24] [--rule-layers 1] [--iters 3] [--variants w16:matrix,w16:scalar,w8:matrix,f32] [--scaled w8=6] [--split w16=2]
 //        [--json out.json]
 import { benchEnv, printEnv } from "./common.ts";
 import { Gpu } from "../src/gpu/device.ts";
 import { bytesSource, Checkpoint } from "../src/io/safetensors.ts";
 import { syntheticTensor } from "../src/loaders/synthetic.ts";
-import { UMT5_XXL, type Umt5Config, Umt5Encoder, type Umt5GemmOptions, type Umt5LayerWeights, type Umt5Precision } from "../src/model/umt5.ts";
+import { splitLayers, UMT5_XXL, type Umt5Config, Umt5Encoder, type Umt5GemmOptions, Umt5LayerSplit, type Umt5LayerWeights, type Umt5Precision } from "../src/model/umt5.ts";
 import { gatherEmbeddingRows, loadUmt5Encoder, parseUmt5Config, UMT5_FINAL_NORM, umt5LayerTensors } from "../src/loaders/umt5.ts";
 import { MATRIX_TILES } from "../src/ops/gemm_matrix.ts";
 import { quantizeW8 } from "../src/ops/gemm_w8.ts";
@@ -36,6 +39,8 @@ const tokens = Number(opt("tokens", "512")), layers = Number(opt("layers", "24")
 // (every layer does the same work; printed as "scaled from N layers"): keeps a GPU call within its budget where the
 // host's conversion (int8 quantization, f16 rounding) of 24 layers would take most of it.
 const scaled = new Map(opt("scaled", "").split(",").filter(Boolean).map((e) => [e.split("=")[0], Number(e.split("=")[1])] as [string, number]));
+// --split w16=2: that format's layers also split over 2 devices of this process (step 4 above)
+const splits = new Map(opt("split", "").split(",").filter(Boolean).map((e) => [e.split("=")[0], Number(e.split("=")[1])] as [string, number]));
 const iters = Number(opt("iters", "3")), expectedPath = opt("expected", ""), torchPath = opt("torch", ""), jsonPath = opt("json", "");
 const fixtures = new URL("../test/fixtures/", import.meta.url);
 const report: Record<string, unknown> = { tokens, layers, ruleLayers };
@@ -172,7 +177,38 @@ for (const precision of formats) {
     report[v.name] = { loadMs, encodeMs: ms, encodeMsAll: times, tflops: flops / ms / 1e9, path: enc.gemmPath, layersRun: run };
     if (jsonPath) Deno.writeTextFileSync(jsonPath, JSON.stringify({ ...report, torch, ok }, null, 1)); // partial results survive a timeout
   }
-  enc.free();
+  const nSplit = splits.get(precision) ?? 0;
+  if (nSplit > 1 && mine.length) {
+    // the one-device output of the first variant, then the same layers split over nSplit devices of this process
+    const v = mine[0];
+    enc.useGemm(v.gemm);
+    const one = await enc.encode(x);
+    enc.free();
+    const gpus = await Promise.all(Array.from({ length: nSplit }, (_, i) => Gpu.create({ label: `umt5 split ${i}` })));
+    const ts = performance.now();
+    const parts = splitLayers(run, nSplit).map((r, i) => new Umt5Encoder(gpus[i], cfgOf(run), precision, r, v.gemm));
+    for (const p of parts) for (let i = p.range.start; i < p.range.end; i++) p.addLayer(i, rule[i % ruleLayers]);
+    parts[nSplit - 1].setFinalNorm(finalNorm);
+    for (const g of gpus) await g.sync();
+    const splitLoadMs = (performance.now() - ts) * factor;
+    const split = new Umt5LayerSplit(parts);
+    const got = await split.encode(x);
+    const same = got.length === one.length && got.every((e, i) => Object.is(e, one[i]));
+    ok &&= same;
+    const times: number[] = [];
+    for (let i = 0; i < iters; i++) {
+      const t = performance.now();
+      await split.encode(x);
+      times.push((performance.now() - t) * factor);
+    }
+    const ms = Math.min(...times);
+    const base = (report[v.name] as { encodeMs: number }).encodeMs;
+    console.log(`split ${v.name} over ${nSplit} devices (one GPU, ${splitLayers(layers, nSplit).map((r) => r.end - r.start).join("+")} layers): load ${(splitLoadMs / 1000).toFixed(2)} s, encode ${ms.toFixed(1)} ms (best of ${iters}: ${times.map((t) => t.toFixed(0)).join(", ")}; one device ${base.toFixed(1)} ms, ${(ms / base).toFixed(3)}x), == one device bitwise: ${same ? "ok" : "FAIL"}${note}`);
+    report[`split_${v.name}_${nSplit}`] = { loadMs: splitLoadMs, encodeMs: ms, encodeMsAll: times, oneDeviceMs: base, bitwise: same, layersRun: run };
+    split.free();
+    for (const g of gpus) g.destroy();
+    if (jsonPath) Deno.writeTextFileSync(jsonPath, JSON.stringify({ ...report, torch, ok }, null, 1));
+  } else enc.free();
 }
 report.torch = torch;
 report.ok = ok;

@@ -14,6 +14,6 @@ timeout "${TORCH_SECONDS:-45}" python3 bench/torch_umt5.py --tokens "$TOKENS" --
   --expected /tmp/umt5_expected.safetensors --json "$OUT/torch_umt5.json" 2>&1 | tee "$OUT/torch_umt5.log"
 for webgpu in ${WEBGPU:-dawn deno}; do
   timeout "${SECONDS_PER_RUN:-100}" deno run -A .gpu/umt5_bench.js --webgpu "$webgpu" --tokens "$TOKENS" --layers "$LAYERS" --rule-layers 1 --iters 3 \
-    --variants "${VARIANTS:-w16:matrix,w16:scalar,w8:matrix,w8:scalar,f32}" --scaled "${SCALED:-}" \
+    --variants "${VARIANTS:-w16:matrix,w16:scalar,w8:matrix,w8:scalar,f32}" --scaled "${SCALED:-}" --split "${SPLIT:-}" \
     --expected /tmp/umt5_expected.safetensors --torch "$OUT/torch_umt5.json" --json "$OUT/umt5_$webgpu.json" 2>&1 | tee "$OUT/umt5_$webgpu.log"
 done
