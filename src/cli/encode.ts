@@ -5,9 +5,11 @@
 // --model runs the same code (encodeWithPipeline). Encoded rows are cached on disk under
 // <cache>/umt5-embeddings/ by the checkpoint's revision, the cleaned prompt and the length, bounded (1 GiB,
 // 256 prompts; the least recently used removed first).
-import { type CommandSpec, parseCommand, str, UsageError } from "./args.ts";
+import { type CommandSpec, int, parseCommand, str, UsageError } from "./args.ts";
 import { downloadProgress, progressBar } from "./progress.ts";
 import { defaultCacheDir, denoFolder } from "../deno.ts";
+import type { Gpu } from "../gpu/device.ts";
+import { createPlacedGpus, placeDevices } from "../platform/deno_gpus.ts";
 import { cachedUrlFolder, hubFolder } from "../io/hub_deno.ts";
 import { parseHubId } from "../io/hub.ts";
 import type { FolderSource } from "../io/model_folder.ts";
@@ -25,6 +27,8 @@ export const SPEC: CommandSpec = {
     { name: "max-length", value: "L", default: "512", help: "WanPipeline's max_sequence_length: longer prompts are truncated (with a warning)" },
     { name: "precision", value: "f32|w16|w8|f16", default: "f32", help: "f32; w16: f16 weights (half the memory), f32 activations; w8: int8 weights, one scale per output channel (a quarter); f16: all (umT5-XXL's residual stream may overflow it)" },
     { name: "gemm", value: "auto|scalar|matrix", default: "auto", help: "where w16 / w8 linears run: matrix (the matrix units; activations split into f16 hi + lo, f32 accuracy), scalar (f32 FMA), auto: matrix where the device has subgroup matrices" },
+    { name: "devices", value: "N", default: "1", help: "split the encoder's layers over N WebGPU devices (contiguous ranges, each device holds its share; the residual stream goes through the host): where one device is short of memory" },
+    { name: "gpus", value: "auto|ID,...", help: "with --devices N (Dawn, Deno on Linux): device i on the host's GPU ids[i % n] (PCI ids as DRI_PRIME takes them, e.g. pci-0000_00_06_0; auto: round-robin over the host's GPUs)" },
     { name: "cache", default: "on", help: "reuse embeddings encoded before with the same checkpoint, cleaned prompt and length (<cache>/umt5-embeddings; past 1 GiB or 256 prompts the least recently used go)" },
   ],
   examples: [
@@ -106,6 +110,10 @@ export interface PipelineEncodeOptions {
   gemm?: Umt5GemmPath;
   /** false: no disk cache */
   cache?: boolean;
+  /** Split the encoder's layers over this many devices of this thread (default 1: one device). */
+  devices?: number;
+  /** Where those devices go: --gpus' value (placeDevices; needs Dawn). */
+  gpus?: string;
   cacheDir?: string;
 }
 
@@ -114,15 +122,24 @@ export async function encodeWithPipeline(modelArg: string, prompts: string[], op
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
   const te = await openTextEncoder(await pipelineRoot(modelArg, cacheDir));
   let bar: ((d: number, t: number) => void) | null = null;
-  const out = await encodePrompts(te, prompts, {
-    maxLength: opts.maxLength,
-    precision: opts.precision,
-    gemm: { gemm: opts.gemm },
-    cache: opts.cache === false ? undefined : diskEmbeddingCache(`${cacheDir}/umt5-embeddings`),
-    onWarning: (line) => console.error(`shardit: ${line}`),
-    onProgress: (done, total) => total > 2 ** 26 && (bar ??= progressBar(`loading the text encoder ${te.name}`))(done, total),
-  });
-  return { d: te.config.dModel, out };
+  // --devices N: the layer split over N devices of this thread, each placed by --gpus (one device: encodePrompts' own)
+  const devices = opts.devices ?? 1;
+  const gpus: Gpu[] = devices > 1 || opts.gpus ? await createPlacedGpus(placeDevices(opts.gpus, devices), "umt5") : [];
+  if (gpus.length > 1) console.log(`umT5 layers over ${gpus.length} devices: ${gpus.map((g) => `${g.label} [${g.implementation}: ${g.describe().adapter}]`).join(", ")}`);
+  try {
+    const out = await encodePrompts(te, prompts, {
+      gpus: gpus.length ? gpus : undefined,
+      maxLength: opts.maxLength,
+      precision: opts.precision,
+      gemm: { gemm: opts.gemm },
+      cache: opts.cache === false ? undefined : diskEmbeddingCache(`${cacheDir}/umt5-embeddings`),
+      onWarning: (line) => console.error(`shardit: ${line}`),
+      onProgress: (done, total) => total > 2 ** 26 && (bar ??= progressBar(`loading the text encoder ${te.name}`))(done, total),
+    });
+    return { d: te.config.dModel, out };
+  } finally {
+    for (const g of gpus) g.destroy();
+  }
 }
 
 /**
@@ -131,8 +148,9 @@ export async function encodeWithPipeline(modelArg: string, prompts: string[], op
  */
 export async function encodeForModel(
   modelArg: string, prompt: string, negative: string | null, textDim: number, precision: Umt5Precision = "f32", gemm: Umt5GemmPath = "auto",
+  place: { devices?: number; gpus?: string } = {},
 ): Promise<{ text: { text: Float32Array; tokens: number }; negative: { text: Float32Array; tokens: number } | null }> {
-  const { d, out } = await encodeWithPipeline(modelArg, negative === null ? [prompt] : [prompt, negative], { precision, gemm });
+  const { d, out } = await encodeWithPipeline(modelArg, negative === null ? [prompt] : [prompt, negative], { precision, gemm, ...place });
   if (d !== textDim) throw new Error(`${modelArg}: the text encoder's d_model is ${d}, the transformer's text_dim is ${textDim}`);
   const rows = (e: PromptEmbedding) => ({ text: e.embeds, tokens: e.maxLength });
   for (const [i, e] of out.entries()) console.log(`${i ? "negative prompt" : "prompt"}: ${e.seqLen} umT5 tokens${e.cached ? " (embeddings from the cache)" : ""}`);
@@ -186,8 +204,10 @@ export async function encodeCommand(argv: string[]): Promise<number> {
   const cache = str(p, "cache", "on");
   if (cache !== "on" && cache !== "off") throw new UsageError(`--cache must be on or off, got ${cache}`);
   if (!outPath.endsWith(".safetensors")) throw new UsageError(`--out must end in .safetensors, got ${outPath}`);
+  const devices = int(p, "devices", 1), gpus = p.flags.get("gpus");
+  if (gpus !== undefined && typeof gpus !== "string") throw new UsageError("--gpus takes auto or a list of PCI ids");
   const t0 = performance.now();
-  const { d, out } = await encodeWithPipeline(model, [prompt], { maxLength, precision, gemm, cache: cache === "on" });
+  const { d, out } = await encodeWithPipeline(model, [prompt], { maxLength, precision, gemm, cache: cache === "on", devices, gpus });
   const e = out[0];
   await Deno.writeFile(outPath, embeddingFile(e, d));
   console.log(`${outPath}: prompt_embeds [1, ${maxLength}, ${d}] (${e.seqLen} tokens${e.cached ? ", from the cache" : ""}), input_ids, attention_mask; ${((performance.now() - t0) / 1000).toFixed(1)} s`);

@@ -49,6 +49,7 @@ export const SPEC: CommandSpec = {
     { name: "negative-prompt", value: "TEXT", default: `"" (WanPipeline's)`, help: "with --model and --prompt: the negative prompt, encoded the same way" },
     { name: "text-precision", value: "f32|w16|w8|f16", default: "f32", help: "with --model and --prompt: the umT5 encoder's precision (w16: f16 weights, w8: int8 weights; see shardit encode --help)" },
     { name: "text-gemm", value: "auto|scalar|matrix", default: "auto", help: "with --text-precision w16 or w8: where the encoder's linears run (see shardit encode --help, --gemm)" },
+    { name: "text-devices", value: "N", default: "1", help: "with --model and --prompt: the umT5 encoder's layers split over N devices, placed by --gpus (see shardit encode --help, --devices)" },
     { name: "out", value: "DIR", default: "out", help: "where latents.safetensors, summary.json and the video (or preview.png) go" },
     { name: "frames", value: "DIR", help: "embedded model: also every frame as DIR/frame_NNN.png" },
     { name: "scale", value: "N", default: "4", help: "embedded model: video.gif and video.png shown N times the 32x32 clip" },
@@ -154,7 +155,9 @@ async function chooseModel(flag: (n: string) => string | undefined, needNegative
     if (!UMT5_PRECISIONS.includes(textPrecision)) throw new UsageError(`--text-precision must be one of ${UMT5_PRECISIONS.join(", ")}, got ${textPrecision}`);
     const textGemm = (flag("text-gemm") ?? "auto") as Umt5GemmPath;
     if (!UMT5_GEMM_PATHS.includes(textGemm)) throw new UsageError(`--text-gemm must be one of ${UMT5_GEMM_PATHS.join(", ")}, got ${textGemm}`);
-    ({ text, negative: neg } = await encodeForModel(dir, promptText, needNegative ? negPrompt ?? "" : null, config.textDim, textPrecision, textGemm));
+    const textDevices = Number(flag("text-devices") ?? "1");
+    if (!Number.isInteger(textDevices) || textDevices < 1) throw new UsageError(`--text-devices must be an integer >= 1, got ${flag("text-devices")}`);
+    ({ text, negative: neg } = await encodeForModel(dir, promptText, needNegative ? negPrompt ?? "" : null, config.textDim, textPrecision, textGemm, { devices: textDevices, gpus: textDevices > 1 ? flag("gpus") : undefined }));
   } else {
     text = await readTextEmbedding(textPath!, config);
     neg = negPath ? await readTextEmbedding(negPath, config) : null;

@@ -4,6 +4,9 @@
 // Deno only (Deno.readDirSync over /sys): kept out of the platform-neutral parallel layer; only Deno
 // entry points (CLI, benches, tests) import it. The pool passes each worker its DRI_PRIME value.
 
+import { Gpu } from "../gpu/device.ts";
+import { createDawnInstance, currentWebGpu } from "./webgpu_deno.ts";
+
 /**
  * Display-class PCI devices (class 0x03xxxx) as DRI_PRIME ids, e.g. "pci-0000_00_06_0", sorted; none where
  * `root` (sysfs' PCI device folder; a test passes a folder of its own) cannot be read.
@@ -48,4 +51,45 @@ export function placeDevices(spec: string | undefined, devices: number, hostGpus
  */
 export function useDriPrime(id: string): void {
   Deno.env.set("DRI_PRIME", id);
+}
+
+/**
+ * One Gpu per entry of `ids` (placeDevices' values) in this thread, for a layer split that runs in one thread (the
+ * umT5 encoder; the DiT's devices are a pool's workers instead). An entry with a PCI id gets a Dawn instance of its
+ * own, created and asked for its device while DRI_PRIME names that GPU (Mesa's device-select layer puts it first
+ * when the instance enumerates its adapters; Dawn takes the first), then DRI_PRIME is put back; an undefined entry
+ * gets the process's WebGPU. Placing needs Dawn (Deno's own WebGPU has one instance per thread): otherwise one
+ * line. Each placed instance stays until the process ends (dawn.node frees nothing before).
+ */
+const placedInstances: GPU[] = [];
+
+export async function createPlacedGpus(ids: readonly (string | undefined)[], label: string): Promise<Gpu[]> {
+  const impl = currentWebGpu()?.implementation;
+  if (ids.some((id) => id !== undefined) && impl !== "dawn") {
+    throw new Error(`--gpus: placing ${label}'s ${ids.length} devices on different GPUs needs Dawn (--webgpu dawn); this process uses ${impl ?? "no WebGPU chosen yet"}`);
+  }
+  const gpus: Gpu[] = [];
+  try {
+    for (const [i, id] of ids.entries()) {
+      const name = `${label} device ${i}${id ? ` (${id})` : ""}`;
+      if (id === undefined) {
+        gpus.push(await Gpu.create({ label: name }));
+        continue;
+      }
+      const before = Deno.env.get("DRI_PRIME");
+      useDriPrime(id);
+      try {
+        const gpu = await createDawnInstance();
+        placedInstances.push(gpu); // referenced for the process's life: a collected instance under live devices crashes dawn.node
+        gpus.push(await Gpu.create({ label: name, gpu, implementation: "dawn", quirks: { noSharedWrites: true } }));
+      } finally {
+        if (before === undefined) Deno.env.delete("DRI_PRIME");
+        else Deno.env.set("DRI_PRIME", before);
+      }
+    }
+  } catch (e) {
+    for (const g of gpus) g.destroy();
+    throw e;
+  }
+  return gpus;
 }

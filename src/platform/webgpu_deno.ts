@@ -68,7 +68,16 @@ type NodeRequire = ((id: string) => unknown) & { resolve(id: string): string };
 
 /** Loads dawn.node and creates its GPU object (once per process or worker); throws naming what failed. */
 export async function loadDawn(): Promise<GPU> {
-  if (dawnGpu) return dawnGpu;
+  dawnGpu ??= await createDawnInstance();
+  return dawnGpu;
+}
+
+/**
+ * A new Dawn instance (its own GPU object; dawn.node loads once per process or worker): its adapters are
+ * enumerated here, at its first requestAdapter, which is when Mesa's device-select layer reads DRI_PRIME
+ * (src/platform/deno_gpus.ts createPlacedGpus places several devices of one thread on different GPUs so).
+ */
+export async function createDawnInstance(): Promise<GPU> {
   // Imported here, not at the top, through a variable: node:module exists only in Deno (a browser build must
   // not try to resolve it) and a literal specifier would make `deno check` want @types/node.
   const nodeModule = "node:module";
@@ -97,8 +106,7 @@ export async function loadDawn(): Promise<GPU> {
   // The instance enumerates its adapters at the first request, and that is when Dawn prints its warnings
   // (src/platform/dawn_quiet.ts): make that request here with them kept off the terminal.
   await withDawnLogHidden(path, () => gpu.requestAdapter());
-  dawnGpu = gpu;
-  return dawnGpu;
+  return gpu;
 }
 
 /**

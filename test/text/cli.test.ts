@@ -56,3 +56,28 @@ test("cli: generate --model <pipeline> --prompt --negative-prompt --vae makes a 
   const b = await shardit("generate", "--model", bad, "--prompt", "a fox", "--steps", "1", "--latent", "1,2,4", "--out", dir);
   assert(b.code === 1 && /tokenizer\/tokenizer\.json: not found/.test(b.stderr), `no tokenizer: exit ${b.code}, ${b.stderr}`);
 }, { ...DENO, tags: ["slow"] });
+
+// --devices N: the layer split in the CLI; --gpus places each device through a Dawn instance of its own (DRI_PRIME
+// at its enumeration; lavapipe has no PCI id, so Mesa's layer keeps the only device: the code path runs, the choice
+// of GPU is not checked here). On Deno's own WebGPU, --gpus is refused in one line (it has one instance per thread).
+test("cli: encode --devices 2 (layer split) == one device bitwise; --gpus places them through Dawn instances (or is one line without Dawn)", async () => {
+  const { meta } = await golden();
+  const dir = Deno.makeTempDirSync({ prefix: "shardit-split-" });
+  const run = (name: string, ...extra: string[]) => shardit("encode", "--model", pipeline(), "--prompt", meta.cases[1].prompt, "--out", `${dir}/${name}.safetensors`, "--cache=off", ...extra);
+  const embeds = async (name: string) => await (await Checkpoint.open([bytesSource(name, Deno.readFileSync(`${dir}/${name}.safetensors`))])).readF32("prompt_embeds");
+  const one = await run("one"), two = await run("two", "--devices", "2");
+  if (one.code !== 0 || two.code !== 0) throw new Error(`exit ${one.code} / ${two.code}: ${one.stderr}${two.stderr}`);
+  assert(/umT5 layers over 2 devices: umt5 device 0 \[/.test(two.stdout), `--devices 2 names its devices: ${two.stdout.slice(0, 300)}`);
+  const a = await embeds("one"), b = await embeds("two");
+  assert(a.length === b.length && a.every((v, i) => Object.is(v, b[i])), "--devices 2 == --devices 1, bitwise");
+  const ids = "pci-0000_00_00_0,pci-0000_00_00_1";
+  const placed = await run("placed", "--devices", "2", "--gpus", ids);
+  if (placed.code === 0) {
+    assert(/umt5 device 0 \(pci-0000_00_00_0\) \[dawn: .*umt5 device 1 \(pci-0000_00_00_1\) \[dawn: /.test(placed.stdout), `placed devices: ${placed.stdout.slice(0, 300)}`);
+    const c = await embeds("placed");
+    assert(c.every((v, i) => Object.is(v, a[i])), "--gpus placed split == one device, bitwise");
+  } else {
+    const lines = placed.stderr.trim().split("\n");
+    assert(placed.code === 1 && lines.length === 1 && /--gpus: placing umt5's 2 devices on different GPUs needs Dawn \(--webgpu dawn\); this process uses deno/.test(lines[0]), `without Dawn: exit ${placed.code}, ${placed.stderr}`);
+  }
+}, { ...DENO, tags: ["slow", "dawn"] });
