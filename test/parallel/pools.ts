@@ -69,3 +69,23 @@ export async function cancelInFlight<R extends { stats: { liveBuffers: number }[
   if (held(after) !== held(before)) throw new Error(`GPU buffers held per device: ${held(before)} before the cancelled run, ${held(after)} after`);
   return after;
 }
+
+/**
+ * The crash check of a forward, a decode and a generate alike: crashes worker `device` 20 ms into `run` (started
+ * by the caller) and expects the run to fail with that device's own error, not another device's "run aborted"
+ * (the cause travels in the run's control words). Returns the milliseconds from the call to the failure.
+ */
+export async function expectOwnCrash(pool: WorkerPool, device: number, run: Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  setTimeout(() => pool.crash(device, "simulated device failure"), 20);
+  let message = "";
+  try {
+    await run;
+  } catch (e) {
+    message = (e as Error).message;
+  }
+  if (!new RegExp(`^device ${device}\\b`).test(message) || !/simulated device failure/.test(message) || /run aborted/.test(message)) {
+    throw new Error(`expected device ${device}'s own error, got "${message || "success"}"`);
+  }
+  return performance.now() - t0;
+}

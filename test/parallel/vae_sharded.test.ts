@@ -12,7 +12,7 @@ import { planBands } from "../../src/parallel/vae_plan.ts";
 import type { WorkerPool } from "../../src/parallel/pool.ts";
 import { type DecodeChunkProgress, decodeLatents } from "../../src/pipeline/decode.ts";
 import { loadVaeGolden } from "../vae/util.ts";
-import { cancelInFlight, SHARDED_TIMEOUT_MS, withSharedPool } from "./pools.ts";
+import { cancelInFlight, expectOwnCrash, SHARDED_TIMEOUT_MS, withSharedPool } from "./pools.ts";
 
 const DENO_ONLY: Host[] = ["deno"];
 
@@ -88,17 +88,7 @@ async function withTinyOn3(fn: (pool: WorkerPool, decode: () => ReturnType<typeo
 
 test("vae sharded: a worker crashing mid-decode fails it naming its device, and the pool recovers", () =>
   withTinyOn3(async (pool, decode, expected) => {
-    const run = decode();
-    setTimeout(() => pool.crash(1, "simulated device failure"), 20);
-    let message = "";
-    try {
-      await run;
-    } catch (e) {
-      message = (e as Error).message;
-    }
-    if (!/^device 1\b/.test(message) || !/simulated device failure/.test(message)) {
-      throw new Error(`expected device 1's own error, got "${message || "success"}"`);
-    }
+    await expectOwnCrash(pool, 1, decode());
     expectClose("after recovery", (await decode()).video, expected, TOL.model.f32);
   }), { tags: ["slow"], timeoutMs: SHARDED_TIMEOUT_MS, hosts: DENO_ONLY });
 
