@@ -5,7 +5,7 @@
 // tools/embedded-eval.ts --cache, is the other measure).
 //
 //   node bin/deno.cjs run -A bench/step_cache_quality.ts [--steps 50] [--solver unipc] [--guidance 5] [--shift 5]
-//       [--latent 5,14,18] [--caches teacache,magcache,teacache:0.2] [--devices 1] [--json out.json]
+//       [--latent 5,14,18] [--caches teacache,magcache,fbcache,teacache:0.2] [--devices 1] [--json out.json]
 import { syntheticModel, SYNTHETIC_LATENT } from "../src/loaders/synthetic_model.ts";
 import { generate, setPrompts } from "../src/pipeline/generate.ts";
 import { parseCacheSpec } from "../src/pipeline/step_cache.ts";
@@ -22,6 +22,11 @@ const guidance = Number(args.get("guidance") ?? 5), shift = Number(args.get("shi
 const [F, H, W] = (args.get("latent") ?? `${SYNTHETIC_LATENT.F},${SYNTHETIC_LATENT.H},${SYNTHETIC_LATENT.W}`).split(",").map(Number);
 const caches = (args.get("caches") ?? "teacache,magcache").split(",");
 const devices = Number(args.get("devices") ?? 1);
+
+function distanceRange(d: number[]): string {
+  const v = d.filter(Number.isFinite).sort((a, b) => a - b);
+  return v.length ? `${v[0].toFixed(4)} / ${v[v.length >> 1].toFixed(4)} / ${v[v.length - 1].toFixed(4)}` : "-";
+}
 
 const m = syntheticModel();
 const pool = await WorkerPool.create({ devices, precision: "f32" });
@@ -44,6 +49,9 @@ try {
       relL2VsUncached: Number(relL2(r.latent, off.latent).toExponential(3)),
       ms: Math.round(performance.now() - t),
       computedSteps: r.cache!.compute.flatMap((c, i) => (c ? [i] : [])).join(","),
+      // FBCache decides at run time: block 0's relative L1 distance per step (min / median / max over the steps
+      // that had one to compare with), against the threshold
+      ...(r.cache!.distances ? { distance: distanceRange(r.cache!.distances) } : {}),
       calibration: r.cache!.calibration,
     });
   }

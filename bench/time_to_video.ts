@@ -77,7 +77,7 @@ if (!from) {
   printEnv(benchEnv(gpu));
   gpu.destroy();
 }
-console.log(`time to video: d ${cfg.dim} (${cfg.heads} x ${cfg.headDim}), ffn ${cfg.ffnDim}, ${layers} of ${FULL_LAYERS} layers run${layers < FULL_LAYERS ? ` (blocks scaled x${FULL_LAYERS / layers})` : ""}, latent ${F}x${H}x${W} = ${L} tokens, text ${textLen}, ${dtype}, ${devices} device(s)`);
+if (!from) console.log(`time to video: d ${cfg.dim} (${cfg.heads} x ${cfg.headDim}), ffn ${cfg.ffnDim}, ${layers} of ${FULL_LAYERS} layers run${layers < FULL_LAYERS ? ` (blocks scaled x${FULL_LAYERS / layers})` : ""}, latent ${F}x${H}x${W} = ${L} tokens, text ${textLen}, ${dtype}, ${devices} device(s)`);
 
 // ---- Correctness first -------------------------------------------------------------------------------
 async function golden() {
@@ -93,6 +93,8 @@ let failed = false;
 if (from) {
   const r = JSON.parse(await Deno.readTextFile(from));
   Object.assign(results, r);
+  // the run's own settings (this process's flags and defaults describe nothing here)
+  console.log(`time to video, from ${from}: ${r.layers} of ${r.fullLayers} layers run, latent ${r.latent.F}x${r.latent.H}x${r.latent.W} = ${r.tokens} tokens, ${r.precision}, ${r.devices} device(s)`);
   await render(r.rows as Row[], r.vaeS as number, r.teacachePlan50 as boolean[], r.layers as number, r.fullLayers as number, r.precision as string, r.latent);
 } else await measure();
 
@@ -213,7 +215,11 @@ async function render(rows: Row[], vaeS: number, plan50: boolean[], layers: numb
   const scale = fullLayers / layers;
   const withVae = vaeS > 0;
   // ---- Torch's figures from the same call, the same plans -------------------------------------------------
-  const torchRows = args.get("torch") ? (JSON.parse(await Deno.readTextFile(args.get("torch")!)).loop as { dtype: string; batch: number; forward_ms: number; cached_step_ms: number }[]) : [];
+  const torchJson = args.get("torch") ? JSON.parse(await Deno.readTextFile(args.get("torch")!)) : null;
+  const tokens = tokenGridFromLatent(latent).F * tokenGridFromLatent(latent).H * tokenGridFromLatent(latent).W;
+  // torch's forwards must be over the same tokens as shardit's, or its columns compare nothing
+  if (torchJson && torchJson.tokens !== tokens) console.log(`torch: ${args.get("torch")} timed ${torchJson.tokens} tokens, shardit ${tokens}: torch's columns left out`);
+  const torchRows = torchJson && torchJson.tokens === tokens ? (torchJson.loop as { dtype: string; batch: number; forward_ms: number; cached_step_ms: number }[]) : [];
   const torchVae = args.get("torch-vae") ? (JSON.parse(await Deno.readTextFile(args.get("torch-vae")!)).rows as { dtype: string; ms: number }[]) : [];
   const torchDtypes = [...new Set(torchRows.map((r) => r.dtype))];
   const K = plan50.filter(Boolean).length;
