@@ -6,6 +6,8 @@
 // <cache>/umt5-embeddings/ by the checkpoint's revision, the cleaned prompt and the length, bounded (1 GiB,
 // 256 prompts; the least recently used removed first).
 import { type CommandSpec, int, parseCommand, str, UsageError } from "./args.ts";
+import { onInterrupt } from "./interrupt.ts";
+import { OutputSet } from "../io/atomic_output.ts";
 import { downloadProgress, progressBar } from "./progress.ts";
 import { defaultCacheDir, denoFolder } from "../deno.ts";
 import type { Gpu } from "../gpu/device.ts";
@@ -206,10 +208,26 @@ export async function encodeCommand(argv: string[]): Promise<number> {
   if (!outPath.endsWith(".safetensors")) throw new UsageError(`--out must end in .safetensors, got ${outPath}`);
   const devices = int(p, "devices", 1), gpus = p.flags.get("gpus");
   if (gpus !== undefined && typeof gpus !== "string") throw new UsageError("--gpus takes auto or a list of PCI ids");
-  const t0 = performance.now();
-  const { d, out } = await encodeWithPipeline(model, [prompt], { maxLength, precision, gemm, cache: cache === "on", devices, gpus });
-  const e = out[0];
-  await Deno.writeFile(outPath, embeddingFile(e, d));
-  console.log(`${outPath}: prompt_embeds [1, ${maxLength}, ${d}] (${e.seqLen} tokens${e.cached ? ", from the cache" : ""}), input_ids, attention_mask; ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  return 0;
+  // --out checked, locked and staged before the encoder loads, renamed into place at the end (issue 20: a
+  // missing folder or a folder named like the file was found only after the encode); Ctrl-C, SIGTERM or SIGHUP
+  // stops the run and changes nothing (exit 130).
+  const outputs = OutputSet.open([{ flag: "--out", path: outPath, kind: "file" }]);
+  const stopListening = onInterrupt((_count, why) => {
+    if (outputs.isCommitting || outputs.isDone) return;
+    outputs.close();
+    console.error(`encode cancelled (${why}); nothing written`);
+    Deno.exit(130);
+  });
+  try {
+    const t0 = performance.now();
+    const { d, out } = await encodeWithPipeline(model, [prompt], { maxLength, precision, gemm, cache: cache === "on", devices, gpus });
+    const e = out[0];
+    await outputs.write(outPath, embeddingFile(e, d));
+    outputs.commit();
+    console.log(`${outPath}: prompt_embeds [1, ${maxLength}, ${d}] (${e.seqLen} tokens${e.cached ? ", from the cache" : ""}), input_ids, attention_mask; ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    return 0;
+  } finally {
+    stopListening();
+    outputs.close();
+  }
 }

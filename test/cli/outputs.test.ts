@@ -170,3 +170,35 @@ test("cli: output problems are refused before any computation, naming the flag a
   const r = await sh("generate", "--steps", "1", ...TINY, "--out", dir);
   if (r.code !== 0 || leftovers(dir).length) throw new Error(`stale lock: exit ${r.code} ${r.stderr}; left ${leftovers(dir)}`);
 }, { hosts: ["deno"], tags: ["slow"], timeoutMs: 180_000 });
+
+test("cli: encode's --out is refused before the encoder runs (a missing folder, a folder named like the file, a second run), one line naming --out; the previous file untouched", async () => {
+  const { makeTinyPipeline } = await import("../text/tiny_pipeline.ts");
+  const pipeline = makeTinyPipeline(Deno.makeTempDirSync({ prefix: "shardit-pipeline-" }));
+  const dir = Deno.makeTempDirSync({ prefix: "shardit-encode-" });
+  const encode = async (out: string) => {
+    const cache = Deno.makeTempDirSync({ prefix: "shardit-cache-" });
+    const r = await new Deno.Command("node", { args: [`${root}bin/shardit.cjs`, "encode", "--model", pipeline, "--prompt", "a fox", "--out", out], cwd: root, env: { SHARDIT_CACHE: cache }, stdout: "piped", stderr: "piped" }).output();
+    // the encoder ran if it left its embedding in the (fresh) disk cache
+    const encoded = [...Deno.readDirSync(cache)].length > 0;
+    return { code: r.code, stderr: new TextDecoder().decode(r.stderr).split("\n").filter((l) => l && !/--webgpu auto uses/.test(l)), encoded };
+  };
+  const good = `${dir}/e.safetensors`;
+  const first = await encode(good);
+  if (first.code !== 0 || !first.encoded) throw new Error(`first run: exit ${first.code}, encoded ${first.encoded}: ${first.stderr.join(" | ")}`);
+  const before = snapshot(dir);
+  Deno.mkdirSync(`${dir}/folder.safetensors`);
+  const lock = `${dir}/.e.safetensors.shardit-lock`;
+  const cases: [string, string, RegExp, () => void][] = [
+    ["a missing folder", `${dir}/nope/e.safetensors`, /--out .*nope\/e\.safetensors: folder .*nope does not exist/, () => {}],
+    ["a folder named like the file", `${dir}/folder.safetensors`, /--out .*folder\.safetensors is a folder; --out names a file/, () => {}],
+    ["a second run into one --out", good, new RegExp(`--out .*e\\.safetensors is being written by another shardit run \\(pid ${Deno.pid}\\)`), () => Deno.writeTextFileSync(lock, `${Deno.pid}\n`)],
+  ];
+  for (const [what, out, want, setup] of cases) {
+    setup();
+    const r = await encode(out);
+    if (r.code === 0 || r.encoded || r.stderr.length !== 1 || !want.test(r.stderr[0])) throw new Error(`${what}: exit ${r.code}, encoder ran: ${r.encoded}, stderr: ${r.stderr.join(" | ")}`);
+  }
+  Deno.removeSync(lock);
+  Deno.removeSync(`${dir}/folder.safetensors`);
+  sameFiles("encode", before, snapshot(dir));
+}, { hosts: ["deno"], tags: ["slow"], timeoutMs: 120_000 });
