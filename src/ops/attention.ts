@@ -8,9 +8,17 @@
 // On devices with subgroup matrices, f16 attention at head dim 128 can run on the matrix units instead
 // (src/ops/attention_matrix.ts, same contract): attention() picks it while MATRIX_ATTENTION_AUTO is on (it is:
 // the matrix tests passed on the GPU host, bench/results), attentionWith() takes either config.
+// $SHARDIT_ATTENTION (read once per process; bench/wan_forward.ts --attention sets it) overrides what attention()
+// picks without a rebuild: "default" (the selection above), "scalar" (the scalar kernel's pick), "wide" (the wide
+// matrix kernel at head dims 256 / 384: the VAE mid block, src/vae/decoder.ts) or a config name of ATTENTION_CONFIGS
+// or MATRIX_ATTENTION_CONFIGS. A named config that cannot run a call (dtype, head dim, device,
+// workgroup memory) falls back to the selection above; with SHARDIT_VERBOSE=1 (--verbose) that is said once per reason.
 import type { Gpu } from "../gpu/device.ts";
 import { expectShape, tensorBytes, type Tensor } from "../gpu/tensor.ts";
-import { dispatchAttentionMatrix, type MatrixAttentionConfig, pickMatrixAttentionConfig } from "./attention_matrix.ts";
+import {
+  dispatchAttentionMatrix, MATRIX_ATTENTION_CONFIGS, type MatrixAttentionConfig, matrixAttentionFits, matrixAttentionPlan, matrixAttentionUnsupported,
+  pickMatrixAttentionConfig, wideAttentionConfig, wideAttentionUnsupported,
+} from "./attention_matrix.ts";
 
 export interface AttentionConfig {
   /** Queries per workgroup (TM per row group of threads). */
@@ -92,9 +100,98 @@ export interface AttentionOptions {
   lse?: Tensor;
 }
 
-/** The kernel and config attention() runs for (head dim D, dtype) on `gpu`: the matrix kernel where it can run. */
+/** The environment variable that overrides attention()'s choice (see the header). */
+export const ATTENTION_ENV = "SHARDIT_ATTENTION";
+
+/** What $SHARDIT_ATTENTION asks for: today's selection, the scalar kernel's pick, or one named config. */
+export type AttentionOverride =
+  | { kind: "default" }
+  | { kind: "scalar" }
+  | { kind: "wide" }
+  | { kind: "config"; name: string; cfg: AttentionConfig | MatrixAttentionConfig };
+
+/** Parses a $SHARDIT_ATTENTION value (unset or empty: "default"); an unknown value is refused in one line. */
+export function parseAttentionOverride(raw: string | undefined): AttentionOverride {
+  const v = (raw ?? "").trim();
+  if (v === "" || v === "default") return { kind: "default" };
+  if (v === "scalar") return { kind: "scalar" };
+  if (v === "wide") return { kind: "wide" };
+  if (Object.hasOwn(MATRIX_ATTENTION_CONFIGS, v)) return { kind: "config", name: v, cfg: MATRIX_ATTENTION_CONFIGS[v] };
+  if (Object.hasOwn(ATTENTION_CONFIGS, v)) return { kind: "config", name: v, cfg: ATTENTION_CONFIGS[v] };
+  const names = [...Object.keys(MATRIX_ATTENTION_CONFIGS), ...Object.keys(ATTENTION_CONFIGS)].join(", ");
+  throw new Error(`${ATTENTION_ENV}: expected default, scalar, wide or a config name (${names}), found "${v}"`);
+}
+
+let parsedOverride: AttentionOverride | undefined;
+
+/** $SHARDIT_ATTENTION, parsed on first use (no Deno or no env permission: "default"). */
+export function attentionOverride(): AttentionOverride {
+  if (!parsedOverride) parsedOverride = parseAttentionOverride(readEnv(ATTENTION_ENV));
+  return parsedOverride;
+}
+
+function readEnv(name: string): string | undefined {
+  const env = (globalThis as { Deno?: { env: { get(k: string): string | undefined } } }).Deno?.env;
+  try {
+    return env?.get(name);
+  } catch {
+    return undefined; // no env permission: the default
+  }
+}
+
+export interface AttentionChoice {
+  cfg: AttentionConfig | MatrixAttentionConfig;
+  /** Why the override's config does not run this call (then `cfg` is the default selection's), else absent. */
+  fallback?: string;
+}
+
+/** Why `cfg` cannot run attention at head dim D in this dtype on `gpu`, or null when it can. */
+function configUnsupported(gpu: Gpu, cfg: AttentionConfig | MatrixAttentionConfig, D: number, f16: boolean): string | null {
+  const limits = gpu.limits;
+  if ("kind" in cfg) {
+    const why = cfg.kernel === "wide"
+      ? (cfg.D !== D ? `the wide config is for head dim ${cfg.D} (found ${D})` : wideAttentionUnsupported(gpu, D, f16 ? "f16" : "f32"))
+      : matrixAttentionUnsupported(gpu, D, f16 ? "f16" : "f32");
+    if (why) return why;
+    const plan = matrixAttentionPlan(cfg);
+    return matrixAttentionFits(gpu, cfg) ? null
+      : `needs ${plan.workgroupBytes} bytes of workgroup memory and ${plan.threads} invocations (${gpu.label}: ${limits.maxComputeWorkgroupStorageSize} / ${limits.maxComputeInvocationsPerWorkgroup})`;
+  }
+  let plan: AttentionPlan;
+  try {
+    plan = attentionPlan(cfg, D, f16);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return plan.workgroupBytes <= limits.maxComputeWorkgroupStorageSize && plan.threads <= limits.maxComputeInvocationsPerWorkgroup ? null
+    : `needs ${plan.workgroupBytes} bytes of workgroup memory and ${plan.threads} invocations (${gpu.label}: ${limits.maxComputeWorkgroupStorageSize} / ${limits.maxComputeInvocationsPerWorkgroup})`;
+}
+
+/**
+ * The kernel and config for (head dim D, dtype) on `gpu` under `override`: "default" = the matrix kernel where it
+ * can run, else the scalar pick; "scalar" = the scalar pick; "wide" = wideAttentionConfig(D); a named config where it can run, else the default
+ * selection with the reason in `fallback`.
+ */
+export function chooseAttention(gpu: Gpu, D: number, f16: boolean, override: AttentionOverride): AttentionChoice {
+  const byDefault = () => pickMatrixAttentionConfig(gpu, D, f16 ? "f16" : "f32") ?? pickAttentionConfig(gpu, D, f16);
+  if (override.kind === "default") return { cfg: byDefault() };
+  if (override.kind === "scalar") return { cfg: pickAttentionConfig(gpu, D, f16) };
+  const [name, cfg] = override.kind === "wide" ? ["wide", wideAttentionConfig(D)] : [override.name, override.cfg];
+  const why = configUnsupported(gpu, cfg, D, f16);
+  if (why === null) return { cfg };
+  return { cfg: byDefault(), fallback: `${ATTENTION_ENV}=${name} cannot run ${f16 ? "f16" : "f32"} attention at head dim ${D}: ${why}` };
+}
+
+const saidFallbacks = new Set<string>();
+
+/** The kernel and config attention() runs for (head dim D, dtype) on `gpu`: chooseAttention under $SHARDIT_ATTENTION. */
 export function pickAttention(gpu: Gpu, D: number, f16: boolean): AttentionConfig | MatrixAttentionConfig {
-  return pickMatrixAttentionConfig(gpu, D, f16 ? "f16" : "f32") ?? pickAttentionConfig(gpu, D, f16);
+  const choice = chooseAttention(gpu, D, f16, attentionOverride());
+  if (choice.fallback && !saidFallbacks.has(choice.fallback)) {
+    saidFallbacks.add(choice.fallback);
+    if (readEnv("SHARDIT_VERBOSE") === "1") console.error(`attention: ${choice.fallback}; runs ${JSON.stringify(choice.cfg)} (the default selection)`);
+  }
+  return choice.cfg;
 }
 
 export function attention(gpu: Gpu, q: Tensor, k: Tensor, v: Tensor, out: Tensor, opts?: AttentionOptions): void {

@@ -25,7 +25,7 @@ import { type Tensor } from "../gpu/tensor.ts";
 import { copyFrames } from "../gpu/tensor_ops.ts";
 import { type Linear, freeLinear, uploadLinear } from "../ops/gemm_common.ts";
 import { gemm } from "../ops/gemm.ts";
-import { attention, attentionPlan, attentionWith, pickAttentionConfig, type AttentionConfig } from "../ops/attention.ts";
+import { attention, attentionOverride, attentionPlan, attentionWith, pickAttentionConfig, type AttentionConfig } from "../ops/attention.ts";
 import { matrixAttentionFits, type MatrixAttentionConfig, wideAttentionConfig, wideAttentionUnsupported } from "../ops/attention_matrix.ts";
 import { channelRmsNorm } from "../ops/channel_rms_norm.ts";
 import { type ConvLayer, freeConv, uploadConv, vaeConv3d } from "../ops/vae_conv3d.ts";
@@ -54,11 +54,13 @@ export const VAE_WIDE_ATTENTION: AttentionConfig[] = [{ BQ: 64, BK: 128, DC: 16,
 
 /**
  * The mid block's attention kernel for head dim D: in f16 on a device with subgroup matrices, the wide matrix
- * kernel (attention_flash_wide.wgsl, D = 256 or 384) where VAE_MATRIX_ATTENTION is on; else attention.ts's
+ * kernel (attention_flash_wide.wgsl, D = 256 or 384) where VAE_MATRIX_ATTENTION is on ($SHARDIT_ATTENTION=wide
+ * turns it on, =scalar off, without a rebuild: src/ops/attention.ts); else attention.ts's
  * default tile for D, else the first wide tile that fits the adapter (null: the default).
  */
-export function vaeAttentionConfig(gpu: Gpu, D: number, f16: boolean): AttentionConfig | MatrixAttentionConfig | null {
-  if (VAE_MATRIX_ATTENTION && f16 && wideAttentionUnsupported(gpu, D, "f16") === null && matrixAttentionFits(gpu, wideAttentionConfig(D))) {
+export function vaeAttentionConfig(gpu: Gpu, D: number, f16: boolean, override = attentionOverride().kind): AttentionConfig | MatrixAttentionConfig | null {
+  const wide = override === "wide" || (VAE_MATRIX_ATTENTION && override !== "scalar");
+  if (wide && f16 && wideAttentionUnsupported(gpu, D, "f16") === null && matrixAttentionFits(gpu, wideAttentionConfig(D))) {
     return wideAttentionConfig(D);
   }
   try {
