@@ -114,6 +114,24 @@ export function benchArgs(
 }
 
 /**
+ * A kernel override's bench flag (--gemm, --conv, ...): `--<flag> V` sets $<envName> to V before any kernel runs
+ * (this process's workers read the same environment); the value in effect (flag or inherited environment) is
+ * checked by `parse` at once, so a bad one fails (its one line, exit 2) before the bench loads anything. Returns it ("default" when unset).
+ */
+export function overrideFlag(args: { get(name: string): string | undefined }, flag: string, envName: string, parse: (v: string | undefined) => unknown): string {
+  const v = args.get(flag);
+  if (v !== undefined) Deno.env.set(envName, v);
+  const effective = Deno.env.get(envName);
+  try {
+    parse(effective);
+  } catch (e) {
+    console.error((e as Error).message); // one line, no stack: a bad value is the user's, not a bug
+    Deno.exit(2);
+  }
+  return effective?.trim() || "default";
+}
+
+/**
  * Read-merge-write of bench/results/latest.json (the figures a program reads: card, date, commit, torch's
  * and ours). `update` adds this bench's keys to `latest` and to `torch` (torch's figures of the same call);
  * every other key is kept, so several benches of one GPU call fill one file. The card and date come from

@@ -20,6 +20,8 @@
 // vae_decode_s: {f16: s, f32: s} (wall clock of the whole decode; vae_decode_gpu_s the timestamped GPU time
 // where --timestamps gave it; a decode stopped by --max-seconds is not written) and, with --torch,
 // bench/torch_vae.py's seconds under torch.vae_decode_s. Other keys are kept; commit from $SHARDIT_COMMIT.
+// --conv default|scalar|tile:T: the f16 convs' kernel on a device with subgroup matrices ($SHARDIT_CONV,
+// src/ops/vae_conv3d.ts), so the decode can be timed with each candidate without a rebuild; named in the rows.
 // --small: the wan-vae-small fixture's config (base_dim 16) instead of the real dims, for a CPU adapter.
 import { Gpu } from "../src/gpu/device.ts";
 import type { DType } from "../src/shape.ts";
@@ -30,9 +32,11 @@ import { relL2 } from "../src/selftest/harness.ts";
 import { PoolCancelled, WorkerPool } from "../src/parallel/pool.ts";
 import { placeDevices } from "../src/platform/deno_gpus.ts";
 import { decodeLatents } from "../src/pipeline/decode.ts";
-import { benchArgs, benchEnv, printEnv, printTable, updateLatest, latestRecord, writeJson } from "./common.ts";
+import { CONV_ENV, parseConvOverride } from "../src/ops/vae_conv3d.ts";
+import { benchArgs, benchEnv, overrideFlag, printEnv, printTable, updateLatest, latestRecord, writeJson } from "./common.ts";
 
-const args = benchArgs("bench/vae_decode.ts", ["latent", "precision", "check-latent", "check-ref", "max-seconds", "small", "json", "workers", "gpus", "timestamps", "latest", "torch"], ["small", "timestamps"]);
+const args = benchArgs("bench/vae_decode.ts", ["latent", "precision", "check-latent", "check-ref", "max-seconds", "small", "json", "workers", "gpus", "timestamps", "latest", "torch", "conv"], ["small", "timestamps"]);
+const convKernel = overrideFlag(args, "conv", CONV_ENV, parseConvOverride);
 /** Worker counts for the sharded decode through the pool (0: none), e.g. --workers 2. */
 const workerCounts = (args.get("workers") ?? "").split(",").filter(Boolean).map(Number);
 const gpus = args.get("gpus") ?? "auto";
@@ -78,7 +82,7 @@ const env = benchEnv(gpu);
 printEnv(env);
 const t0 = performance.now();
 const weights = syntheticVaeWeights(cfg);
-console.log(`synthetic weights (base_dim ${cfg.baseDim}) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+console.log(`synthetic weights (base_dim ${cfg.baseDim}) in ${((performance.now() - t0) / 1000).toFixed(1)} s; ${CONV_ENV}=${convKernel}`);
 const checkRefPath = args.get("check-ref");
 const checkRef = checkRefPath ? new Float32Array((await Deno.readFile(checkRefPath)).buffer) : null;
 const rows: Record<string, unknown>[] = [];
@@ -128,6 +132,7 @@ for (const dtype of precisions) {
   }
   const row = {
     precision: dtype,
+    conv: convKernel,
     latent: `${T}x${h}x${w}`,
     frames: `${vaeVideoFrames(cfg, T)}x${8 * h}x${8 * w}`,
     chunks: `${chunks.length}/${T}${stopped ? " (stopped)" : ""}`,
@@ -171,6 +176,7 @@ for (const n of workerCounts) {
       }
       const row = {
         precision: `${dtype} x${n} workers`,
+        conv: convKernel,
         latent: `${T}x${h}x${w}`,
         frames: `${r.videoGrid.F}x${r.videoGrid.H}x${r.videoGrid.W}`,
         chunks: `${T}/${T}`,
@@ -203,7 +209,7 @@ if (latestPath) {
     }
     latest.vae_decode_s = s;
     if (Object.keys(g).length) latest.vae_decode_gpu_s = g;
-    latest.vae_decode_timing = `wall clock of the whole one-device decode of latent ${T}x${h}x${w} (vae_decode_gpu_s: timestamped GPU time)`;
+    latest.vae_decode_timing = `wall clock of the whole one-device decode of latent ${T}x${h}x${w} (vae_decode_gpu_s: timestamped GPU time); ${CONV_ENV}=${convKernel}`;
     const torchPath = args.get("torch");
     if (!torchPath) return;
     const runs = JSON.parse(Deno.readTextFileSync(torchPath)) as { rows?: { dtype?: string; ms?: number }[] };

@@ -7,10 +7,15 @@
 //
 //   deno run -A bench/wan_forward.ts [--mode single|pool] [--devices 1,2,4] [--shard sequence,frame]
 //      [--latent 21,60,104] [--layers 2] [--scale-to 30] [--precision f32,f16] [--profile] [--iters 2]
-//      [--gpus auto|ID,...] [--small] [--json out.json] [--overlap=on|off|off,on]
+//      [--gpus auto|ID,...] [--small] [--json out.json] [--overlap=on|off|off,on] [--gemm default|scalar|tile:T|packed:T]
 //      [--latest bench/results/latest.json [--torch torch_wan.json]]: merge forward_s {f16, f32} (single mode,
 //      wall clock of one forward, the blocks scaled to --scale-to) and torch's forward_s into that JSON
+//      [--attention default|scalar|<config>]: what attention() runs, self- and cross-attention ($SHARDIT_ATTENTION,
+//      src/ops/attention.ts; set before any device or worker starts; a config that cannot run a call falls back to
+//      the default selection, said under --verbose) [--verbose] (SHARDIT_VERBOSE=1)
 //
+// --gemm: the Linear layers' GEMM kernel for f16 on a device with subgroup matrices ($SHARDIT_GEMM, src/ops/gemm.ts),
+// so the forward can be timed with each candidate kernel without a rebuild; it is named in every row and in latest.json.
 // single: one device in this thread; --profile adds per-op GPU times (timestamp queries).
 // pool: the sharded forward through WorkerPool for each device count and shard mode; per-device
 // compute and exchange times come from the workers. --overlap=on (the pool's default): the overlapped rows
@@ -32,9 +37,14 @@ import { placeDevices } from "../src/platform/deno_gpus.ts";
 import { planShards, type ShardMode, tokenGridFromLatent } from "../src/parallel/plan.ts";
 import { WorkerPool } from "../src/parallel/pool.ts";
 import { relL2 } from "../src/selftest/harness.ts";
-import { benchArgs, benchEnv, latestRecord, printEnv, printTable, updateLatest, writeJson } from "./common.ts";
+import { ATTENTION_ENV, parseAttentionOverride, pickAttention } from "../src/ops/attention.ts";
+import { GEMM_ENV, parseGemmOverride } from "../src/ops/gemm.ts";
+import { benchArgs, benchEnv, latestRecord, overrideFlag, printEnv, printTable, updateLatest, writeJson } from "./common.ts";
 
-const args = benchArgs("bench/wan_forward.ts", ["mode", "devices", "shard", "latent", "layers", "scale-to", "precision", "profile", "iters", "gpus", "small", "json", "text", "overlap", "latest", "torch"], ["profile", "small", "overlap"]);
+const args = benchArgs("bench/wan_forward.ts", ["mode", "devices", "shard", "latent", "layers", "scale-to", "precision", "profile", "iters", "gpus", "small", "json", "text", "overlap", "latest", "torch", "attention", "verbose", "gemm"], ["profile", "small", "overlap", "verbose"]);
+const gemmKernel = overrideFlag(args, "gemm", GEMM_ENV, parseGemmOverride);
+const attentionKernel = overrideFlag(args, "attention", ATTENTION_ENV, parseAttentionOverride);
+if (args.has("verbose")) Deno.env.set("SHARDIT_VERBOSE", "1");
 const small = args.has("small");
 const mode = args.get("mode") ?? "single";
 const [F, H, W] = (args.get("latent") ?? (small ? "3,8,8" : "21,60,104")).split(",").map(Number);
@@ -68,7 +78,7 @@ const inputs: ForwardInputs = {
   textTokens: textLen,
   timestep: 999,
 };
-console.log(`synthetic ${layers}-layer weights (d ${cfg.dim}, ffn ${cfg.ffnDim}) and inputs in ${((performance.now() - t0) / 1000).toFixed(1)} s; latent ${F}x${H}x${W} = ${L} tokens, text ${textLen}`);
+console.log(`synthetic ${layers}-layer weights (d ${cfg.dim}, ffn ${cfg.ffnDim}) and inputs in ${((performance.now() - t0) / 1000).toFixed(1)} s; latent ${F}x${H}x${W} = ${L} tokens, text ${textLen}; ${GEMM_ENV}=${gemmKernel}`);
 
 // The golden fixture, for the correctness check of each path.
 async function golden(): Promise<{ cfg: WanConfig; weights: Awaited<ReturnType<typeof loadWanWeights>>; inputs: ForwardInputs; expected: Float32Array }> {
@@ -96,6 +106,7 @@ if (mode === "single") {
     const gpu = await Gpu.create({ label: "bench", profile: args.has("profile"), requireF16: dtype === "f16" });
     env ??= benchEnv(gpu);
     printEnv(env);
+    console.log(`attention (${ATTENTION_ENV}=${attentionKernel}), ${dtype}, head dim ${cfg.headDim}: ${JSON.stringify(pickAttention(gpu, cfg.headDim, dtype === "f16"))}`);
     const gm = new WanModel(gpu, gold.cfg, uploadWanWeights(gpu, gold.cfg, gold.weights, dtype), dtype);
     checkGolden("single device", await forwardOnDevice(gm, gold.inputs), dtype);
     const model = new WanModel(gpu, cfg, uploadWanWeights(gpu, cfg, weights, dtype), dtype);
@@ -110,7 +121,7 @@ if (mode === "single") {
     }
     const nonFinite = out.reduce((n, v) => n + (Number.isFinite(v) ? 0 : 1), 0);
     const ms = Math.min(...times);
-    const row = { mode, precision: dtype, tokens: L, layers, ms, msPerLayer: ms / layers, msScaled: (ms / layers) * scaleTo, nonFinite };
+    const row = { mode, precision: dtype, attention: attentionKernel, gemm: gemmKernel, tokens: L, layers, ms, msPerLayer: ms / layers, msScaled: (ms / layers) * scaleTo, nonFinite };
     results.push(row);
     printTable([row]);
     if (args.has("profile")) {
@@ -151,6 +162,8 @@ if (mode === "single") {
           const row = {
             mode: "pool",
             precision: dtype,
+            gemm: gemmKernel,
+            attention: attentionKernel,
             devices: n,
             shard,
             overlap,
@@ -186,7 +199,7 @@ if (latestPath && env) {
     const fs = latestRecord<number>(latest, "forward_s");
     for (const r of results) if (r.mode === "single" && typeof r.msScaled === "number") fs[r.precision as string] = r.msScaled / 1000;
     latest.forward_s = fs;
-    latest.forward_timing = `wall clock of one forward at ${F}x${H}x${W} (${L} tokens), ${layers} of the blocks run and scaled to ${scaleTo}`;
+    latest.forward_timing = `wall clock of one forward at ${F}x${H}x${W} (${L} tokens), ${layers} of the blocks run and scaled to ${scaleTo}; ${GEMM_ENV}=${gemmKernel}, ${ATTENTION_ENV}=${attentionKernel}`;
     const torchPath = args.get("torch");
     if (!torchPath) return;
     // bench/torch_wan.py's results: {dtype: "fp32" | "bf16" | "fp16", ms_forward_scaled}

@@ -3,12 +3,18 @@
 // is one dispatch writing its own output columns. A missing bias compiles the bias binding out (no dummy
 // buffer). Tile sizes are compile-time defines; `pickTile` chooses by the output size unless told.
 // f16 runs on a device with subgroup matrices go to the matrix kernel (src/ops/gemm_matrix.ts); the scalar
-// kernel here is the fallback and the f32 path.
+// kernel here is the fallback and the f32 path. $SHARDIT_GEMM (parsed once, on first use) overrides that choice
+// for the whole process, so a forward can be timed with each candidate without a rebuild: "default" (or unset),
+// "scalar", "tile:<MATRIX_TILES name>" (the staged matrix kernel at that tile) or "packed:<PACKED_TILES name>"
+// (gemm_matrix_packed: weights packed once per Linear, kept until freeLinear). It applies only where "auto"
+// would take the matrix kernel (f16 on a device with subgroup matrices, no scalar tile forced); f32 runs and
+// devices without matrix units keep the scalar kernel.
 import type { Gpu } from "../gpu/device.ts";
 import { type DType, numel } from "../shape.ts";
 import { type Tensor } from "../gpu/tensor.ts";
-import { gemmMatrix, matrixGemmSupport, type MatrixTile } from "./gemm_matrix.ts";
-import { gemmMatrixPacked, type PackedTile } from "./gemm_matrix_packed.ts";
+import { gemmMatrix, matrixGemmSupport, MATRIX_TILES, type MatrixTile } from "./gemm_matrix.ts";
+import { gemmMatrixPacked, PACKED_TILES, type PackedTile } from "./gemm_matrix_packed.ts";
+import { readEnv } from "./env.ts";
 import { type GemmEpilogue, type Linear, dispatchChunks, epilogueDefines } from "./gemm_common.ts";
 // The Linear layer belongs to gemm_common.ts (shared with gemm_matrix.ts); gemm's users import it from here.
 export { freeLinear, type GemmEpilogue, type Linear, uploadLinear } from "./gemm_common.ts";
@@ -65,6 +71,54 @@ export interface GemmOptions {
   matrixTile?: MatrixTile;
   /** Force a tile of the packed kernel (bench, tests); default PACKED_TILE_DEFAULT. */
   packedTile?: PackedTile;
+}
+
+/** The environment variable that overrides gemm()'s kernel choice (see the header). */
+export const GEMM_ENV = "SHARDIT_GEMM";
+
+/** What $SHARDIT_GEMM asks for: today's selection, the scalar kernel, one staged matrix tile or one packed tile. */
+export type GemmOverride =
+  | { kind: "default" }
+  | { kind: "scalar" }
+  | { kind: "tile"; name: string; tile: MatrixTile }
+  | { kind: "packed"; name: string; tile: PackedTile };
+
+/** Parses a $SHARDIT_GEMM value (unset or empty: "default"); an unknown value is refused in one line. */
+export function parseGemmOverride(raw: string | undefined): GemmOverride {
+  const v = (raw ?? "").trim();
+  if (v === "" || v === "default") return { kind: "default" };
+  if (v === "scalar") return { kind: "scalar" };
+  const [kind, name] = [v.slice(0, v.indexOf(":")), v.slice(v.indexOf(":") + 1)];
+  if (kind === "tile" && Object.hasOwn(MATRIX_TILES, name)) return { kind, name, tile: MATRIX_TILES[name] };
+  if (kind === "packed" && Object.hasOwn(PACKED_TILES, name)) return { kind, name, tile: PACKED_TILES[name] };
+  throw new Error(`${GEMM_ENV}: expected default, scalar, tile:<${Object.keys(MATRIX_TILES).join("|")}> or packed:<${Object.keys(PACKED_TILES).join("|")}>, found "${v}"`);
+}
+
+let parsedOverride: GemmOverride | undefined;
+
+/** $SHARDIT_GEMM, parsed on first use (no Deno or no env permission: "default"). */
+export function gemmOverride(): GemmOverride {
+  if (!parsedOverride) parsedOverride = parseGemmOverride(readEnv(GEMM_ENV));
+  return parsedOverride;
+}
+
+/**
+ * The default of "auto" for f16 on a device with subgroup matrices: the staged matrix kernel at
+ * pickMatrixTile's tile (bench/RESULTS.md "GEMM and the VAE's convs rebuilt").
+ */
+export const GEMM_F16_MATRIX_DEFAULT: GemmOverride = { kind: "default" };
+
+/** Which kernel "auto" runs: scalar unless the run is f16 on a device with matrix units, then the override or the default. */
+export type GemmChoice = { kernel: "scalar" } | { kernel: "matrix"; tile?: MatrixTile } | { kernel: "packed"; tile: PackedTile };
+
+/** gemm()'s "auto" under `override` (f16: the run's dtype; matrixOk: matrixGemmSupport(gpu).ok). */
+export function chooseGemm(f16: boolean, matrixOk: boolean, override: GemmOverride): GemmChoice {
+  if (!(f16 && matrixOk)) return { kernel: "scalar" };
+  const o = override.kind === "default" ? GEMM_F16_MATRIX_DEFAULT : override;
+  if (o.kind === "scalar") return { kernel: "scalar" };
+  if (o.kind === "tile") return { kernel: "matrix", tile: o.tile };
+  if (o.kind === "packed") return { kernel: "packed", tile: o.tile };
+  return { kernel: "matrix" };
 }
 
 /** The defines of one gemm pipeline (exported for the bench, which reports them). */
@@ -131,9 +185,20 @@ export function gemm(gpu: Gpu, x: Tensor, layer: Linear, out: Tensor, opts: Gemm
     gemmMatrixPacked(gpu, x, layer, out, epilogue, gate, opts.packedTile);
     return;
   }
-  if (kernelChoice === "matrix" || (kernelChoice === "auto" && !opts.tile && dtype === "f16" && matrixGemmSupport(gpu).ok)) {
+  if (kernelChoice === "matrix") {
     gemmMatrix(gpu, x, layer, out, epilogue, gate, opts.matrixTile);
     return;
+  }
+  if (kernelChoice === "auto" && !opts.tile) {
+    const choice = chooseGemm(dtype === "f16", dtype === "f16" && matrixGemmSupport(gpu).ok, gemmOverride());
+    if (choice.kernel === "packed") {
+      gemmMatrixPacked(gpu, x, layer, out, epilogue, gate, opts.packedTile ?? choice.tile);
+      return;
+    }
+    if (choice.kernel === "matrix") {
+      gemmMatrix(gpu, x, layer, out, epilogue, gate, opts.matrixTile ?? choice.tile);
+      return;
+    }
   }
   const tile = opts.tile ?? pickTile(M, N);
   const smem = gemmWorkgroupBytes(tile), maxSmem = gpu.limits.maxComputeWorkgroupStorageSize;

@@ -65,7 +65,8 @@ export function uploadLinear(
 
 export function freeLinear(gpu: Gpu, l: Linear): void {
   for (const c of l.chunks) gpu.freeTensor(c);
-  for (const c of l.packed ?? []) gpu.freeTensor(c.w);
+  // the packed copies are pinned (gemm_pack.ts): destroyed, not pooled, so no pin outlives them on a reused buffer
+  for (const c of l.packed ?? []) gpu.destroyTensor(c.w);
   if (l.bias) gpu.freeTensor(l.bias);
   l.packed = undefined;
   l.chunks = [];

@@ -8,6 +8,7 @@ import { expectShape, type Tensor, tensorBytes } from "../gpu/tensor.ts";
 import { MAX_WG_X, workgroups1d } from "./workgroups.ts";
 import { packedElements, packRows } from "./gemm_pack.ts";
 import { GEMM_TILES, type GemmTile, gemmDefines, gemmWorkgroupBytes, pickTile } from "./gemm.ts";
+import { readEnv } from "./env.ts";
 import { MATRIX_TILES, matrixGemmSupport, type MatrixTile, matrixTileDefines, matrixTileFits, matrixTileFor, matrixWorkgroupBytes } from "./gemm_matrix.ts";
 
 /**
@@ -64,7 +65,7 @@ export function uploadConv(gpu: Gpu, weight: Float32Array, shape: readonly numbe
 export function freeConv(gpu: Gpu, l: ConvLayer): void {
   gpu.freeTensor(l.w);
   gpu.freeTensor(l.bias);
-  if (l.packed) gpu.freeTensor(l.packed);
+  if (l.packed) gpu.destroyTensor(l.packed); // pinned (packConv): destroyed, not pooled, so the pin goes with it
   l.packed = undefined;
 }
 
@@ -146,22 +147,49 @@ export interface ConvOptions {
   tile?: GemmTile;
   /**
    * Which kernel for a non-narrow layer: "auto" (default: vae_conv3d_matrix for f16 where the device has
-   * subgroup matrices and no scalar tile was forced; $SHARDIT_CONV_MATRIX=0 turns it off), "scalar" or
-   * "matrix" (an error where it cannot run).
+   * subgroup matrices and no scalar tile was forced, at pickConvMatrixTile's tile; $SHARDIT_CONV overrides
+   * that: see conv3dOverride), "scalar" or "matrix" (an error where it cannot run).
    */
   kernel?: "auto" | "scalar" | "matrix";
   /** Force a tile of the matrix kernel (tests, bench); default pickConvMatrixTile. */
   matrixTile?: MatrixTile;
 }
 
-/** Whether "auto" may take the matrix conv ($SHARDIT_CONV_MATRIX=0 in Deno turns it off, for comparisons). */
-function matrixConvAllowed(): boolean {
-  const env = (globalThis as { Deno?: { env: { get(k: string): string | undefined } } }).Deno?.env;
-  try {
-    return env?.get("SHARDIT_CONV_MATRIX") !== "0";
-  } catch {
-    return true; // no env permission: the default
-  }
+/** The environment variable that overrides vaeConv3d()'s "auto" choice. */
+export const CONV_ENV = "SHARDIT_CONV";
+
+/**
+ * What $SHARDIT_CONV asks for: "default" (or unset: today's selection), "scalar" (the FMA conv, for
+ * comparisons; was SHARDIT_CONV_MATRIX=0) or "tile:<CONV_MATRIX_TILES name>" (the matrix conv at that tile for
+ * every non-narrow layer). Like $SHARDIT_GEMM it applies only where "auto" would take the matrix conv (f16 on a
+ * device with subgroup matrices, no scalar tile forced).
+ */
+export type ConvOverride = { kind: "default" } | { kind: "scalar" } | { kind: "tile"; name: string; tile: MatrixTile };
+
+/** Parses a $SHARDIT_CONV value (unset or empty: "default"); an unknown value is refused in one line. */
+export function parseConvOverride(raw: string | undefined): ConvOverride {
+  const v = (raw ?? "").trim();
+  if (v === "" || v === "default") return { kind: "default" };
+  if (v === "scalar") return { kind: "scalar" };
+  const name = v.startsWith("tile:") ? v.slice(5) : "";
+  if (name && Object.hasOwn(CONV_MATRIX_TILES, name)) return { kind: "tile", name, tile: CONV_MATRIX_TILES[name] };
+  throw new Error(`${CONV_ENV}: expected default, scalar or tile:<${Object.keys(CONV_MATRIX_TILES).join("|")}>, found "${v}"`);
+}
+
+let parsedOverride: ConvOverride | undefined;
+
+/** $SHARDIT_CONV, parsed on first use (no Deno or no env permission: "default"); the retired $SHARDIT_CONV_MATRIX is refused. */
+export function conv3dOverride(): ConvOverride {
+  if (parsedOverride) return parsedOverride;
+  const old = readEnv("SHARDIT_CONV_MATRIX");
+  if (old !== undefined) throw new Error(`SHARDIT_CONV_MATRIX: replaced by ${CONV_ENV} (expected unset; for "0" use ${CONV_ENV}=scalar), found "${old}"`);
+  return (parsedOverride = parseConvOverride(readEnv(CONV_ENV)));
+}
+
+/** vaeConv3d()'s "auto" for a non-narrow layer under `override`: the scalar conv, or the matrix conv at a tile (undefined: the default tile). */
+export function chooseConv(f16: boolean, matrixOk: boolean, override: ConvOverride): { kernel: "scalar" } | { kernel: "matrix"; tile?: MatrixTile } {
+  if (!(f16 && matrixOk) || override.kind === "scalar") return { kernel: "scalar" };
+  return { kernel: "matrix", tile: override.kind === "tile" ? override.tile : undefined };
 }
 
 /**
@@ -205,12 +233,13 @@ export function vaeConv3d(gpu: Gpu, x: Tensor, layer: ConvLayer, out: Tensor, op
     return;
   }
   const choice = opts.kernel ?? "auto";
-  if (choice === "matrix" || (choice === "auto" && !opts.tile && f16 && matrixConvAllowed() && matrixGemmSupport(gpu).ok)) {
+  const auto = choice === "auto" && !opts.tile ? chooseConv(f16, f16 && matrixGemmSupport(gpu).ok, conv3dOverride()) : null;
+  if (choice === "matrix" || auto?.kernel === "matrix") {
     const support = matrixGemmSupport(gpu);
     if (!support.ok) throw new Error(`${name}: the matrix conv cannot run: ${support.reason}`);
     if (!f16) throw new Error(`${name}: the matrix conv takes f16 operands, found ${x.dtype}`);
     // 2. pipeline key: kernel size, vec4 reads, matrix tile, residual
-    const mt = opts.matrixTile ?? pickConvMatrixTile(Cout);
+    const mt = opts.matrixTile ?? (auto?.kernel === "matrix" ? auto.tile : undefined) ?? pickConvMatrixTile(Cout);
     if (!matrixTileFits(gpu, mt, support.subgroupSize)) {
       throw new Error(`${name}: matrix tile ${JSON.stringify(mt)} needs ${matrixWorkgroupBytes(mt)} bytes of workgroup memory and ${mt.SGR * mt.SGC * support.subgroupSize} invocations; the adapter allows ${gpu.limits.maxComputeWorkgroupStorageSize} and ${gpu.limits.maxComputeInvocationsPerWorkgroup}`);
     }

@@ -1,7 +1,9 @@
 import { freeLinear, uploadLinear } from "../../ops/gemm_common.ts";
-import { gemm, GEMM_TILES, type GemmTile, gemmWorkgroupBytes } from "../../ops/gemm.ts";
+import { chooseGemm, gemm, GEMM_TILES, type GemmTile, gemmWorkgroupBytes, parseGemmOverride } from "../../ops/gemm.ts";
+import { MATRIX_TILES } from "../../ops/gemm_matrix.ts";
+import { PACKED_TILES } from "../../ops/gemm_matrix_packed.ts";
 import { gemmRef } from "../reference/gemm.ts";
-import { expectClose, f64, skip, test, TOL, withGpu, withGpuF16 } from "../harness.ts";
+import { expectClose, expectThrows, f64, skip, test, TOL, withGpu, withGpuF16 } from "../harness.ts";
 import type { Gpu } from "../../gpu/device.ts";
 import type { DType } from "../../shape.ts";
 import { type GemmCase, gemmCaseLabel, gemmSetup } from "./gemm_case.ts";
@@ -90,3 +92,27 @@ test("gemm errors name the layer and the shapes", () =>
     }
     if (!msg.includes("blocks.0.ffn.0") || !msg.includes("[M, 4]") || !msg.includes("[3,5]")) throw new Error(`unhelpful error: "${msg}"`);
   }));
+
+test("gemm override: SHARDIT_GEMM values and the kernel gemm()'s auto runs under each", async () => {
+  for (const v of [undefined, "", "default", " default "]) if (parseGemmOverride(v).kind !== "default") throw new Error(`"${v}" should be the default`);
+  if (parseGemmOverride("scalar").kind !== "scalar") throw new Error("scalar not parsed");
+  const t = parseGemmOverride("tile:256x128x16/4x4k"), p = parseGemmOverride("packed:128x128/2x4");
+  if (t.kind !== "tile" || t.tile !== MATRIX_TILES["256x128x16/4x4k"]) throw new Error(`tile:256x128x16/4x4k parsed as ${JSON.stringify(t)}`);
+  if (p.kind !== "packed" || p.tile !== PACKED_TILES["128x128/2x4"]) throw new Error(`packed:128x128/2x4 parsed as ${JSON.stringify(p)}`);
+  // unknown names, a tile of the other kind, a bare tile name, Object's own keys: one line naming the variable
+  for (const bad of ["bogus", "packed:256x128x16/4x4", "tile:256x128/4x4", "256x128x16/4x4", "tile:toString", "matrix", "tile:"]) {
+    await expectThrows(bad, () => parseGemmOverride(bad), new RegExp(`^SHARDIT_GEMM: expected default, scalar, tile:<[^\\n]*256x128x16/4x4k[^\\n]*> or packed:<[^\\n]*128x128/2x4[^\\n]*>, found "${bad}"$`));
+  }
+  const same = (what: string, got: unknown, want: unknown) => {
+    if (JSON.stringify(got) !== JSON.stringify(want)) throw new Error(`${what}: chose ${JSON.stringify(got)}, expected ${JSON.stringify(want)}`);
+  };
+  // only f16 on a device with matrix units follows the override; f32 and plain devices keep the scalar kernel
+  for (const o of [parseGemmOverride("default"), t, p]) {
+    same(`f32 under ${o.kind}`, chooseGemm(false, true, o), { kernel: "scalar" });
+    same(`no matrices under ${o.kind}`, chooseGemm(true, false, o), { kernel: "scalar" });
+  }
+  same("f16 default", chooseGemm(true, true, parseGemmOverride(undefined)), { kernel: "matrix" });
+  same("f16 scalar", chooseGemm(true, true, parseGemmOverride("scalar")), { kernel: "scalar" });
+  same("f16 tile", chooseGemm(true, true, t), { kernel: "matrix", tile: MATRIX_TILES["256x128x16/4x4k"] });
+  same("f16 packed", chooseGemm(true, true, p), { kernel: "packed", tile: PACKED_TILES["128x128/2x4"] });
+});

@@ -3,7 +3,7 @@
 // output split into two frames, the 3x3 Conv2d and a 1x1x1 conv; widths off every tile (Cout 3, 7, 33, 70,
 // 130), odd H x W, channel counts with and without vec4 reads (Cin % 4), several tiles, and the narrow
 // kernel (Cout <= 4: conv_out).
-import { CONV_MATRIX_TILES, CONV_TILES, uploadConv, vaeConv3d } from "../../ops/vae_conv3d.ts";
+import { chooseConv, CONV_MATRIX_TILES, CONV_TILES, parseConvOverride, uploadConv, vaeConv3d } from "../../ops/vae_conv3d.ts";
 import { matrixGemmSupport } from "../../ops/gemm_matrix.ts";
 import { vaeConv3dRef } from "../reference/vae_conv3d.ts";
 import { expectClose, expectThrows, f64, randomArray, roundF16, skip, test, TOL, withGpu, withGpuF16 } from "../harness.ts";
@@ -113,3 +113,24 @@ test("vae_conv3d refuses a missing cache and a wrong output shape", () =>
     await expectThrows("no cache", () => vaeConv3d(gpu, x, layer, gpu.empty([1, 3, 3, 2], "f32"), { zeroFrames: 0 }), /no feature cache/);
     await expectThrows("wrong output", () => vaeConv3d(gpu, x, layer, gpu.empty([1, 3, 3, 3], "f32")), /decoder\.conv_in output: expected shape \[1,3,3,2\]/);
   }));
+
+test("vae_conv3d override: SHARDIT_CONV values and the kernel vaeConv3d()'s auto runs under each", async () => {
+  for (const v of [undefined, "", "default"]) if (parseConvOverride(v).kind !== "default") throw new Error(`"${v}" should be the default`);
+  if (parseConvOverride("scalar").kind !== "scalar") throw new Error("scalar not parsed");
+  const t = parseConvOverride("tile:256x128x16/4x4k");
+  if (t.kind !== "tile" || t.tile !== CONV_MATRIX_TILES["256x128x16/4x4k"]) throw new Error(`tile:256x128x16/4x4k parsed as ${JSON.stringify(t)}`);
+  // a gemm-only tile, a bare name, "0" (the retired SHARDIT_CONV_MATRIX's value), Object's own keys
+  for (const bad of ["bogus", "tile:64x64x16/2x2", "128x128x16/2x2", "0", "tile:constructor", "packed:128x128/4x4"]) {
+    await expectThrows(bad, () => parseConvOverride(bad), new RegExp(`^SHARDIT_CONV: expected default, scalar or tile:<[^\\n]*128x128x16/2x2k[^\\n]*>, found "${bad}"$`));
+  }
+  const same = (what: string, got: unknown, want: unknown) => {
+    if (JSON.stringify(got) !== JSON.stringify(want)) throw new Error(`${what}: chose ${JSON.stringify(got)}, expected ${JSON.stringify(want)}`);
+  };
+  for (const o of [parseConvOverride("default"), t]) {
+    same(`f32 under ${o.kind}`, chooseConv(false, true, o), { kernel: "scalar" });
+    same(`no matrices under ${o.kind}`, chooseConv(true, false, o), { kernel: "scalar" });
+  }
+  same("f16 default", chooseConv(true, true, parseConvOverride("default")), { kernel: "matrix" });
+  same("f16 scalar", chooseConv(true, true, parseConvOverride("scalar")), { kernel: "scalar" });
+  same("f16 tile", chooseConv(true, true, t), { kernel: "matrix", tile: CONV_MATRIX_TILES["256x128x16/4x4k"] });
+});
