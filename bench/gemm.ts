@@ -9,6 +9,7 @@
 //
 //   deno run -A bench/gemm.ts [--webgpu auto|dawn|deno] [--small] [--shapes 4096x4096x4096,...] [--precision f32,f16]
 //                             [--variants auto|scalar|all|matrix|128x128x8,m:64x64x32,...] [--iters 10] [--timestamps] [--json out.json]
+//                             [--gemm default|scalar|tile:T|packed:T] ($SHARDIT_GEMM: what "auto" runs)
 //                             [--latest bench/results/latest.json [--torch torch_gemm.json]]
 //
 // --timestamps: also the GPU time per call from timestamp queries (gpuMs, gpuTFLOP/s). On Dawn the wall clock
@@ -26,13 +27,15 @@ import { Gpu } from "../src/gpu/device.ts";
 import { type DType, dtypeBytes } from "../src/shape.ts";
 import { type Tensor } from "../src/gpu/tensor.ts";
 import { freeLinear, uploadLinear } from "../src/ops/gemm_common.ts";
-import { gemm, GEMM_TILES, type GemmOptions, type GemmTile, pickTile } from "../src/ops/gemm.ts";
-import { MATRIX_TILES, matrixGemmSupport, matrixTileName, pickMatrixTile } from "../src/ops/gemm_matrix.ts";
-import { PACKED_TILES } from "../src/ops/gemm_matrix_packed.ts";
+import { cpuAdapter, gemm, GEMM_ENV, gemmAutoChoice, GEMM_TILES, type GemmOptions, type GemmTile, parseGemmOverride, pickTile } from "../src/ops/gemm.ts";
+import { MATRIX_TILES, matrixGemmSupport, matrixTileName } from "../src/ops/gemm_matrix.ts";
+import { PACKED_TILES, packedTileName } from "../src/ops/gemm_matrix_packed.ts";
 import { randomArray } from "../src/selftest/harness.ts";
-import { benchArgs, benchEnv, printEnv, printRow, printTable, timeGpu, updateLatest, latestRecord, writeJson } from "./common.ts";
+import { benchArgs, benchEnv, overrideFlag, printEnv, printRow, printTable, timeGpu, updateLatest, latestRecord, writeJson } from "./common.ts";
 
-const args = benchArgs("bench/gemm.ts", ["small", "shapes", "precision", "variants", "iters", "json", "timestamps", "latest", "torch"], ["small", "timestamps"]);
+const args = benchArgs("bench/gemm.ts", ["small", "shapes", "precision", "variants", "iters", "json", "timestamps", "latest", "torch", "gemm"], ["small", "timestamps"]);
+// --gemm V: $SHARDIT_GEMM for this run, i.e. what the "auto" variant (gemm()'s own choice) runs
+const gemmKernel = overrideFlag(args, "gemm", GEMM_ENV, parseGemmOverride);
 const FULL = ["4096x4096x4096", "32760x1536x8960", "32760x8960x1536"];
 const SMALL = ["256x128x192", "130x100x257", "64x64x64"];
 const shapes = (args.get("shapes")?.split(",") ?? (args.has("small") ? SMALL : FULL)).map((s) => {
@@ -58,6 +61,7 @@ const iters = Number(args.get("iters") ?? (args.has("small") ? 3 : 10));
 const gpu = await Gpu.create({ label: "bench", profile: args.has("timestamps") });
 const env = benchEnv(gpu);
 printEnv(env);
+console.log(`${GEMM_ENV}=${gemmKernel} (what the "auto" variant runs where the run is f16 on a device with subgroup matrices)`);
 const maxBinding = gpu.limits.maxStorageBufferBindingSize;
 console.log(`maxStorageBufferBindingSize ${maxBinding}, maxBufferSize ${gpu.limits.maxBufferSize}`);
 
@@ -118,16 +122,21 @@ for (const { key, M, K, N } of shapes) {
         }
         opts = { kernel: "packed", packedTile: PACKED_TILES[vname.slice(2)] };
         tileLabel = "packed " + vname.slice(2);
-      } else if (vname.startsWith("m:") || (vname === "auto" && dtype === "f16" && matrix.ok)) {
+      } else if (vname === "auto") {
+        // what gemm() runs (its own choice, $SHARDIT_GEMM / --gemm included): no kernel or tile forced
+        const c = gemmAutoChoice(gpu, dtype, Math.min(M, rowsPerChunk), N);
+        opts = {};
+        tileLabel = c.kernel === "scalar" ? tileName(c.tile) : c.kernel === "matrix" ? "matrix " + matrixTileName(c.tile) : "packed " + packedTileName(c.tile);
+      } else if (vname.startsWith("m:")) {
         if (!matrix.ok || dtype !== "f16") {
           console.log(`${key} ${dtype} ${vname}: skipped (${!matrix.ok ? matrix.reason : "the matrix kernel is f16 only"})`);
           continue;
         }
-        const mt = vname === "auto" ? pickMatrixTile(gpu, matrix.subgroupSize) : MATRIX_TILES[vname.slice(2)];
+        const mt = MATRIX_TILES[vname.slice(2)];
         opts = { kernel: "matrix", matrixTile: mt };
         tileLabel = "matrix " + matrixTileName(mt);
       } else {
-        const tile = vname === "auto" || vname === "scalar" ? pickTile(Math.min(M, rowsPerChunk), N) : GEMM_TILES[vname];
+        const tile = vname === "scalar" ? pickTile(Math.min(M, rowsPerChunk), N, cpuAdapter(gpu)) : GEMM_TILES[vname];
         opts = { kernel: "scalar", tile };
         tileLabel = tileName(tile);
       }

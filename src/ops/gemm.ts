@@ -12,7 +12,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import { type DType, numel } from "../shape.ts";
 import { type Tensor } from "../gpu/tensor.ts";
-import { gemmMatrix, matrixGemmSupport, MATRIX_TILES, type MatrixTile } from "./gemm_matrix.ts";
+import { gemmMatrix, matrixGemmSupport, MATRIX_TILES, type MatrixTile, pickMatrixTile } from "./gemm_matrix.ts";
 import { gemmMatrixPacked, PACKED_TILES, type PackedTile } from "./gemm_matrix_packed.ts";
 import { readEnv } from "./env.ts";
 import { type GemmEpilogue, type Linear, dispatchChunks, epilogueDefines } from "./gemm_common.ts";
@@ -43,12 +43,16 @@ export const GEMM_TILES: Record<string, GemmTile> = {
 /**
  * Default tile: the big 128x128x8 tile once it still gives enough workgroups to fill a large GPU
  * (>= 264, two per SM on a 132-SM GPU), else 128x64x8 / 64x64x8, and a 32-row tile for M <= 32
- * (time embeddings, text context) where most rows of a bigger tile would be wasted. 128x128x8 was the
+ * (time embeddings, text context) where most rows of a bigger tile would be wasted; on a CPU adapter
+ * (`cpu`: cpuAdapter(gpu)) 128x128x8 wherever M > 32. 128x128x8 was the
  * fastest tile measured, and BK = 8 beat BK = 16 at every tile size (bench/RESULTS.md "Behind the defaults").
  */
-export function pickTile(M: number, N: number): GemmTile {
+export function pickTile(M: number, N: number, cpu = false): GemmTile {
   const tiles = (bm: number, bn: number) => Math.ceil(M / bm) * Math.ceil(N / bn);
   if (M <= 32) return GEMM_TILES["32x64x16"];
+  // A CPU adapter (llvmpipe, SwiftShader) has a few cores, not SMs to fill: the biggest tile does the least
+  // index work per product (lavapipe, embedded model's shapes: 512x96x384 92 -> 49 ms, its 37 gemms 1262 -> 660 ms)
+  if (cpu) return GEMM_TILES["128x128x8"];
   if (tiles(128, 128) >= 264) return GEMM_TILES["128x128x8"];
   if (tiles(128, 64) >= 264) return GEMM_TILES["128x64x8"];
   return GEMM_TILES["64x64x8"];
@@ -119,6 +123,21 @@ export function chooseGemm(f16: boolean, matrixOk: boolean, override: GemmOverri
   if (o.kind === "tile") return { kernel: "matrix", tile: o.tile };
   if (o.kind === "packed") return { kernel: "packed", tile: o.tile };
   return { kernel: "matrix" };
+}
+
+/**
+ * What gemm() with kernel "auto" and no forced tile runs for an [M, N] output in `dtype` on `gpu` (the bench
+ * labels its "auto" rows with it): the kernel, chooseGemm under $SHARDIT_GEMM, and the tile asked for.
+ */
+export function gemmAutoChoice(gpu: Gpu, dtype: DType, M: number, N: number):
+  | { kernel: "scalar"; tile: GemmTile }
+  | { kernel: "matrix"; tile: MatrixTile }
+  | { kernel: "packed"; tile: PackedTile } {
+  const support = dtype === "f16" ? matrixGemmSupport(gpu) : null;
+  const choice = chooseGemm(dtype === "f16", !!support?.ok, gemmOverride());
+  if (choice.kernel === "packed") return choice;
+  if (choice.kernel === "matrix") return { kernel: "matrix", tile: choice.tile ?? pickMatrixTile(gpu, support?.ok ? support.subgroupSize : 0) };
+  return { kernel: "scalar", tile: pickTile(M, N, cpuAdapter(gpu)) };
 }
 
 /** The defines of one gemm pipeline (exported for the bench, which reports them). */
@@ -200,13 +219,26 @@ export function gemm(gpu: Gpu, x: Tensor, layer: Linear, out: Tensor, opts: Gemm
       return;
     }
   }
-  const tile = opts.tile ?? pickTile(M, N);
+  const tile = opts.tile ?? pickTile(M, N, cpuAdapter(gpu));
   const smem = gemmWorkgroupBytes(tile), maxSmem = gpu.limits.maxComputeWorkgroupStorageSize;
   if (smem > maxSmem) {
     throw new Error(`${name}: tile ${tile.BM}x${tile.BN}x${tile.BK} needs ${smem} bytes of workgroup memory, the adapter's maxComputeWorkgroupStorageSize is ${maxSmem}`);
   }
   const kernel = gpu.kernel("gemm", gemmDefines(dtype, K, tile, epilogue, layer.bias !== null));
   dispatchChunks(gpu, kernel, x, layer, out, gate, tile.BM, tile.BN);
+}
+
+const cpuAdapters = new WeakMap<Gpu, boolean>();
+
+/** Whether `gpu` is a CPU adapter (the fallback flag, or llvmpipe / lavapipe / softpipe / SwiftShader by name). */
+export function cpuAdapter(gpu: Gpu): boolean {
+  let cpu = cpuAdapters.get(gpu);
+  if (cpu === undefined) {
+    const d = gpu.describe();
+    cpu = d.fallback === true || /llvmpipe|lavapipe|softpipe|swiftshader/i.test(`${d.adapter}`);
+    cpuAdapters.set(gpu, cpu);
+  }
+  return cpu;
 }
 
 /** Workgroup memory of a tile: double-buffered X and W tiles of BK x (B + 4 padding) f32 each. */

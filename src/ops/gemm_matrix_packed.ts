@@ -31,6 +31,11 @@ export const PACKED_TILES: Record<string, PackedTile> = {
   "64x64/4x4": { SGR: 1, SGC: 1, TR: 4, TC: 4 },
 };
 
+/** The name of a packed tile in PACKED_TILES (or its JSON). */
+export function packedTileName(tile: PackedTile): string {
+  return Object.entries(PACKED_TILES).find(([, v]) => JSON.stringify(v) === JSON.stringify(tile))?.[0] ?? JSON.stringify(tile);
+}
+
 /** The defines of one gemm_matrix_packed pipeline; throws naming the tile when it cannot be built. */
 export function packedGemmDefines(tile: PackedTile, subgroupSize: number, epilogue: GemmEpilogue, hasBias: boolean): Record<string, number | boolean> {
   const { SGR, SGC, TR, TC } = tile;
