@@ -288,7 +288,11 @@ export class Umt5Encoder {
     for (const l of this.layers) {
       for (const lin of [l.q, l.k, l.v, l.o, l.wi0, l.wi1, l.wo]) {
         if (this.precision === "w8") for (const c of (lin as LinearW8).chunks) [c.q, c.scale].forEach(gone);
-        else (lin as Linear).chunks.forEach(gone);
+        else {
+          (lin as Linear).chunks.forEach(gone);
+          (lin as Linear).packed?.forEach((p) => gone(p.w)); // the 16 x 16 packed copy ($SHARDIT_GEMM=packed:T or a "k" tile)
+          (lin as Linear).packed = undefined;
+        }
         lin.chunks = [];
       }
       gone(l.attnNorm);
