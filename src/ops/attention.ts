@@ -15,6 +15,7 @@
 // workgroup memory) falls back to the selection above; with SHARDIT_VERBOSE=1 (--verbose) that is said once per reason.
 import type { Gpu } from "../gpu/device.ts";
 import { expectShape, tensorBytes, type Tensor } from "../gpu/tensor.ts";
+import { readEnv } from "./env.ts";
 import {
   dispatchAttentionMatrix, MATRIX_ATTENTION_CONFIGS, type MatrixAttentionConfig, matrixAttentionFits, matrixAttentionPlan, matrixAttentionUnsupported,
   pickMatrixAttentionConfig, wideAttentionConfig, wideAttentionUnsupported,
@@ -128,15 +129,6 @@ let parsedOverride: AttentionOverride | undefined;
 export function attentionOverride(): AttentionOverride {
   if (!parsedOverride) parsedOverride = parseAttentionOverride(readEnv(ATTENTION_ENV));
   return parsedOverride;
-}
-
-function readEnv(name: string): string | undefined {
-  const env = (globalThis as { Deno?: { env: { get(k: string): string | undefined } } }).Deno?.env;
-  try {
-    return env?.get(name);
-  } catch {
-    return undefined; // no env permission: the default
-  }
 }
 
 export interface AttentionChoice {
