@@ -59,6 +59,6 @@ try {
   await pool.close();
 }
 console.log(`synthetic wan-small (d ${m.config.dim}, ${m.config.numLayers} layers, untrained), latent ${F}x${H}x${W}, ${solver} ${steps} steps, guidance ${guidance}, shift ${shift}, seed ${seed}, ${devices} device(s), f32:`);
-printTable(rows);
+printTable(rows, ["cache", "computed", "skipped", "relL2VsUncached", "distance", "ms"]); // distance: FBCache rows only
 const json = args.get("json");
 if (json) writeJson(json, { latent: { F, H, W }, sampler: { steps, solver, guidance, shift, seed }, devices, rows });
