@@ -124,8 +124,8 @@ export const UMT5_PRECISIONS: readonly Umt5Precision[] = ["f32", "w16", "w8", "f
 /**
  * Where the linears of w16 and w8 run: "scalar" (gemm_w16 / gemm_w8: f32 products on the shader cores) or
  * "matrix" (gemm_wx_matrix: the f32 activations split into f16 hi + lo per row, both through the matrix units with
- * f32 accumulation, so the activations keep f32's accuracy: bench/RESULTS.md "umT5 text encoder" has the
- * measured choices); "auto": matrix where the device has subgroup matrices, else scalar. f32 and f16 ignore it.
+ * f32 accumulation, so the activations keep f32's accuracy); "auto": matrix where the device has subgroup matrices,
+ * else scalar (by design: not yet timed on a GPU, bench/RESULTS.md "umT5 text encoder"). f32 and f16 ignore it.
  */
 export type Umt5GemmPath = "auto" | "scalar" | "matrix";
 export const UMT5_GEMM_PATHS: readonly Umt5GemmPath[] = ["auto", "scalar", "matrix"];
