@@ -153,15 +153,17 @@ for (const precision of formats) {
   // the whole stack (or --scaled's share of it), loaded once for this weight format
   const run = Math.min(layers, scaled.get(precision) ?? layers), factor = layers / run;
   const note = run < layers ? ` (scaled from ${run} layers)` : "";
-  const tl = performance.now();
+  const held0 = gpu.heldBytes, tl = performance.now();
   const enc = new Umt5Encoder(gpu, cfgOf(run), precision, undefined, { gemm: "scalar" });
   for (let i = 0; i < run; i++) enc.addLayer(i, rule[i % ruleLayers]);
   enc.setFinalNorm(finalNorm);
   await gpu.sync();
   const loadMs = (performance.now() - tl) * factor;
   const weightGB = layers * (4 * d * inner + 3 * d * ff) * (precision === "f32" ? 4 : precision === "w8" ? 1 : 2) / 1e9;
-  console.log(`load ${precision}: ${layers} layers (${weightGB.toFixed(1)} GB) host -> GPU in ${(loadMs / 1000).toFixed(2)} s (host conversion included)${note}`);
-  report[`load_${precision}`] = { loadMs, weightGB, layersRun: run };
+  // what the device holds for the loaded layers (the buffer pool's live + free bytes, before -> after the load)
+  const heldGB = (gpu.heldBytes - held0) * factor / 1e9;
+  console.log(`load ${precision}: ${layers} layers (${weightGB.toFixed(1)} GB of linear weights) host -> GPU in ${(loadMs / 1000).toFixed(2)} s (host conversion included); the device holds ${heldGB.toFixed(2)} GB for them${note}`);
+  report[`load_${precision}`] = { loadMs, weightGB, heldGB, layersRun: run };
   for (const v of mine) {
     enc.useGemm(v.gemm);
     await enc.encode(x);
@@ -191,6 +193,7 @@ for (const precision of formats) {
     parts[nSplit - 1].setFinalNorm(finalNorm);
     for (const g of gpus) await g.sync();
     const splitLoadMs = (performance.now() - ts) * factor;
+    const heldPerDevice = gpus.map((g) => g.heldBytes * factor / 1e9);
     const split = new Umt5LayerSplit(parts);
     const got = await split.encode(x);
     const same = got.length === one.length && got.every((e, i) => Object.is(e, one[i]));
@@ -203,8 +206,8 @@ for (const precision of formats) {
     }
     const ms = Math.min(...times);
     const base = (report[v.name] as { encodeMs: number }).encodeMs;
-    console.log(`split ${v.name} over ${nSplit} devices (one GPU, ${splitLayers(layers, nSplit).map((r) => r.end - r.start).join("+")} layers): load ${(splitLoadMs / 1000).toFixed(2)} s, encode ${ms.toFixed(1)} ms (best of ${iters}: ${times.map((t) => t.toFixed(0)).join(", ")}; one device ${base.toFixed(1)} ms, ${(ms / base).toFixed(3)}x), == one device bitwise: ${same ? "ok" : "FAIL"}${note}`);
-    report[`split_${v.name}_${nSplit}`] = { loadMs: splitLoadMs, encodeMs: ms, encodeMsAll: times, oneDeviceMs: base, bitwise: same, layersRun: run };
+    console.log(`split ${v.name} over ${nSplit} devices (one GPU, ${splitLayers(layers, nSplit).map((r) => r.end - r.start).join("+")} layers): held ${heldPerDevice.map((g) => g.toFixed(2)).join(" + ")} GB, load ${(splitLoadMs / 1000).toFixed(2)} s, encode ${ms.toFixed(1)} ms (best of ${iters}: ${times.map((t) => t.toFixed(0)).join(", ")}; one device ${base.toFixed(1)} ms, ${(ms / base).toFixed(3)}x), == one device bitwise: ${same ? "ok" : "FAIL"}${note}`);
+    report[`split_${v.name}_${nSplit}`] = { heldGBPerDevice: heldPerDevice, loadMs: splitLoadMs, encodeMs: ms, encodeMsAll: times, oneDeviceMs: base, bitwise: same, layersRun: run };
     split.free();
     for (const g of gpus) g.destroy();
     if (jsonPath) Deno.writeTextFileSync(jsonPath, JSON.stringify({ ...report, torch, ok }, null, 1));
