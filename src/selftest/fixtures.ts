@@ -33,7 +33,15 @@ async function fetchBytes(url: URL): Promise<Uint8Array | string> {
   }
 }
 
-/** A fixture file's bytes: from the checkout's test/fixtures, else from the package's copy. */
+/** test/fixtures under Deno's working directory: a bundle (.gpu/*.js on the GPU host) runs from the repository
+ * root, where its own URL no longer says where the checkout is. null outside Deno (the browser). */
+function workingDirUrl(name: FixtureName | VaeFixtureName, file: string): URL | null {
+  const deno = (globalThis as { Deno?: { cwd(): string } }).Deno;
+  return deno ? new URL(`test/fixtures/${name}/${file}`, `file://${deno.cwd()}/`) : null;
+}
+
+/** A fixture file's bytes: from the checkout's test/fixtures, else the package's copy, else (a bundle) the
+ * working directory's test/fixtures. */
 export async function fixtureBytes(name: FixtureName | VaeFixtureName, file: string): Promise<Uint8Array> {
   const checkout = fixtureUrl(name, file);
   const first = await fetchBytes(checkout);
@@ -41,5 +49,8 @@ export async function fixtureBytes(name: FixtureName | VaeFixtureName, file: str
   const packaged = packagedUrl(name, file);
   const second = await fetchBytes(packaged);
   if (typeof second !== "string") return second;
-  throw new Error(`fixture ${name}/${file} could not be read: not at ${checkout} (a source checkout's test/fixtures: ${first}) nor at ${packaged} (the npm package's copy: ${second})`);
+  const cwd = workingDirUrl(name, file);
+  const third = cwd && cwd.href !== checkout.href ? await fetchBytes(cwd) : "";
+  if (typeof third !== "string") return third;
+  throw new Error(`fixture ${name}/${file} could not be read: not at ${checkout} (a source checkout's test/fixtures: ${first}) nor at ${packaged} (the npm package's copy: ${second})${cwd && third ? ` nor at ${cwd} (the working directory's: ${third})` : ""}`);
 }
