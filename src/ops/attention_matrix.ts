@@ -96,9 +96,11 @@ export const MATRIX_ATTENTION_CONFIGS: Record<string, MatrixAttentionConfig> = {
   "w2x32": { kind: "matrix", kernel: "flash2", NSG: 2, BK: 32, VDB: 1 }, // 64 x 32, 64 invocations, 40 KiB
   "w2x32o": { kind: "matrix", kernel: "flash2", NSG: 2, BK: 32, VDB: 0 }, // 31 KiB
 };
-// f8x32o first: the fastest config of the flash sweep (about 4x faster than m4x32 at L = 32,760, 12 x 128;
-// bench/RESULTS.md "Behind the defaults"); the others for devices with less workgroup memory.
-const DEFAULT_ORDER = ["f8x32o", "f4x32o", "m4x32", "m2x32"];
+// w8x16 first: the fastest config of call A's sweep at L = 32,760, 12 x 128 (39.96 ms against f8x32o's 53.03 in the
+// same run, H100; its Float64 checks and GPU tests passed; 11% slower than f8x32o at 512 text keys, 1.70 vs 1.53 ms:
+// bench/RESULTS.md "Behind the defaults"). f8x32o, the default before it, needs more workgroup memory (46,096 bytes
+// against 45,840), so it is no fallback; the others are, for devices with less workgroup memory.
+const DEFAULT_ORDER = ["w8x16", "f4x32o", "m4x32", "m2x32"];
 
 /**
  * Whether attention() picks the matrix kernel by itself (f16, D = 128, subgroup matrices). On since its Float64

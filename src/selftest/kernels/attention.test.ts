@@ -100,8 +100,9 @@ test("attention override: the choice, and the fallback where a config cannot run
     if (fallback ? !(c.fallback && fallback.test(c.fallback)) : c.fallback !== undefined) throw new Error(`${what}: fallback "${c.fallback}", expected ${fallback ?? "none"}`);
   };
   const o = parseAttentionOverride;
-  const f8 = MATRIX_ATTENTION_CONFIGS["f8x32o"], t8 = ATTENTION_CONFIGS["128x64t8"];
-  expect("default, f16 D 128", chooseAttention(mx, 128, true, o("default")), f8);
+  const w8 = MATRIX_ATTENTION_CONFIGS["w8x16"], t8 = ATTENTION_CONFIGS["128x64t8"];
+  expect("default, f16 D 128", chooseAttention(mx, 128, true, o("default")), w8);
+  expect("f8x32o, f16", chooseAttention(mx, 128, true, o("f8x32o")), MATRIX_ATTENTION_CONFIGS["f8x32o"]);
   expect("default, f32", chooseAttention(mx, 128, false, o("default")), t8);
   expect("scalar, f16", chooseAttention(mx, 128, true, o("scalar")), t8);
   expect("w4x32o, f16", chooseAttention(mx, 128, true, o("w4x32o")), MATRIX_ATTENTION_CONFIGS["w4x32o"]);
@@ -111,7 +112,7 @@ test("attention override: the choice, and the fallback where a config cannot run
   expect("w4x32o, no matrices", chooseAttention(plain, 128, true, o("w4x32o")), t8, /fake-plain \(dawn\) has no subgroup matrices/);
   expect("f8x32o, 32 KiB", chooseAttention(small, 128, true, o("f8x32o")), MATRIX_ATTENTION_CONFIGS["f4x32o"], /f8x32o .*: needs \d+ bytes of workgroup memory and 256 invocations \(fake-matrix: 32768 \/ 1024\)$/);
   expect("128x64t8, 32 KiB", chooseAttention(small, 128, false, o("128x64t8")), ATTENTION_CONFIGS["64x32"], /128x64t8 .*needs \d+ bytes/);
-  expect("wide, D 128", chooseAttention(mx, 128, true, o("wide")), f8, /wide cannot run f16 attention at head dim 128: wide matrix attention needs head dim 256 or 384 \(found 128\)$/);
+  expect("wide, D 128", chooseAttention(mx, 128, true, o("wide")), w8, /wide cannot run f16 attention at head dim 128: wide matrix attention needs head dim 256 or 384 \(found 128\)$/);
   const wide = chooseAttention(mx, 384, true, o("wide"));
   if (JSON.stringify(wide.cfg) !== JSON.stringify(wideAttentionConfig(384)) || wide.fallback) throw new Error(`wide at D 384: ${JSON.stringify(wide)}`);
   // the VAE mid block: "wide" turns the wide kernel on, "scalar" off, whatever VAE_MATRIX_ATTENTION says

@@ -73,10 +73,10 @@ for (const [Lq, Lk, N, valid, lse] of shapes) {
 // validKeys - BK and repeats keys (masked), fewer valid keys than a tile (direct falls back to staged; staged
 // zero-fills), a query tail of one row past a 128-query workgroup, text keys. [Lq, Lk, N, validKeys, lse, configs]
 const flashShapes: [number, number, number, number | undefined, boolean, string[]][] = [
-  [129, 1000, 3, 999, true, ["f4x32", "f8x32o", "f4x32d", "f4x64d", "w4x32o", "w4x16"]], // 999 = 15 x 64 + 39: repeated keys in the last tile
+  [129, 1000, 3, 999, true, ["f4x32", "f8x32o", "f4x32d", "f4x64d", "w4x32o", "w4x16", "w8x16"]], // 999 = 15 x 64 + 39: repeated keys in the last tile
   [97, 45, 2, 33, true, ["f4x32", "f2x64o", "f4x32d", "f2x64d", "w4x32o", "w2x32"]], // 33 valid: one repeated-key tile at BK 32, < BK at 64
   [50, 20, 1, undefined, false, ["f4x32o", "f4x32d", "w4x32o", "w4x16o"]], // 20 keys < BK 32: zero-filled tile; direct falls back
-  [33, 512, 2, undefined, true, ["f8x32d", "f1x32", "f1x32d", "w8x16o", "w4x32on"]], // 512 text keys, 33 queries (one past 32)
+  [33, 512, 2, undefined, true, ["f8x32d", "f1x32", "f1x32d", "w8x16o", "w4x32on", "w8x16"]], // 512 text keys, 33 queries (one past 32)
 ];
 for (const [Lq, Lk, N, valid, lse, names] of flashShapes) {
   for (const name of names) {
