@@ -72,7 +72,7 @@ function attentionVariants(): { label: string; shader: string; defines: Record<s
   }
   // the sweep's diagnostic flash2 variants (bench/attention_sweep.ts: "w4x32o+nocopy+onebar" and the like)
   for (const diag of [["nocopy"], ["nosoftmax"], ["onebar"], ["nocopy", "nosoftmax", "onebar"]] as FlashDiag[][]) {
-    for (const name of ["w4x32o", "w4x16"]) {
+    for (const name of ["w4x32o", "w4x16", "w8x16"]) {
       const plan = matrixAttentionPlan({ ...MATRIX_ATTENTION_CONFIGS[name], diag });
       out.push({ label: `${name}+${diag.join("+")}`, shader: plan.shader, defines: { ...plan.defines, lse: false } });
     }
