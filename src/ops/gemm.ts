@@ -2,8 +2,9 @@
 // A weight whose [N, K] exceeds one storage binding is split into row chunks (one buffer each); each chunk
 // is one dispatch writing its own output columns. A missing bias compiles the bias binding out (no dummy
 // buffer). Tile sizes are compile-time defines; `pickTile` chooses by the output size unless told.
-// f16 runs on a device with subgroup matrices go to the matrix kernel (src/ops/gemm_matrix.ts); the scalar
-// kernel here is the fallback and the f32 path. $SHARDIT_GEMM (parsed once, on first use) overrides that choice
+// f16 runs on a device with subgroup matrices go to the matrix units: by default the packed kernel
+// (src/ops/gemm_matrix_packed.ts, GEMM_F16_MATRIX_DEFAULT), else the staged one (src/ops/gemm_matrix.ts); the
+// scalar kernel here is the fallback and the f32 path. $SHARDIT_GEMM (parsed once, on first use) overrides that choice
 // for the whole process, so a forward can be timed with each candidate without a rebuild: "default" (or unset),
 // "scalar", "tile:<MATRIX_TILES name>" (the staged matrix kernel at that tile) or "packed:<PACKED_TILES name>"
 // (gemm_matrix_packed: weights packed once per Linear, kept until freeLinear). It applies only where "auto"
@@ -65,10 +66,11 @@ export interface GemmOptions {
   /** Force a tile configuration of the scalar kernel (bench, tests); default pickTile(M, N). */
   tile?: GemmTile;
   /**
-   * Which kernel: "auto" (default: the matrix kernel for f16 where the device has subgroup matrices and no
-   * scalar tile was forced, else scalar), "scalar", "matrix" (an error where it cannot run), or "packed"
-   * (the matrix kernel on operands packed in 16 x 16 tiles, src/ops/gemm_matrix_packed.ts: packs the
-   * weight once, keeping a second copy, and x per call).
+   * Which kernel: "auto" (default: chooseGemm, i.e. GEMM_F16_MATRIX_DEFAULT for f16 where the device has
+   * subgroup matrices and no scalar tile was forced, $SHARDIT_GEMM overriding it, else scalar), "scalar",
+   * "matrix" (the staged matrix kernel; an error where it cannot run), or "packed" (the matrix kernel on
+   * operands packed in 16 x 16 tiles, src/ops/gemm_matrix_packed.ts: packs the weight once, keeping a second
+   * copy, and x per call).
    */
   kernel?: "auto" | "scalar" | "matrix" | "packed";
   /** Force a tile of the matrix kernel (bench, tests); default pickMatrixTile. */
@@ -107,10 +109,13 @@ export function gemmOverride(): GemmOverride {
 }
 
 /**
- * The default of "auto" for f16 on a device with subgroup matrices: the staged matrix kernel at
- * pickMatrixTile's tile (bench/RESULTS.md "GEMM and the VAE's convs rebuilt").
+ * The default of "auto" for f16 on a device with subgroup matrices: the packed kernel at 128x128/4x4
+ * (gemm_matrix_packed; weights packed once per Linear, X per call). Call A (one H100, 2026-12-07,
+ * bench/results/2026-12-07_callA_h100/gemm): 153.8 TFLOP/s at 32760x1536x8960 against 103.5 for the staged
+ * kernel's 256x128x16/4x4 in the same sweep, both within their Float64 check; bench/RESULTS.md "Call A".
+ * { kind: "default" } here would mean the staged matrix kernel at pickMatrixTile's tile.
  */
-export const GEMM_F16_MATRIX_DEFAULT: GemmOverride = { kind: "default" };
+export const GEMM_F16_MATRIX_DEFAULT: GemmOverride = { kind: "packed", name: "128x128/4x4", tile: PACKED_TILES["128x128/4x4"] };
 
 /** Which kernel "auto" runs: scalar unless the run is f16 on a device with matrix units, then the override or the default. */
 export type GemmChoice = { kernel: "scalar" } | { kernel: "matrix"; tile?: MatrixTile } | { kernel: "packed"; tile: PackedTile };

@@ -111,7 +111,8 @@ test("gemm override: SHARDIT_GEMM values and the kernel gemm()'s auto runs under
     same(`f32 under ${o.kind}`, chooseGemm(false, true, o), { kernel: "scalar" });
     same(`no matrices under ${o.kind}`, chooseGemm(true, false, o), { kernel: "scalar" });
   }
-  same("f16 default", chooseGemm(true, true, parseGemmOverride(undefined)), { kernel: "matrix" });
+  // the default for f16 on matrix units: the packed kernel at 128x128/4x4 (GEMM_F16_MATRIX_DEFAULT)
+  same("f16 default", chooseGemm(true, true, parseGemmOverride(undefined)), { kernel: "packed", tile: PACKED_TILES["128x128/4x4"] });
   same("f16 scalar", chooseGemm(true, true, parseGemmOverride("scalar")), { kernel: "scalar" });
   same("f16 tile", chooseGemm(true, true, t), { kernel: "matrix", tile: MATRIX_TILES["256x128x16/4x4k"] });
   same("f16 packed", chooseGemm(true, true, p), { kernel: "packed", tile: PACKED_TILES["128x128/2x4"] });

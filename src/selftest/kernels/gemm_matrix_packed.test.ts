@@ -4,16 +4,18 @@
 // chromium-experimental-subgroup-matrix (Dawn on NVIDIA: `npm run test:gpu` on the GPU host) and skips with
 // the reason elsewhere; the CPU-side proof is the null-backend compile (test/kernels/matrix_null_compile.test.ts).
 import { freeLinear } from "../../ops/gemm_common.ts";
-import { gemm } from "../../ops/gemm.ts";
+import { gemm, GEMM_ENV, gemmOverride } from "../../ops/gemm.ts";
 import { matrixGemmSupport } from "../../ops/gemm_matrix.ts";
 import { PACKED_TILES } from "../../ops/gemm_matrix_packed.ts";
 import { expectClose, skip, test, TOL, withGpu } from "../harness.ts";
 import type { Gpu } from "../../gpu/device.ts";
 import { type GemmCase, gemmCaseLabel, gemmSetup } from "./gemm_case.ts";
 
-async function check(gpu: Gpu, c: GemmCase) {
+/** auto: through gemm()'s own choice (no kernel forced): the f16 default on matrix units is this kernel. */
+async function check(gpu: Gpu, c: GemmCase, auto = false) {
   const support = matrixGemmSupport(gpu);
   if (!support.ok) skip(support.reason);
+  if (auto && gemmOverride().kind !== "default") skip(`${GEMM_ENV} overrides the default in this process`);
   const { M, N, K, epilogue = "none", bias = true } = c;
   const tile = c.tile ? PACKED_TILES[c.tile] : undefined;
   const { layer, outBig, xt, out, gate, y0, residual, ref } = gemmSetup(gpu, c, "f16", M * 7919 + N * 31 + K + 23, `packed${M}x${N}x${K}`);
@@ -21,8 +23,9 @@ async function check(gpu: Gpu, c: GemmCase) {
   // Rows outside [v, v + M) hold a sentinel: the kernel must not write past its edge tiles.
   gpu.write(outBig, new Float32Array((v + M + 1) * N).fill(7));
   gpu.write(out, residual ? y0 : new Float32Array(M * N).fill(NaN));
-  gemm(gpu, xt, layer, out, { kernel: "packed", packedTile: tile, epilogue, gate });
-  const what = `gemm_matrix_packed ${M}x${N}x${K} ${epilogue}${bias ? "" : " no bias"}${c.tile ? ` tile ${c.tile}` : ""}`;
+  gemm(gpu, xt, layer, out, auto ? { epilogue, gate } : { kernel: "packed", packedTile: tile, epilogue, gate });
+  const what = `gemm_matrix_packed ${M}x${N}x${K} ${epilogue}${bias ? "" : " no bias"}${c.tile ? ` tile ${c.tile}` : ""}${auto ? " (auto)" : ""}`;
+  if (auto && !layer.packed) throw new Error(`${what}: gemm()'s default did not run the packed kernel (no packed weight made)`);
   const all = await gpu.read(outBig);
   expectClose(what, all.subarray(v * N, (v + M) * N), ref, TOL.matmul.f16);
   const after = all.subarray((v + M) * N + ((M * N) % 2));
@@ -51,4 +54,9 @@ const cases: GemmCase[] = [
 
 for (const c of cases) {
   test(gemmCaseLabel("gemm_matrix_packed", c), () => withGpu((gpu) => check(gpu, c)), { needs: ["subgroupMatrix"] });
+}
+
+// gemm()'s default for f16 on matrix units (GEMM_F16_MATRIX_DEFAULT: packed 128x128/4x4), as the model calls it
+for (const c of [{ M: 130, N: 257, K: 100, epilogue: "residual_gate" as const, bias: false }, { M: 45, N: 257, K: 64, maxChunkBytes: 128 * 64 * 2 }] as GemmCase[]) {
+  test(gemmCaseLabel("gemm_matrix_packed", c) + " (auto: the f16 default)", () => withGpu((gpu) => check(gpu, c, true)), { needs: ["subgroupMatrix"] });
 }
