@@ -45,14 +45,16 @@ export const GEMM_TILES: Record<string, GemmTile> = {
  * Default tile: the big 128x128x8 tile once it still gives enough workgroups to fill a large GPU
  * (>= 264, two per SM on a 132-SM GPU), else 128x64x8 / 64x64x8, and a 32-row tile for M <= 32
  * (time embeddings, text context) where most rows of a bigger tile would be wasted; on a CPU adapter
- * (`cpu`: cpuAdapter(gpu)) 128x128x8 wherever M > 32. 128x128x8 was the
+ * (`cpu`: cpuAdapter(gpu), Mesa's llvmpipe) 128x128x8 wherever M > 32. 128x128x8 was the
  * fastest tile measured, and BK = 8 beat BK = 16 at every tile size (bench/RESULTS.md "Behind the defaults").
  */
 export function pickTile(M: number, N: number, cpu = false): GemmTile {
   const tiles = (bm: number, bn: number) => Math.ceil(M / bm) * Math.ceil(N / bn);
   if (M <= 32) return GEMM_TILES["32x64x16"];
-  // A CPU adapter (llvmpipe, SwiftShader) has a few cores, not SMs to fill: the biggest tile does the least
-  // index work per product (lavapipe, embedded model's shapes: 512x96x384 92 -> 49 ms, its 37 gemms 1262 -> 660 ms)
+  // Mesa's CPU adapter (llvmpipe) has a few cores, not SMs to fill: the biggest tile does the least index work
+  // per product (lavapipe, embedded model's shapes: 512x96x384 92 -> 49 ms, its 37 gemms 1262 -> 660 ms).
+  // Not SwiftShader (Chromium's CPU adapter): there a 128x128x8 pipeline takes ~3 s to compile against ~1 s for
+  // 64x64x8, and at the browser suite's small shapes compiling dominates (browser suite 508 -> 729 s with it)
   if (cpu) return GEMM_TILES["128x128x8"];
   if (tiles(128, 128) >= 264) return GEMM_TILES["128x128x8"];
   if (tiles(128, 64) >= 264) return GEMM_TILES["128x64x8"];
@@ -235,12 +237,13 @@ export function gemm(gpu: Gpu, x: Tensor, layer: Linear, out: Tensor, opts: Gemm
 
 const cpuAdapters = new WeakMap<Gpu, boolean>();
 
-/** Whether `gpu` is a CPU adapter (the fallback flag, or llvmpipe / lavapipe / softpipe / SwiftShader by name). */
+/** Whether `gpu` is Mesa's CPU adapter (llvmpipe / lavapipe / softpipe by name), where pickTile's CPU rule pays.
+ * SwiftShader (also a CPU adapter, also flagged fallback) keeps the GPU rule: see pickTile. */
 export function cpuAdapter(gpu: Gpu): boolean {
   let cpu = cpuAdapters.get(gpu);
   if (cpu === undefined) {
     const d = gpu.describe();
-    cpu = d.fallback === true || /llvmpipe|lavapipe|softpipe|swiftshader/i.test(`${d.adapter}`);
+    cpu = /llvmpipe|lavapipe|softpipe/i.test(`${d.adapter}`);
     cpuAdapters.set(gpu, cpu);
   }
   return cpu;
