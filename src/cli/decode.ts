@@ -161,8 +161,8 @@ export async function decodeCommand(argv: string[]): Promise<number> {
     console.error("decode cancelled; nothing written");
     return 130;
   } finally {
+    outputs.close(); // first: once the listeners go, Deno restores the signals' default (src/cli/interrupt.ts)
     stopListening();
-    outputs.close();
     await pool?.close();
   }
 }

@@ -227,7 +227,7 @@ export async function encodeCommand(argv: string[]): Promise<number> {
     console.log(`${outPath}: prompt_embeds [1, ${maxLength}, ${d}] (${e.seqLen} tokens${e.cached ? ", from the cache" : ""}), input_ids, attention_mask; ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     return 0;
   } finally {
+    outputs.close(); // first: once the listeners go, Deno restores the signals' default (src/cli/interrupt.ts)
     stopListening();
-    outputs.close();
   }
 }

@@ -154,7 +154,7 @@ export async function forwardCommand(argv: string[]): Promise<number> {
       await pool.close();
     }
   } finally {
+    outputs.close(); // first: once the listeners go, Deno restores the signals' default (src/cli/interrupt.ts)
     stopListening();
-    outputs.close();
   }
 }

@@ -333,8 +333,8 @@ export async function generateCommand(argv: string[]): Promise<number> {
     else console.error(`cancelled after ${stepsDone}/${steps} steps; nothing written`);
     return 130;
   } finally {
+    outputs.close(); // first: once the listeners go, Deno restores the signals' default (src/cli/interrupt.ts)
     stopListening();
-    outputs.close();
     await pool?.close();
   }
 }

@@ -10,7 +10,10 @@ const DEDUPE_MS = 400;
 
 /**
  * Calls `handler(count, why)` on each interrupt (count 1 for the first, 2 for the next ...) until the
- * returned function is called.
+ * returned function is called. That function removes the listeners, and Deno (2.9) then restores each signal's
+ * default action: a signal after it kills the process at once, even inside synchronous code. So a command
+ * cleans up its outputs (OutputSet.close: staging, reference, lock) BEFORE calling it; a signal during that
+ * cleanup waits for the handler, which ignores it (CI saw a group Ctrl-C leave the lock and reference behind).
  */
 export function onInterrupt(handler: (count: number, why: string) => void): () => void {
   let count = 0, last = -Infinity;

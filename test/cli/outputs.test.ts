@@ -202,3 +202,35 @@ test("cli: encode's --out is refused before the encoder runs (a missing folder, 
   Deno.removeSync(`${dir}/folder.safetensors`);
   sameFiles("encode", before, snapshot(dir));
 }, { hosts: ["deno"], tags: ["slow"], timeoutMs: 120_000 });
+
+test("cli: every command closes its outputs before its interrupt listeners go (without listeners Deno restores the default action: a signal then kills mid-cleanup and leaves the lock)", async () => {
+  // The mechanism, with the real onInterrupt and OutputSet in a child: a signal right after the listeners go
+  // kills the process; cleaned up first, nothing is left; the other way round, the lock and reference stay.
+  const script = (order: "close-first" | "stop-first") => `
+    import { onInterrupt } from "${root}src/cli/interrupt.ts";
+    import { OutputSet } from "${root}src/io/atomic_output.ts";
+    const outputs = OutputSet.open([{ flag: "--out", path: Deno.args[0], kind: "dir" }]);
+    const stop = onInterrupt(() => {});
+    if ("${order}" === "close-first") outputs.close();
+    stop();
+    Deno.kill(Deno.pid, "SIGTERM");
+    await new Promise((r) => setTimeout(r, 500)); // the signal lands here: default action
+    outputs.close();`;
+  for (const order of ["close-first", "stop-first"] as const) {
+    const dir = Deno.makeTempDirSync({ prefix: "shardit-order-" }) + "/out";
+    const file = `${dir}.ts`;
+    Deno.writeTextFileSync(file, script(order));
+    const r = await new Deno.Command(Deno.execPath(), { args: ["run", "-A", "--quiet", file, dir], stdout: "piped", stderr: "piped" }).output();
+    Deno.removeSync(file);
+    const left = leftovers(dir);
+    if (r.signal !== "SIGTERM") throw new Error(`${order}: exit ${r.code} (${r.signal}): ${new TextDecoder().decode(r.stderr)}`);
+    if (order === "close-first" && left.length) throw new Error(`${order}: left ${left.join(", ")}`);
+    if (order === "stop-first" && !left.some((n) => n.includes("shardit-lock"))) throw new Error(`${order}: no lock left (the check below would prove nothing): ${left}`);
+  }
+  // The commands' cleanup: outputs.close() before stopListening() in each.
+  for (const f of ["generate", "forward", "decode", "encode"]) {
+    const src = Deno.readTextFileSync(`${root}src/cli/${f}.ts`);
+    const close = src.lastIndexOf("outputs.close();"), stop = src.lastIndexOf("stopListening();");
+    if (close < 0 || stop < 0 || close > stop) throw new Error(`src/cli/${f}.ts: stopListening() before outputs.close() in its cleanup (a signal between them leaves the lock)`);
+  }
+}, { hosts: ["deno"], timeoutMs: 60_000 });
