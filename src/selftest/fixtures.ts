@@ -6,6 +6,9 @@
 export type FixtureName = "wan-tiny" | "wan-small";
 /** diffusers' AutoencoderKLWan fixtures (a vae/ folder + io.safetensors, ../shared/fixtures/README.md). */
 export type VaeFixtureName = "wan-vae-tiny" | "wan-vae-small";
+/** transformers' umT5 fixtures (tools/umt5/make_fixtures.py): the tokenizer's cases, two small encoders. */
+export type Umt5FixtureName = "umt5-tokenizer" | "umt5-tiny" | "umt5-odd";
+type AnyFixtureName = FixtureName | VaeFixtureName | Umt5FixtureName;
 
 /** The fixtures `shardit selftest` reads, and so the ones the package carries (tools/build-lib.mjs). */
 export const SELFTEST_GOLDENS: { name: FixtureName; files: string[] }[] = [
@@ -14,12 +17,12 @@ export const SELFTEST_GOLDENS: { name: FixtureName; files: string[] }[] = [
 ];
 
 /** A fixture file in the source checkout (test/fixtures). */
-export function fixtureUrl(name: FixtureName | VaeFixtureName, file: string): URL {
+export function fixtureUrl(name: AnyFixtureName, file: string): URL {
   return new URL(`../../test/fixtures/${name}/${file}`, import.meta.url);
 }
 
 /** Where the package keeps its copy (lib/selftest/goldens/, beside the built module). */
-function packagedUrl(name: FixtureName | VaeFixtureName, file: string): URL {
+function packagedUrl(name: AnyFixtureName, file: string): URL {
   return new URL(`./goldens/${name}/${file}`, import.meta.url);
 }
 
@@ -35,14 +38,14 @@ async function fetchBytes(url: URL): Promise<Uint8Array | string> {
 
 /** test/fixtures under Deno's working directory: a bundle (.gpu/*.js on the GPU host) runs from the repository
  * root, where its own URL no longer says where the checkout is. null outside Deno (the browser). */
-function workingDirUrl(name: FixtureName | VaeFixtureName, file: string): URL | null {
+function workingDirUrl(name: AnyFixtureName, file: string): URL | null {
   const deno = (globalThis as { Deno?: { cwd(): string } }).Deno;
   return deno ? new URL(`test/fixtures/${name}/${file}`, `file://${deno.cwd()}/`) : null;
 }
 
 /** A fixture file's bytes: from the checkout's test/fixtures, else the package's copy, else (a bundle) the
  * working directory's test/fixtures. */
-export async function fixtureBytes(name: FixtureName | VaeFixtureName, file: string): Promise<Uint8Array> {
+export async function fixtureBytes(name: AnyFixtureName, file: string): Promise<Uint8Array> {
   const checkout = fixtureUrl(name, file);
   const first = await fetchBytes(checkout);
   if (typeof first !== "string") return first;

@@ -1,19 +1,11 @@
 // Fixture access for the umT5 tests (Deno: file: URLs; the browser: served by Vite).
 import { bytesSource, Checkpoint } from "../../src/io/safetensors.ts";
-export type Umt5Fixture = "umt5-tokenizer" | "umt5-tiny" | "umt5-odd";
+import { fixtureBytes, type Umt5FixtureName } from "../../src/selftest/fixtures.ts";
+export type Umt5Fixture = Umt5FixtureName;
 
-export function umt5FixtureUrl(name: Umt5Fixture, file: string): URL {
-  // bundled for the GPU host (.gpu/*.js), this module's URL is the bundle's: the fixtures are then under the
-  // working directory (the repository root the bundle runs from)
-  const here = import.meta.url.endsWith("/test/text/util.ts") || typeof Deno === "undefined";
-  return here ? new URL(`../fixtures/${name}/${file}`, import.meta.url) : new URL(`test/fixtures/${name}/${file}`, `file://${Deno.cwd()}/`);
-}
-
-export async function umt5FixtureBytes(name: Umt5Fixture, file: string): Promise<Uint8Array> {
-  const url = umt5FixtureUrl(name, file);
-  const res = await fetch(url);
-  if (!res.ok) throw new Error(`fixture ${url}: HTTP ${res.status}`);
-  return new Uint8Array(await res.arrayBuffer());
+/** A umT5 fixture file, found as every golden is (src/selftest/fixtures.ts: the checkout, or a bundle's working directory). */
+export function umt5FixtureBytes(name: Umt5Fixture, file: string): Promise<Uint8Array> {
+  return fixtureBytes(name, file);
 }
 
 export async function umt5FixtureJson<T = unknown>(name: Umt5Fixture, file: string): Promise<T> {
